@@ -1,0 +1,273 @@
+"""The sub-commands: flags -> configs -> library calls -> a short report of what was written."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaelab.data import DATASET_NAMES, DataError
+from vaelab.distributions.families import FAMILIES
+from vaelab.evaluation.estimators import DEFAULT_KS
+from vaelab.evaluation.plots import save_image_grid
+from vaelab.evaluation.run import display, evaluate_run
+from vaelab.models.config import ARCHITECTURES
+from vaelab.objectives.registry import OBJECTIVES
+from vaelab.training.checkpoint import CONFIG, CheckpointError
+from vaelab.training.config import ConfigError, ExperimentConfig
+from vaelab.training.experiment import load_trained_model
+from vaelab.training.fit import NonFiniteLossError, fit
+
+USER_ERRORS = (ConfigError, DataError, CheckpointError, NonFiniteLossError, FileExistsError,
+               ValueError)
+
+# flag destination -> (config section, field)
+TRAIN_FLAGS: dict[str, tuple[str, str]] = {
+    "dataset": ("data", "dataset"),
+    "data_dir": ("data", "data_dir"),
+    "binarization": ("data", "binarization"),
+    "validation_size": ("data", "validation_size"),
+    "image_size": ("data", "image_size"),
+    "train_limit": ("data", "train_limit"),
+    "architecture": ("model", "architecture"),
+    "latent_dim": ("model", "latent_dim"),
+    "hidden": ("model", "hidden"),
+    "likelihood": ("model", "likelihood"),
+    "prior_scale": ("model", "prior_scale"),
+    "activation": ("model", "activation"),
+    "objective": ("train", "objective"),
+    "samples": ("train", "samples"),
+    "epochs": ("train", "epochs"),
+    "batch_size": ("train", "batch_size"),
+    "lr": ("train", "learning_rate"),
+    "kl_warmup": ("train", "kl_warmup_steps"),
+    "grad_clip": ("train", "grad_clip"),
+    "patience": ("train", "patience"),
+    "seed": ("train", "seed"),
+    "device": ("train", "device"),
+    "eval_samples": ("train", "eval_samples"),
+    "eval_examples": ("train", "eval_examples"),
+}
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from error
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def add_train(sub: Any) -> None:
+    p = sub.add_parser(
+        "train", help="train a model (config file and/or flags)",
+        description="Train a VAE (or IWAE: --objective iwae) and evaluate it on the test split. "
+                    "Settings come from defaults, then --config FILE (TOML or JSON with sections "
+                    "[model], [data], [train]), then flags. The run folder gets config.json, "
+                    "metrics.jsonl (one line per epoch), checkpoint.safetensors, "
+                    "model_best.safetensors, metrics.json and pictures.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--config", type=Path, help="TOML or JSON experiment config")
+    p.add_argument("--run-dir", type=Path, help="output folder (default runs/DATASET-TIME)")
+    p.add_argument("--resume", type=Path, metavar="RUN",
+                   help="continue an interrupted run from its last checkpoint "
+                        "(only --epochs may change)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--no-eval", action="store_true", help="skip the final test evaluation")
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", help=f"{', '.join(DATASET_NAMES)}, or a folder of images / "
+                                     ".npy / .npz file")
+    d.add_argument("--data-dir", help="folder holding dataset files (also $VAELAB_DATA)")
+    d.add_argument("--binarization", choices=("dynamic", "static", "none"),
+                   help="how grey pixels meet a Bernoulli likelihood")
+    d.add_argument("--validation-size", type=int, help="examples held out for validation")
+    d.add_argument("--image-size", type=int, help="resize user images to this square size")
+    d.add_argument("--train-limit", type=int, help="use only the first N training examples")
+    m = p.add_argument_group("model")
+    m.add_argument("--architecture", choices=ARCHITECTURES)
+    m.add_argument("--latent-dim", type=int)
+    m.add_argument("--hidden", type=_int_list, help="hidden widths, e.g. 512,512")
+    m.add_argument("--likelihood", choices=FAMILIES)
+    m.add_argument("--prior-scale", type=float, help="σ of the prior Normal(0, σ²I)")
+    m.add_argument("--activation")
+    t = p.add_argument_group("training")
+    t.add_argument("--objective", choices=OBJECTIVES)
+    t.add_argument("--samples", type=int, help="samples per example (k for IWAE)")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float, help="Adam learning rate")
+    t.add_argument("--kl-warmup", type=int, help="steps of linear KL warm-up (0 = off)")
+    t.add_argument("--grad-clip", type=float, help="max gradient norm (0 = off)")
+    t.add_argument("--patience", type=int, help="early stopping patience in epochs (0 = off)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device", help="auto, cpu or cuda[:N]")
+    t.add_argument("--eval-samples", type=int, help="k for the final importance-sampled log p(x)")
+    t.add_argument("--eval-examples", type=int, help="test images evaluated (0 = all)")
+    p.set_defaults(handler=run_train)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for dest, (section, name) in TRAIN_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            out.setdefault(section, {})[name] = value
+    return out
+
+
+def _default_run_dir(prefix: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path("runs") / f"{Path(prefix).name}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path("runs") / f"{Path(prefix).name}-{stamp}-{n}"
+    return path
+
+
+def _train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, progress: bool,
+                      evaluate: bool, compare: bool = False,
+                      compare_examples: int = 100) -> dict | None:
+    model, loop = fit(config, run_dir, resume=resume, progress=progress)
+    metrics = None
+    if evaluate:
+        metrics = evaluate_run(run_dir, k=config.train.eval_samples,
+                               examples=config.train.eval_examples, compare=compare,
+                               compare_examples=compare_examples, device=config.train.device,
+                               seed=config.train.seed)
+        test = metrics["test"]
+        print(f"test ELBO {test['elbo']['mean']:.2f} ± {test['elbo']['stderr']:.2f} nats; "
+              f"log p(x) (IS, k={test['is_samples']}) {test['log_px_is']['mean']:.2f} ± "
+              f"{test['log_px_is']['stderr']:.2f} nats over {test['examples']} test images")
+    print(f"run folder: {run_dir.resolve()}")
+    for name in sorted(p.name for p in run_dir.iterdir() if p.is_file()):
+        print(f"  {name}")
+    return metrics
+
+
+def run_train(args: argparse.Namespace) -> int:
+    overrides = _overrides(args)
+    if args.resume is not None:
+        if args.config is not None or set(overrides) - {"train"} or \
+                set(overrides.get("train", {})) - {"epochs"}:
+            raise ConfigError("--resume continues a run with its saved config; only --epochs "
+                              "may be given with it")
+        run_dir = args.resume
+        if not (run_dir / CONFIG).is_file():
+            raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG})")
+        config = ExperimentConfig.load(run_dir / CONFIG).with_overrides(overrides)
+        config.save(run_dir / CONFIG)
+        resume = True
+    else:
+        base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
+        config = base.with_overrides(overrides)
+        run_dir = args.run_dir or _default_run_dir(config.data.dataset)
+        resume = False
+    _train_and_report(config, run_dir, resume, not args.no_progress, not args.no_eval)
+    return 0
+
+
+def add_evaluate(sub: Any) -> None:
+    p = sub.add_parser(
+        "evaluate", help="test ELBO, importance-sampled log p(x), estimator comparison",
+        description="Evaluate a trained run on its test split: ELBO and importance-sampled "
+                    "log p(x) (nats, mean ± standard error). --compare-estimators also runs the "
+                    "naive prior Monte Carlo estimator beside importance sampling for each k and "
+                    "writes estimators.png / estimators.json.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("run", type=Path, help="run folder written by `vaelab train`")
+    p.add_argument("-k", "--samples", type=int, default=1000, help="importance samples per image")
+    p.add_argument("--examples", type=int, default=1000, help="test images (0 = all)")
+    p.add_argument("--compare-estimators", action="store_true",
+                   help="prior Monte Carlo vs importance sampling for each k in --ks")
+    p.add_argument("--ks", type=_int_list, default=DEFAULT_KS, help="sample counts to compare")
+    p.add_argument("--compare-examples", type=int, default=100,
+                   help="test images used in the comparison")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    if args.samples < 1 or args.compare_examples < 1 or min(args.ks) < 1 or args.examples < 0:
+        raise ConfigError("-k, --ks and --compare-examples must be >= 1 and --examples >= 0")
+    metrics = evaluate_run(args.run, k=args.samples, examples=args.examples,
+                           compare=args.compare_estimators, ks=tuple(args.ks),
+                           compare_examples=args.compare_examples, device=args.device,
+                           seed=args.seed)
+    print(json.dumps(metrics["test"], indent=2))
+    print("wrote:\n  " + "\n  ".join(metrics["files"]))
+    return 0
+
+
+def add_sample(sub: Any) -> None:
+    p = sub.add_parser(
+        "sample", help="draw images from a trained model's prior",
+        description="Draw z ~ p(z) and decode E[x | z]; writes a PNG grid (and .npy with --npy).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("run", type=Path, help="run folder written by `vaelab train`")
+    p.add_argument("-n", "--num", type=int, default=64, help="number of samples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="PNG path (default RUN/samples-SEED.png)")
+    p.add_argument("--npy", type=Path, help="also save the samples as an .npy array [N,C,H,W]")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(handler=run_sample)
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    if not 1 <= args.num <= 100_000:
+        raise ConfigError(f"--num must be in [1, 100000], got {args.num}")
+    model, _, _ = load_trained_model(args.run, device=args.device)
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(args.seed)
+    images = display(model, model.sample(args.num, generator)).cpu()
+    out = args.out or args.run / f"samples-{args.seed}.png"
+    save_image_grid(images, out)
+    print(f"wrote {out}")
+    if args.npy:
+        import numpy as np
+
+        np.save(args.npy, images.numpy())
+        print(f"wrote {args.npy}")
+    return 0
+
+
+def add_demo(sub: Any) -> None:
+    p = sub.add_parser(
+        "demo", help="train and evaluate a VAE on the built-in MNIST subset (offline, ~2 min)",
+        description="Trains an MLP VAE (784-512-512-32, Bernoulli likelihood, dynamic "
+                    "binarization) on the embedded 5,000-digit MNIST subset, then writes samples, "
+                    "reconstructions, the training curve, metrics.json (test ELBO and "
+                    "importance-sampled log p(x)) and the estimator comparison.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--run-dir", type=Path, help="output folder (default runs/demo-TIME)")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--compare-examples", type=int, default=50,
+                   help="test images in the estimator comparison")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    config = ExperimentConfig().with_overrides({
+        "data": {"dataset": "mnist-5k"},
+        "train": {"epochs": args.epochs, "seed": args.seed, "kl_warmup_steps": 500,
+                  "eval_samples": 1000, "eval_examples": 0},
+    })
+    run_dir = args.run_dir or _default_run_dir("demo")
+    print(f"vaelab demo: VAE on the embedded MNIST subset -> {run_dir}", file=sys.stderr)
+    _train_and_report(config, run_dir, resume=False, progress=not args.no_progress,
+                      evaluate=True, compare=True, compare_examples=args.compare_examples)
+    return 0

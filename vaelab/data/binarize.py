@@ -1,0 +1,21 @@
+"""Stochastic binarization of 8-bit images (Salakhutdinov & Murray, 2008)."""
+
+from __future__ import annotations
+
+import torch
+
+from vaelab.data.errors import DataError
+
+
+def binarize(images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Bernoulli sample of uint8 pixels / 255 -> float 0/1 (dynamic binarization, once per epoch).
+
+    Each pixel is 1 with probability equal to its intensity, so the expected value of the result
+    is `images / 255`. Pass a seeded `generator` (on the images' device) for reproducibility.
+    Sets that are already binary (`ImageSet.binary`) hold 0/1 values: use `images.float()`.
+    """
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
+        got = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
+        raise DataError(f"binarize: images must be a uint8 tensor of 0..255 values, got {got}")
+    probs = images.to(torch.float32).div_(255.0)
+    return torch.bernoulli(probs, generator=generator)

@@ -1,0 +1,88 @@
+"""load_dataset: one entry point for named datasets and user folders / array files."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from pathlib import Path
+
+from vaelab.data.array_files import ALL, load_array_file
+from vaelab.data.benchmarks import load_benchmark
+from vaelab.data.catalog import DATASET_NAMES, EMBEDDED_NAME
+from vaelab.data.errors import DataError
+from vaelab.data.image_folder import load_image_folder
+from vaelab.data.imageset import ImageSet
+from vaelab.data.mnist5k import load_mnist5k
+from vaelab.data.resize import check_image_size, resize_images
+from vaelab.data.splits import split_off
+
+TEST_FRACTION = 0.1
+ARRAY_SUFFIXES = (".npy", ".npz")
+
+
+def load_dataset(
+    source: str,
+    data_dir: str | None = None,
+    download: bool = True,
+    image_size: int | None = None,
+    seed: int = 0,
+) -> dict[str, ImageSet]:
+    """Splits of a named dataset or user path: always "train" and "test", plus "valid" when the
+    dataset defines one.
+
+    `source` is one of DATASET_NAMES (a name wins over a same-named path; write `./mnist` for
+    the folder), a folder of images, or a `.npy` / `.npz` file. `data_dir` and `download` only
+    matter for the downloadable datasets. `image_size` resizes every image to a square of that
+    side. User data without splits has 10% (at least one image) held out as "test" by
+    `split_off(..., seed=seed)`; the named datasets ignore `seed`.
+    """
+    check_image_size(image_size)
+    if source == EMBEDDED_NAME:
+        splits = load_mnist5k()
+    elif source in DATASET_NAMES:
+        splits = load_benchmark(source, data_dir, download)
+    else:
+        return _load_user(source, image_size, seed)
+    if image_size is not None:
+        splits = {
+            split: dataclasses.replace(
+                data, images=resize_images(data.images, image_size, data.binary)
+            )
+            for split, data in splits.items()
+        }
+    return splits
+
+
+def _load_user(source: str, image_size: int | None, seed: int) -> dict[str, ImageSet]:
+    path = Path(source).expanduser()
+    if path.is_dir():
+        splits = {ALL: load_image_folder(path, image_size)}
+    elif path.is_file() and path.suffix.lower() in ARRAY_SUFFIXES:
+        splits = load_array_file(path, image_size)
+    elif path.is_file():
+        raise DataError(
+            f"{path}: unsupported file type {path.suffix!r}; give a folder of images "
+            f"(.png/.jpg/.jpeg), a .npy or a .npz file, or one of {', '.join(DATASET_NAMES)}"
+        )
+    else:
+        close = difflib.get_close_matches(source, DATASET_NAMES, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise DataError(
+            f"unknown dataset {source!r}: not a known name ({', '.join(DATASET_NAMES)}) and no "
+            f"such file or folder.{hint}"
+        )
+    if "test" in splits:
+        return splits
+    base = splits.pop(ALL if ALL in splits else "train")
+    if len(base) < 2:
+        raise DataError(
+            f"{path}: {len(base)} image(s) is too few to hold out a test split; need at least 2"
+        )
+    held = max(1, int(len(base) * TEST_FRACTION))
+    rest, test = split_off(base, held, seed)
+    stem = path.stem if path.is_file() else path.name
+    return {
+        "train": dataclasses.replace(rest, name=f"{stem}/train"),
+        **splits,
+        "test": dataclasses.replace(test, name=f"{stem}/test"),
+    }

@@ -1,0 +1,55 @@
+"""Fit stored uint8 images to what a likelihood models: 0/1, [0, 1] or 0..255.
+
+Bernoulli likelihoods need binary data; feeding them grey levels gives a number that is not a
+log-likelihood of the data, a common error in the field. So grey data meets a Bernoulli
+likelihood only through an explicit binarization: dynamic (resampled every epoch, Burda's
+protocol) or static (sampled once with a fixed seed).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vaelab.data import DataError, ImageSet, binarize
+
+BINARIZATIONS = ("dynamic", "static", "none")
+
+
+def check_fit(data: ImageSet, data_kind: str, binarization: str) -> None:
+    """Raise DataError when `data` cannot be modelled by a likelihood of `data_kind`."""
+    if binarization not in BINARIZATIONS:
+        raise DataError(f"binarization {binarization!r} is not one of {', '.join(BINARIZATIONS)}")
+    if data_kind == "binary" and not data.binary and binarization == "none":
+        raise DataError(
+            f"dataset {data.name!r} has grey-level pixels but the likelihood is Bernoulli, which "
+            "only models 0/1 values. Ask for binarization ('--binarization dynamic' or 'static') "
+            "or choose a likelihood for grey levels ('--likelihood logistic8' or 'gaussian')."
+        )
+    if data_kind == "byte" and data.binary:
+        raise DataError(
+            f"dataset {data.name!r} is binary (0/1) but the likelihood models 8-bit values; "
+            "use '--likelihood bernoulli'."
+        )
+
+
+def static_binarization(data: ImageSet, seed: int) -> ImageSet:
+    """Binarize grey images once with a fixed seed; binary data pass through unchanged."""
+    if data.binary:
+        return data
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    images = binarize(data.images.cpu(), generator).to(torch.uint8).to(data.images.device)
+    return ImageSet(images=images, labels=data.labels, binary=True, name=data.name)
+
+
+def to_model_space(
+    images: torch.Tensor,
+    binary: bool,
+    data_kind: str,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """uint8 images as float in the likelihood's units; grey + Bernoulli samples 0/1 pixels."""
+    if data_kind == "binary":
+        return images.float() if binary else binarize(images, generator)
+    if data_kind == "byte":
+        return images.float()
+    return images.float() if binary else images.float() / 255.0

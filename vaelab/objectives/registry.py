@@ -1,0 +1,32 @@
+"""Training objectives by name, so a config can say `objective = "iwae"` and `samples = 5`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+
+from vaelab.models.base import LatentVariableModel
+from vaelab.objectives.elbo import elbo
+from vaelab.objectives.iwae import iwae_bound
+from vaelab.objectives.result import ObjectiveValue
+
+OBJECTIVES = ("elbo", "iwae")
+
+Objective = Callable[..., ObjectiveValue]
+
+
+def make_objective(name: str, samples: int) -> Callable[
+    [LatentVariableModel, torch.Tensor, float], ObjectiveValue
+]:
+    """objective(model, x, kl_weight) for a named objective with `samples` draws per example.
+
+    The IWAE bound has no separate KL term, so KL warm-up does not apply to it.
+    """
+    if name == "elbo":
+        return lambda model, x, kl_weight: elbo(model, x, samples, kl_weight)
+    if name == "iwae":
+        bound = partial(iwae_bound, samples=samples)
+        return lambda model, x, kl_weight: bound(model, x)
+    raise ValueError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")

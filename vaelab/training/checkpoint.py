@@ -1,0 +1,143 @@
+"""Checkpoints that never unpickle code: tensors in safetensors, everything else in JSON.
+
+A checkpoint holds the model's weights, the optimizer's state, the RNG state and the loop's
+counters, so `--resume` continues with exactly the numbers an uninterrupted run would produce.
+Files are written to a temporary name and renamed, so a crash never leaves a torn checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+CHECKPOINT = "checkpoint.safetensors"
+BEST_WEIGHTS = "model_best.safetensors"
+CONFIG = "config.json"
+
+
+class CheckpointError(RuntimeError):
+    """A run folder whose checkpoint is missing or unreadable."""
+
+
+@dataclass
+class LoopState:
+    """The training loop's counters: where to continue, and early stopping's memory."""
+
+    epoch: int = 0
+    step: int = 0
+    best_valid: float = float("-inf")
+    best_epoch: int = -1
+    epochs_without_improvement: int = 0
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file and an atomic rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata)
+    os.replace(tmp, path)
+
+
+def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"checkpoint {path} is unreadable ({error}); "
+                              "it may be truncated or not a vaelab checkpoint") from error
+    return tensors, metadata
+
+
+def _split_optimizer_state(state: Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, Any] = {"param_groups": state["param_groups"], "state": {}}
+    for index, slots in state["state"].items():
+        plain["state"][str(index)] = {}
+        for key, value in slots.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value
+                plain["state"][str(index)][key] = None
+            else:
+                plain["state"][str(index)][key] = value
+    return tensors, plain
+
+
+def _join_optimizer_state(tensors: Mapping[str, torch.Tensor], plain: dict) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for index, slots in plain["state"].items():
+        state[int(index)] = {
+            key: tensors[f"optimizer.{index}.{key}"] if value is None else value
+            for key, value in slots.items()
+        }
+    return {"state": state, "param_groups": plain["param_groups"]}
+
+
+def save_checkpoint(
+    run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, loop: LoopState
+) -> None:
+    """Weights, optimizer state, RNG state and loop counters, atomically, in one file."""
+    opt_tensors, opt_plain = _split_optimizer_state(optimizer.state_dict())
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update(opt_tensors)
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = state
+    metadata = {"format": "vaelab-checkpoint-1", "optimizer": json.dumps(opt_plain),
+                "loop": json.dumps(asdict(loop))}
+    _save_tensors(run_dir / CHECKPOINT, tensors, metadata)
+
+
+def load_checkpoint(
+    run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None
+) -> LoopState:
+    """Restore what `save_checkpoint` wrote (RNG state included) and return the loop counters."""
+    tensors, metadata = _load_tensors(run_dir / CHECKPOINT)
+    if metadata.get("format") != "vaelab-checkpoint-1":
+        raise CheckpointError(f"{run_dir / CHECKPOINT} is not a vaelab checkpoint")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    if optimizer is not None:
+        optimizer.load_state_dict(_join_optimizer_state(tensors, json.loads(metadata["optimizer"])))
+    torch.set_rng_state(tensors["rng.cpu"])
+    cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda_states)
+    return LoopState(**json.loads(metadata["loop"]))
+
+
+def save_weights(path: Path, model: nn.Module) -> None:
+    """Model weights alone (e.g. the best model so far), atomically."""
+    _save_tensors(path, dict(model.state_dict()), {"format": "vaelab-weights-1"})
+
+
+def load_weights(path: Path, model: nn.Module) -> None:
+    tensors, _ = _load_tensors(path)
+    if any(k.startswith("model.") for k in tensors):
+        tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    model.load_state_dict(tensors)

@@ -1,0 +1,149 @@
+"""Typed configs for data and training, composed with the model's into one experiment config.
+
+Each validates itself on construction and names the bad field with its allowed range. The
+experiment config is saved with every run so the run can be rebuilt, resumed and evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from vaelab.data.representation import BINARIZATIONS
+from vaelab.models.config import ModelConfig
+from vaelab.objectives.registry import OBJECTIVES
+
+
+class ConfigError(ValueError):
+    """A config value or file the user must fix; the message names the field."""
+
+
+def _require(ok: bool, name: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{name}: {message}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data, where to find it, and how to fit it to the likelihood."""
+
+    dataset: str = "mnist-5k"
+    data_dir: str | None = None
+    download: bool = True
+    binarization: str = "dynamic"
+    validation_size: int = 500
+    image_size: int | None = None
+    train_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        _require(bool(self.dataset), "data.dataset", "must name a dataset or a path")
+        _require(self.binarization in BINARIZATIONS, "data.binarization",
+                 f"{self.binarization!r} is not one of {', '.join(BINARIZATIONS)}")
+        _require(self.validation_size >= 0, "data.validation_size",
+                 f"must be >= 0, got {self.validation_size}")
+        _require(self.image_size is None or 4 <= self.image_size <= 1024, "data.image_size",
+                 f"must be in [4, 1024], got {self.image_size}")
+        _require(self.train_limit is None or self.train_limit >= 1, "data.train_limit",
+                 f"must be >= 1, got {self.train_limit}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and evaluation settings: Adam, KL warm-up, clipping, early stopping."""
+
+    objective: str = "elbo"
+    samples: int = 1
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    kl_warmup_steps: int = 0
+    grad_clip: float = 0.0
+    patience: int = 0
+    seed: int = 0
+    device: str = "auto"
+    eval_samples: int = 1000
+    eval_examples: int = 1000
+
+    def __post_init__(self) -> None:
+        _require(self.objective in OBJECTIVES, "train.objective",
+                 f"{self.objective!r} is not one of {', '.join(OBJECTIVES)}")
+        _require(1 <= self.samples <= 10_000, "train.samples", f"must be in [1, 10000], got {self.samples}")
+        _require(0 <= self.epochs <= 100_000, "train.epochs", f"must be in [0, 100000], got {self.epochs}")
+        _require(1 <= self.batch_size <= 65_536, "train.batch_size",
+                 f"must be in [1, 65536], got {self.batch_size}")
+        _require(0 < self.learning_rate <= 1.0, "train.learning_rate",
+                 f"must be in (0, 1], got {self.learning_rate}")
+        _require(self.kl_warmup_steps >= 0, "train.kl_warmup_steps",
+                 f"must be >= 0, got {self.kl_warmup_steps}")
+        _require(self.grad_clip >= 0, "train.grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
+        _require(self.patience >= 0, "train.patience", f"must be >= 0 (0 = off), got {self.patience}")
+        _require(self.device in ("auto", "cpu") or self.device.startswith("cuda"), "train.device",
+                 f"must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
+        _require(1 <= self.eval_samples <= 1_000_000, "train.eval_samples",
+                 f"must be in [1, 1000000], got {self.eval_samples}")
+        _require(self.eval_examples >= 0, "train.eval_examples",
+                 f"must be >= 0 (0 = whole test set), got {self.eval_examples}")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything needed to rebuild a run: model, data and training configs."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(raw: dict[str, Any]) -> ExperimentConfig:
+        """Build from nested dicts; unknown sections or keys are errors, not silently ignored."""
+        sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+        unknown = set(raw) - set(sections)
+        _require(not unknown, "config", f"unknown section(s) {sorted(unknown)}; "
+                 f"allowed: {sorted(sections)}")
+        parts: dict[str, Any] = {}
+        for name, cls in sections.items():
+            values = raw.get(name, {}) or {}
+            _require(isinstance(values, dict), name, "must be a table/object of settings")
+            allowed = {f.name for f in fields(cls)}
+            bad = set(values) - allowed
+            _require(not bad, name, f"unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}")
+            try:
+                parts[name] = cls(**values)
+            except ConfigError:
+                raise
+            except (TypeError, ValueError) as error:
+                raise ConfigError(str(error)) from error
+        return ExperimentConfig(**parts)
+
+    def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> ExperimentConfig:
+        """A copy with some fields replaced, e.g. {"train": {"epochs": 3}}; validated again."""
+        merged = self.to_dict()
+        for section, values in overrides.items():
+            merged.setdefault(section, {}).update(values)
+        return ExperimentConfig.from_dict(merged)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @staticmethod
+    def load(path: Path) -> ExperimentConfig:
+        """Read a JSON or TOML config file."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        text = path.read_text()
+        try:
+            raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+            raise ConfigError(f"cannot parse {path}: {error}") from error
+        _require(isinstance(raw, dict), str(path), "must hold sections model/data/train")
+        return ExperimentConfig.from_dict(raw)
+
+
+__all__ = ["ConfigError", "DataConfig", "ExperimentConfig", "TrainConfig"]

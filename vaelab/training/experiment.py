@@ -1,0 +1,98 @@
+"""Assemble an experiment from its config: the data splits and a fresh model.
+
+This is the one place that ties a config to concrete data and model builders; the training
+loop itself receives a model and tensors and knows nothing about either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vaelab.data import ImageSet, load_dataset, split_off
+from vaelab.data.representation import check_fit, static_binarization
+from vaelab.distributions.families import make_family
+from vaelab.models.base import LatentVariableModel
+from vaelab.models.config import build_vae
+from vaelab.training.checkpoint import (
+    BEST_WEIGHTS,
+    CONFIG,
+    CheckpointError,
+    load_checkpoint,
+    load_weights,
+)
+from vaelab.training.config import DataConfig, ExperimentConfig
+
+#: seed offset for the validation split, so it does not move when the training seed changes
+SPLIT_SEED = 1234
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train, validation (possibly empty) and test sets, fitted to the likelihood."""
+
+    train: ImageSet
+    valid: ImageSet | None
+    test: ImageSet
+
+
+def load_splits(config: DataConfig, data_kind: str, seed: int) -> Splits:
+    """Load, split off validation data, and apply static binarization when asked for."""
+    splits = load_dataset(config.dataset, data_dir=config.data_dir, download=config.download,
+                          image_size=config.image_size, seed=seed)
+    train, test = splits["train"], splits["test"]
+    valid = splits.get("valid")
+    if valid is None and config.validation_size > 0:
+        if config.validation_size >= len(train):
+            raise ValueError(f"data.validation_size={config.validation_size} leaves no training "
+                             f"data ({len(train)} examples)")
+        train, valid = split_off(train, config.validation_size, SPLIT_SEED)
+    if config.train_limit is not None and config.train_limit < len(train):
+        train = train.subset(torch.arange(config.train_limit))
+    check_fit(train, data_kind, config.binarization)
+    if data_kind == "binary" and config.binarization == "static":
+        train = static_binarization(train, seed)
+        valid = static_binarization(valid, seed + 1) if valid is not None else None
+        test = static_binarization(test, seed + 2)
+    return Splits(train=train, valid=valid, test=test)
+
+
+def build_model(config: ExperimentConfig, data_shape: tuple[int, ...]) -> LatentVariableModel:
+    """A freshly initialised model for this experiment (seed the RNG first for repeatability)."""
+    return build_vae(config.model, data_shape)
+
+
+def data_kind_of(config: ExperimentConfig) -> str:
+    """What the configured likelihood models: "binary", "unit" or "byte"."""
+    return make_family(config.model.likelihood).data_kind
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present, else the CPU; an unavailable CUDA request is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"train.device={name!r} but no CUDA device is available; use 'cpu'")
+    return torch.device(name)
+
+
+def load_trained_model(
+    run_dir: Path | str, best: bool = True, device: str = "cpu"
+) -> tuple[LatentVariableModel, ExperimentConfig, Splits]:
+    """Rebuild a run's model from its saved config and weights (best weights when present)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG).is_file():
+        raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG}); "
+                              "pass the folder that `vaelab train` wrote")
+    config = ExperimentConfig.load(run_dir / CONFIG)
+    splits = load_splits(config.data, data_kind_of(config), config.train.seed)
+    model = build_model(config, splits.train.image_shape)
+    if best and (run_dir / BEST_WEIGHTS).is_file():
+        load_weights(run_dir / BEST_WEIGHTS, model)
+    else:
+        rng = torch.get_rng_state()
+        load_checkpoint(run_dir, model)
+        torch.set_rng_state(rng)
+    return model.to(resolve_device(device)).eval(), config, splits

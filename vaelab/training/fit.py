@@ -1,0 +1,216 @@
+"""The training loop: plain, visible, and resumable to the exact same numbers.
+
+One epoch = a seeded shuffle, minibatches through the objective, Adam steps; then a validation
+bound, one JSON line of metrics, a checkpoint, and the early-stopping check. The loop receives
+a model and an objective function; it knows nothing about what kind of model it trains.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from vaelab.data.representation import to_model_space
+from vaelab.models.base import LatentVariableModel
+from vaelab.objectives.elbo import elbo
+from vaelab.objectives.registry import make_objective
+from vaelab.objectives.result import ObjectiveValue
+from vaelab.training.checkpoint import (
+    BEST_WEIGHTS,
+    CHECKPOINT,
+    CONFIG,
+    LoopState,
+    load_checkpoint,
+    save_checkpoint,
+    save_weights,
+)
+from vaelab.training.config import ExperimentConfig
+from vaelab.training.experiment import (
+    SPLIT_SEED,
+    build_model,
+    data_kind_of,
+    load_splits,
+    resolve_device,
+)
+
+METRICS = "metrics.jsonl"
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced NaN or inf; the message names the step and the offending term."""
+
+
+def kl_weight_at(step: int, warmup_steps: int) -> float:
+    """Linear KL warm-up from ~0 to 1 over `warmup_steps` optimiser steps (1 when off)."""
+    return 1.0 if warmup_steps <= 0 else min(1.0, (step + 1) / warmup_steps)
+
+
+def check_finite(value: ObjectiveValue, step: int, epoch: int) -> None:
+    """Raise NonFiniteLossError naming the first non-finite term of the loss."""
+    if torch.isfinite(value.loss):
+        return
+    bad = [name for name, term in value.terms.items() if not torch.isfinite(term).all()]
+    culprit = f"term(s) {', '.join(bad)}" if bad else "the loss"
+    raise NonFiniteLossError(
+        f"non-finite loss ({value.loss.item()}) at step {step} (epoch {epoch + 1}): {culprit} "
+        "became NaN/inf. Try a lower train.learning_rate, train.grad_clip, or KL warm-up."
+    )
+
+
+def train_step(
+    model: LatentVariableModel,
+    optimizer: torch.optim.Optimizer,
+    objective: Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue],
+    x: torch.Tensor,
+    kl_weight: float = 1.0,
+    grad_clip: float = 0.0,
+    step: int = 0,
+    epoch: int = 0,
+) -> ObjectiveValue:
+    """One optimiser step on batch `x`: objective, finiteness check, backward, clip, Adam."""
+    value = objective(model, x, kl_weight)
+    check_finite(value, step, epoch)
+    optimizer.zero_grad(set_to_none=True)
+    value.loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return value
+
+
+@torch.no_grad()
+def validation_bound(model: LatentVariableModel, x: torch.Tensor, batch_size: int = 1000) -> float:
+    """Mean single-sample ELBO over a fixed validation tensor (nats per example)."""
+    model.eval()
+    total = 0.0
+    for start in range(0, x.shape[0], batch_size):
+        total += elbo(model, x[start:start + batch_size]).bound.sum().item()
+    model.train()
+    return total / x.shape[0]
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7919) % (2**63)
+
+
+def _truncate_metrics(path: Path, epochs_done: int) -> None:
+    """Drop metric lines for epochs a resumed run will redo (written after the last checkpoint)."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    kept = [ln for ln in lines if json.loads(ln)["epoch"] <= epochs_done]
+    path.write_text("".join(ln + "\n" for ln in kept))
+
+
+def fit(
+    config: ExperimentConfig,
+    run_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> tuple[LatentVariableModel, LoopState]:
+    """Train (or continue training) the configured model in `run_dir`; returns model and state."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train_cfg = config.train
+    device = resolve_device(train_cfg.device)
+    torch.manual_seed(train_cfg.seed)
+    data_kind = data_kind_of(config)
+    splits = load_splits(config.data, data_kind, train_cfg.seed)
+    model = build_model(config, splits.train.image_shape).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.learning_rate)
+    objective = make_objective(train_cfg.objective, train_cfg.samples)
+
+    if resume:
+        loop = load_checkpoint(run_dir, model, optimizer)
+        _truncate_metrics(run_dir / METRICS, loop.epoch)
+        log(f"resuming {run_dir} after epoch {loop.epoch} (step {loop.step})")
+    else:
+        if (run_dir / CHECKPOINT).exists():
+            raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to "
+                                  "continue it or choose another --run-dir")
+        config.save(run_dir / CONFIG)
+        (run_dir / METRICS).unlink(missing_ok=True)
+        loop = LoopState()
+
+    images = splits.train.images.to(device)
+    binary = splits.train.binary
+    valid_x = None
+    if splits.valid is not None and len(splits.valid) > 0:
+        fixed = torch.Generator(device=device).manual_seed(SPLIT_SEED)
+        valid_x = to_model_space(splits.valid.images.to(device), splits.valid.binary, data_kind,
+                                 fixed)
+
+    n, batch_size = images.shape[0], train_cfg.batch_size
+    steps_per_epoch = math.ceil(n / batch_size)
+    model.train()
+    while loop.epoch < train_cfg.epochs and not loop.stopped_early:
+        epoch = loop.epoch
+        started = time.perf_counter()
+        shuffle = torch.Generator().manual_seed(_epoch_seed(train_cfg.seed, epoch))
+        pixels = torch.Generator(device=device).manual_seed(_epoch_seed(train_cfg.seed, epoch) + 1)
+        order = torch.randperm(n, generator=shuffle).to(device)
+        sums = {"loss": 0.0, "bound": 0.0}
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
+                   disable=not progress, leave=False, unit="batch")
+        for i in bar:
+            x = to_model_space(images[order[i * batch_size:(i + 1) * batch_size]], binary,
+                               data_kind, pixels)
+            value = train_step(model, optimizer, objective, x,
+                               kl_weight_at(loop.step, train_cfg.kl_warmup_steps),
+                               train_cfg.grad_clip, loop.step, epoch)
+            loop.step += 1
+            for name, term in (("loss", value.loss.detach()), ("bound", value.bound.mean()),
+                               *value.terms.items()):
+                sums[name] = sums.get(name, 0.0) + term.item() * x.shape[0]
+            if progress and i % 10 == 0:
+                bar.set_postfix(loss=f"{value.loss.item():.2f}")
+        bar.close()
+
+        record: dict[str, float | int | bool | None] = {
+            "epoch": epoch + 1,
+            "step": loop.step,
+            **{f"train_{k}": v / n for k, v in sums.items()},
+            "kl_weight": kl_weight_at(loop.step - 1, train_cfg.kl_warmup_steps),
+            "learning_rate": optimizer.param_groups[0]["lr"],
+        }
+        valid = validation_bound(model, valid_x) if valid_x is not None else None
+        record["valid_bound"] = valid
+        score = valid if valid is not None else record["train_bound"]
+        assert isinstance(score, float)
+        if score > loop.best_valid:
+            loop.best_valid, loop.best_epoch = score, epoch + 1
+            loop.epochs_without_improvement = 0
+            save_weights(run_dir / BEST_WEIGHTS, model)
+        else:
+            loop.epochs_without_improvement += 1
+        if train_cfg.patience and loop.epochs_without_improvement >= train_cfg.patience:
+            loop.stopped_early = True
+        loop.epoch += 1
+        loop.seconds += time.perf_counter() - started
+        record["seconds"] = loop.seconds
+        with open(run_dir / METRICS, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        save_checkpoint(run_dir, model, optimizer, loop)
+        valid_text = f"  valid bound {valid:.2f}" if valid is not None else ""
+        log(f"epoch {epoch + 1}/{train_cfg.epochs}  train bound {record['train_bound']:.2f}"
+            f"{valid_text} nats  ({loop.seconds:.0f} s)")
+        if loop.stopped_early:
+            log(f"early stopping: no validation improvement for {train_cfg.patience} epochs; "
+                f"best epoch {loop.best_epoch}")
+    model.eval()
+    return model, loop
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The per-epoch records of a run, in order."""
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return []
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
