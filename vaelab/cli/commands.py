@@ -21,7 +21,7 @@ from vaelab.objectives.registry import OBJECTIVES
 from vaelab.training.checkpoint import CONFIG, CheckpointError
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.experiment import load_trained_model
-from vaelab.training.fit import NonFiniteLossError, fit
+from vaelab.training.loop import NonFiniteLossError, fit
 
 USER_ERRORS = (ConfigError, DataError, CheckpointError, NonFiniteLossError, FileExistsError,
                ValueError)
@@ -134,14 +134,15 @@ def _default_run_dir(prefix: str) -> Path:
 
 
 def _train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, progress: bool,
-                      evaluate: bool, compare: bool = False,
-                      compare_examples: int = 100) -> dict | None:
+                      evaluate: bool, compare: bool = False, compare_examples: int = 100,
+                      ks: tuple[int, ...] = DEFAULT_KS) -> dict | None:
     model, loop = fit(config, run_dir, resume=resume, progress=progress)
     metrics = None
     if evaluate:
         metrics = evaluate_run(run_dir, k=config.train.eval_samples,
                                examples=config.train.eval_examples, compare=compare,
-                               compare_examples=compare_examples, device=config.train.device,
+                               ks=ks, compare_examples=compare_examples,
+                               device=config.train.device,
                                seed=config.train.seed)
         test = metrics["test"]
         print(f"test ELBO {test['elbo']['mean']:.2f} ± {test['elbo']['stderr']:.2f} nats; "
@@ -256,6 +257,9 @@ def add_demo(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--compare-examples", type=int, default=50,
                    help="test images in the estimator comparison")
+    p.add_argument("--ks", type=_int_list, default=DEFAULT_KS, help="sample counts to compare")
+    p.add_argument("--eval-samples", type=int, default=1000,
+                   help="k for the importance-sampled log p(x) of all 1,000 test images")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=run_demo)
 
@@ -264,10 +268,11 @@ def run_demo(args: argparse.Namespace) -> int:
     config = ExperimentConfig().with_overrides({
         "data": {"dataset": "mnist-5k"},
         "train": {"epochs": args.epochs, "seed": args.seed, "kl_warmup_steps": 500,
-                  "eval_samples": 1000, "eval_examples": 0},
+                  "eval_samples": args.eval_samples, "eval_examples": 0},
     })
     run_dir = args.run_dir or _default_run_dir("demo")
     print(f"vaelab demo: VAE on the embedded MNIST subset -> {run_dir}", file=sys.stderr)
     _train_and_report(config, run_dir, resume=False, progress=not args.no_progress,
-                      evaluate=True, compare=True, compare_examples=args.compare_examples)
+                      evaluate=True, compare=True, compare_examples=args.compare_examples,
+                      ks=tuple(args.ks))
     return 0

@@ -47,7 +47,7 @@ class BernoulliFamily(Family):
     data_kind = "binary"
 
     def __call__(self, eta: torch.Tensor, event_dims: int) -> Distribution:
-        logits = eta.select(-event_dims - 1, 0)
+        logits = eta.squeeze(-event_dims - 1)
         return _independent(Bernoulli(logits=logits, validate_args=False), event_dims)
 
 
@@ -56,20 +56,22 @@ class GaussianFamily(Family):
 
     data_kind = "unit"
 
-    def __init__(self, scale: float | None = None) -> None:
+    def __init__(self, scale: float | None = None, bound_log_scale: bool = True) -> None:
         if scale is not None and not scale > 0:
             raise ValueError(f"GaussianFamily scale must be > 0, got {scale}")
         self.scale = scale
+        self.bound_log_scale = bound_log_scale
         self.params_per_element = 1 if scale is not None else 2
 
     def __call__(self, eta: torch.Tensor, event_dims: int) -> Distribution:
-        loc = eta.select(-event_dims - 1, 0)
         if self.scale is not None:
-            scale = torch.full_like(loc, self.scale)
-        else:
-            log_scale = eta.select(-event_dims - 1, 1).clamp(MIN_LOG_SCALE, MAX_LOG_SCALE)
-            scale = log_scale.exp()
-        return _independent(Normal(loc, scale, validate_args=False), event_dims)
+            loc = eta.squeeze(-event_dims - 1)
+            return _independent(Normal(loc, torch.full_like(loc, self.scale), validate_args=False),
+                                event_dims)
+        loc, log_scale = eta.unbind(-event_dims - 1)
+        if self.bound_log_scale:
+            log_scale = log_scale.clamp(MIN_LOG_SCALE, MAX_LOG_SCALE)
+        return _independent(Normal(loc, log_scale.exp(), validate_args=False), event_dims)
 
 
 class DiscretizedLogisticFamily(Family):
@@ -79,8 +81,9 @@ class DiscretizedLogisticFamily(Family):
     data_kind = "byte"
 
     def __call__(self, eta: torch.Tensor, event_dims: int) -> Distribution:
-        loc = torch.sigmoid(eta.select(-event_dims - 1, 0)) * 255.0
-        log_scale = eta.select(-event_dims - 1, 1).clamp(MIN_LOG_SCALE, MAX_LOG_SCALE)
+        raw_loc, log_scale = eta.unbind(-event_dims - 1)
+        loc = torch.sigmoid(raw_loc) * 255.0
+        log_scale = log_scale.clamp(MIN_LOG_SCALE, MAX_LOG_SCALE)
         # scale in grey levels; exp(0) * 16 starts wide enough to cover the data
         return _independent(DiscretizedLogistic(loc, log_scale.exp() * 16.0), event_dims)
 

@@ -20,7 +20,8 @@ class StandardNormalPrior(nn.Module):
         self.scale = float(scale)
         # buffers follow the module across devices without the model knowing about devices
         self.register_buffer("loc", torch.zeros(latent_dim), persistent=False)
+        self.register_buffer("scale_vector", torch.full((latent_dim,), self.scale), persistent=False)
 
     def forward(self) -> Distribution:
-        scale = torch.full_like(self.loc, self.scale)
-        return Independent(Normal(self.loc, scale, validate_args=False), 1, validate_args=False)
+        base = Normal(self.loc, self.scale_vector, validate_args=False)
+        return Independent(base, 1, validate_args=False)

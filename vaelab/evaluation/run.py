@@ -14,7 +14,7 @@ from vaelab.evaluation.plots import plot_estimator_comparison, plot_training_cur
 from vaelab.models.base import LatentVariableModel
 from vaelab.training.checkpoint import atomic_write_text
 from vaelab.training.experiment import SPLIT_SEED, Splits, load_trained_model
-from vaelab.training.fit import read_metrics
+from vaelab.training.loop import read_metrics
 
 METRICS_JSON = "metrics.json"
 ESTIMATORS_JSON = "estimators.json"

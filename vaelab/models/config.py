@@ -56,7 +56,8 @@ def build_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> VAE:
     family = make_family(config.likelihood, config.fixed_scale)
     in_scale = 1.0 / 255.0 if family.data_kind == "byte" else 1.0
     d = config.latent_dim
-    q_family = GaussianFamily()  # q(z | x) = Normal(μ(x), diag s(x)²)
+    # q(z | x) = Normal(μ(x), diag s(x)²); s = exp(η) unbounded, as in Kingma & Welling
+    q_family = GaussianFamily(bound_log_scale=False)
     p_out = family.params_per_element
     if config.architecture == "mlp":
         enc_net = MLP(data_shape, config.hidden, 2 * d, config.activation, in_scale)

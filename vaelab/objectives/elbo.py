@@ -26,8 +26,12 @@ def elbo(
     With `analytic_kl=False` the KL is the Monte-Carlo log q(z|x) − log p(z) at the same draws.
     """
     q = model.posterior(x)
-    z = q.rsample((samples,))  # [k, B, d]
-    reconstruction = model.likelihood(z).log_prob(x).mean(0)
+    if samples == 1:  # the common case: no sample dimension to average away
+        z = q.rsample()
+        reconstruction = model.likelihood(z).log_prob(x)
+    else:
+        z = q.rsample((samples,))  # [k, B, d]
+        reconstruction = model.likelihood(z).log_prob(x).mean(0)
     prior = model.prior()
     if analytic_kl:
         kl = kl_or_estimate(q, prior, z)

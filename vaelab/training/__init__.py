@@ -11,7 +11,7 @@ from vaelab.training.checkpoint import (
     save_checkpoint,
 )
 from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig, TrainConfig
-from vaelab.training.fit import METRICS, NonFiniteLossError, fit, kl_weight_at, read_metrics
+from vaelab.training.loop import METRICS, NonFiniteLossError, fit, kl_weight_at, read_metrics
 
 __all__ = [
     "BEST_WEIGHTS",

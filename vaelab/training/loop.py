@@ -46,6 +46,15 @@ class NonFiniteLossError(RuntimeError):
     """Training produced NaN or inf; the message names the step and the offending term."""
 
 
+def make_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.Adam:
+    """Adam with the fused kernel (one pass over all parameters; same update rule) when this
+    torch build has it for the model's device; the default implementation otherwise."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=learning_rate, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return torch.optim.Adam(model.parameters(), lr=learning_rate)
+
+
 def kl_weight_at(step: int, warmup_steps: int) -> float:
     """Linear KL warm-up from ~0 to 1 over `warmup_steps` optimiser steps (1 when off)."""
     return 1.0 if warmup_steps <= 0 else min(1.0, (step + 1) / warmup_steps)
@@ -53,12 +62,13 @@ def kl_weight_at(step: int, warmup_steps: int) -> float:
 
 def check_finite(value: ObjectiveValue, step: int, epoch: int) -> None:
     """Raise NonFiniteLossError naming the first non-finite term of the loss."""
-    if torch.isfinite(value.loss):
+    loss = value.loss.item()
+    if math.isfinite(loss):
         return
     bad = [name for name, term in value.terms.items() if not torch.isfinite(term).all()]
     culprit = f"term(s) {', '.join(bad)}" if bad else "the loss"
     raise NonFiniteLossError(
-        f"non-finite loss ({value.loss.item()}) at step {step} (epoch {epoch + 1}): {culprit} "
+        f"non-finite loss ({loss}) at step {step} (epoch {epoch + 1}): {culprit} "
         "became NaN/inf. Try a lower train.learning_rate, train.grad_clip, or KL warm-up."
     )
 
@@ -82,6 +92,32 @@ def train_step(
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
     return value
+
+
+class RunningMeans:
+    """Example-weighted means of an objective's loss, bound and terms over an epoch.
+
+    Kept as one device tensor, so the loop reads numbers back once an epoch, not every step.
+    """
+
+    def __init__(self) -> None:
+        self.names: tuple[str, ...] = ()
+        self.total: torch.Tensor | None = None
+        self.count = 0
+
+    @torch.no_grad()
+    def add(self, value: ObjectiveValue, batch_size: int) -> None:
+        batch = torch.stack([value.loss.detach(), value.bound.mean(), *value.terms.values()])
+        if self.total is None:
+            self.names = ("loss", "bound", *value.terms)
+            self.total = torch.zeros_like(batch)
+        self.total.add_(batch, alpha=batch_size)
+        self.count += batch_size
+
+    def means(self) -> dict[str, float]:
+        if self.total is None:
+            return {}
+        return {name: v / self.count for name, v in zip(self.names, self.total.tolist(), strict=True)}
 
 
 @torch.no_grad()
@@ -124,7 +160,7 @@ def fit(
     data_kind = data_kind_of(config)
     splits = load_splits(config.data, data_kind, train_cfg.seed)
     model = build_model(config, splits.train.image_shape).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.learning_rate)
+    optimizer = make_optimizer(model, train_cfg.learning_rate)
     objective = make_objective(train_cfg.objective, train_cfg.samples)
 
     if resume:
@@ -156,7 +192,7 @@ def fit(
         shuffle = torch.Generator().manual_seed(_epoch_seed(train_cfg.seed, epoch))
         pixels = torch.Generator(device=device).manual_seed(_epoch_seed(train_cfg.seed, epoch) + 1)
         order = torch.randperm(n, generator=shuffle).to(device)
-        sums = {"loss": 0.0, "bound": 0.0}
+        running = RunningMeans()
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
                    disable=not progress, leave=False, unit="batch")
         for i in bar:
@@ -166,9 +202,7 @@ def fit(
                                kl_weight_at(loop.step, train_cfg.kl_warmup_steps),
                                train_cfg.grad_clip, loop.step, epoch)
             loop.step += 1
-            for name, term in (("loss", value.loss.detach()), ("bound", value.bound.mean()),
-                               *value.terms.items()):
-                sums[name] = sums.get(name, 0.0) + term.item() * x.shape[0]
+            running.add(value, x.shape[0])
             if progress and i % 10 == 0:
                 bar.set_postfix(loss=f"{value.loss.item():.2f}")
         bar.close()
@@ -176,7 +210,7 @@ def fit(
         record: dict[str, float | int | bool | None] = {
             "epoch": epoch + 1,
             "step": loop.step,
-            **{f"train_{k}": v / n for k, v in sums.items()},
+            **{f"train_{k}": v for k, v in running.means().items()},
             "kl_weight": kl_weight_at(loop.step - 1, train_cfg.kl_warmup_steps),
             "learning_rate": optimizer.param_groups[0]["lr"],
         }

@@ -1,0 +1,26 @@
+# Two entry points for a fresh machine (see README): `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed  ## install, then train + evaluate a VAE on the embedded MNIST subset
+	$(VENV)/bin/vaelab demo
+
+test: $(VENV)/.installed  ## install with test extras, then lint and run the test suite
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed  ## training throughput: vaelab vs hand-written PyTorch
+	$(PY) bench/throughput.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

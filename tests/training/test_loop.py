@@ -1,0 +1,127 @@
+"""The training loop: learning, exact resume, reproducibility, failure messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests.training.helpers import tiny_config
+from vaelab.objectives import ObjectiveValue
+from vaelab.training import (
+    CHECKPOINT,
+    CheckpointError,
+    NonFiniteLossError,
+    fit,
+    kl_weight_at,
+    read_metrics,
+)
+from vaelab.training import loop as fit_module
+from vaelab.training.loop import check_finite
+
+
+def _without_time(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+
+def test_training_improves_the_bound_and_writes_its_files(tmp_path: Path) -> None:
+    model, loop = fit(tiny_config(epochs=4), tmp_path, progress=False, log=lambda _: None)
+    records = read_metrics(tmp_path)
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4]
+    assert records[-1]["valid_bound"] > records[0]["valid_bound"] + 20  # nats
+    assert loop.step == 4 * 4  # 256 examples / batch 64
+    for name in ("config.json", "metrics.jsonl", CHECKPOINT, "model_best.safetensors"):
+        assert (tmp_path / name).is_file()
+
+
+def test_same_seed_gives_the_same_numbers(tmp_path: Path) -> None:
+    fit(tiny_config(seed=5), tmp_path / "a", progress=False, log=lambda _: None)
+    fit(tiny_config(seed=5), tmp_path / "b", progress=False, log=lambda _: None)
+    fit(tiny_config(seed=6), tmp_path / "c", progress=False, log=lambda _: None)
+    a, b, c = (_without_time(read_metrics(tmp_path / n)) for n in "abc")
+    assert a == b
+    assert a != c
+
+
+def test_resume_continues_exactly_where_it_stopped(tmp_path: Path) -> None:
+    fit(tiny_config(epochs=3), tmp_path / "straight", progress=False, log=lambda _: None)
+    fit(tiny_config(epochs=1), tmp_path / "split", progress=False, log=lambda _: None)
+    # a crash after the metrics line but before the checkpoint leaves a line for epoch 2
+    with open(tmp_path / "split" / "metrics.jsonl", "a") as handle:
+        handle.write(json.dumps({"epoch": 2, "train_bound": 0.0}) + "\n")
+    fit(tiny_config(epochs=3), tmp_path / "split", resume=True, progress=False, log=lambda _: None)
+    assert _without_time(read_metrics(tmp_path / "split")) == _without_time(
+        read_metrics(tmp_path / "straight"))
+    straight = load_file(str(tmp_path / "straight" / CHECKPOINT))
+    resumed = load_file(str(tmp_path / "split" / CHECKPOINT))
+    for key in straight:
+        if key.startswith(("model.", "optimizer.")):
+            assert torch.equal(straight[key], resumed[key]), key
+
+
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path: Path) -> None:
+    fit(tiny_config(epochs=1), tmp_path, progress=False, log=lambda _: None)
+    with pytest.raises(FileExistsError, match="--resume"):
+        fit(tiny_config(epochs=1), tmp_path, progress=False, log=lambda _: None)
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    fit(tiny_config(epochs=1), tmp_path, progress=False, log=lambda _: None)
+    path = tmp_path / CHECKPOINT
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="unreadable"):
+        fit(tiny_config(epochs=2), tmp_path, resume=True, progress=False, log=lambda _: None)
+
+
+def test_nan_stops_training_naming_step_and_term(tmp_path: Path, monkeypatch) -> None:
+    real = fit_module.make_objective
+
+    def poisoned(name: str, samples: int):
+        objective = real(name, samples)
+        calls = {"n": 0}
+
+        def run(model, x, kl_weight):
+            value = objective(model, x, kl_weight)
+            calls["n"] += 1
+            if calls["n"] == 3:
+                nan = torch.tensor(float("nan"))
+                return ObjectiveValue(value.loss * nan, value.bound, {**value.terms, "kl": nan})
+            return value
+
+        return run
+
+    monkeypatch.setattr(fit_module, "make_objective", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"step 2 \(epoch 1\): term\(s\) kl"):
+        fit(tiny_config(), tmp_path, progress=False, log=lambda _: None)
+
+
+def test_check_finite_passes_finite_losses() -> None:
+    value = ObjectiveValue(torch.tensor(1.0), torch.zeros(2), {"kl": torch.tensor(0.5)})
+    check_finite(value, step=0, epoch=0)
+
+
+def test_early_stopping_after_patience_epochs(tmp_path: Path, monkeypatch) -> None:
+    scores = iter([-100.0, -101.0, -102.0, -99.0, -98.0])
+    monkeypatch.setattr(fit_module, "validation_bound", lambda model, x: next(scores))
+    logs: list[str] = []
+    _, loop = fit(tiny_config(epochs=5, patience=2), tmp_path, progress=False, log=logs.append)
+    assert loop.stopped_early and loop.epoch == 3 and loop.best_epoch == 1
+    assert any("early stopping" in line for line in logs)
+
+
+def test_kl_warmup_is_linear_then_one() -> None:
+    assert kl_weight_at(0, 0) == 1.0
+    assert kl_weight_at(0, 10) == pytest.approx(0.1)
+    assert kl_weight_at(4, 10) == pytest.approx(0.5)
+    assert kl_weight_at(50, 10) == 1.0
+
+
+def test_gradient_clipping_and_iwae_objective_train(tmp_path: Path) -> None:
+    _, loop = fit(tiny_config(objective="iwae", samples=3, grad_clip=1.0, epochs=2), tmp_path,
+                  progress=False, log=lambda _: None)
+    records = read_metrics(tmp_path)
+    assert records[-1]["valid_bound"] > records[0]["valid_bound"]
+    assert "train_ess" in records[0]
