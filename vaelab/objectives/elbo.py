@@ -36,7 +36,8 @@ def elbo(
     if analytic_kl:
         kl = kl_or_estimate(q, prior, z)
     else:
-        kl = (q.log_prob(z) - prior.log_prob(z)).mean(0)
+        kl = q.log_prob(z) - prior.log_prob(z)
+        kl = kl if samples == 1 else kl.mean(0)
     bound = reconstruction - kl
     loss = -(reconstruction - kl_weight * kl).mean()
     return ObjectiveValue(
