@@ -48,3 +48,10 @@ def test_unparseable_and_missing_files(tmp_path: Path) -> None:
 def test_device_must_be_known() -> None:
     with pytest.raises(ConfigError, match="train.device"):
         TrainConfig(device="tpu")
+
+
+def test_shipped_config_files_load() -> None:
+    shipped = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.toml"))
+    assert shipped
+    for path in shipped:
+        assert ExperimentConfig.load(path).model.latent_dim >= 1
