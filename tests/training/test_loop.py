@@ -125,3 +125,12 @@ def test_gradient_clipping_and_iwae_objective_train(tmp_path: Path) -> None:
     records = read_metrics(tmp_path)
     assert records[-1]["valid_bound"] > records[0]["valid_bound"]
     assert "train_ess" in records[0]
+
+
+def test_resume_before_the_first_checkpoint_starts_over(tmp_path: Path) -> None:
+    config = tiny_config(epochs=1)
+    config.save(tmp_path / "config.json")  # a run killed while still in its first epoch
+    logs: list[str] = []
+    _, loop = fit(config, tmp_path, resume=True, progress=False, log=logs.append)
+    assert loop.epoch == 1 and (tmp_path / CHECKPOINT).is_file()
+    assert "before its first checkpoint" in logs[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -14,7 +15,7 @@ from vaelab.evaluation.plots import plot_estimator_comparison, plot_training_cur
 from vaelab.models.base import LatentVariableModel
 from vaelab.training.checkpoint import atomic_write_text
 from vaelab.training.experiment import SPLIT_SEED, Splits, load_trained_model
-from vaelab.training.loop import read_metrics
+from vaelab.training.loop import print_now, read_metrics
 
 METRICS_JSON = "metrics.json"
 ESTIMATORS_JSON = "estimators.json"
@@ -57,7 +58,7 @@ def evaluate_run(
     compare_examples: int = 100,
     device: str = "auto",
     seed: int = 0,
-    log=print,
+    log: Callable[[str], None] = print_now,
 ) -> dict:
     """Compute test metrics (and optionally the estimator comparison); write them to the run."""
     run_dir = Path(run_dir)

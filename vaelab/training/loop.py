@@ -42,6 +42,11 @@ from vaelab.training.experiment import (
 METRICS = "metrics.jsonl"
 
 
+def print_now(message: str) -> None:
+    """Print a progress line immediately, even when stdout is a pipe or a file."""
+    print(message, flush=True)
+
+
 class NonFiniteLossError(RuntimeError):
     """Training produced NaN or inf; the message names the step and the offending term."""
 
@@ -149,9 +154,13 @@ def fit(
     run_dir: Path,
     resume: bool = False,
     progress: bool = True,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[LatentVariableModel, LoopState]:
-    """Train (or continue training) the configured model in `run_dir`; returns model and state."""
+    """Train (or continue training) the configured model in `run_dir`; returns model and state.
+
+    Progress lines go to `log` (default: stdout, flushed, so a killed run still shows them).
+    """
+    log = log or print_now
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     train_cfg = config.train
@@ -163,6 +172,10 @@ def fit(
     optimizer = make_optimizer(model, train_cfg.learning_rate)
     objective = make_objective(train_cfg.objective, train_cfg.samples)
 
+    if resume and not (run_dir / CHECKPOINT).exists() and (run_dir / CONFIG).exists():
+        log(f"{run_dir} was stopped before its first checkpoint; starting it from the beginning")
+        resume = False
+        (run_dir / METRICS).unlink(missing_ok=True)
     if resume:
         loop = load_checkpoint(run_dir, model, optimizer)
         _truncate_metrics(run_dir / METRICS, loop.epoch)
