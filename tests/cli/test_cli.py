@@ -96,3 +96,17 @@ def test_console_script_help() -> None:
     bad = subprocess.run([sys.executable, "-m", "vaelab", "train", "--no-such-flag"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "unrecognized arguments" in bad.stderr
+
+
+def test_own_grey_data_with_bernoulli_is_refused_then_accepted(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    import numpy as np
+
+    array = np.random.default_rng(0).integers(0, 256, size=(60, 8, 8), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", array)
+    argv = ["train", "--dataset", str(tmp_path / "x.npy"), "--epochs", "1", "--hidden", "8",
+            "--latent-dim", "2", "--validation-size", "10", "--eval-samples", "2", "--no-progress"]
+    assert main([*argv, "--run-dir", str(tmp_path / "a")]) == 2
+    assert "binarization" in capsys.readouterr().err
+    assert main([*argv, "--run-dir", str(tmp_path / "b"), "--likelihood", "logistic8"]) == 0
+    assert main([*argv, "--run-dir", str(tmp_path / "c"), "--binarization", "static"]) == 0

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from vaelab.data import DATASET_NAMES, DataError
+from vaelab.data.representation import BINARIZATIONS
 from vaelab.distributions.families import FAMILIES
 from vaelab.evaluation.estimators import DEFAULT_KS
 from vaelab.evaluation.plots import save_image_grid
@@ -86,8 +87,10 @@ def add_train(sub: Any) -> None:
     d.add_argument("--dataset", help=f"{', '.join(DATASET_NAMES)}, or a folder of images / "
                                      ".npy / .npz file")
     d.add_argument("--data-dir", help="folder holding dataset files (also $VAELAB_DATA)")
-    d.add_argument("--binarization", choices=("dynamic", "static", "none"),
-                   help="how grey pixels meet a Bernoulli likelihood")
+    d.add_argument("--binarization", choices=BINARIZATIONS,
+                   help="how grey pixels meet a Bernoulli likelihood: dynamic (resampled each "
+                        "epoch), static (once, seeded), none (refuse); auto = dynamic for the "
+                        "built-in datasets, none for your own data")
     d.add_argument("--validation-size", type=int, help="examples held out for validation")
     d.add_argument("--image-size", type=int, help="resize user images to this square size")
     d.add_argument("--train-limit", type=int, help="use only the first N training examples")

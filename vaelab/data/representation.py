@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import torch
 
-from vaelab.data import DataError, ImageSet, binarize
+from vaelab.data import DATASET_NAMES, DataError, ImageSet, binarize
 
-BINARIZATIONS = ("dynamic", "static", "none")
+BINARIZATIONS = ("auto", "dynamic", "static", "none")
+
+
+def resolve_binarization(binarization: str, dataset: str) -> str:
+    """'auto' means the field's protocol for the built-in grey MNIST-family datasets (dynamic
+    binarization, Burda et al. 2016) and no binarization — hence a refusal — for user data."""
+    if binarization != "auto":
+        return binarization
+    return "dynamic" if dataset in DATASET_NAMES else "none"
 
 
 def check_fit(data: ImageSet, data_kind: str, binarization: str) -> None:
-    """Raise DataError when `data` cannot be modelled by a likelihood of `data_kind`."""
+    """Raise DataError when `data` cannot be modelled by a likelihood of `data_kind`.
+
+    `binarization` is a resolved choice (see `resolve_binarization`), not 'auto'.
+    """
     if binarization not in BINARIZATIONS:
         raise DataError(f"binarization {binarization!r} is not one of {', '.join(BINARIZATIONS)}")
     if data_kind == "binary" and not data.binary and binarization == "none":

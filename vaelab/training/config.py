@@ -33,7 +33,7 @@ class DataConfig:
     dataset: str = "mnist-5k"
     data_dir: str | None = None
     download: bool = True
-    binarization: str = "dynamic"
+    binarization: str = "auto"
     validation_size: int = 500
     image_size: int | None = None
     train_limit: int | None = None

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from vaelab.data import ImageSet, load_dataset, split_off
-from vaelab.data.representation import check_fit, static_binarization
+from vaelab.data.representation import check_fit, resolve_binarization, static_binarization
 from vaelab.distributions.families import make_family
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.config import build_vae
@@ -51,8 +51,9 @@ def load_splits(config: DataConfig, data_kind: str, seed: int) -> Splits:
         train, valid = split_off(train, config.validation_size, SPLIT_SEED)
     if config.train_limit is not None and config.train_limit < len(train):
         train = train.subset(torch.arange(config.train_limit))
-    check_fit(train, data_kind, config.binarization)
-    if data_kind == "binary" and config.binarization == "static":
+    binarization = resolve_binarization(config.binarization, config.dataset)
+    check_fit(train, data_kind, binarization)
+    if data_kind == "binary" and binarization == "static":
         train = static_binarization(train, seed)
         valid = static_binarization(valid, seed + 1) if valid is not None else None
         test = static_binarization(test, seed + 2)

@@ -1,0 +1,105 @@
+"""A finished run folder, loaded once and shared by every report section.
+
+Holds the trained model, its config and data splits, the per-epoch records and the saved
+metrics; derived quantities (test images, posterior means, KL per dimension) are computed on
+first use and cached, so several sections can use them at the cost of one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaelab.evaluation.run import ESTIMATORS_JSON, METRICS_JSON, held_out_tensor
+from vaelab.models.base import LatentVariableModel
+from vaelab.reports import latent
+from vaelab.training.config import ExperimentConfig
+from vaelab.training.experiment import Splits, load_trained_model
+from vaelab.training.loop import read_metrics
+
+#: test images used for the latent-space statistics and pictures (0 = the whole test set)
+DEFAULT_EXAMPLES = 1000
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); re-run `vaelab evaluate`") from error
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} should hold a JSON object; re-run `vaelab evaluate`")
+    return data
+
+
+@dataclass(eq=False)
+class RunContext:
+    """Everything a section may read about one run; heavy quantities are computed lazily."""
+
+    run_dir: Path
+    model: LatentVariableModel
+    config: ExperimentConfig
+    splits: Splits
+    records: list[dict[str, Any]]
+    metrics: dict[str, Any] | None
+    estimators: dict[str, Any] | None
+    examples: int = DEFAULT_EXAMPLES
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        """The run folder's name, as shown in headings and tables."""
+        return self.run_dir.resolve().name
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A fresh generator seeded from the report seed, so each picture is repeatable."""
+        return torch.Generator(device=self.device).manual_seed(self.seed + offset)
+
+    @cached_property
+    def x_test(self) -> torch.Tensor:
+        """The first `examples` test images in model space (binarized with a fixed seed)."""
+        return held_out_tensor(self.model, self.splits, self.examples, self.device)
+
+    @cached_property
+    def labels(self) -> torch.Tensor | None:
+        """Labels of `x_test`, or None when the data set has none."""
+        labels = self.splits.test.labels
+        return None if labels is None else labels[: self.x_test.shape[0]].cpu()
+
+    @cached_property
+    def posterior_means(self) -> torch.Tensor:
+        """E_q[z | x] of the test images, [N, latent_dim]."""
+        return latent.posterior_means(self.model, self.x_test).cpu()
+
+    @cached_property
+    def activity(self) -> torch.Tensor | None:
+        """Cov_x(E_q[z_d | x]) per dimension (Burda et al.), or None with fewer than 2 images."""
+        means = self.posterior_means
+        return latent.unit_activity(means) if means.shape[0] >= 2 else None
+
+    @cached_property
+    def kl_per_dim(self) -> torch.Tensor | None:
+        """Mean KL(q(z_d | x) ‖ p(z_d)) over the test images, nats, or None."""
+        return latent.kl_per_dimension(self.model, self.x_test)
+
+
+def load_context(run_dir: Path | str, device: str = "cpu", examples: int = DEFAULT_EXAMPLES,
+                 seed: int = 0) -> RunContext:
+    """Load a run folder written by `vaelab train` (CheckpointError when it is not one)."""
+    run_dir = Path(run_dir)
+    model, config, splits = load_trained_model(run_dir, device=device)
+    return RunContext(
+        run_dir=run_dir, model=model, config=config, splits=splits,
+        records=read_metrics(run_dir), metrics=_read_json(run_dir / METRICS_JSON),
+        estimators=_read_json(run_dir / ESTIMATORS_JSON), examples=examples, seed=seed,
+    )
