@@ -11,9 +11,11 @@ from typing import Any
 
 import torch
 
+from vaelab.cli import report_commands
 from vaelab.data import DATASET_NAMES, DataError
 from vaelab.data.representation import BINARIZATIONS
 from vaelab.distributions.families import FAMILIES
+from vaelab.distributions.learned_priors import PRIORS
 from vaelab.evaluation.estimators import DEFAULT_KS
 from vaelab.evaluation.plots import save_image_grid
 from vaelab.evaluation.run import display, evaluate_run
@@ -41,6 +43,10 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "likelihood": ("model", "likelihood"),
     "prior_scale": ("model", "prior_scale"),
     "activation": ("model", "activation"),
+    "prior": ("model", "prior"),
+    "prior_components": ("model", "prior_components"),
+    "upper_latents": ("model", "upper_latents"),
+    "upper_hidden": ("model", "upper_hidden"),
     "objective": ("train", "objective"),
     "samples": ("train", "samples"),
     "epochs": ("train", "epochs"),
@@ -83,6 +89,10 @@ def add_train(sub: Any) -> None:
                         "(only --epochs may change)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-eval", action="store_true", help="skip the final test evaluation")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also log each epoch's scalars, samples and reconstructions to "
+                        "RUN/tensorboard (needs `pip install tensorboard`; view with "
+                        "`tensorboard --logdir RUN`)")
     d = p.add_argument_group("data")
     d.add_argument("--dataset", help=f"{', '.join(DATASET_NAMES)}, or a folder of images / "
                                      ".npy / .npz file")
@@ -101,8 +111,18 @@ def add_train(sub: Any) -> None:
     m.add_argument("--likelihood", choices=FAMILIES)
     m.add_argument("--prior-scale", type=float, help="σ of the prior Normal(0, σ²I)")
     m.add_argument("--activation")
+    m.add_argument("--prior", choices=PRIORS,
+                   help="normal = Normal(0, σ²I); mog = learned Gaussian mixture; vamp = VampPrior")
+    m.add_argument("--prior-components", type=int,
+                   help="mixture components / VampPrior pseudo-inputs (default 10 / 500)")
+    m.add_argument("--upper-latents", type=_int_list,
+                   help="sizes of further stochastic layers above z_1, e.g. 50 for Burda's "
+                        "2-layer model (with --latent-dim 100)")
+    m.add_argument("--upper-hidden", type=_int_list,
+                   help="hidden widths between stochastic layers, e.g. 100,100")
     t = p.add_argument_group("training")
-    t.add_argument("--objective", choices=OBJECTIVES)
+    t.add_argument("--objective", choices=OBJECTIVES,
+                   help="elbo or iwae; -stl / -dreg select lower-variance gradient estimators")
     t.add_argument("--samples", type=int, help="samples per example (k for IWAE)")
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
@@ -138,8 +158,13 @@ def _default_run_dir(prefix: str) -> Path:
 
 def _train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, progress: bool,
                       evaluate: bool, compare: bool = False, compare_examples: int = 100,
-                      ks: tuple[int, ...] = DEFAULT_KS) -> dict | None:
-    model, loop = fit(config, run_dir, resume=resume, progress=progress)
+                      ks: tuple[int, ...] = DEFAULT_KS, tensorboard: bool = False) -> dict | None:
+    logger = report_commands.tensorboard_callback(config, run_dir) if tensorboard else None
+    try:
+        model, loop = fit(config, run_dir, resume=resume, progress=progress, on_epoch=logger)
+    finally:
+        if logger is not None:
+            logger.close()
     metrics = None
     if evaluate:
         metrics = evaluate_run(run_dir, k=config.train.eval_samples,
@@ -175,7 +200,8 @@ def run_train(args: argparse.Namespace) -> int:
         config = base.with_overrides(overrides)
         run_dir = args.run_dir or _default_run_dir(config.data.dataset)
         resume = False
-    _train_and_report(config, run_dir, resume, not args.no_progress, not args.no_eval)
+    _train_and_report(config, run_dir, resume, not args.no_progress, not args.no_eval,
+                      tensorboard=args.tensorboard)
     return 0
 
 
@@ -217,12 +243,16 @@ def add_sample(sub: Any) -> None:
     p = sub.add_parser(
         "sample", help="draw images from a trained model's prior",
         description="Draw z ~ p(z) and decode E[x | z]; writes a PNG grid (and .npy with --npy).",
+        epilog="example: vaelab sample RUN --grid -n 100 --columns 10 --out samples.png",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("run", type=Path, help="run folder written by `vaelab train`")
     p.add_argument("-n", "--num", type=int, default=64, help="number of samples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="PNG path (default RUN/samples-SEED.png)")
+    p.add_argument("--grid", action="store_true",
+                   help="write the PNG grid (always done; the flag makes scripts explicit)")
+    p.add_argument("--columns", type=int, help="images per grid row (default: a square grid)")
     p.add_argument("--npy", type=Path, help="also save the samples as an .npy array [N,C,H,W]")
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=run_sample)
@@ -231,12 +261,14 @@ def add_sample(sub: Any) -> None:
 def run_sample(args: argparse.Namespace) -> int:
     if not 1 <= args.num <= 100_000:
         raise ConfigError(f"--num must be in [1, 100000], got {args.num}")
+    if args.columns is not None and args.columns < 1:
+        raise ConfigError(f"--columns must be >= 1, got {args.columns}")
     model, _, _ = load_trained_model(args.run, device=args.device)
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(args.seed)
     images = display(model, model.sample(args.num, generator)).cpu()
     out = args.out or args.run / f"samples-{args.seed}.png"
-    save_image_grid(images, out)
+    save_image_grid(images, out, columns=args.columns)
     print(f"wrote {out}")
     if args.npy:
         import numpy as np

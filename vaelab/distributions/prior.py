@@ -22,6 +22,7 @@ class StandardNormalPrior(nn.Module):
         self.register_buffer("loc", torch.zeros(latent_dim), persistent=False)
         self.register_buffer("scale_vector", torch.full((latent_dim,), self.scale), persistent=False)
 
-    def forward(self) -> Distribution:
+    def forward(self, encoder: nn.Module | None = None) -> Distribution:
+        """p(z); `encoder` is accepted for interface parity with the VampPrior and ignored."""
         base = Normal(self.loc, self.scale_vector, validate_args=False)
         return Independent(base, 1, validate_args=False)

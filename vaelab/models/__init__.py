@@ -1,8 +1,16 @@
 """Generative models with their guides: p(z), p(x | z), q(z | x). No losses, devices or files."""
 
-from vaelab.models.base import LatentVariableModel
+from vaelab.models.base import LatentVariableModel, SingleLatentModel
 from vaelab.models.conditional import ConditionalDistribution
-from vaelab.models.config import ARCHITECTURES, ModelConfig, build_vae
+from vaelab.models.config import (
+    ARCHITECTURES,
+    ModelConfig,
+    build_hierarchical_vae,
+    build_model,
+    build_prior,
+    build_vae,
+)
+from vaelab.models.hierarchical import HierarchicalVAE
 from vaelab.models.linear_gaussian import LinearGaussianModel
 from vaelab.models.vae import VAE
 
@@ -10,8 +18,13 @@ __all__ = [
     "ARCHITECTURES",
     "VAE",
     "ConditionalDistribution",
+    "HierarchicalVAE",
     "LatentVariableModel",
     "LinearGaussianModel",
     "ModelConfig",
+    "SingleLatentModel",
+    "build_hierarchical_vae",
+    "build_model",
+    "build_prior",
     "build_vae",
 ]

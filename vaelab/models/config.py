@@ -5,9 +5,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from torch import nn
+
 from vaelab.distributions.families import FAMILIES, GaussianFamily, make_family
+from vaelab.distributions.learned_priors import (
+    DEFAULT_COMPONENTS,
+    PRIORS,
+    MixtureOfGaussiansPrior,
+    VampPrior,
+)
 from vaelab.distributions.prior import StandardNormalPrior
+from vaelab.models.base import LatentVariableModel
 from vaelab.models.conditional import ConditionalDistribution
+from vaelab.models.hierarchical import HierarchicalVAE
 from vaelab.models.vae import VAE
 from vaelab.nn.conv import ConvDecoder, ConvEncoder
 from vaelab.nn.mlp import ACTIVATIONS, MLP
@@ -32,8 +42,14 @@ class ModelConfig:
     likelihood: str = "bernoulli"
     fixed_scale: float = 0.1
     prior_scale: float = 1.0
+    prior: str = "normal"
+    prior_components: int | None = None
+    upper_latents: tuple[int, ...] = ()
+    upper_hidden: tuple[int, ...] = (100, 100)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "upper_latents", tuple(int(d) for d in self.upper_latents))
+        object.__setattr__(self, "upper_hidden", tuple(int(h) for h in self.upper_hidden))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         object.__setattr__(self, "conv_channels", tuple(int(c) for c in self.conv_channels))
         _require(self.architecture in ARCHITECTURES, "architecture",
@@ -49,6 +65,62 @@ class ModelConfig:
                  f"{self.likelihood!r} is not one of {', '.join(FAMILIES)}")
         _require(self.fixed_scale > 0, "fixed_scale", f"must be > 0, got {self.fixed_scale}")
         _require(self.prior_scale > 0, "prior_scale", f"must be > 0, got {self.prior_scale}")
+        _require(self.prior in PRIORS, "prior", f"{self.prior!r} is not one of {', '.join(PRIORS)}")
+        _require(self.prior_components is None or self.prior_components >= 1, "prior_components",
+                 f"must be >= 1, got {self.prior_components}")
+        _require(all(1 <= d <= 4096 for d in self.upper_latents), "upper_latents",
+                 f"sizes must be in [1, 4096]: {self.upper_latents}")
+        _require(all(h >= 1 for h in self.upper_hidden), "upper_hidden",
+                 f"widths must be >= 1: {self.upper_hidden}")
+        _require(not (self.upper_latents and self.architecture != "mlp"), "upper_latents",
+                 "stacked stochastic layers are built with architecture = 'mlp'")
+        _require(not (self.upper_latents and self.prior == "vamp"), "prior",
+                 "the VampPrior is available for single-latent models (upper_latents = [])")
+
+    @property
+    def hierarchical(self) -> bool:
+        return bool(self.upper_latents)
+
+
+def build_prior(config: ModelConfig, latent_dim: int, data_shape: tuple[int, ...],
+                upper: float) -> nn.Module:
+    """p(z) as configured: Normal(0, σ²I), a Gaussian mixture, or the VampPrior."""
+    components = config.prior_components or DEFAULT_COMPONENTS.get(config.prior, 1)
+    if config.prior == "mog":
+        return MixtureOfGaussiansPrior(latent_dim, components)
+    if config.prior == "vamp":
+        return VampPrior(data_shape, components, upper)
+    return StandardNormalPrior(latent_dim, config.prior_scale)
+
+
+def build_model(config: ModelConfig, data_shape: tuple[int, ...]) -> LatentVariableModel:
+    """A VAE, or a hierarchical VAE when `upper_latents` is set, for data of `data_shape`."""
+    return build_hierarchical_vae(config, data_shape) if config.hierarchical else build_vae(
+        config, data_shape)
+
+
+def build_hierarchical_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> HierarchicalVAE:
+    """Burda et al.'s stacked model: MLPs between x and z_1 (`hidden`) and between latent
+    layers (`upper_hidden`), Gaussian conditionals with learned variances."""
+    family = make_family(config.likelihood, config.fixed_scale)
+    in_scale = 1.0 / 255.0 if family.data_kind == "byte" else 1.0
+    dims = (config.latent_dim, *config.upper_latents)
+    gaussian = GaussianFamily(bound_log_scale=True)
+    act = config.activation
+    encoders = [ConditionalDistribution(MLP(data_shape, config.hidden, 2 * dims[0], act, in_scale),
+                                        gaussian, (dims[0],), data_shape)]
+    transitions = []
+    for below, above in zip(dims, dims[1:], strict=False):
+        encoders.append(ConditionalDistribution(MLP((below,), config.upper_hidden, 2 * above, act),
+                                                gaussian, (above,), (below,)))
+        transitions.append(ConditionalDistribution(
+            MLP((above,), tuple(reversed(config.upper_hidden)), 2 * below, act), gaussian, (below,),
+            (above,)))
+    decoder = ConditionalDistribution(
+        MLP((dims[0],), tuple(reversed(config.hidden)), family.params_per_element * math.prod(data_shape),
+            act), family, data_shape, (dims[0],))
+    prior = build_prior(config, dims[-1], data_shape, 255.0 if family.data_kind == "byte" else 1.0)
+    return HierarchicalVAE(prior, transitions, decoder, encoders)
 
 
 def build_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> VAE:
@@ -74,5 +146,6 @@ def build_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> VAE:
                               config.activation)
     encoder = ConditionalDistribution(enc_net, q_family, (d,), data_shape)
     decoder = ConditionalDistribution(dec_net, family, data_shape, (d,))
-    return VAE(StandardNormalPrior(d, config.prior_scale), encoder, decoder)
+    prior = build_prior(config, d, data_shape, 255.0 if family.data_kind == "byte" else 1.0)
+    return VAE(prior, encoder, decoder)
 

@@ -13,10 +13,10 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
 
-from vaelab.models.base import LatentVariableModel
+from vaelab.models.base import SingleLatentModel
 
 
-class LinearGaussianModel(LatentVariableModel):
+class LinearGaussianModel(SingleLatentModel):
     """PPCA with an amortized diagonal-Gaussian guide; `exact_log_marginal` gives the truth."""
 
     def __init__(self, data_dim: int, latent_dim: int, noise_scale: float = 0.5) -> None:

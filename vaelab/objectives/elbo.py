@@ -1,7 +1,8 @@
 """The evidence lower bound: log p(x) ≥ E_q[log p(x | z)] − KL(q(z | x) ‖ p(z)).
 
-z is drawn with the reparameterisation trick (`rsample`) so the bound's gradient flows
-through the sample into the encoder (Kingma & Welling 2014).
+z is drawn with the reparameterisation trick so the bound's gradient flows through the sample
+into the encoder (Kingma & Welling 2014). For a single latent the KL is analytic when torch
+knows it; hierarchical models and learned priors use the Monte-Carlo KL log q(z|x) − log p(z).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from vaelab.distributions.kl import kl_or_estimate
-from vaelab.models.base import LatentVariableModel
+from vaelab.models.base import LatentVariableModel, SingleLatentModel
 from vaelab.objectives.result import ObjectiveValue
 
 
@@ -19,25 +20,29 @@ def elbo(
     samples: int = 1,
     kl_weight: float = 1.0,
     analytic_kl: bool = True,
+    stop_guide_gradient: bool = False,
 ) -> ObjectiveValue:
     """ELBO per example with `samples` reparameterised draws; the loss weights the KL by β.
 
     `kl_weight` < 1 is KL warm-up: it changes the loss only, never the reported bound.
-    With `analytic_kl=False` the KL is the Monte-Carlo log q(z|x) − log p(z) at the same draws.
+    With `analytic_kl=False` (or no closed form) the KL is Monte Carlo at the same draws.
+    `stop_guide_gradient` gives the "sticking the landing" gradient (Roeder et al. 2017): the
+    same bound, with the zero-mean score term removed from the encoder's gradient.
     """
-    q = model.posterior(x)
-    if samples == 1:  # the common case: no sample dimension to average away
-        z = q.rsample()
+    shape = () if samples == 1 else (samples,)
+    if analytic_kl and not stop_guide_gradient and isinstance(model, SingleLatentModel):
+        q = model.posterior(x)
+        z = q.rsample(shape)
         reconstruction = model.likelihood(z).log_prob(x)
+        kl = kl_or_estimate(q, model.prior(), z)
     else:
-        z = q.rsample((samples,))  # [k, B, d]
-        reconstruction = model.likelihood(z).log_prob(x).mean(0)
-    prior = model.prior()
-    if analytic_kl:
-        kl = kl_or_estimate(q, prior, z)
-    else:
-        kl = q.log_prob(z) - prior.log_prob(z)
-        kl = kl if samples == 1 else kl.mean(0)
+        z, log_q = model.guide_sample(x, shape, stop_guide_gradient)
+        reconstruction = model.log_likelihood(x, z)
+        kl = log_q - model.log_prior(z)
+        if samples > 1:
+            kl = kl.mean(0)
+    if samples > 1:
+        reconstruction = reconstruction.mean(0)
     bound = reconstruction - kl
     loss = -(reconstruction - kl_weight * kl).mean()
     return ObjectiveValue(

@@ -67,12 +67,9 @@ def importance_sampled_log_marginal(
     sample_budget: int = DEFAULT_SAMPLE_BUDGET,
 ) -> MarginalEstimate:
     """log p(x) ≈ log (1/k) Σ p(x, z_i) / q(z_i | x), z_i ~ q(z | x), per example in `x`."""
-    q = model.posterior(x)
-    prior = model.prior()
-
     def draw(c: int) -> torch.Tensor:
-        z = q.sample((c,))
-        return model.likelihood(z).log_prob(x) + prior.log_prob(z) - q.log_prob(z)
+        z, log_q = model.guide_sample(x, (c,))
+        return model.log_joint(x, z) - log_q
 
     return streaming_log_mean_exp(draw, k, _chunk(x.shape[0], sample_budget))
 
@@ -85,11 +82,9 @@ def prior_monte_carlo_log_marginal(
     sample_budget: int = DEFAULT_SAMPLE_BUDGET,
 ) -> MarginalEstimate:
     """The naive estimator log (1/k) Σ p(x | z_i), z_i ~ p(z), per example in `x`."""
-    prior = model.prior()
     batch = x.shape[0]
 
     def draw(c: int) -> torch.Tensor:
-        z = prior.sample((c, batch))
-        return model.likelihood(z).log_prob(x)
+        return model.log_likelihood(x, model.prior_sample((c, batch)))
 
     return streaming_log_mean_exp(draw, k, _chunk(batch, sample_budget))

@@ -12,7 +12,7 @@ from vaelab.objectives.elbo import elbo
 from vaelab.objectives.iwae import iwae_bound
 from vaelab.objectives.result import ObjectiveValue
 
-OBJECTIVES = ("elbo", "iwae")
+OBJECTIVES = ("elbo", "elbo-stl", "iwae", "iwae-dreg", "iwae-stl")
 
 Objective = Callable[..., ObjectiveValue]
 
@@ -22,11 +22,16 @@ def make_objective(name: str, samples: int) -> Callable[
 ]:
     """objective(model, x, kl_weight) for a named objective with `samples` draws per example.
 
-    The IWAE bound has no separate KL term, so KL warm-up does not apply to it.
+    "-stl" and "-dreg" are lower-variance gradient estimators of the same bounds. The IWAE
+    bound has no separate KL term, so KL warm-up does not apply to it.
     """
     if name == "elbo":
         return lambda model, x, kl_weight: elbo(model, x, samples, kl_weight)
-    if name == "iwae":
-        bound = partial(iwae_bound, samples=samples)
+    if name == "elbo-stl":
+        return lambda model, x, kl_weight: elbo(model, x, samples, kl_weight,
+                                                stop_guide_gradient=True)
+    gradient = {"iwae": "standard", "iwae-dreg": "dreg", "iwae-stl": "stl"}.get(name)
+    if gradient is not None:
+        bound = partial(iwae_bound, samples=samples, gradient=gradient)
         return lambda model, x, kl_weight: bound(model, x)
     raise ValueError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")

@@ -15,7 +15,7 @@ from vaelab.data import ImageSet, load_dataset, split_off
 from vaelab.data.representation import check_fit, resolve_binarization, static_binarization
 from vaelab.distributions.families import make_family
 from vaelab.models.base import LatentVariableModel
-from vaelab.models.config import build_vae
+from vaelab.models.config import build_model as build_model_from_config
 from vaelab.training.checkpoint import (
     BEST_WEIGHTS,
     CONFIG,
@@ -62,7 +62,7 @@ def load_splits(config: DataConfig, data_kind: str, seed: int) -> Splits:
 
 def build_model(config: ExperimentConfig, data_shape: tuple[int, ...]) -> LatentVariableModel:
     """A freshly initialised model for this experiment (seed the RNG first for repeatability)."""
-    return build_vae(config.model, data_shape)
+    return build_model_from_config(config.model, data_shape)
 
 
 def data_kind_of(config: ExperimentConfig) -> str:
