@@ -29,7 +29,10 @@ def test_train_evaluate_sample_round_trip(tmp_path: Path, capsys: pytest.Capture
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
 
     assert main(["evaluate", str(run), "-k", "20", "--examples", "30", "--compare-estimators",
-                 "--ks", "1,10", "--compare-examples", "8"]) == 0
+                 "--ks", "1,10", "--compare-examples", "8", "--ais-examples", "3",
+                 "--ais-chains", "2", "--ais-steps", "5"]) == 0
+    ais = json.loads((run / "metrics.json").read_text())["ais"]
+    assert ais["examples"] == 3 and ais["log_px_ais"]["mean"] < 0
     estimators = json.loads((run / "estimators.json").read_text())
     assert [row["k"] for row in estimators["rows"]] == [1, 10]
     assert (run / "estimators.png").is_file()

@@ -22,7 +22,7 @@ from vaelab.evaluation.run import display, evaluate_run
 from vaelab.models.config import ARCHITECTURES
 from vaelab.objectives.registry import OBJECTIVES
 from vaelab.training.checkpoint import CONFIG, CheckpointError
-from vaelab.training.config import ConfigError, ExperimentConfig
+from vaelab.training.config import LR_SCHEDULES, ConfigError, ExperimentConfig
 from vaelab.training.experiment import load_trained_model
 from vaelab.training.loop import NonFiniteLossError, fit
 
@@ -59,7 +59,10 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "device": ("train", "device"),
     "eval_samples": ("train", "eval_samples"),
     "eval_examples": ("train", "eval_examples"),
+    "lr_schedule": ("train", "lr_schedule"),
+    "time_budget": ("train", "time_budget_minutes"),
 }
+RESUMABLE = {"epochs", "time_budget_minutes"}
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -86,7 +89,7 @@ def add_train(sub: Any) -> None:
     p.add_argument("--run-dir", type=Path, help="output folder (default runs/DATASET-TIME)")
     p.add_argument("--resume", type=Path, metavar="RUN",
                    help="continue an interrupted run from its last checkpoint "
-                        "(only --epochs may change)")
+                        "(only --epochs and --time-budget may change)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-eval", action="store_true", help="skip the final test evaluation")
     p.add_argument("--tensorboard", action="store_true",
@@ -132,6 +135,10 @@ def add_train(sub: Any) -> None:
     t.add_argument("--patience", type=int, help="early stopping patience in epochs (0 = off)")
     t.add_argument("--seed", type=int)
     t.add_argument("--device", help="auto, cpu or cuda[:N]")
+    t.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="burda = lr·10^(−i/7) for 3^i epochs (Burda et al. 2016)")
+    t.add_argument("--time-budget", type=float, metavar="MINUTES",
+                   help="stop after the epoch that uses up this much training time (0 = off)")
     t.add_argument("--eval-samples", type=int, help="k for the final importance-sampled log p(x)")
     t.add_argument("--eval-examples", type=int, help="test images evaluated (0 = all)")
     p.set_defaults(handler=run_train)
@@ -186,9 +193,9 @@ def run_train(args: argparse.Namespace) -> int:
     overrides = _overrides(args)
     if args.resume is not None:
         if args.config is not None or set(overrides) - {"train"} or \
-                set(overrides.get("train", {})) - {"epochs"}:
+                set(overrides.get("train", {})) - RESUMABLE:
             raise ConfigError("--resume continues a run with its saved config; only --epochs "
-                              "may be given with it")
+                              "and --time-budget may be given with it")
         run_dir = args.resume
         if not (run_dir / CONFIG).is_file():
             raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG})")
@@ -222,6 +229,11 @@ def add_evaluate(sub: Any) -> None:
     p.add_argument("--ks", type=_int_list, default=DEFAULT_KS, help="sample counts to compare")
     p.add_argument("--compare-examples", type=int, default=100,
                    help="test images used in the comparison")
+    p.add_argument("--ais-examples", type=int, default=0,
+                   help="also estimate log p(x) by annealed importance sampling on this many test "
+                        "images (an estimator independent of the guide; slow)")
+    p.add_argument("--ais-chains", type=int, default=16)
+    p.add_argument("--ais-steps", type=int, default=500, help="annealing steps (HMC, 10 leapfrog)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=run_evaluate)
@@ -230,10 +242,13 @@ def add_evaluate(sub: Any) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     if args.samples < 1 or args.compare_examples < 1 or min(args.ks) < 1 or args.examples < 0:
         raise ConfigError("-k, --ks and --compare-examples must be >= 1 and --examples >= 0")
+    if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
+        raise ConfigError("--ais-examples must be >= 0, --ais-chains and --ais-steps >= 1")
     metrics = evaluate_run(args.run, k=args.samples, examples=args.examples,
                            compare=args.compare_estimators, ks=tuple(args.ks),
-                           compare_examples=args.compare_examples, device=args.device,
-                           seed=args.seed)
+                           compare_examples=args.compare_examples,
+                           ais_examples=args.ais_examples, ais_chains=args.ais_chains,
+                           ais_steps=args.ais_steps, device=args.device, seed=args.seed)
     print(json.dumps(metrics["test"], indent=2))
     print("wrote:\n  " + "\n  ".join(metrics["files"]))
     return 0
@@ -252,7 +267,7 @@ def add_sample(sub: Any) -> None:
     p.add_argument("--out", type=Path, help="PNG path (default RUN/samples-SEED.png)")
     p.add_argument("--grid", action="store_true",
                    help="write the PNG grid (always done; the flag makes scripts explicit)")
-    p.add_argument("--columns", type=int, help="images per grid row (default: a square grid)")
+    p.add_argument("--columns", type=int, help="images per grid row; None = a square grid")
     p.add_argument("--npy", type=Path, help="also save the samples as an .npy array [N,C,H,W]")
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=run_sample)

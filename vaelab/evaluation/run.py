@@ -10,9 +10,10 @@ import torch
 
 from vaelab.data.representation import to_model_space
 from vaelab.evaluation.estimators import DEFAULT_KS, compare_estimators, format_table
-from vaelab.evaluation.metrics import held_out_metrics
+from vaelab.evaluation.metrics import ais_metrics, held_out_metrics
 from vaelab.evaluation.plots import plot_estimator_comparison, plot_training_curves, save_image_grid
 from vaelab.models.base import LatentVariableModel
+from vaelab.objectives.result import Estimate
 from vaelab.training.checkpoint import atomic_write_text
 from vaelab.training.experiment import SPLIT_SEED, Splits, load_trained_model
 from vaelab.training.loop import print_now, read_metrics
@@ -56,6 +57,9 @@ def evaluate_run(
     compare: bool = False,
     ks: tuple[int, ...] = DEFAULT_KS,
     compare_examples: int = 100,
+    ais_examples: int = 0,
+    ais_chains: int = 16,
+    ais_steps: int = 500,
     device: str = "auto",
     seed: int = 0,
     log: Callable[[str], None] = print_now,
@@ -82,6 +86,14 @@ def evaluate_run(
         (run_dir / "estimators.txt").write_text(table + "\n")
         paths.append(plot_estimator_comparison(rows, run_dir / "estimators.png"))
         metrics["estimators"] = [r.as_dict() for r in rows]
+    if ais_examples > 0:
+        x_ais = x_test[:ais_examples]
+        log(f"AIS ({ais_chains} chains x {ais_steps} steps) vs importance sampling on "
+            f"{x_ais.shape[0]} test images ...")
+        metrics["ais"] = ais_metrics(model, x_ais, ais_chains, ais_steps, max(k, 1))
+        ais = metrics["ais"]
+        log(f"  AIS {Estimate(**ais['log_px_ais'])}  IS {Estimate(**ais['log_px_is'])}  "
+            f"IS − AIS {Estimate(**ais['is_minus_ais'])} nats")
     atomic_write_text(run_dir / METRICS_JSON, json.dumps(metrics, indent=2) + "\n")
     metrics["files"] = [str(p) for p in [run_dir / METRICS_JSON, *paths]]
     return metrics

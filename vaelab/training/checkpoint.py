@@ -38,6 +38,7 @@ class LoopState:
     best_epoch: int = -1
     epochs_without_improvement: int = 0
     stopped_early: bool = False
+    out_of_time: bool = False
     seconds: float = 0.0
 
 

@@ -16,6 +16,20 @@ from vaelab.data.representation import BINARIZATIONS
 from vaelab.models.config import ModelConfig
 from vaelab.objectives.registry import OBJECTIVES
 
+#: "burda": lr · 10^(−i/7) for 3^i epochs, i = 0..7 (Burda et al. 2016, 3,280 epochs in all)
+LR_SCHEDULES = ("constant", "burda")
+
+
+def learning_rate_at(schedule: str, base: float, epoch: int) -> float:
+    """The learning rate for a 0-based epoch under a named schedule."""
+    if schedule == "constant":
+        return base
+    stage, first_epoch_of_next = 0, 1
+    while epoch >= first_epoch_of_next and stage < 7:
+        stage += 1
+        first_epoch_of_next += 3**stage
+    return base * 10.0 ** (-stage / 7.0)
+
 
 class ConfigError(ValueError):
     """A config value or file the user must fix; the message names the field."""
@@ -66,6 +80,8 @@ class TrainConfig:
     device: str = "auto"
     eval_samples: int = 1000
     eval_examples: int = 1000
+    lr_schedule: str = "constant"
+    time_budget_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         _require(self.objective in OBJECTIVES, "train.objective",
@@ -84,6 +100,10 @@ class TrainConfig:
                  f"must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
         _require(1 <= self.eval_samples <= 1_000_000, "train.eval_samples",
                  f"must be in [1, 1000000], got {self.eval_samples}")
+        _require(self.lr_schedule in LR_SCHEDULES, "train.lr_schedule",
+                 f"{self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}")
+        _require(self.time_budget_minutes >= 0, "train.time_budget_minutes",
+                 f"must be >= 0 (0 = no limit), got {self.time_budget_minutes}")
         _require(self.eval_examples >= 0, "train.eval_examples",
                  f"must be >= 0 (0 = whole test set), got {self.eval_examples}")
 
@@ -146,4 +166,5 @@ class ExperimentConfig:
         return ExperimentConfig.from_dict(raw)
 
 
-__all__ = ["ConfigError", "DataConfig", "ExperimentConfig", "TrainConfig"]
+__all__ = ["LR_SCHEDULES", "ConfigError", "DataConfig", "ExperimentConfig", "TrainConfig",
+           "learning_rate_at"]
