@@ -30,7 +30,7 @@ from vaelab.training.checkpoint import (
     save_checkpoint,
     save_weights,
 )
-from vaelab.training.config import ExperimentConfig
+from vaelab.training.config import ExperimentConfig, learning_rate_at
 from vaelab.training.experiment import (
     SPLIT_SEED,
     build_model,
@@ -155,10 +155,13 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    on_epoch: Callable[[LatentVariableModel, dict], None] | None = None,
 ) -> tuple[LatentVariableModel, LoopState]:
     """Train (or continue training) the configured model in `run_dir`; returns model and state.
 
     Progress lines go to `log` (default: stdout, flushed, so a killed run still shows them).
+    `on_epoch(model, record)`, when given, runs after each epoch's record and checkpoint are
+    written (e.g. TensorBoard summaries); it must leave the model as it found it.
     """
     log = log or print_now
     run_dir = Path(run_dir)
@@ -178,6 +181,7 @@ def fit(
         (run_dir / METRICS).unlink(missing_ok=True)
     if resume:
         loop = load_checkpoint(run_dir, model, optimizer)
+        loop.out_of_time = False  # a resumed run gets whatever budget its config now allows
         _truncate_metrics(run_dir / METRICS, loop.epoch)
         log(f"resuming {run_dir} after epoch {loop.epoch} (step {loop.step})")
     else:
@@ -199,9 +203,11 @@ def fit(
     n, batch_size = images.shape[0], train_cfg.batch_size
     steps_per_epoch = math.ceil(n / batch_size)
     model.train()
-    while loop.epoch < train_cfg.epochs and not loop.stopped_early:
+    while loop.epoch < train_cfg.epochs and not (loop.stopped_early or loop.out_of_time):
         epoch = loop.epoch
         started = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(train_cfg.lr_schedule, train_cfg.learning_rate, epoch)
         shuffle = torch.Generator().manual_seed(_epoch_seed(train_cfg.seed, epoch))
         pixels = torch.Generator(device=device).manual_seed(_epoch_seed(train_cfg.seed, epoch) + 1)
         order = torch.randperm(n, generator=shuffle).to(device)
@@ -241,13 +247,20 @@ def fit(
             loop.stopped_early = True
         loop.epoch += 1
         loop.seconds += time.perf_counter() - started
+        budget = train_cfg.time_budget_minutes * 60.0
+        loop.out_of_time = budget > 0 and loop.seconds >= budget and loop.epoch < train_cfg.epochs
         record["seconds"] = loop.seconds
         with open(run_dir / METRICS, "a") as handle:
             handle.write(json.dumps(record) + "\n")
         save_checkpoint(run_dir, model, optimizer, loop)
+        if on_epoch is not None:
+            on_epoch(model, record)
         valid_text = f"  valid bound {valid:.2f}" if valid is not None else ""
         log(f"epoch {epoch + 1}/{train_cfg.epochs}  train bound {record['train_bound']:.2f}"
             f"{valid_text} nats  ({loop.seconds:.0f} s)")
+        if loop.out_of_time:
+            log(f"time budget of {train_cfg.time_budget_minutes:g} min used up after epoch "
+                f"{loop.epoch}; `vaelab train --resume` with more --time-budget continues")
         if loop.stopped_early:
             log(f"early stopping: no validation improvement for {train_cfg.patience} epochs; "
                 f"best epoch {loop.best_epoch}")
