@@ -19,7 +19,7 @@ from vaelab.distributions.learned_priors import PRIORS
 from vaelab.evaluation.estimators import DEFAULT_KS
 from vaelab.evaluation.plots import save_image_grid
 from vaelab.evaluation.run import display, evaluate_run
-from vaelab.models.config import ARCHITECTURES
+from vaelab.models.config import ARCHITECTURES, INFERENCE
 from vaelab.objectives.registry import OBJECTIVES
 from vaelab.training.checkpoint import CONFIG, CheckpointError
 from vaelab.training.config import LR_SCHEDULES, ConfigError, ExperimentConfig
@@ -47,6 +47,7 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "prior_components": ("model", "prior_components"),
     "upper_latents": ("model", "upper_latents"),
     "upper_hidden": ("model", "upper_hidden"),
+    "inference": ("model", "inference"),
     "objective": ("train", "objective"),
     "samples": ("train", "samples"),
     "epochs": ("train", "epochs"),
@@ -123,6 +124,8 @@ def add_train(sub: Any) -> None:
                         "2-layer model (with --latent-dim 100)")
     m.add_argument("--upper-hidden", type=_int_list,
                    help="hidden widths between stochastic layers, e.g. 100,100")
+    m.add_argument("--inference", choices=INFERENCE,
+                   help="guide of a hierarchical model: bottom-up (Burda) or top-down (ladder VAE)")
     t = p.add_argument_group("training")
     t.add_argument("--objective", choices=OBJECTIVES,
                    help="elbo or iwae; -stl / -dreg select lower-variance gradient estimators")

@@ -11,6 +11,7 @@ from vaelab.models.config import (
     build_vae,
 )
 from vaelab.models.hierarchical import HierarchicalVAE
+from vaelab.models.ladder import LadderVAE
 from vaelab.models.linear_gaussian import LinearGaussianModel
 from vaelab.models.vae import VAE
 
@@ -19,6 +20,7 @@ __all__ = [
     "VAE",
     "ConditionalDistribution",
     "HierarchicalVAE",
+    "LadderVAE",
     "LatentVariableModel",
     "LinearGaussianModel",
     "ModelConfig",

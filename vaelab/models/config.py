@@ -18,11 +18,14 @@ from vaelab.distributions.prior import StandardNormalPrior
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.conditional import ConditionalDistribution
 from vaelab.models.hierarchical import HierarchicalVAE
+from vaelab.models.ladder import LadderVAE
 from vaelab.models.vae import VAE
 from vaelab.nn.conv import ConvDecoder, ConvEncoder
-from vaelab.nn.mlp import ACTIVATIONS, MLP
+from vaelab.nn.mlp import ACTIVATIONS, MLP, make_activation
 
 ARCHITECTURES = ("mlp", "conv")
+#: how the guide of a hierarchical model runs: bottom-up (Burda) or top-down (ladder VAE)
+INFERENCE = ("bottom-up", "top-down")
 
 
 def _require(ok: bool, field_name: str, message: str) -> None:
@@ -46,6 +49,7 @@ class ModelConfig:
     prior_components: int | None = None
     upper_latents: tuple[int, ...] = ()
     upper_hidden: tuple[int, ...] = (100, 100)
+    inference: str = "bottom-up"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "upper_latents", tuple(int(d) for d in self.upper_latents))
@@ -72,6 +76,8 @@ class ModelConfig:
                  f"sizes must be in [1, 4096]: {self.upper_latents}")
         _require(all(h >= 1 for h in self.upper_hidden), "upper_hidden",
                  f"widths must be >= 1: {self.upper_hidden}")
+        _require(self.inference in INFERENCE, "inference",
+                 f"{self.inference!r} is not one of {', '.join(INFERENCE)}")
         _require(not (self.upper_latents and self.architecture != "mlp"), "upper_latents",
                  "stacked stochastic layers are built with architecture = 'mlp'")
         _require(not (self.upper_latents and self.prior == "vamp"), "prior",
@@ -99,9 +105,11 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...]) -> LatentVaria
         config, data_shape)
 
 
-def build_hierarchical_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> HierarchicalVAE:
+def build_hierarchical_vae(config: ModelConfig,
+                           data_shape: tuple[int, ...]) -> HierarchicalVAE | LadderVAE:
     """Burda et al.'s stacked model: MLPs between x and z_1 (`hidden`) and between latent
-    layers (`upper_hidden`), Gaussian conditionals with learned variances."""
+    layers (`upper_hidden`), Gaussian conditionals with learned variances; with
+    inference = "top-down" the same generative model gets a ladder-VAE guide."""
     family = make_family(config.likelihood, config.fixed_scale)
     in_scale = 1.0 / 255.0 if family.data_kind == "byte" else 1.0
     dims = (config.latent_dim, *config.upper_latents)
@@ -120,7 +128,28 @@ def build_hierarchical_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> 
         MLP((dims[0],), tuple(reversed(config.hidden)), family.params_per_element * math.prod(data_shape),
             act), family, data_shape, (dims[0],))
     prior = build_prior(config, dims[-1], data_shape, 255.0 if family.data_kind == "byte" else 1.0)
+    if config.inference == "top-down":
+        return LadderVAE(prior, transitions, decoder, *_ladder_guide(config, data_shape, dims,
+                                                                     in_scale))
     return HierarchicalVAE(prior, transitions, decoder, encoders)
+
+
+def _ladder_guide(config: ModelConfig, data_shape: tuple[int, ...], dims: tuple[int, ...],
+                  in_scale: float) -> tuple[list[nn.Module], list[ConditionalDistribution]]:
+    """Bottom-up deterministic blocks and, per layer, the Gaussian message N(μ̂_l, σ̂_l²)."""
+    act = config.activation
+    width_first = config.hidden[-1] if config.hidden else 2 * dims[0]
+    width_upper = config.upper_hidden[-1] if config.upper_hidden else 2 * dims[0]
+    blocks: list[nn.Module] = [MLP(data_shape, config.hidden[:-1], width_first, act, in_scale)]
+    blocks += [MLP((width_first if i == 0 else width_upper,), config.upper_hidden[:-1], width_upper,
+                   act) for i in range(len(dims) - 1)]
+    gaussian = GaussianFamily(bound_log_scale=True)
+    messages = []
+    for i, d in enumerate(dims):
+        width = width_first if i == 0 else width_upper
+        head = nn.Sequential(make_activation(act), nn.Linear(width, 2 * d))
+        messages.append(ConditionalDistribution(head, gaussian, (d,), (width,)))
+    return blocks, messages
 
 
 def build_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> VAE:

@@ -40,6 +40,10 @@ def iwae_bound(
         raise ValueError(f"IWAE needs samples >= 1, got {samples}")
     if gradient not in IWAE_GRADIENTS:
         raise ValueError(f"unknown IWAE gradient {gradient!r}; choose one of {IWAE_GRADIENTS}")
+    if gradient == "dreg" and getattr(model, "guide_shares_generative_parameters", False):
+        raise ValueError("the DReG gradient assumes the guide's parameters reach the bound only "
+                         "through z; this model's guide shares the generative conditionals "
+                         "(top-down inference): use the 'standard' or 'stl' gradient")
     log_w, z = log_importance_weights(model, x, samples, stop_guide_gradient=gradient != "standard")
     bound = torch.logsumexp(log_w, dim=0) - math.log(samples)
     weights = torch.softmax(log_w.detach(), dim=0)

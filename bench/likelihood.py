@@ -1,0 +1,141 @@
+"""Reproduction table: test log-likelihood on MNIST beside the published figures.
+
+Each row trains one published protocol with vaelab's own training loop for a time budget,
+then estimates log p(x) on the test set by importance sampling with k = 5,000 (Burda et al.'s
+evaluation), and prints our −log p(x) (mean over seeds ± std across seeds, and the standard
+error of the test mean) beside the paper's. The papers train for days on a GPU (Burda et al.:
+3,280 epochs); `--minutes` sets the budget per row and seed, so a CPU row shows progress and a
+GPU row at the paper's budget checks the claim.
+
+    python bench/likelihood.py --data-dir ../shared/data --rows vae-1 --minutes 30 --seeds 0
+    python bench/likelihood.py --rows all --minutes 600 --seeds 0 1 2 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vaelab.evaluation.run import evaluate_run
+from vaelab.training import ExperimentConfig, fit
+
+
+@dataclass(frozen=True)
+class Row:
+    """One published protocol: what to train and the figure it reached."""
+
+    name: str
+    description: str
+    paper_nll: float
+    source: str
+    model: dict
+    train: dict
+    dataset: str = "mnist"
+
+
+BURDA_1 = {"latent_dim": 50, "hidden": (200, 200), "activation": "tanh"}
+BURDA_2 = {"latent_dim": 100, "hidden": (200, 200), "upper_latents": (50,),
+           "upper_hidden": (100, 100), "activation": "tanh"}
+ROWS = {
+    row.name: row for row in [
+        Row("vae-1", "VAE, 1 stochastic layer (50)", 86.76, "Burda et al. 2016, Table 1",
+            BURDA_1, {"objective": "elbo", "samples": 1}),
+        Row("iwae5-1", "IWAE k=5, 1 layer", 85.54, "Burda et al. 2016, Table 1",
+            BURDA_1, {"objective": "iwae", "samples": 5}),
+        Row("iwae50-1", "IWAE k=50, 1 layer", 84.78, "Burda et al. 2016, Table 1",
+            BURDA_1, {"objective": "iwae", "samples": 50}),
+        Row("vae-2", "VAE, 2 stochastic layers (100, 50)", 85.33, "Burda et al. 2016, Table 1",
+            BURDA_2, {"objective": "elbo", "samples": 1}),
+        Row("iwae50-2", "IWAE k=50, 2 layers", 82.90, "Burda et al. 2016, Table 1",
+            BURDA_2, {"objective": "iwae", "samples": 50}),
+        Row("vamp-1", "VAE + VampPrior (500 pseudo-inputs)", 85.57, "Tomczak & Welling 2018",
+            {"latent_dim": 40, "hidden": (300, 300), "activation": "tanh", "prior": "vamp",
+             "prior_components": 500}, {"objective": "elbo", "samples": 1,
+                                        "kl_warmup_steps": 100 * 469}),
+        Row("static-iwae50-1", "IWAE k=50, 1 layer, Larochelle's static binarization", 87.1,
+            "as cited in the issue (IWAE paper appendix)", BURDA_1,
+            {"objective": "iwae", "samples": 50}, dataset="binarized-mnist"),
+    ]
+}
+
+
+def run_row(row: Row, seed: int, minutes: float, args: argparse.Namespace, workdir: Path) -> dict:
+    """Train one row for `minutes` with one seed, then evaluate; returns the numbers."""
+    config = ExperimentConfig().with_overrides({
+        "model": {"likelihood": "bernoulli", **row.model},
+        "data": {"dataset": row.dataset, "data_dir": args.data_dir, "validation_size": 0},
+        "train": {"epochs": args.max_epochs, "batch_size": 20 if args.paper_batch else 100,
+                  "learning_rate": 1e-3, "lr_schedule": "burda", "seed": seed,
+                  "device": args.device, "time_budget_minutes": minutes, **row.train},
+    })
+    run_dir = workdir / f"{row.name}-seed{seed}"
+    started = time.perf_counter()
+    _, loop = fit(config, run_dir, progress=False, log=lambda line: None)
+    train_seconds = time.perf_counter() - started
+    metrics = evaluate_run(run_dir, k=args.eval_k, examples=args.eval_examples,
+                           device=args.device, seed=seed, log=lambda line: None)
+    test = metrics["test"]
+    return {"row": row.name, "seed": seed, "epochs": loop.epoch, "train_seconds": train_seconds,
+            "nll": -test["log_px_is"]["mean"], "nll_stderr": test["log_px_is"]["stderr"],
+            "neg_elbo": -test["elbo"]["mean"], "examples": test["examples"],
+            "eval_seconds": test["seconds"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", nargs="+", default=["vae-1"],
+                        help=f"rows to run, or 'all': {', '.join(ROWS)}")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training budget per row and seed")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--data-dir", default=None, help="folder with MNIST files (or $VAELAB_DATA)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--eval-k", type=int, default=5000)
+    parser.add_argument("--eval-examples", type=int, default=0, help="test images (0 = all 10,000)")
+    parser.add_argument("--max-epochs", type=int, default=3280)
+    parser.add_argument("--paper-batch", action="store_true", help="batch 20 as in Burda et al.")
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    args = parser.parse_args()
+    names = list(ROWS) if args.rows == ["all"] else args.rows
+    unknown = [n for n in names if n not in ROWS]
+    if unknown:
+        parser.error(f"unknown rows {unknown}; choose from {', '.join(ROWS)}")
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            for seed in args.seeds:
+                result = run_row(ROWS[name], seed, args.minutes, args, Path(tmp))
+                results.append(result)
+                print(f"{name} seed {seed}: {result['epochs']} epochs in "
+                      f"{result['train_seconds'] / 60:.1f} min, -log p(x) {result['nll']:.2f} "
+                      f"± {result['nll_stderr']:.2f} (k={args.eval_k}, {result['examples']} test "
+                      f"images), -ELBO {result['neg_elbo']:.2f}", flush=True)
+    print(f"\ndevice {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"budget {args.minutes:g} min per row and seed, seeds {args.seeds}, "
+          f"IS k = {args.eval_k}\n")
+    print("| row | protocol | epochs | ours −log p(x) (nats) | paper | gap | source |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    for name in names:
+        mine = [r for r in results if r["row"] == name]
+        nll = [r["nll"] for r in mine]
+        spread = f" ± {statistics.stdev(nll):.2f} (seeds)" if len(nll) > 1 else \
+            f" ± {mine[0]['nll_stderr']:.2f} (s.e.)"
+        row = ROWS[name]
+        mean = statistics.mean(nll)
+        print(f"| {name} | {row.description} | {statistics.mean(r['epochs'] for r in mine):.0f} | "
+              f"{mean:.2f}{spread} | {row.paper_nll:.2f} | {mean - row.paper_nll:+.2f} | "
+              f"{row.source} |")
+    if args.out:
+        args.out.write_text(json.dumps({"device": device, "minutes": args.minutes,
+                                        "results": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

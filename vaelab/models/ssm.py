@@ -1,0 +1,321 @@
+"""A deep state-space model (a sequential VAE) for image sequences with observed actions.
+
+Generative model, for frames x_{1:T} and actions u_{1:T}:
+
+    z_1 ~ p(z_1),   z_t ~ p(z_t | z_{t−1}, u_t)   (Transition),   x_t ~ p(x_t | z_t)   (Emitter)
+
+Guide: q(z_{1:T} | x, u) = Π_t q(z_t | z_{t−1}, h_t) with h_t a recurrent summary of the frames
+(forward for filtering, backward for smoothing) and a Combiner (see ssm_guide). Krishnan et al.
+2017 (DMM) for the structure, Karl et al. 2017 (DVBF) for physics-structured transitions.
+
+The model offers narrow step APIs — `initial_prior`, `transition`, `emit`, `summarize`,
+`posterior` — and no loop: the objectives (vaelab.objectives.sequential) and the pipelines
+(ssm_rollout) write their loops over time in the open.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Final
+
+import torch
+from torch import nn
+from torch.distributions import Distribution
+
+from vaelab.distributions.families import make_family
+from vaelab.models.conditional import ConditionalDistribution
+from vaelab.models.ssm_guide import (
+    COMBINERS,
+    FrameCombiner,
+    FrameEncoder,
+    FusionCombiner,
+    GatedCombiner,
+    Summarizer,
+)
+from vaelab.models.transitions import (
+    PHYSICS_RULES,
+    GatedTransition,
+    IndependentTransition,
+    InitialState,
+    PendulumTransition,
+)
+from vaelab.nn.conv import ConvDecoder, ConvEncoder
+from vaelab.nn.mlp import ACTIVATIONS, MLP
+
+TRANSITIONS: Final = (*PHYSICS_RULES, "generic", "none")
+GUIDES: Final = ("filter", "smooth", "frame")
+READOUTS: Final = ("auto", "circle", "full")
+SSM_LIKELIHOODS: Final = ("gaussian-fixed", "gaussian", "logistic8")
+SSM_ARCHITECTURES: Final = ("mlp", "conv")
+
+
+@dataclass(frozen=True)
+class SequenceBatch:
+    """Sequences in the likelihood's units: frames [B, T, C, H, W] float, actions [B, T, a]
+    float, mask [B, T] bool (False = dropped frame, no likelihood term)."""
+
+    frames: torch.Tensor
+    actions: torch.Tensor
+    mask: torch.Tensor
+
+    @property
+    def size(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def length(self) -> int:
+        return int(self.frames.shape[1])
+
+    def window(self, start: int, stop: int) -> SequenceBatch:
+        return SequenceBatch(self.frames[:, start:stop], self.actions[:, start:stop],
+                             self.mask[:, start:stop])
+
+
+def frames_to_model_space(frames: torch.Tensor, data_kind: str) -> torch.Tensor:
+    """uint8 frames as float in the likelihood's units: [0, 1] ("unit") or 0..255 ("byte")."""
+    if data_kind == "byte":
+        return frames.float()
+    if data_kind == "unit":
+        return frames.float() / 255.0
+    raise ValueError(f"grey-level frames cannot be modelled as {data_kind!r} data; "
+                     f"use a likelihood among {', '.join(SSM_LIKELIHOODS)}")
+
+
+def _require(ok: bool, name: str, message: str) -> None:
+    if not ok:
+        raise ValueError(f"model.{name}: {message}")
+
+
+@dataclass(frozen=True)
+class SSMConfig:
+    """A state-space model's shape: which transition (the hypothesis), guide, networks, likelihood.
+
+    `transition`: "pendulum" | "undamped" | "small-angle" (physics in z = (cos θ, sin θ, ω),
+    latent_dim 3), "generic" (DMM gated network) or "none" (frame-wise VAE). `readout` says what
+    the emitter sees: "circle" = only the angle (z_1, z_2)/‖(z_1, z_2)‖, "full" = all of z,
+    "auto" = circle for physics rules, full otherwise. `guide`: "filter" (forward GRU), "smooth"
+    (backward GRU) or "frame" (per-frame encoder, only with transition "none").
+    """
+
+    transition: str = "pendulum"
+    latent_dim: int = 3
+    guide: str = "filter"
+    combiner: str = "fusion"
+    readout: str = "auto"
+    architecture: str = "mlp"
+    encoder_hidden: tuple[int, ...] = (256, 128)
+    rnn_hidden: int = 128
+    combiner_hidden: int = 64
+    transition_hidden: int = 64
+    decoder_hidden: tuple[int, ...] = (128, 256)
+    activation: str = "relu"
+    likelihood: str = "gaussian-fixed"
+    fixed_scale: float = 0.1
+    substeps: int = 2
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
+        object.__setattr__(self, "decoder_hidden", tuple(int(h) for h in self.decoder_hidden))
+        _require(self.transition in TRANSITIONS, "transition",
+                 f"{self.transition!r} is not one of {', '.join(TRANSITIONS)}")
+        _require(1 <= self.latent_dim <= 256, "latent_dim", f"must be in [1, 256], got {self.latent_dim}")
+        _require(self.transition not in PHYSICS_RULES or self.latent_dim == 3, "latent_dim",
+                 f"physics transitions use z = (cos θ, sin θ, ω): latent_dim must be 3, "
+                 f"got {self.latent_dim}")
+        _require(self.guide in GUIDES, "guide", f"{self.guide!r} is not one of {', '.join(GUIDES)}")
+        _require((self.guide == "frame") == (self.transition == "none"), "guide",
+                 "the frame-wise guide goes with transition 'none' and only with it")
+        _require(self.combiner in COMBINERS, "combiner",
+                 f"{self.combiner!r} is not one of {', '.join(COMBINERS)}")
+        _require((self.combiner == "frame") == (self.guide == "frame"), "combiner",
+                 "the 'frame' combiner goes with the frame-wise guide and only with it")
+        _require(self.readout in READOUTS, "readout", f"{self.readout!r} is not one of {', '.join(READOUTS)}")
+        _require(self.resolved_readout() != "circle" or self.latent_dim >= 2, "readout",
+                 "'circle' needs latent_dim >= 2")
+        _require(self.transition not in PHYSICS_RULES or self.resolved_readout() == "circle", "readout",
+                 "physics transitions emit from the angle alone: readout must be 'circle' or 'auto'")
+        _require(self.architecture in SSM_ARCHITECTURES, "architecture",
+                 f"{self.architecture!r} is not one of {', '.join(SSM_ARCHITECTURES)}")
+        _require(len(self.encoder_hidden) >= 1 and min(self.encoder_hidden) >= 1, "encoder_hidden",
+                 f"need >= 1 positive widths, got {self.encoder_hidden}")
+        _require(len(self.decoder_hidden) >= 1 and min(self.decoder_hidden) >= 1, "decoder_hidden",
+                 f"need >= 1 positive widths, got {self.decoder_hidden}")
+        for name in ("rnn_hidden", "combiner_hidden", "transition_hidden"):
+            value = getattr(self, name)
+            _require(1 <= value <= 8192, name, f"must be in [1, 8192], got {value}")
+        _require(self.activation in ACTIVATIONS, "activation",
+                 f"{self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        _require(self.likelihood in SSM_LIKELIHOODS, "likelihood",
+                 f"{self.likelihood!r} is not one of {', '.join(SSM_LIKELIHOODS)} (grey frames: "
+                 "a Bernoulli likelihood would not be a likelihood of the data)")
+        _require(self.fixed_scale > 0, "fixed_scale", f"must be > 0, got {self.fixed_scale}")
+        _require(1 <= self.substeps <= 100, "substeps", f"must be in [1, 100], got {self.substeps}")
+
+    def resolved_readout(self) -> str:
+        if self.readout != "auto":
+            return self.readout
+        return "circle" if self.transition in PHYSICS_RULES else "full"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(raw: dict[str, Any]) -> SSMConfig:
+        allowed = {f.name for f in fields(SSMConfig)}
+        bad = set(raw) - allowed
+        _require(not bad, "config", f"unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}")
+        return SSMConfig(**raw)
+
+
+class Emitter(nn.Module):
+    """p(x_t | z_t) = Family(f_DNN(r(z_t))), with r the readout: the angle on the unit circle
+    (z_1, z_2)/‖(z_1, z_2)‖ ("circle": the picture depends on the angle alone) or z itself."""
+
+    def __init__(self, decoder: ConditionalDistribution, readout: str) -> None:
+        super().__init__()
+        self.decoder = decoder
+        self.readout = readout
+
+    def features(self, z: torch.Tensor) -> torch.Tensor:
+        if self.readout == "circle":
+            return z[..., :2] / z[..., :2].norm(dim=-1, keepdim=True).clamp_min(1e-3)
+        return z
+
+    def forward(self, z: torch.Tensor) -> Distribution:
+        return self.decoder(self.features(z))
+
+    def mean(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder.mean(self.features(z))
+
+
+class StateSpaceModel(nn.Module):
+    """p(x_{1:T}, z_{1:T} | u) = p(z_1) Π_{t>1} p(z_t | z_{t−1}, u_t) Π_t p(x_t | z_t) and its guide.
+
+    Shapes: z [*, d]; u [*, a]; frames [*, C, H, W]; h [B, T, H]. Every method accepts extra
+    leading sample dimensions on z (k importance samples [k, B, d]).
+    """
+
+    def __init__(
+        self,
+        initial: InitialState,
+        dynamics: nn.Module,
+        emitter: Emitter,
+        encoder: FrameEncoder,
+        summarizer: Summarizer,
+        combiner: nn.Module,
+        data_kind: str,
+    ) -> None:
+        super().__init__()
+        self.initial = initial
+        self.dynamics = dynamics
+        self.emitter = emitter
+        self.encoder = encoder
+        self.summarizer = summarizer
+        self.combiner = combiner
+        self.latent_dim = int(initial.loc.shape[0])
+        self.frame_shape = emitter.decoder.event_shape
+        self.data_kind = data_kind
+
+    def initial_prior(self, batch_shape: tuple[int, ...]) -> Distribution:
+        """p(z_1), batch shape `batch_shape`, event [d]."""
+        return self.initial(batch_shape)
+
+    def transition(self, z_prev: torch.Tensor, u: torch.Tensor) -> Distribution:
+        """p(z_t | z_{t−1}, u_t)."""
+        return self.dynamics(z_prev, u)
+
+    def transition_mean(self, z_prev: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """E[z_t | z_{t−1}, u_t], the noiseless step of open-loop prediction."""
+        return self.dynamics.mean(z_prev, u)
+
+    def emit(self, z: torch.Tensor) -> Distribution:
+        """p(x_t | z_t), event shape = frame shape."""
+        return self.emitter(z)
+
+    def emit_mean(self, z: torch.Tensor) -> torch.Tensor:
+        """E[x_t | z_t]: the picture to show."""
+        return self.emitter.mean(z)
+
+    def summarize(self, batch: SequenceBatch) -> torch.Tensor:
+        """h [B, T, H]: what the guide knows of the frames at each step."""
+        return self.summarizer(self.encoder(batch.frames), batch.actions, batch.mask)
+
+    def posterior(self, z_prev: torch.Tensor | None, h_t: torch.Tensor, prior: Distribution,
+                  observed: torch.Tensor) -> Distribution:
+        """q(z_t | z_{t−1}, h_t); `prior` is p(z_t | z_{t−1}, u_t) (or p(z_1)), `observed` [*] is
+        1 where frame t was seen."""
+        return self.combiner(z_prev, h_t, prior, observed)
+
+    def physical_constants(self) -> dict[str, float] | None:
+        """The learned (g/L, b, input gain) of a physics transition; None for other rules."""
+        if isinstance(self.dynamics, PendulumTransition):
+            return self.dynamics.constants()
+        return None
+
+
+def build_ssm(config: SSMConfig, frame_shape: tuple[int, int, int], dt: float,
+              action_dim: int = 1) -> StateSpaceModel:
+    """A freshly initialised state-space model for frames [C, H, W] sampled every `dt` seconds
+    with `action_dim` actions per step (seed the RNG first)."""
+    if not 0 < dt <= 1:
+        raise ValueError(f"dt must be in (0, 1] seconds, got {dt}")
+    family = make_family(config.likelihood, config.fixed_scale)
+    data_kind = family.data_kind
+    in_scale = 1.0 / 255.0 if data_kind == "byte" else 1.0
+    d = config.latent_dim
+    act = config.activation
+    readout = config.resolved_readout()
+
+    if config.transition in PHYSICS_RULES:
+        dynamics: nn.Module = PendulumTransition(config.transition, dt, config.substeps)
+        initial = InitialState(d)
+    elif config.transition == "generic":
+        dynamics = GatedTransition(d, action_dim, config.transition_hidden)
+        initial = InitialState(d)
+    else:
+        dynamics = IndependentTransition(d)
+        initial = InitialState(d, learnable=False)
+
+    emit_in = 2 if readout == "circle" else d
+    p_out = family.params_per_element
+    c, h, w = frame_shape
+    if config.architecture == "mlp":
+        dec_net: nn.Module = MLP((emit_in,), config.decoder_hidden, p_out * math.prod(frame_shape), act)
+    else:
+        dec_net = ConvDecoder(emit_in, (p_out * c, h, w), (64, 32), config.decoder_hidden[-1], act)
+    emitter = Emitter(ConditionalDistribution(dec_net, family, frame_shape, (emit_in,)), readout)
+
+    frame_wise = config.guide == "frame"
+    enc_out = 2 * d if frame_wise else config.encoder_hidden[-1]
+    if config.architecture == "mlp":
+        hidden = config.encoder_hidden if frame_wise else config.encoder_hidden[:-1]
+        enc_net: nn.Module = MLP(frame_shape, hidden, enc_out, act, in_scale)
+        if not frame_wise:
+            enc_net = nn.Sequential(enc_net, nn.ReLU())
+    else:
+        enc_net = ConvEncoder(frame_shape, enc_out, (32, 64), config.encoder_hidden[0], act, in_scale)
+    encoder = FrameEncoder(enc_net, frame_shape, enc_out)
+
+    direction = {"filter": "forward", "smooth": "backward", "frame": "none"}[config.guide]
+    summarizer = Summarizer(enc_out, action_dim, config.rnn_hidden, direction)
+    if frame_wise:
+        combiner: nn.Module = FrameCombiner(d)
+    elif config.combiner == "fusion":
+        combiner = FusionCombiner(summarizer.out_features, d, config.combiner_hidden, act)
+    else:
+        combiner = GatedCombiner(summarizer.out_features, d)
+    return StateSpaceModel(initial, dynamics, emitter, encoder, summarizer, combiner, data_kind)
+
+
+__all__ = [
+    "GUIDES",
+    "SSM_LIKELIHOODS",
+    "TRANSITIONS",
+    "Emitter",
+    "SSMConfig",
+    "SequenceBatch",
+    "StateSpaceModel",
+    "build_ssm",
+    "frames_to_model_space",
+]
