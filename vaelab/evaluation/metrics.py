@@ -41,6 +41,8 @@ def held_out_metrics(
         "examples": int(x.shape[0]),
         "elbo": Estimate.of(elbo_all).as_dict(),
         "log_px_is": Estimate.of(log_px_all).as_dict(),
+        # IS with k samples is the IWAE_k bound: the gap is what the ELBO leaves on the table
+        "iwae_minus_elbo": Estimate.of(log_px_all - elbo_all).as_dict(),
         "is_samples": k,
         "ess_mean": float(ess_all.mean()),
         "seconds": time.perf_counter() - started,
