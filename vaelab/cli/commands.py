@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,9 @@ from vaelab.models.config import ARCHITECTURES, INFERENCE
 from vaelab.objectives.registry import OBJECTIVES
 from vaelab.training.checkpoint import CONFIG, CheckpointError
 from vaelab.training.config import LR_SCHEDULES, ConfigError, ExperimentConfig
+from vaelab.training.distributed import current as current_distributed
+from vaelab.training.distributed import launched_by_torchrun
+from vaelab.training.distributed import teardown as teardown_distributed
 from vaelab.training.experiment import load_trained_model
 from vaelab.training.loop import NonFiniteLossError, fit
 
@@ -93,6 +97,10 @@ def add_train(sub: Any) -> None:
                         "(only --epochs and --time-budget may change)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-eval", action="store_true", help="skip the final test evaluation")
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="train with N processes on this machine: shorthand for "
+                        "`torchrun --nproc-per-node N -m vaelab train ...` (DDP; gloo on CPU, "
+                        "NCCL on GPU); --batch-size is per process")
     p.add_argument("--tensorboard", action="store_true",
                    help="also log each epoch's scalars, samples and reconstructions to "
                         "RUN/tensorboard (needs `pip install tensorboard`; view with "
@@ -175,6 +183,7 @@ def _train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, pro
     finally:
         if logger is not None:
             logger.close()
+    context = current_distributed()
     metrics = None
     if evaluate:
         metrics = evaluate_run(run_dir, k=config.train.eval_samples,
@@ -182,6 +191,10 @@ def _train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, pro
                                ks=ks, compare_examples=compare_examples,
                                device=config.train.device,
                                seed=config.train.seed)
+    teardown_distributed()
+    if context is not None and not context.is_main:
+        return metrics
+    if metrics is not None:
         test = metrics["test"]
         print(f"test ELBO {test['elbo']['mean']:.2f} ± {test['elbo']['stderr']:.2f} nats; "
               f"log p(x) (IS, k={test['is_samples']}) {test['log_px_is']['mean']:.2f} ± "
@@ -192,7 +205,24 @@ def _train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, pro
     return metrics
 
 
+def _relaunch_with_torchrun(args: argparse.Namespace) -> int:
+    """Run this same command under torchrun with --nproc processes, and wait for it."""
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
+    argv = list(args.argv)
+    index = next(i for i, a in enumerate(argv) if a == "--nproc" or a.startswith("--nproc="))
+    del argv[index:index + (1 if "=" in argv[index] else 2)]
+    if args.run_dir is None and args.resume is None:  # every rank must agree on one folder
+        argv += ["--run-dir", str(_default_run_dir(args.dataset or "run"))]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc-per-node={args.nproc}", "-m", "vaelab", *argv]
+    print("launching: " + " ".join(command), file=sys.stderr, flush=True)
+    return subprocess.call(command)
+
+
 def run_train(args: argparse.Namespace) -> int:
+    if args.nproc is not None and not launched_by_torchrun():
+        return _relaunch_with_torchrun(args)
     overrides = _overrides(args)
     if args.resume is not None:
         if args.config is not None or set(overrides) - {"train"} or \

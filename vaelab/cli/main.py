@@ -1,4 +1,4 @@
-"""The `vaelab` command: train, evaluate, sample, demo.
+"""The `vaelab` command: train, evaluate, sample, demo, report, reconstruct.
 
 The only place argv and config files are read. Each command turns flags into configs and calls
 the library; any mistake a user can make ends in one line `vaelab: error: ...` and exit 2.
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from vaelab import __version__
-from vaelab.cli import commands
+from vaelab.cli import commands, report_commands
 
 USAGE_ERRORS = 2
 
@@ -30,12 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_evaluate(sub)
     commands.add_sample(sub)
     commands.add_demo(sub)
+    report_commands.add_report(sub)
+    report_commands.add_reconstruct(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # for commands that relaunch themselves (train --nproc)
     try:
         return int(args.handler(args) or 0)
     except commands.USER_ERRORS as error:

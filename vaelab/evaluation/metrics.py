@@ -16,6 +16,7 @@ from vaelab.objectives.ais import AISSchedule, annealed_importance_sampling
 from vaelab.objectives.elbo import elbo
 from vaelab.objectives.marginal import DEFAULT_SAMPLE_BUDGET, importance_sampled_log_marginal
 from vaelab.objectives.result import Estimate
+from vaelab.training.distributed import Distributed
 
 
 @torch.no_grad()
@@ -25,8 +26,15 @@ def held_out_metrics(
     k: int = 1000,
     batch_size: int = 100,
     sample_budget: int = DEFAULT_SAMPLE_BUDGET,
+    context: Distributed | None = None,
 ) -> dict[str, object]:
-    """ELBO and IS log p(x) (k samples) over `x`, with standard errors, ESS and timings."""
+    """ELBO and IS log p(x) (k samples) over `x`, with standard errors, ESS and timings.
+
+    With a distributed `context`, each rank evaluates its own shard of `x` and the
+    per-example values of all ranks are gathered before they are summarised.
+    """
+    if context is not None and context.enabled:
+        x = x[context.rank::context.world_size]
     model.eval()
     bounds, log_px, ess = [], [], []
     started = time.perf_counter()
@@ -37,8 +45,10 @@ def held_out_metrics(
         log_px.append(estimate.log_px)
         ess.append(estimate.ess)
     elbo_all, log_px_all, ess_all = torch.cat(bounds), torch.cat(log_px), torch.cat(ess)
+    if context is not None and context.enabled:
+        elbo_all, log_px_all, ess_all = (context.gather(t) for t in (elbo_all, log_px_all, ess_all))
     result: dict[str, object] = {
-        "examples": int(x.shape[0]),
+        "examples": int(elbo_all.shape[0]),
         "elbo": Estimate.of(elbo_all).as_dict(),
         "log_px_is": Estimate.of(log_px_all).as_dict(),
         # IS with k samples is the IWAE_k bound: the gap is what the ELBO leaves on the table

@@ -14,6 +14,7 @@ from vaelab.evaluation.metrics import ais_metrics, held_out_metrics
 from vaelab.evaluation.plots import plot_estimator_comparison, plot_training_curves, save_image_grid
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.result import Estimate
+from vaelab.training import distributed
 from vaelab.training.checkpoint import atomic_write_text
 from vaelab.training.experiment import SPLIT_SEED, Splits, load_trained_model
 from vaelab.training.loop import print_now, read_metrics
@@ -50,6 +51,10 @@ def write_pictures(model: LatentVariableModel, x_test: torch.Tensor, run_dir: Pa
     return paths
 
 
+def _silent(message: str) -> None:
+    """Ranks other than 0 say nothing."""
+
+
 def evaluate_run(
     run_dir: Path,
     k: int = 1000,
@@ -67,12 +72,20 @@ def evaluate_run(
     """Compute test metrics (and optionally the estimator comparison); write them to the run."""
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
+    context = distributed.current()
+    if context is not None:  # under torchrun: shard the test set, rank 0 writes the files
+        torch.manual_seed(seed + context.rank)
+        device = str(context.device)
+        if not context.is_main:
+            log = _silent
     model, config, splits = load_trained_model(run_dir, device=device)
     dev = next(model.parameters()).device
     x_test = held_out_tensor(model, splits, examples, dev)
     log(f"evaluating on {x_test.shape[0]} test images of {config.data.dataset} with k = {k} ...")
     metrics = {"dataset": config.data.dataset, "likelihood": config.model.likelihood,
-               "test": held_out_metrics(model, x_test, k)}
+               "test": held_out_metrics(model, x_test, k, context=context)}
+    if context is not None and not context.is_main:
+        return {**metrics, "files": []}
     paths = write_pictures(model, x_test, run_dir, seed)
     if compare:
         x_cmp = x_test[:compare_examples]

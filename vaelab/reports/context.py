@@ -76,20 +76,30 @@ class RunContext:
         labels = self.splits.test.labels
         return None if labels is None else labels[: self.x_test.shape[0]].cpu()
 
+    @property
+    def single_latent(self) -> bool:
+        """Whether the model has one latent vector z with p(z) and q(z | x) (see latent.py)."""
+        return latent.is_single_latent(self.model)
+
     @cached_property
-    def posterior_means(self) -> torch.Tensor:
-        """E_q[z | x] of the test images, [N, latent_dim]."""
+    def posterior_means(self) -> torch.Tensor | None:
+        """E_q[z | x] of the test images, [N, latent_dim]; None unless `single_latent`."""
+        if not self.single_latent:
+            return None
         return latent.posterior_means(self.model, self.x_test).cpu()
 
     @cached_property
     def activity(self) -> torch.Tensor | None:
-        """Cov_x(E_q[z_d | x]) per dimension (Burda et al.), or None with fewer than 2 images."""
+        """Cov_x(E_q[z_d | x]) per dimension (Burda et al.); None without posterior means or
+        with fewer than 2 test images."""
         means = self.posterior_means
-        return latent.unit_activity(means) if means.shape[0] >= 2 else None
+        return latent.unit_activity(means) if means is not None and means.shape[0] >= 2 else None
 
     @cached_property
     def kl_per_dim(self) -> torch.Tensor | None:
         """Mean KL(q(z_d | x) ‖ p(z_d)) over the test images, nats, or None."""
+        if not self.single_latent:
+            return None
         return latent.kl_per_dimension(self.model, self.x_test)
 
 

@@ -74,9 +74,9 @@ def array_png(array: np.ndarray) -> bytes:
 
 def grid_array(images: torch.Tensor, columns: int | None = None,
                target_width: int = GRID_TARGET_WIDTH) -> np.ndarray:
-    """Tile images [N, C, H, W] in [0, 1]; enlarge by the largest whole factor that fits."""
+    """Tile images [N, C, H, W] in [0, 1]; enlarge by the whole factor nearest the target width."""
     array = image_grid(images, columns)
-    zoom = max(1, target_width // array.shape[1])
+    zoom = max(1, round(target_width / array.shape[1]))
     return array.repeat(zoom, axis=0).repeat(zoom, axis=1)
 
 

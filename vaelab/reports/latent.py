@@ -7,6 +7,8 @@ A dimension whose posterior collapses onto the prior carries no information abou
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch.distributions import Independent, kl_divergence
@@ -16,9 +18,32 @@ from vaelab.models.base import LatentVariableModel
 ACTIVITY_THRESHOLD = 0.01
 
 
+def is_single_latent(model: LatentVariableModel) -> bool:
+    """True for models with one latent vector and distributions p(z), q(z | x) (a VAE, PPCA);
+    the per-dimension statistics and pictures need them, a hierarchical model has neither."""
+    return (isinstance(getattr(model, "latent_dim", None), int)
+            and callable(getattr(model, "prior", None))
+            and callable(getattr(model, "posterior", None)))
+
+
+def encode_mean(model: LatentVariableModel, x: torch.Tensor) -> Any:
+    """The guide's representative latent for x: a tensor, or a tuple of one per layer."""
+    encode = getattr(model, "encode_mean", None)
+    return encode(x) if callable(encode) else model.posterior(x).mean
+
+
+def lerp(a: Any, b: Any, t: torch.Tensor) -> Any:
+    """(1 − t) a + t b for latents that are tensors [B, d] or tuples of them; t has shape [T]:
+    the result has shape [B * T, d] (each row of a followed by its T points)."""
+    if isinstance(a, tuple):
+        return tuple(lerp(u, v, t) for u, v in zip(a, b, strict=True))
+    t = t.view(1, -1, 1)
+    return (a.unsqueeze(1) * (1 - t) + b.unsqueeze(1) * t).flatten(0, 1)
+
+
 @torch.no_grad()
 def posterior_means(model: LatentVariableModel, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """E_q[z | x] for each example: [N, latent_dim]."""
+    """E_q[z | x] for each example of a single-latent model: [N, latent_dim]."""
     return torch.cat([model.posterior(x[i:i + batch_size]).mean
                       for i in range(0, x.shape[0], batch_size)])
 

@@ -8,8 +8,9 @@ themselves with a decorator and appear in order of `order`, then of registration
     @register_section(order=45)
     def label_accuracy(run: RunContext) -> Section | None: ...
 
-Built-in sections use orders 10-90 in steps of 10; a later feature (semi-supervised
-classifiers, pendulum rollouts) adds its sections through the same decorator in its own module.
+Built-in sections use orders 10-110 in steps of 10; a bare `@register_section` goes after
+them. A later feature (semi-supervised classifiers, pendulum rollouts) adds its sections with the
+same decorator in its own module, imported from `vaelab/reports/__init__.py` so they register.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from vaelab.reports.context import RunContext
 RunSection = Callable[[RunContext], Section | None]
 ComparisonSection = Callable[[Sequence[RunContext]], Section | None]
 
-DEFAULT_ORDER = 100
+DEFAULT_ORDER = 1000
 
 
 @dataclass(frozen=True)

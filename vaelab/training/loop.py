@@ -31,12 +31,13 @@ from vaelab.training.checkpoint import (
     save_weights,
 )
 from vaelab.training.config import ExperimentConfig, learning_rate_at
+from vaelab.training.distributed import Distributed, restarted_by_launcher, wrap_objective
+from vaelab.training.distributed import setup as setup_distributed
 from vaelab.training.experiment import (
     SPLIT_SEED,
     build_model,
     data_kind_of,
     load_splits,
-    resolve_device,
 )
 
 METRICS = "metrics.jsonl"
@@ -119,21 +120,35 @@ class RunningMeans:
         self.total.add_(batch, alpha=batch_size)
         self.count += batch_size
 
-    def means(self) -> dict[str, float]:
+    def means(self, context: Distributed | None = None) -> dict[str, float]:
+        """The means, over every rank's examples when `context` spans several processes."""
         if self.total is None:
             return {}
-        return {name: v / self.count for name, v in zip(self.names, self.total.tolist(), strict=True)}
+        total = torch.cat([self.total, self.total.new_tensor([float(self.count)])])
+        if context is not None:
+            total = context.sum(total)
+        *sums, count = total.tolist()
+        return {name: v / count for name, v in zip(self.names, sums, strict=True)}
 
 
 @torch.no_grad()
-def validation_bound(model: LatentVariableModel, x: torch.Tensor, batch_size: int = 1000) -> float:
-    """Mean single-sample ELBO over a fixed validation tensor (nats per example)."""
+def validation_bound(model: LatentVariableModel, x: torch.Tensor,
+                     context: Distributed | None = None, batch_size: int = 1000) -> float:
+    """Mean single-sample ELBO over a fixed validation tensor (nats per example); with a
+    distributed `context`, each rank holds a shard and the mean is over all of them."""
     model.eval()
-    total = 0.0
+    total = torch.zeros(2, dtype=torch.float64, device=x.device)
     for start in range(0, x.shape[0], batch_size):
-        total += elbo(model, x[start:start + batch_size]).bound.sum().item()
+        bound = elbo(model, x[start:start + batch_size]).bound
+        total += torch.stack([bound.double().sum(), bound.new_tensor(bound.numel()).double()])
     model.train()
-    return total / x.shape[0]
+    if context is not None:
+        total = context.sum(total)
+    return (total[0] / total[1]).item()
+
+
+def _silent(message: str) -> None:
+    """Ranks other than 0 say nothing."""
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -165,32 +180,40 @@ def fit(
     """
     log = log or print_now
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     train_cfg = config.train
-    device = resolve_device(train_cfg.device)
+    context = setup_distributed(train_cfg.device)
+    say = log if context.is_main else _silent
+    device = context.device
     torch.manual_seed(train_cfg.seed)
     data_kind = data_kind_of(config)
     splits = load_splits(config.data, data_kind, train_cfg.seed)
     model = build_model(config, splits.train.image_shape).to(device)
     optimizer = make_optimizer(model, train_cfg.learning_rate)
-    objective = make_objective(train_cfg.objective, train_cfg.samples)
+    objective = wrap_objective(model, make_objective(train_cfg.objective, train_cfg.samples), context)
 
+    if context.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume and restarted_by_launcher() and (run_dir / CHECKPOINT).exists():
+        say(f"restarted by the launcher: resuming {run_dir} from its last checkpoint")
+        resume = True
     if resume and not (run_dir / CHECKPOINT).exists() and (run_dir / CONFIG).exists():
-        log(f"{run_dir} was stopped before its first checkpoint; starting it from the beginning")
+        say(f"{run_dir} was stopped before its first checkpoint; starting it from the beginning")
         resume = False
-        (run_dir / METRICS).unlink(missing_ok=True)
     if resume:
         loop = load_checkpoint(run_dir, model, optimizer)
         loop.out_of_time = False  # a resumed run gets whatever budget its config now allows
-        _truncate_metrics(run_dir / METRICS, loop.epoch)
-        log(f"resuming {run_dir} after epoch {loop.epoch} (step {loop.step})")
+        if context.is_main:
+            _truncate_metrics(run_dir / METRICS, loop.epoch)
+        say(f"resuming {run_dir} after epoch {loop.epoch} (step {loop.step})")
     else:
         if (run_dir / CHECKPOINT).exists():
             raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to "
                                   "continue it or choose another --run-dir")
-        config.save(run_dir / CONFIG)
-        (run_dir / METRICS).unlink(missing_ok=True)
+        if context.is_main:
+            config.save(run_dir / CONFIG)
+            (run_dir / METRICS).unlink(missing_ok=True)
         loop = LoopState()
+    context.barrier()  # nobody trains before rank 0 has set the folder up
 
     images = splits.train.images.to(device)
     binary = splits.train.binary
@@ -199,9 +222,16 @@ def fit(
         fixed = torch.Generator(device=device).manual_seed(SPLIT_SEED)
         valid_x = to_model_space(splits.valid.images.to(device), splits.valid.binary, data_kind,
                                  fixed)
+        valid_x = valid_x[context.rank::context.world_size]
 
+    # each step takes one global batch of batch_size x world_size examples; rank r trains on
+    # its r-th slice, and DDP averages the gradients: the same update as one process with the
+    # global batch. Across ranks the last, incomplete global batch is dropped.
     n, batch_size = images.shape[0], train_cfg.batch_size
-    steps_per_epoch = math.ceil(n / batch_size)
+    global_batch = batch_size * context.world_size
+    steps_per_epoch = math.ceil(n / global_batch) if not context.enabled else n // global_batch
+    if steps_per_epoch == 0:
+        raise ValueError(f"{n} training examples are fewer than one global batch of {global_batch}")
     model.train()
     while loop.epoch < train_cfg.epochs and not (loop.stopped_early or loop.out_of_time):
         epoch = loop.epoch
@@ -209,38 +239,42 @@ def fit(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(train_cfg.lr_schedule, train_cfg.learning_rate, epoch)
         shuffle = torch.Generator().manual_seed(_epoch_seed(train_cfg.seed, epoch))
-        pixels = torch.Generator(device=device).manual_seed(_epoch_seed(train_cfg.seed, epoch) + 1)
+        pixels = torch.Generator(device=device).manual_seed(
+            _epoch_seed(train_cfg.seed, epoch) + 1 + context.rank)
         order = torch.randperm(n, generator=shuffle).to(device)
         running = RunningMeans()
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
-                   disable=not progress, leave=False, unit="batch")
+                   disable=not (progress and context.is_main), leave=False, unit="batch")
         for i in bar:
-            x = to_model_space(images[order[i * batch_size:(i + 1) * batch_size]], binary,
-                               data_kind, pixels)
+            start = i * global_batch + context.rank * batch_size
+            x = to_model_space(images[order[start:min(start + batch_size, (i + 1) * global_batch)]],
+                               binary, data_kind, pixels)
             value = train_step(model, optimizer, objective, x,
                                kl_weight_at(loop.step, train_cfg.kl_warmup_steps),
                                train_cfg.grad_clip, loop.step, epoch)
             loop.step += 1
             running.add(value, x.shape[0])
-            if progress and i % 10 == 0:
+            if progress and context.is_main and i % 10 == 0:
                 bar.set_postfix(loss=f"{value.loss.item():.2f}")
         bar.close()
 
         record: dict[str, float | int | bool | None] = {
             "epoch": epoch + 1,
             "step": loop.step,
-            **{f"train_{k}": v for k, v in running.means().items()},
+            **{f"train_{k}": v for k, v in running.means(context).items()},
             "kl_weight": kl_weight_at(loop.step - 1, train_cfg.kl_warmup_steps),
             "learning_rate": optimizer.param_groups[0]["lr"],
         }
-        valid = validation_bound(model, valid_x) if valid_x is not None else None
+        valid = validation_bound(model, valid_x, context) if valid_x is not None else None
         record["valid_bound"] = valid
         score = valid if valid is not None else record["train_bound"]
         assert isinstance(score, float)
-        if score > loop.best_valid:
+        improved = score > loop.best_valid
+        if improved:
             loop.best_valid, loop.best_epoch = score, epoch + 1
             loop.epochs_without_improvement = 0
-            save_weights(run_dir / BEST_WEIGHTS, model)
+            if context.is_main:
+                save_weights(run_dir / BEST_WEIGHTS, model)
         else:
             loop.epochs_without_improvement += 1
         if train_cfg.patience and loop.epochs_without_improvement >= train_cfg.patience:
@@ -248,21 +282,24 @@ def fit(
         loop.epoch += 1
         loop.seconds += time.perf_counter() - started
         budget = train_cfg.time_budget_minutes * 60.0
-        loop.out_of_time = budget > 0 and loop.seconds >= budget and loop.epoch < train_cfg.epochs
+        loop.out_of_time = context.any(budget > 0 and loop.seconds >= budget
+                                       and loop.epoch < train_cfg.epochs)
         record["seconds"] = loop.seconds
-        with open(run_dir / METRICS, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-        save_checkpoint(run_dir, model, optimizer, loop)
-        if on_epoch is not None:
-            on_epoch(model, record)
+        if context.is_main:
+            with open(run_dir / METRICS, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            save_checkpoint(run_dir, model, optimizer, loop)
+            if on_epoch is not None:
+                on_epoch(model, record)
+        context.barrier()
         valid_text = f"  valid bound {valid:.2f}" if valid is not None else ""
-        log(f"epoch {epoch + 1}/{train_cfg.epochs}  train bound {record['train_bound']:.2f}"
+        say(f"epoch {epoch + 1}/{train_cfg.epochs}  train bound {record['train_bound']:.2f}"
             f"{valid_text} nats  ({loop.seconds:.0f} s)")
         if loop.out_of_time:
-            log(f"time budget of {train_cfg.time_budget_minutes:g} min used up after epoch "
+            say(f"time budget of {train_cfg.time_budget_minutes:g} min used up after epoch "
                 f"{loop.epoch}; `vaelab train --resume` with more --time-budget continues")
         if loop.stopped_early:
-            log(f"early stopping: no validation improvement for {train_cfg.patience} epochs; "
+            say(f"early stopping: no validation improvement for {train_cfg.patience} epochs; "
                 f"best epoch {loop.best_epoch}")
     model.eval()
     return model, loop

@@ -1,0 +1,103 @@
+"""`vaelab report` and `vaelab reconstruct`, and the wiring of `vaelab train --tensorboard`."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaelab.evaluation.plots import save_image_grid
+from vaelab.evaluation.run import display, held_out_tensor
+from vaelab.training.config import ConfigError, ExperimentConfig
+from vaelab.training.experiment import data_kind_of, load_splits, load_trained_model
+
+TENSORBOARD_DIR = "tensorboard"
+
+
+def add_report(sub: Any) -> None:
+    p = sub.add_parser(
+        "report", help="write an HTML report of one or more trained runs",
+        description=textwrap.fill(
+            "Write one self-contained HTML page about trained runs (images inlined, no network "
+            "needed: open it from disk in any browser). It shows the config, data, wall time, "
+            "test ELBO and log p(x) in nats (bits/dim for 8-bit data), KL per latent dimension "
+            "and active units, training curves, samples, reconstructions, interpolations, "
+            "latent traversals, the latent space (PCA beyond 2 dimensions; the decoded manifold "
+            "for 2) and, after `vaelab evaluate --compare-estimators`, the estimator "
+            "comparison. Given several runs, the page starts with a table comparing them and "
+            "their validation curves.", 78),
+        epilog="examples:\n  vaelab report runs/mnist-20261125-101500\n"
+               "  vaelab report runs/a runs/b --out comparison.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN",
+                   help="run folder written by `vaelab train` (several: one comparison page)")
+    p.add_argument("--out", type=Path, metavar="PATH",
+                   help="HTML file (or folder) to write (default: FIRST_RUN/report.html)")
+    p.add_argument("--examples", type=int, default=1000,
+                   help="test images used for latent statistics and pictures (0 = all; "
+                        "default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed for samples (default: 0)")
+    p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N] (default: cpu)")
+    p.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from vaelab.reports import write_report  # matplotlib and the sections load only when asked
+
+    if args.examples < 0 or args.examples == 1:
+        raise ConfigError(f"--examples must be 0 (all) or >= 2, got {args.examples}")
+    path = write_report(args.runs, out=args.out, device=args.device, examples=args.examples,
+                        seed=args.seed)
+    print(f"wrote {path}")
+    return 0
+
+
+def add_reconstruct(sub: Any) -> None:
+    p = sub.add_parser(
+        "reconstruct", help="write a PNG of test images beside their reconstructions",
+        description="Encode the first N test images of a run and decode them again: writes a PNG "
+                    "grid in which each test image is followed, to its right, by E[x | z] at its "
+                    "posterior mean z = E_q[z | x].",
+        epilog="example: vaelab reconstruct runs/mnist-20261125-101500 -n 16 --out recon.png",
+    )
+    p.add_argument("run", type=Path, metavar="RUN", help="run folder written by `vaelab train`")
+    p.add_argument("-n", "--num", type=int, default=32, metavar="N",
+                   help="number of test images (default: 32)")
+    p.add_argument("--columns", type=int, default=16,
+                   help="images per grid row; an input and its reconstruction count as two "
+                        "(default: 16)")
+    p.add_argument("--out", type=Path, metavar="PNG",
+                   help="where to write the PNG (default: RUN/reconstructions-N.png)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
+    p.set_defaults(handler=run_reconstruct)
+
+
+def run_reconstruct(args: argparse.Namespace) -> int:
+    if args.num < 1 or args.columns < 1:
+        raise ConfigError(f"--num and --columns must be >= 1, got {args.num} and {args.columns}")
+    model, _, splits = load_trained_model(args.run, device=args.device)
+    if args.num > len(splits.test):
+        raise ConfigError(f"--num {args.num}: the test split has only {len(splits.test)} images")
+    device = next(model.parameters()).device
+    x = held_out_tensor(model, splits, args.num, device)
+    pairs = torch.stack([display(model, x), display(model, model.reconstruct(x))], 1)
+    out = args.out or args.run / f"reconstructions-{args.num}.png"
+    save_image_grid(pairs.flatten(0, 1).cpu(), out, columns=args.columns)
+    print(f"wrote {out}")
+    return 0
+
+
+def tensorboard_callback(config: ExperimentConfig, run_dir: Path) -> Any:
+    """A TensorBoard logger for RUN/tensorboard; ConfigError at once when tensorboard is absent."""
+    from vaelab.reports.tensorboard import TensorBoardLogger, summary_writer_class
+
+    try:
+        summary_writer_class()
+    except ImportError as error:
+        raise ConfigError(f"--tensorboard: {error}") from error
+    splits = load_splits(config.data, data_kind_of(config), config.train.seed)
+    return TensorBoardLogger(Path(run_dir) / TENSORBOARD_DIR, splits, seed=config.train.seed)

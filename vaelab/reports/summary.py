@@ -1,0 +1,123 @@
+"""The run at a glance: what was trained on what, for how long, and how well (nats)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from vaelab.data.representation import resolve_binarization
+from vaelab.reports.blocks import Section, Table, Text
+from vaelab.reports.context import RunContext
+from vaelab.reports.latent import ACTIVITY_THRESHOLD
+from vaelab.reports.numbers import DASH, bits_per_dim, duration_text, estimate_text
+from vaelab.reports.sections import register_section
+from vaelab.training.experiment import resolve_device
+
+
+def _flatten(prefix: str, values: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            rows += _flatten(f"{prefix}{key}.", value)
+        else:
+            shown = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+            rows.append((f"{prefix}{key}", shown))
+    return rows
+
+
+def _device_text(name: str) -> str:
+    if name != "auto":
+        return name
+    try:
+        return f"auto (resolves to {resolve_device(name).type} on this machine)"
+    except ValueError:
+        return "auto"
+
+
+def _best_epoch(records: list[dict[str, Any]]) -> str:
+    scored = [(r.get("valid_bound"), r["epoch"]) for r in records if r.get("valid_bound") is not None]
+    if not scored:
+        return DASH
+    best, epoch = max(scored)
+    return f"{epoch} (validation ELBO {best:.2f} nats)"
+
+
+@register_section(order=10)
+def run_summary(run: RunContext) -> Section:
+    """Config, data, wall time and device of the run."""
+    config, splits, records = run.config, run.splits, run.records
+    model = config.model
+    c, h, w = splits.test.image_shape
+    valid = len(splits.valid) if splits.valid is not None else 0
+    epochs_done = records[-1]["epoch"] if records else 0
+    stopped = " (stopped early)" if epochs_done < config.train.epochs and records else ""
+    binarization = ""
+    if model.likelihood == "bernoulli":  # grey data meets Bernoulli only through binarization
+        how = resolve_binarization(config.data.binarization, config.data.dataset)
+        if how == "static" or not splits.test.binary:
+            binarization = f", {how} binarization"
+    parameters = sum(p.numel() for p in run.model.parameters())
+    objective = config.train.objective + (f" (k = {config.train.samples})"
+                                          if config.train.samples > 1 else "")
+    rows = (
+        ("run folder", str(run.run_dir.resolve())),
+        ("data", f"{config.data.dataset}: {len(splits.train):,} train / {valid:,} validation / "
+                 f"{len(splits.test):,} test images of {c}×{h}×{w}{binarization}"),
+        ("model", f"{model.architecture} VAE, latent dim {model.latent_dim}, hidden "
+                  f"{','.join(map(str, model.hidden))}, {model.activation}; "
+                  f"{parameters:,} parameters"),
+        ("likelihood p(x|z)", model.likelihood),
+        ("prior p(z)", f"Normal(0, {model.prior_scale:g}² I)"),
+        ("objective", objective),
+        ("epochs", f"{epochs_done} of {config.train.epochs}{stopped}"),
+        ("best epoch", _best_epoch(records)),
+        ("training wall time", duration_text(records[-1].get("seconds")) if records else DASH),
+        ("device", _device_text(config.train.device)),
+        ("seed", str(config.train.seed)),
+    )
+    full = Table(("setting", "value"), tuple(_flatten("", config.to_dict())),
+                 caption="Full configuration (config.json)", collapsed=True)
+    return Section("summary", "Run", (Table(("what", "value"), rows), full))
+
+
+def _metric_rows(run: RunContext) -> list[tuple[str, str, str]]:
+    test = run.metrics.get("test", {}) if run.metrics else {}
+    dims = math.prod(run.model.data_shape)
+    rows: list[tuple[str, str, str]] = []
+    if test:
+        n = test.get("examples", DASH)
+        rows.append(("test ELBO", estimate_text(test.get("elbo")), f"nats per image, {n} test images"))
+        rows.append(("test log p(x), importance sampled", estimate_text(test.get("log_px_is")),
+                     f"nats per image, k = {test.get('is_samples', DASH)} samples of q(z|x)"))
+        if run.model.data_kind == "byte":
+            for label, key in (("ELBO", "elbo"), ("log p(x)", "log_px_is")):
+                entry = test.get(key) or {}
+                if entry.get("mean") is not None:
+                    rows.append((f"bits/dim from {label}", f"{bits_per_dim(entry['mean'], dims):.3f}",
+                                 f"over {dims:,} 8-bit dimensions; lower is better"))
+        if test.get("ess_mean") is not None:
+            rows.append(("effective sample size", f"{test['ess_mean']:.1f}",
+                         "of the importance weights, mean over test images"))
+    kl = run.kl_per_dim
+    if kl is not None:
+        rows.append(("KL(q(z|x) ‖ p(z))", f"{float(kl.sum()):.2f}",
+                     f"nats per image, mean over {run.x_test.shape[0]} test images"))
+    if run.activity is not None:
+        active = int((run.activity > ACTIVITY_THRESHOLD).sum())
+        rows.append(("active units", f"{active} of {run.model.latent_dim}",
+                     f"Cov_x(E_q[z_d|x]) > {ACTIVITY_THRESHOLD} (Burda et al. 2016)"))
+    return rows
+
+
+@register_section(order=20)
+def final_metrics(run: RunContext) -> Section:
+    """Test ELBO, importance-sampled log p(x) (± standard error), bits/dim and active units."""
+    blocks: list[Text | Table] = []
+    if not (run.metrics and run.metrics.get("test")):
+        blocks.append(Text("No test metrics yet (metrics.json is missing): run "
+                           f"`vaelab evaluate {run.run_dir}` to compute the test ELBO and "
+                           "log p(x)."))
+    blocks.append(Table(("quantity", "value", "unit / note"), tuple(_metric_rows(run)),
+                        caption="Mean ± standard error over test images. Higher log-likelihoods "
+                                "are better; log p(x) ≥ ELBO up to sampling error."))
+    return Section("metrics", "Final metrics", tuple(blocks))

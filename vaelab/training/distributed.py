@@ -1,0 +1,155 @@
+"""Multi-process training on torch.distributed, switched on by the launcher's environment.
+
+`torchrun --nproc-per-node N -m vaelab train ...` sets RANK, WORLD_SIZE and LOCAL_RANK; the
+training loop then wraps its objective in DistributedDataParallel (gloo on CPU, NCCL on GPU),
+shards each global batch across ranks, reduces metrics, and lets rank 0 alone write files.
+Without those variables everything runs as one process and nothing here is used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from vaelab.models.base import LatentVariableModel
+from vaelab.objectives.result import ObjectiveValue
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """Where this process stands in the job: its rank, the world size and its device."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """Elementwise sum over ranks (identity in a single process)."""
+        if self.enabled:
+            values = values.clone()
+            dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        return values
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when it is true on any rank, so decisions stay in step."""
+        if not self.enabled:
+            return flag
+        value = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item() > 0)
+
+    def gather(self, values: torch.Tensor) -> torch.Tensor:
+        """Concatenate every rank's 1-D tensor (sizes may differ) in rank order."""
+        if not self.enabled:
+            return values
+        parts: list[torch.Tensor | None] = [None] * self.world_size
+        dist.all_gather_object(parts, values.detach().cpu())
+        return torch.cat([p for p in parts if p is not None]).to(values.device)
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def restarted_by_launcher() -> bool:
+    """True in a worker that torchrun restarted after a failure (--max-restarts): the run
+    then continues from its last checkpoint instead of refusing an existing run folder."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+
+
+def setup(device_name: str) -> Distributed:
+    """Join the process group the launcher describes (once), or describe a single process."""
+    from vaelab.training.experiment import resolve_device
+
+    if not launched_by_torchrun():
+        return Distributed(0, 1, resolve_device(device_name))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    wants_cuda = device_name.startswith("cuda") or (device_name == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda", local_rank) if wants_cuda else torch.device("cpu")
+    if wants_cuda:
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        dist.init_process_group(backend="nccl" if wants_cuda else "gloo", store=_store(rank, world_size),
+                                rank=rank, world_size=world_size)
+    return Distributed(dist.get_rank(), dist.get_world_size(), device)
+
+
+def _store(rank: int, world_size: int) -> dist.Store:
+    """The rendezvous store, with keys scoped to this launch attempt.
+
+    After torchrun restarts failed workers the agent's store still holds the previous
+    attempt's peer addresses; without a per-attempt prefix a restarted worker may try to
+    connect to a peer that no longer exists.
+    """
+    agent_hosts_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size,
+                          is_master=not agent_hosts_store and rank == 0,
+                          timeout=timedelta(minutes=10))
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return dist.PrefixStore(f"vaelab/attempt-{attempt}", store)
+
+
+def current() -> Distributed | None:
+    """The running job's description when a process group is up, else None."""
+    if not dist.is_initialized():
+        return None
+    device = torch.device("cuda", torch.cuda.current_device()) \
+        if dist.get_backend() == "nccl" else torch.device("cpu")
+    return Distributed(dist.get_rank(), dist.get_world_size(), device)
+
+
+def teardown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+class ObjectiveModule(nn.Module):
+    """An objective of a model as a module whose forward computes it.
+
+    DistributedDataParallel synchronises gradients of what runs inside a wrapped module's
+    forward; objectives call a model's distributions rather than its forward, so the
+    objective itself is what gets wrapped.
+    """
+
+    def __init__(self, model: LatentVariableModel,
+                 objective: Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue]):
+        super().__init__()
+        self.model = model
+        self.objective = objective
+
+    def forward(self, x: torch.Tensor, kl_weight: float) -> ObjectiveValue:
+        return self.objective(self.model, x, kl_weight)
+
+
+def wrap_objective(
+    model: LatentVariableModel,
+    objective: Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue],
+    context: Distributed,
+) -> Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue]:
+    """The objective unchanged in one process; across ranks, the same objective under DDP."""
+    if not context.enabled:
+        return objective
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [context.device.index] if context.device.type == "cuda" else None
+    wrapped = DistributedDataParallel(ObjectiveModule(model, objective), device_ids=ids)
+    return lambda _model, x, kl_weight: wrapped(x, kl_weight)
