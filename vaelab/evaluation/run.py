@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from vaelab.data.representation import to_model_space
+from vaelab.evaluation.diagnostics import latent_diagnostics
 from vaelab.evaluation.estimators import DEFAULT_KS, compare_estimators, format_table
 from vaelab.evaluation.metrics import ais_metrics, held_out_metrics
 from vaelab.evaluation.plots import plot_estimator_comparison, plot_training_curves, save_image_grid
@@ -86,6 +87,7 @@ def evaluate_run(
                "test": held_out_metrics(model, x_test, k, context=context)}
     if context is not None and not context.is_main:
         return {**metrics, "files": []}
+    metrics["latents"] = latent_diagnostics(model, x_test)
     paths = write_pictures(model, x_test, run_dir, seed)
     if compare:
         x_cmp = x_test[:compare_examples]

@@ -1,8 +1,7 @@
-"""How a model uses its latent space: posterior means, KL per dimension, active units, PCA.
+"""Latent-space geometry for pictures: interpolation and a 2-D PCA view.
 
-Active units follow Burda et al. (2016, "Importance Weighted Autoencoders", §5.2): dimension d
-is active when A_d = Cov_x(E_q[z_d | x]) > 0.01, i.e. its posterior mean moves with the input.
-A dimension whose posterior collapses onto the prior carries no information about x.
+The statistics (active units, KL per dimension) live in vaelab.evaluation.diagnostics and are
+re-exported here for the report sections.
 """
 
 from __future__ import annotations
@@ -11,25 +10,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.distributions import Independent, kl_divergence
 
-from vaelab.models.base import LatentVariableModel
-
-ACTIVITY_THRESHOLD = 0.01
-
-
-def is_single_latent(model: LatentVariableModel) -> bool:
-    """True for models with one latent vector and distributions p(z), q(z | x) (a VAE, PPCA);
-    the per-dimension statistics and pictures need them, a hierarchical model has neither."""
-    return (isinstance(getattr(model, "latent_dim", None), int)
-            and callable(getattr(model, "prior", None))
-            and callable(getattr(model, "posterior", None)))
-
-
-def encode_mean(model: LatentVariableModel, x: torch.Tensor) -> Any:
-    """The guide's representative latent for x: a tensor, or a tuple of one per layer."""
-    encode = getattr(model, "encode_mean", None)
-    return encode(x) if callable(encode) else model.posterior(x).mean
+from vaelab.evaluation.diagnostics import (  # noqa: F401 (re-exported for the sections)
+    ACTIVITY_THRESHOLD,
+    active_units,
+    is_single_latent,
+    kl_per_dimension,
+    posterior_means,
+    unit_activity,
+)
 
 
 def lerp(a: Any, b: Any, t: torch.Tensor) -> Any:
@@ -39,46 +28,6 @@ def lerp(a: Any, b: Any, t: torch.Tensor) -> Any:
         return tuple(lerp(u, v, t) for u, v in zip(a, b, strict=True))
     t = t.view(1, -1, 1)
     return (a.unsqueeze(1) * (1 - t) + b.unsqueeze(1) * t).flatten(0, 1)
-
-
-@torch.no_grad()
-def posterior_means(model: LatentVariableModel, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """E_q[z | x] for each example of a single-latent model: [N, latent_dim]."""
-    return torch.cat([model.posterior(x[i:i + batch_size]).mean
-                      for i in range(0, x.shape[0], batch_size)])
-
-
-def unit_activity(means: torch.Tensor) -> torch.Tensor:
-    """A_d = Cov_x(E_q[z_d | x]): the variance across examples of each posterior-mean coordinate."""
-    if means.dim() != 2 or means.shape[0] < 2:
-        raise ValueError(f"need posterior means [N >= 2, D], got shape {tuple(means.shape)}")
-    return means.double().var(0, unbiased=True).float()
-
-
-def active_units(means: torch.Tensor, threshold: float = ACTIVITY_THRESHOLD) -> torch.Tensor:
-    """Boolean mask [D] of the active dimensions (activity above `threshold`)."""
-    return unit_activity(means) > threshold
-
-
-@torch.no_grad()
-def kl_per_dimension(model: LatentVariableModel, x: torch.Tensor,
-                     batch_size: int = 500) -> torch.Tensor | None:
-    """Mean over examples of KL(q(z_d | x) ‖ p(z_d)) for each d (nats), or None when q or p
-    does not factorise over dimensions with a closed-form KL (then there is no per-d split)."""
-    prior = model.prior()
-    if not isinstance(prior, Independent) or prior.reinterpreted_batch_ndims != 1:
-        return None
-    total = torch.zeros(model.latent_dim, dtype=torch.float64)
-    for i in range(0, x.shape[0], batch_size):
-        q = model.posterior(x[i:i + batch_size])
-        if not isinstance(q, Independent) or q.reinterpreted_batch_ndims != 1:
-            return None
-        try:
-            kl = kl_divergence(q.base_dist, prior.base_dist)
-        except NotImplementedError:
-            return None
-        total += kl.double().sum(0).cpu()
-    return (total / x.shape[0]).float()
 
 
 def pca_2d(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from vaelab.evaluation.run import display
 from vaelab.reports.blocks import Figure, Section
 from vaelab.reports.context import RunContext
 from vaelab.reports.figures import cell_centres, figure_png, grid_png, new_figure, report_style, show_grid
-from vaelab.reports.latent import encode_mean, lerp
+from vaelab.reports.latent import lerp
 from vaelab.reports.sections import register_section
 
 SAMPLES = 64
@@ -44,7 +44,7 @@ def interpolation_images(run: RunContext, pairs: int, steps: int) -> torch.Tenso
     """Rows [input A, decodings along the segment E_q[z|A] → E_q[z|B], input B], row-major."""
     x = run.x_test[: 2 * pairs]
     t = torch.linspace(0.0, 1.0, steps, device=x.device)
-    z = lerp(encode_mean(run.model, x[0::2]), encode_mean(run.model, x[1::2]), t)
+    z = lerp(run.model.encode_mean(x[0::2]), run.model.encode_mean(x[1::2]), t)
     decoded = display(run.model, run.model.decode_mean(z))
     decoded = decoded.view(pairs, steps, *decoded.shape[1:])
     shown = display(run.model, x)
