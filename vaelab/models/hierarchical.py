@@ -14,11 +14,11 @@ import torch
 from torch import nn
 
 from vaelab.distributions.detach import detach_parameters
-from vaelab.models.base import LatentVariableModel
 from vaelab.models.conditional import ConditionalDistribution
+from vaelab.models.latent_chain import LatentChainModel
 
 
-class HierarchicalVAE(LatentVariableModel):
+class HierarchicalVAE(LatentChainModel):
     """L stochastic layers; `latent_dims` reads bottom (next to x) to top."""
 
     def __init__(
@@ -30,17 +30,12 @@ class HierarchicalVAE(LatentVariableModel):
     ) -> None:
         """`transitions[l]` is p(z_{l+1} | z_{l+2}) ... ordered bottom-up: transitions[0] is
         p(z_1 | z_2); `encoders[0]` is q(z_1 | x), `encoders[l]` is q(z_{l+1} | z_l)."""
-        super().__init__()
         if len(encoders) != len(transitions) + 1:
             raise ValueError("need one encoder per latent layer and one transition per layer "
                              "below the top")
-        self.prior_module = prior
-        self.transitions = nn.ModuleList(transitions)
-        self.decoder = decoder
+        super().__init__(prior, transitions, decoder)
         self.encoders = nn.ModuleList(encoders)
         self.latent_dims = tuple(e.event_shape[0] for e in encoders)
-        self.data_shape = decoder.event_shape
-        self.data_kind = decoder.family.data_kind
 
     def guide_sample(
         self, x: torch.Tensor, sample_shape: tuple[int, ...] = (), stop_guide_gradient: bool = False
@@ -55,25 +50,6 @@ class HierarchicalVAE(LatentVariableModel):
             latents.append(z)
             parent = z
         return tuple(latents), log_q
-
-    def log_prior(self, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        log_p = self.prior_module().log_prob(z[-1])
-        for layer, transition in enumerate(self.transitions):
-            log_p = log_p + transition(z[layer + 1]).log_prob(z[layer])
-        return log_p
-
-    def log_likelihood(self, x: torch.Tensor, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return self.decoder(z[0]).log_prob(x)
-
-    def prior_sample(self, sample_shape: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
-        top = self.prior_module().sample(sample_shape)
-        latents = [top]
-        for transition in reversed(self.transitions):
-            latents.append(transition(latents[-1]).sample())
-        return tuple(reversed(latents))
-
-    def decode_mean(self, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return self.decoder.mean(z[0])
 
     def encode_mean(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         latents = []

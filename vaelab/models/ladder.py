@@ -19,8 +19,8 @@ from torch import nn
 from torch.distributions import Independent, Normal
 
 from vaelab.distributions.detach import detach_parameters
-from vaelab.models.base import LatentVariableModel
 from vaelab.models.conditional import ConditionalDistribution
+from vaelab.models.latent_chain import LatentChainModel
 
 
 def precision_weighted(message: Independent, prior: Independent) -> Independent:
@@ -32,7 +32,7 @@ def precision_weighted(message: Independent, prior: Independent) -> Independent:
     return Independent(Normal(loc, variance.sqrt(), validate_args=False), 1, validate_args=False)
 
 
-class LadderVAE(LatentVariableModel):
+class LadderVAE(LatentChainModel):
     """L stochastic layers with a top-down guide; `latent_dims` reads bottom (z_1) to top."""
 
     #: the guide uses the generative conditionals, so gradient estimators that assume the
@@ -49,18 +49,13 @@ class LadderVAE(LatentVariableModel):
     ) -> None:
         """`transitions[l]` is p(z_{l+1} | z_{l+2}) (0-based, bottom-up order); `deterministic[l]`
         maps d_l to d_{l+1}; `messages[l]` maps d_{l+1} to N(μ̂, σ̂²) over z_{l+1}."""
-        super().__init__()
         if not len(messages) == len(deterministic) == len(transitions) + 1:
             raise ValueError("need one bottom-up block and message per layer, one transition per "
                              "layer below the top")
-        self.prior_module = prior
-        self.transitions = nn.ModuleList(transitions)
-        self.decoder = decoder
+        super().__init__(prior, transitions, decoder)
         self.deterministic = nn.ModuleList(deterministic)
         self.messages = nn.ModuleList(messages)
         self.latent_dims = tuple(m.event_shape[0] for m in messages)
-        self.data_shape = decoder.event_shape
-        self.data_kind = decoder.family.data_kind
 
     def _bottom_up(self, x: torch.Tensor) -> list[Independent]:
         messages, h = [], x
@@ -83,24 +78,6 @@ class LadderVAE(LatentVariableModel):
             log_q = log_q + (detach_parameters(q) if stop_guide_gradient else q).log_prob(z)
             latents.append(z)
         return tuple(reversed(latents)), log_q
-
-    def log_prior(self, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        log_p = self.prior_module().log_prob(z[-1])
-        for layer, transition in enumerate(self.transitions):
-            log_p = log_p + transition(z[layer + 1]).log_prob(z[layer])
-        return log_p
-
-    def log_likelihood(self, x: torch.Tensor, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return self.decoder(z[0]).log_prob(x)
-
-    def prior_sample(self, sample_shape: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
-        latents = [self.prior_module().sample(sample_shape)]
-        for transition in reversed(self.transitions):
-            latents.append(transition(latents[-1]).sample())
-        return tuple(reversed(latents))
-
-    def decode_mean(self, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return self.decoder.mean(z[0])
 
     def encode_mean(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         messages = self._bottom_up(x)

@@ -1,0 +1,55 @@
+"""The generative half shared by stacked latent-variable models.
+
+p(x, z_1..z_L) = p(z_L) ∏_{l<L} p(z_l | z_{l+1}) · p(x | z_1): a chain of conditional
+distributions from the top latent down to the data. Models with different guides (bottom-up,
+top-down) subclass `LatentChainModel` and add only their guide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from vaelab.models.base import LatentVariableModel
+from vaelab.models.conditional import ConditionalDistribution
+
+
+class LatentChainModel(LatentVariableModel):
+    """Generative model z_L → ... → z_1 → x; the guide is the subclass's to define.
+
+    `transitions[l]` is p(z_{l+1} | z_{l+2}) in 0-based bottom-up order (transitions[0] is
+    p(z_1 | z_2)); latents are tuples (z_1, ..., z_L).
+    """
+
+    def __init__(
+        self,
+        prior: nn.Module,
+        transitions: Sequence[ConditionalDistribution],
+        decoder: ConditionalDistribution,
+    ) -> None:
+        super().__init__()
+        self.prior_module = prior
+        self.transitions = nn.ModuleList(transitions)
+        self.decoder = decoder
+        self.data_shape = decoder.event_shape
+        self.data_kind = decoder.family.data_kind
+
+    def log_prior(self, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        log_p = self.prior_module().log_prob(z[-1])
+        for layer, transition in enumerate(self.transitions):
+            log_p = log_p + transition(z[layer + 1]).log_prob(z[layer])
+        return log_p
+
+    def log_likelihood(self, x: torch.Tensor, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return self.decoder(z[0]).log_prob(x)
+
+    def prior_sample(self, sample_shape: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
+        latents = [self.prior_module().sample(sample_shape)]
+        for transition in reversed(self.transitions):
+            latents.append(transition(latents[-1]).sample())
+        return tuple(reversed(latents))
+
+    def decode_mean(self, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return self.decoder.mean(z[0])
