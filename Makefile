@@ -17,7 +17,7 @@ demo: $(VENV)/.installed  ## install, then train + evaluate a VAE on the embedde
 
 test: $(VENV)/.installed  ## install with test extras, then lint and run the test suite
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -q --durations=10
 
 bench: $(VENV)/.installed  ## training throughput: vaelab vs hand-written PyTorch
 	$(PY) bench/throughput.py

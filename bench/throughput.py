@@ -1,11 +1,13 @@
 """Training throughput: vaelab's training step against a hand-written PyTorch loop.
 
 Both train the identical model — MLP encoder 784-512-512-(2×32), decoder 32-512-512-784,
-Bernoulli likelihood, dynamically binarized MNIST-like batches of 128, Adam — in one process,
+Bernoulli likelihood, dynamically binarized MNIST-like batches of 128, Adam — and the same VAE
+in Pyro (SVI, Trace_ELBO; `pip install pyro-ppl`, a bench-only extra) — in one process,
 interleaved in rounds so all see the same machine state. Prints images/s and the ratio
 vaelab / hand-written (target ≥ 0.95 on CPU). vaelab uses torch's fused Adam kernel (the same
 update rule); a third contender, hand-written with that same optimiser, shows how much of the
-difference is the optimiser and how much the framework's own overhead.
+difference is the optimiser and how much the framework's own overhead. Targets: ≥ 0.95×
+hand-written and ≥ 2× Pyro on CPU.
 
     python bench/throughput.py [--steps 20] [--rounds 30] [--device cpu] [--threads N]
 """
@@ -22,7 +24,7 @@ from torch import nn
 
 from vaelab.data.representation import to_model_space
 from vaelab.models import ModelConfig, build_vae
-from vaelab.objectives import make_objective
+from vaelab.objectives import importance_sampled_log_marginal, make_objective
 from vaelab.training.loop import RunningMeans, make_optimizer, train_step
 
 BATCH, LATENT, HIDDEN = 128, 32, (512, 512)
@@ -46,6 +48,45 @@ class HandWrittenVAE(nn.Module):
         reconstruction = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
         kl = 0.5 * (mu.pow(2) + (2 * log_sigma).exp() - 1.0 - 2 * log_sigma).sum(-1)
         return -(reconstruction - kl).mean()
+
+
+def make_pyro_contender(device: torch.device) -> tuple | None:
+    """The same VAE in Pyro (SVI with Trace_ELBO and Pyro's Adam), or None without pyro-ppl."""
+    try:
+        import pyro
+        import pyro.distributions as pdist
+        from pyro.infer import SVI, Trace_ELBO
+        from pyro.optim import Adam
+    except ImportError:
+        return None
+    pyro.clear_param_store()
+    net = HandWrittenVAE().to(device)
+
+    def model(x: torch.Tensor) -> None:
+        pyro.module("decoder", net.decoder)
+        with pyro.plate("data", x.shape[0]):
+            z = pyro.sample("z", pdist.Normal(x.new_zeros(x.shape[0], LATENT), 1.0).to_event(1))
+            pyro.sample("x", pdist.Bernoulli(logits=net.decoder(z)).to_event(1), obs=x)
+
+    def guide(x: torch.Tensor) -> None:
+        pyro.module("encoder", net.encoder)
+        with pyro.plate("data", x.shape[0]):
+            mu, log_sigma = net.encoder(x).chunk(2, dim=-1)
+            pyro.sample("z", pdist.Normal(mu, log_sigma.exp()).to_event(1))
+
+    svi = SVI(model, guide, Adam({"lr": 1e-3}), loss=Trace_ELBO())
+
+    def time_pyro(images: torch.Tensor, steps: int, state: dict) -> float:
+        generator = state["generator"]
+        started = time.perf_counter()
+        for i in range(steps):
+            batch = images[(i * BATCH) % (images.shape[0] - BATCH):][:BATCH]
+            svi.step(torch.bernoulli(batch.float().flatten(1) / 255.0, generator=generator))
+        if images.is_cuda:
+            torch.cuda.synchronize()
+        return steps * BATCH / (time.perf_counter() - started)
+
+    return time_pyro, {"generator": torch.Generator(device=device).manual_seed(1)}
 
 
 def fake_mnist(n: int, device: torch.device) -> torch.Tensor:
@@ -90,6 +131,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    parser.add_argument("--scaling", action="store_true",
+                        help="also print images/s against batch and latent size, IS time against k")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -120,6 +163,9 @@ def main() -> None:
             "model": hand_fused_model, "generator": generator(),
             "optimizer": make_optimizer(hand_fused_model, 1e-3)}),
     }
+    pyro_contender = make_pyro_contender(device)
+    if pyro_contender is not None:  # Pyro's SVI, Trace_ELBO: the probabilistic-programming peer
+        contenders["pyro"] = pyro_contender
     for timer, state in contenders.values():  # warm-up
         timer(images, 5, state)
     rates: dict[str, list[float]] = {name: [] for name in contenders}
@@ -142,6 +188,43 @@ def main() -> None:
           "(median of paired rounds)  target >= 0.95")
     print(f"ratio vaelab / hand+fused:  {paired_ratio('vaelab', 'hand+fused'):.3f} "
           "(framework overhead alone)")
+    if "pyro" in rates:
+        print(f"ratio vaelab / pyro:        {paired_ratio('vaelab', 'pyro'):.3f}  target >= 2")
+    else:
+        print("pyro: not installed (pip install pyro-ppl) — comparison skipped")
+    if args.scaling:
+        print_scaling(device, images)
+
+
+def print_scaling(device: torch.device, images: torch.Tensor) -> None:
+    """How cost grows: images/s against batch and latent size; IS time against k."""
+    print("\nimages/s of vaelab's training step (MLP 784-512-512-d, Bernoulli):")
+    print("| batch \\ latent | " + " | ".join(str(d) for d in (8, 32, 128)) + " |")
+    print("| ---: | ---: | ---: | ---: |")
+    for batch in (32, 128, 512):
+        cells = []
+        for latent in (8, 32, 128):
+            model = build_vae(ModelConfig(latent_dim=latent, hidden=HIDDEN), (1, 28, 28)).to(device)
+            optimizer, objective = make_optimizer(model, 1e-3), make_objective("elbo", 1)
+            x = torch.bernoulli(images[:batch].float() / 255.0)
+            for _ in range(3):
+                train_step(model, optimizer, objective, x)
+            steps = max(5, 2048 // batch)
+            started = time.perf_counter()
+            for _ in range(steps):
+                train_step(model, optimizer, objective, x)
+            cells.append(f"{steps * batch / (time.perf_counter() - started):.0f}")
+        print(f"| {batch} | " + " | ".join(cells) + " |")
+    print("\nimportance-sampled log p(x) on 100 images (latent 32): seconds against k")
+    print("| k | seconds | images x samples / s |")
+    print("| ---: | ---: | ---: |")
+    model = build_vae(ModelConfig(latent_dim=LATENT, hidden=HIDDEN), (1, 28, 28)).to(device)
+    x = torch.bernoulli(images[:100].float() / 255.0)
+    for k in (100, 1000, 5000):
+        started = time.perf_counter()
+        importance_sampled_log_marginal(model, x, k)
+        seconds = time.perf_counter() - started
+        print(f"| {k} | {seconds:.2f} | {100 * k / seconds:.0f} |")
 
 
 if __name__ == "__main__":
