@@ -9,6 +9,10 @@ import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
+# The test models are tiny: one thread is as fast, and it keeps the suite from thrashing when
+# the machine is shared (OpenMP threads spinning against each other).
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seeded_and_isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -55,6 +55,7 @@ def test_exact_guide_makes_every_estimator_exact() -> None:
 
 def test_importance_sampling_converges_to_the_closed_form() -> None:
     model, x = ppca(10, 3, 0.5, 1.4)
+    x = x[:16]
     exact = model.exact_log_marginal(x)
     estimate = importance_sampled_log_marginal(model, x, k=20_000, sample_budget=4096)
     error = (estimate.log_px - exact).abs()

@@ -1,0 +1,112 @@
+"""Sequence-model commands smoke-run with tiny sizes: simulate, train --model ssm, predict, sample,
+compare; and their mistakes end in one clear line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vaelab.cli.main import main
+from vaelab.data.pendulum import read_splits
+
+TINY_DATA = {"train_sequences": 24, "train_length": 12, "valid_sequences": 4, "valid_length": 12,
+             "test_sequences": 6, "test_length": 20, "image_size": 16}
+TINY_MODEL = {"encoder_hidden": [16, 8], "rnn_hidden": 8, "combiner_hidden": 8, "decoder_hidden": [16],
+              "transition_hidden": 8}
+
+
+def _config(tmp_path: Path, **model: object) -> Path:
+    path = tmp_path / f"ssm-{len(list(tmp_path.glob('ssm-*.json')))}.json"
+    path.write_text(json.dumps({"model": {**TINY_MODEL, **model},
+                                "data": {"data_dir": str(tmp_path / "data"), "pendulum": TINY_DATA},
+                                "train": {"batch_size": 8}}))
+    return path
+
+
+def _train(tmp_path: Path, name: str, *extra: str, **model: object) -> Path:
+    run = tmp_path / name
+    assert main(["train", "--model", "ssm", "--config", str(_config(tmp_path, **model)), "--epochs", "1",
+                 "--eval-samples", "2", "--eval-examples", "3", "--run-dir", str(run), "--no-progress",
+                 *extra]) == 0
+    return run
+
+
+def test_simulate_writes_the_dataset_and_a_preview(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "sim"
+    argv = ["simulate", "pendulum", "--out", str(out), "--force", "sine", "--damping", "0.2", "--seed", "4"]
+    argv += [f"--{k.replace('_', '-')}={v}" for k, v in TINY_DATA.items()]
+    assert main(argv) == 0
+    config, splits = read_splits(out / "pendulum.npz")
+    assert config.force == "sine" and config.damping == 0.2 and config.seed == 4
+    assert splits["train"].frames.shape == (24, 12, 1, 16, 16)
+    assert splits["test"].states.shape == (6, 20, 2)
+    assert (out / "preview.png").is_file()
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = _train(tmp_path, "physics", "--seed", "1")
+    out = capsys.readouterr().out
+    assert "probe R²" in out and "valid prediction time" in out and str(run.resolve()) in out
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["kind"] == "ssm" and saved["train"]["seed"] == 1 and saved["data"]["dataset"] == "pendulum"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["probe"]["linear_r2"]) == {"sin_theta", "cos_theta", "omega"}
+    assert metrics["test"]["iwae_per_frame"]["n"] == 3
+    assert metrics["constants"]["learned"]["g_over_L"] > 0
+    for name in ("checkpoint.safetensors", "model_best.safetensors", "metrics.jsonl", "predictions.gif",
+                 "predictions.png", "reconstructions.png"):
+        assert (run / name).is_file(), name
+
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress", "--no-eval"]) == 0
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+
+    assert main(["predict", str(run), "--context", "5", "--horizon", "15", "--sequences", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "copy_last" in out and "mean_frame" in out
+    assert (run / "predict-c5-h15.png").is_file() and (run / "predict-c5-h15.gif").is_file()
+
+    assert main(["sample", str(run), "-n", "3", "--seed", "2", "--npy", str(tmp_path / "s.npy")]) == 0
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.shape == (3, 12, 1, 16, 16) and 0 <= samples.min() and samples.max() <= 1
+    assert (run / "samples-2.png").is_file() and (run / "samples-2.gif").is_file()
+
+    other = _train(tmp_path, "generic", transition="generic", latent_dim=4)
+    capsys.readouterr()
+    assert main(["compare", str(run), str(other), "-k", "3", "--sequences", "4",
+                 "--json", str(tmp_path / "cmp.json")]) == 0
+    table = capsys.readouterr().out
+    assert "physics (pendulum)" in table and "generic (generic)" in table and "IWAE_3/frame" in table
+    rows = json.loads((tmp_path / "cmp.json").read_text())["rows"]
+    assert len(rows) == 2 and rows[0]["iwae_per_frame"]["n"] == 4
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["train", "--model", "ssm", "--pendulum", "damping=-1"], "pendulum.damping"),
+     (["train", "--model", "ssm", "--dataset", "mnist-5k"], "data.dataset"),
+     (["train", "--model", "ssm", "--binarization", "static"], "--binarization"),
+     (["train", "--model", "ssm", "--transition", "pendulum", "--latent-dim", "5"], "model.latent_dim"),
+     (["simulate", "pendulum", "--out", "OUT", "--image-size", "4"], "pendulum.image_size"),
+     (["simulate", "pendulum", "--out", "OUT", "--train-length", "0"], "pendulum.train_length"),
+     (["predict", "/no/such/run"], "not a vaelab run folder"),
+     (["compare", "/no/such/run", "/no/such/other"], "not a vaelab run folder")],
+)
+def test_mistakes_give_one_clear_error(argv: list[str], message: str, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture) -> None:
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    if argv[0] == "train":
+        argv += ["--run-dir", str(tmp_path / "r"), "--epochs", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vaelab: error:") and message in err and "Traceback" not in err
+
+
+def test_predict_horizon_beyond_the_test_sequences_is_refused(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    run = _train(tmp_path, "r", "--no-eval")
+    assert main(["predict", str(run), "--context", "10", "--horizon", "90"]) == 2
+    assert "--horizon must be in [1, 10]" in capsys.readouterr().err

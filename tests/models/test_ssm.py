@@ -1,0 +1,171 @@
+"""State-space models: the physics transition is the simulator's rule, shapes, guides, learning."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vaelab.data import PendulumConfig, simulate
+from vaelab.data.pendulum_render import render
+from vaelab.models.ssm import SequenceBatch, SSMConfig, build_ssm, frames_to_model_space
+from vaelab.models.ssm_rollout import generate, posterior_means, predict, rollout
+from vaelab.models.transitions import GatedTransition, PendulumTransition
+from vaelab.nn.keypoints import KeypointEncoder
+
+SMALL = {"encoder_hidden": (32, 16), "rnn_hidden": 16, "combiner_hidden": 16, "decoder_hidden": (32,),
+         "transition_hidden": 16}
+
+
+def _set_true_constants(transition: PendulumTransition, damping: float = 0.1) -> None:
+    with torch.no_grad():
+        transition.log_omega_squared.fill_(math.log(9.81))
+        transition.raw_damping.fill_(math.log(math.expm1(damping)))
+        transition.input_gain.fill_(1.0)
+        transition.down.fill_(0.0)
+
+
+def test_physics_transition_with_true_constants_reproduces_the_simulator() -> None:
+    config = PendulumConfig(force="random")
+    data = simulate(config, 16, 40, seed=3)
+    transition = PendulumTransition("pendulum", dt=config.dt, substeps=10)
+    _set_true_constants(transition)
+    theta, omega = data.states[:, 0, 0], data.states[:, 0, 1]
+    z0 = torch.stack([theta.cos(), theta.sin(), omega], -1).double()
+    transition.double()
+    with torch.no_grad():
+        z = [z0]
+        for t in range(1, 40):
+            z.append(transition.mean(z[-1], data.actions[:, t].double()))
+    z = torch.stack(z, 1)
+    true = data.states.double()
+    assert torch.allclose(z[..., 0], true[..., 0].cos(), atol=1e-4)
+    assert torch.allclose(z[..., 1], true[..., 0].sin(), atol=1e-4)
+    assert torch.allclose(z[..., 2], true[..., 1], atol=1e-4)
+
+
+def test_undamped_rule_conserves_energy_and_gravity_direction_is_learnable() -> None:
+    transition = PendulumTransition("undamped", dt=0.05, substeps=4)
+    _set_true_constants(transition, damping=0.5)
+    assert float(transition.damping) == 0.0
+    z = torch.tensor([[math.cos(2.0), math.sin(2.0), 1.0]])
+    energies = []
+    with torch.no_grad():
+        for _ in range(100):
+            z = transition.mean(z, torch.zeros(1, 1))
+            energies.append(0.5 * z[0, 2] ** 2 - 9.81 * z[0, 0])
+    assert max(energies) - min(energies) < 1e-3
+    # rotating the latent circle by φ and learning "down" = φ gives the same motion, rotated
+    rotated = PendulumTransition("pendulum", dt=0.05)
+    plain = PendulumTransition("pendulum", dt=0.05)
+    _set_true_constants(rotated)
+    _set_true_constants(plain)
+    with torch.no_grad():
+        rotated.down.fill_(0.7)
+    a, w = 0.4, -1.3
+    with torch.no_grad():
+        step_plain = plain.mean(torch.tensor([[math.cos(a), math.sin(a), w]]), torch.zeros(1, 1))
+        step_rot = rotated.mean(torch.tensor([[math.cos(a + 0.7), math.sin(a + 0.7), w]]), torch.zeros(1, 1))
+    angle_plain = math.atan2(step_plain[0, 1], step_plain[0, 0])
+    angle_rot = math.atan2(step_rot[0, 1], step_rot[0, 0])
+    assert angle_rot - angle_plain == pytest.approx(0.7, abs=1e-5)
+    assert step_rot[0, 2] == pytest.approx(float(step_plain[0, 2]), abs=1e-5)
+
+
+def test_generic_transition_starts_as_no_change() -> None:
+    transition = GatedTransition(4, 1, 16)
+    z = torch.randn(5, 4)
+    dist = transition(z, torch.zeros(5, 1))
+    assert dist.event_shape == (4,) and dist.batch_shape == (5,)
+    # half identity, half the proposal network at initialisation: close to z, and learnable
+    assert (dist.mean - z).abs().mean() < z.abs().mean()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "guide_direction"),
+    [({}, "forward"), ({"guide": "smooth"}, "backward"),
+     ({"transition": "generic", "latent_dim": 4}, "forward"),
+     ({"transition": "small-angle"}, "forward"), ({"combiner": "gated"}, "forward"),
+     ({"transition": "none", "guide": "frame", "combiner": "frame", "latent_dim": 2}, "none"),
+     ({"likelihood": "logistic8", "architecture": "mlp"}, "forward")],
+)
+def test_every_variant_builds_and_speaks_distributions(overrides: dict, guide_direction: str) -> None:
+    config = SSMConfig(**{**SMALL, **overrides})
+    model = build_ssm(config, (1, 16, 16), dt=0.05)
+    assert model.summarizer.direction == guide_direction
+    data = simulate(PendulumConfig(image_size=16), 3, 6, seed=0)
+    batch = SequenceBatch(frames_to_model_space(data.frames, model.data_kind), data.actions, data.mask)
+    d = config.latent_dim
+    h = model.summarize(batch)
+    assert h.shape[:2] == (3, 6)
+    prior = model.initial_prior((3,))
+    q = model.posterior(None, h[:, 0], prior, batch.mask[:, 0])
+    z = q.rsample()
+    assert z.shape == (3, d) and q.event_shape == (d,)
+    assert model.transition(z, batch.actions[:, 1]).event_shape == (d,)
+    emission = model.emit(torch.randn(2, 3, 6, d))  # sample and time dimensions pass through
+    assert emission.batch_shape == (2, 3, 6) and emission.event_shape == (1, 16, 16)
+    assert emission.log_prob(batch.frames).shape == (2, 3, 6)
+    means, scales = posterior_means(model, batch)
+    assert means.shape == (3, 6, d) and (scales > 0).all()
+    predicted, states = predict(model, batch, context=2)
+    assert predicted.shape == (3, 4, 1, 16, 16) and states.shape == (3, 4, d)
+    frames, states = generate(model, batch.actions, torch.Generator().manual_seed(0))
+    assert frames.shape == (3, 6, 1, 16, 16) and states.shape == (3, 6, d)
+
+
+def test_sampled_rollouts_are_seeded() -> None:
+    model = build_ssm(SSMConfig(**SMALL), (1, 16, 16), dt=0.05)
+    z0, actions = torch.randn(4, 3), torch.zeros(4, 10, 1)
+    a = rollout(model, z0, actions, sample=True, generator=torch.Generator().manual_seed(1))
+    b = rollout(model, z0, actions, sample=True, generator=torch.Generator().manual_seed(1))
+    c = rollout(model, z0, actions, sample=False)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [({"transition": "pendulum", "latent_dim": 4}, "latent_dim"), ({"transition": "chaos"}, "transition"),
+     ({"guide": "frame"}, "guide"), ({"likelihood": "bernoulli"}, "likelihood"),
+     ({"transition": "pendulum", "readout": "full"}, "readout"), ({"fixed_scale": 0.0}, "fixed_scale")],
+)
+def test_bad_model_settings_name_the_field(overrides: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=f"model.{field}"):
+        SSMConfig(**overrides)
+
+
+def test_keypoint_starts_at_the_pendulum_and_circles_the_pivot_once() -> None:
+    encoder = KeypointEncoder((1, 32, 32), (16,), 8)
+    thetas = np.linspace(-np.pi, np.pi, 64, endpoint=False)
+    frames = torch.from_numpy(render(thetas, 32))[:, None]
+    with torch.no_grad():
+        keypoint = encoder(frames)[:, -2:].numpy()
+    angle = np.unwrap(np.arctan2(keypoint[:, 0], keypoint[:, 1]))
+    assert np.abs(np.angle(np.exp(1j * (angle - thetas)))).max() < 0.1
+    assert angle[-1] - angle[0] == pytest.approx(2 * np.pi * 63 / 64, abs=0.1)  # winding number 1
+
+
+def test_tiny_training_lowers_the_loss_and_the_probe_finds_the_angle(tmp_path: Path) -> None:
+    from vaelab.evaluation.sequence_metrics import probe
+    from vaelab.training.loop import read_metrics
+    from vaelab.training.sequence_loop import SequenceExperiment, fit_sequences, load_sequence_splits
+
+    config = SequenceExperiment().with_overrides({
+        "model": dict(SMALL),
+        "data": {"data_dir": str(tmp_path / "data"),
+                 "pendulum": {"train_sequences": 64, "train_length": 20, "valid_sequences": 16,
+                              "valid_length": 20, "test_sequences": 16, "test_length": 30, "image_size": 16}},
+        "train": {"epochs": 6, "batch_size": 16, "learning_rate": 3e-3, "seed": 0},
+    })
+    model, loop = fit_sequences(config, tmp_path / "run", progress=False, log=lambda _: None)
+    records = read_metrics(tmp_path / "run")
+    assert loop.epoch == 6 and len(records) == 6
+    assert records[-1]["train_loss"] < records[0]["train_loss"] - 50  # nats per frame
+    assert records[-1]["valid_bound_per_frame"] > records[0]["valid_bound_per_frame"] + 50
+    splits = load_sequence_splits(config.data)
+    result = probe(model, splits["train"], splits["test"], mlp=False)
+    assert result.filtering
+    assert result.linear["sin_theta"] > 0.5 and result.linear["cos_theta"] > 0.5  # chance is 0
