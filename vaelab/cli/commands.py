@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from vaelab.cli import report_commands
+from vaelab.cli import report_commands, sequence_commands
 from vaelab.data import DATASET_NAMES, DataError
 from vaelab.data.representation import BINARIZATIONS
 from vaelab.distributions.families import FAMILIES
@@ -152,6 +152,12 @@ def add_train(sub: Any) -> None:
                    help="stop after the epoch that uses up this much training time (0 = off)")
     t.add_argument("--eval-samples", type=int, help="k for the final importance-sampled log p(x)")
     t.add_argument("--eval-examples", type=int, help="test images evaluated (0 = all)")
+    # --- sequence models: --model ssm trains a state-space model (vaelab/cli/sequence_commands.py) ---
+    p.add_argument("--model", choices=sequence_commands.MODELS, default="vae",
+                   help="vae: a latent-variable model of images; ssm: a state-space model of image "
+                        "sequences (e.g. --dataset pendulum)")
+    sequence_commands.add_sequence_train_flags(p)
+    # --- end sequence models ---
     p.set_defaults(handler=run_train)
 
 
@@ -221,6 +227,10 @@ def _relaunch_with_torchrun(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    # --- sequence models: --model ssm (or resuming such a run) is handled by sequence_commands ---
+    if sequence_commands.wants_sequence_model(args):
+        return sequence_commands.run_sequence_train(args)
+    # --- end sequence models ---
     if args.nproc is not None and not launched_by_torchrun():
         return _relaunch_with_torchrun(args)
     overrides = _overrides(args)
@@ -307,6 +317,10 @@ def add_sample(sub: Any) -> None:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    # --- sequence models: a run of kind "ssm" samples whole sequences (sequence_commands) ---
+    if sequence_commands.is_sequence_run(args.run):
+        return sequence_commands.run_sequence_sample(args)
+    # --- end sequence models ---
     if not 1 <= args.num <= 100_000:
         raise ConfigError(f"--num must be in [1, 100000], got {args.num}")
     if args.columns is not None and args.columns < 1:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from vaelab import __version__
-from vaelab.cli import commands, report_commands
+from vaelab.cli import commands, report_commands, sequence_commands
 
 USAGE_ERRORS = 2
 
@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_demo(sub)
     report_commands.add_report(sub)
     report_commands.add_reconstruct(sub)
+    sequence_commands.add_simulate(sub)
+    sequence_commands.add_predict(sub)
+    sequence_commands.add_compare(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ from vaelab.models.config import (
 from vaelab.models.hierarchical import HierarchicalVAE
 from vaelab.models.ladder import LadderVAE
 from vaelab.models.linear_gaussian import LinearGaussianModel
+from vaelab.models.ssm import SequenceBatch, SSMConfig, StateSpaceModel, build_ssm
 from vaelab.models.vae import VAE
 
 __all__ = [
@@ -24,9 +25,13 @@ __all__ = [
     "LatentVariableModel",
     "LinearGaussianModel",
     "ModelConfig",
+    "SSMConfig",
+    "SequenceBatch",
     "SingleLatentModel",
+    "StateSpaceModel",
     "build_hierarchical_vae",
     "build_model",
     "build_prior",
+    "build_ssm",
     "build_vae",
 ]

@@ -41,13 +41,14 @@ from vaelab.models.transitions import (
     PendulumTransition,
 )
 from vaelab.nn.conv import ConvDecoder, ConvEncoder
+from vaelab.nn.keypoints import KeypointEncoder
 from vaelab.nn.mlp import ACTIVATIONS, MLP
 
 TRANSITIONS: Final = (*PHYSICS_RULES, "generic", "none")
 GUIDES: Final = ("filter", "smooth", "frame")
 READOUTS: Final = ("auto", "circle", "full")
 SSM_LIKELIHOODS: Final = ("gaussian-fixed", "gaussian", "logistic8")
-SSM_ARCHITECTURES: Final = ("mlp", "conv")
+SSM_ARCHITECTURES: Final = ("keypoint", "mlp", "conv")
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ class SSMConfig:
     guide: str = "filter"
     combiner: str = "fusion"
     readout: str = "auto"
-    architecture: str = "mlp"
+    architecture: str = "keypoint"
+    keypoints: int = 1
     encoder_hidden: tuple[int, ...] = (256, 128)
     rnn_hidden: int = 128
     combiner_hidden: int = 64
@@ -137,6 +139,7 @@ class SSMConfig:
                  "physics transitions emit from the angle alone: readout must be 'circle' or 'auto'")
         _require(self.architecture in SSM_ARCHITECTURES, "architecture",
                  f"{self.architecture!r} is not one of {', '.join(SSM_ARCHITECTURES)}")
+        _require(0 <= self.keypoints <= 16, "keypoints", f"must be in [0, 16], got {self.keypoints}")
         _require(len(self.encoder_hidden) >= 1 and min(self.encoder_hidden) >= 1, "encoder_hidden",
                  f"need >= 1 positive widths, got {self.encoder_hidden}")
         _require(len(self.decoder_hidden) >= 1 and min(self.decoder_hidden) >= 1, "decoder_hidden",
@@ -280,29 +283,39 @@ def build_ssm(config: SSMConfig, frame_shape: tuple[int, int, int], dt: float,
     emit_in = 2 if readout == "circle" else d
     p_out = family.params_per_element
     c, h, w = frame_shape
-    if config.architecture == "mlp":
-        dec_net: nn.Module = MLP((emit_in,), config.decoder_hidden, p_out * math.prod(frame_shape), act)
+    if config.architecture == "conv":
+        dec_net: nn.Module = ConvDecoder(emit_in, (p_out * c, h, w), (64, 32), config.decoder_hidden[-1], act)
     else:
-        dec_net = ConvDecoder(emit_in, (p_out * c, h, w), (64, 32), config.decoder_hidden[-1], act)
+        dec_net = MLP((emit_in,), config.decoder_hidden, p_out * math.prod(frame_shape), act)
     emitter = Emitter(ConditionalDistribution(dec_net, family, frame_shape, (emit_in,)), readout)
 
     frame_wise = config.guide == "frame"
-    enc_out = 2 * d if frame_wise else config.encoder_hidden[-1]
-    if config.architecture == "mlp":
-        hidden = config.encoder_hidden if frame_wise else config.encoder_hidden[:-1]
-        enc_net: nn.Module = MLP(frame_shape, hidden, enc_out, act, in_scale)
-        if not frame_wise:
-            enc_net = nn.Sequential(enc_net, nn.ReLU())
+    skip = 0
+    if frame_wise:
+        enc_net: nn.Module = MLP(frame_shape, config.encoder_hidden, 2 * d, act, in_scale)
+        enc_out = 2 * d
+    elif config.architecture == "keypoint" and config.keypoints > 0:
+        keypoint_net = KeypointEncoder(frame_shape, config.encoder_hidden[:-1], config.encoder_hidden[-1],
+                                       config.keypoints, act, in_scale)
+        enc_net, enc_out, skip = keypoint_net, keypoint_net.out_features, 2 * config.keypoints
+    elif config.architecture == "conv":
+        enc_net = ConvEncoder(frame_shape, config.encoder_hidden[-1], (32, 64), config.encoder_hidden[0], act,
+                              in_scale)
+        enc_out = config.encoder_hidden[-1]
     else:
-        enc_net = ConvEncoder(frame_shape, enc_out, (32, 64), config.encoder_hidden[0], act, in_scale)
+        enc_net = nn.Sequential(MLP(frame_shape, config.encoder_hidden[:-1], config.encoder_hidden[-1], act,
+                                    in_scale), nn.ReLU())
+        enc_out = config.encoder_hidden[-1]
     encoder = FrameEncoder(enc_net, frame_shape, enc_out)
 
     direction = {"filter": "forward", "smooth": "backward", "frame": "none"}[config.guide]
-    summarizer = Summarizer(enc_out, action_dim, config.rnn_hidden, direction)
+    summarizer = Summarizer(enc_out, action_dim, config.rnn_hidden, direction, skip)
     if frame_wise:
         combiner: nn.Module = FrameCombiner(d)
     elif config.combiner == "fusion":
-        combiner = FusionCombiner(summarizer.out_features, d, config.combiner_hidden, act)
+        circle_dt = dt if readout == "circle" and d >= 3 else 0.0
+        combiner = FusionCombiner(summarizer.out_features, d, config.combiner_hidden, act, skip=skip,
+                                  circle_dt=circle_dt)
     else:
         combiner = GatedCombiner(summarizer.out_features, d)
     return StateSpaceModel(initial, dynamics, emitter, encoder, summarizer, combiner, data_kind)

@@ -43,15 +43,19 @@ class Summarizer(nn.Module):
     """h [B, T, H] from encodings e [B, T, E], actions u [B, T, a] and the observed-mask [B, T].
 
     "forward" runs a GRU over (e_t·m_t, m_t, u_t) from t = 1 (filtering), "backward" from t = T
-    (smoothing), "none" returns e unchanged (a frame-wise guide; `hidden` must equal E).
+    (smoothing), "none" returns e unchanged (a frame-wise guide). The last `skip` features of e_t
+    (e.g. a frame's keypoints) are appended to the GRU's state: a skip connection that hands the
+    combiner what frame t alone shows.
     """
 
-    def __init__(self, in_features: int, action_dim: int, hidden: int, direction: str = "forward") -> None:
+    def __init__(self, in_features: int, action_dim: int, hidden: int, direction: str = "forward",
+                 skip: int = 0) -> None:
         super().__init__()
         if direction not in DIRECTIONS:
             raise ValueError(f"summarizer direction {direction!r} is not one of {', '.join(DIRECTIONS)}")
         self.direction = direction
-        self.out_features = in_features if direction == "none" else hidden
+        self.skip = 0 if direction == "none" else skip
+        self.out_features = in_features if direction == "none" else hidden + self.skip
         self.rnn = None if direction == "none" else nn.GRU(in_features + 1 + action_dim, hidden,
                                                            batch_first=True)
 
@@ -61,8 +65,10 @@ class Summarizer(nn.Module):
         m = mask.to(e.dtype).unsqueeze(-1)
         inputs = torch.cat([e * m, m, u], -1)
         if self.direction == "backward":
-            return self.rnn(inputs.flip(1))[0].flip(1)
-        return self.rnn(inputs)[0]
+            h = self.rnn(inputs.flip(1))[0].flip(1)
+        else:
+            h = self.rnn(inputs)[0]
+        return torch.cat([h, (e * m)[..., e.shape[-1] - self.skip:]], -1) if self.skip else h
 
 
 def _diag_normal(loc: torch.Tensor, scale: torch.Tensor) -> Independent:
@@ -70,30 +76,88 @@ def _diag_normal(loc: torch.Tensor, scale: torch.Tensor) -> Independent:
 
 
 class FusionCombiner(nn.Module):
-    """q(z_t | z_{t−1}, h_t) ∝ p(z_t | z_{t−1}, u_t) · Normal(z_t; m(h_t), diag s(h_t)²).
+    """q(z_t | z_{t−1}, h_t) ∝ p(z_t | z_{t−1}, u_t) · Normal(z_t; m, diag s²).
 
-    h_t proposes a Gaussian pseudo-observation of z_t; the guide is its precision-weighted product
-    with the transition's prediction, a learned Kalman update (in the spirit of Karl et al. 2017,
-    DVBF, where the transition is part of the recognition model). A dropped frame (observed = 0)
-    gives the pseudo-observation zero precision: q is then the prediction itself.
+    The frames (through h_t) propose a Gaussian pseudo-observation of z_t; the guide is its
+    precision-weighted product with the transition's prediction, a learned Kalman update (in the
+    spirit of Karl et al. 2017, DVBF, where the transition is part of the recognition model).
+    (m, log s) = MLP(h_t) (its last layer starts at zero, log s at `initial_log_scale`), plus a
+    linear path from the last `skip` features of h_t (a frame's keypoints) to m. With
+    `use_previous` the MLP also sees z_{t−1}. A dropped frame (observed = 0) gives the
+    pseudo-observation zero precision: q is then the prediction itself.
+
+    With `circle_dt` > 0 the latent reads (position on the unit circle, angular velocity, ...):
+    the position is measured as the direction of the first keypoint about the image centre,
+    (c, s) = (k_y, k_x) / ‖k‖: an angle from the image's downward axis, for an object turning about
+    the centre (the pendulum's pivot). Nothing learned sits between the keypoint and the angle, so
+    the latent angle cannot be warped against the object's true angle to suit a wrong rule (a
+    learned pivot drifted and did exactly that); a physics transition learns where "down" is. And
+    the velocity's pseudo-observation is the finite difference of positions,
+    (ẑ_{t−1} × m_t) / dt — velocity is the time derivative of position — which measures the
+    velocity in the middle of the interval, carried to time t with half the transition's own
+    predicted change, (E_p[ω_t] − ω_{t−1}) / 2, plus the MLP's correction.
     """
 
     def __init__(self, summary_features: int, latent_dim: int, hidden: int = 64,
-                 activation: str = "relu") -> None:
+                 activation: str = "relu", use_previous: bool = False, skip: int = 0,
+                 initial_log_scale: float = -3.0, circle_dt: float = 0.0) -> None:
         super().__init__()
+        if circle_dt > 0 and latent_dim < 3:
+            raise ValueError(f"circle_dt needs latent_dim >= 3 (position on a circle, velocity), "
+                             f"got {latent_dim}")
         self.latent_dim = latent_dim
-        self.observation = MLP((summary_features,), (hidden,), 2 * latent_dim, activation)
+        self.use_previous = use_previous
+        self.skip = skip
+        self.circle_dt = float(circle_dt)
+        inputs = summary_features + (latent_dim if use_previous else 0)
+        self.observation = MLP((inputs,), (hidden, hidden), 2 * latent_dim, activation)
+        last = self.observation.layers[-1]
+        assert isinstance(last, nn.Linear)
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.zero_()
+            last.bias[latent_dim:] = initial_log_scale
+        self.measures_position = self.circle_dt > 0 and skip >= 2
+        linear_skip = skip > 0 and not self.measures_position
+        self.skip_path = nn.Linear(skip, latent_dim, bias=False) if linear_skip else None
+        if self.skip_path is not None:
+            nn.init.orthogonal_(self.skip_path.weight, gain=1.5)
 
-    def pseudo_observation(self, h_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(m, log s) of the frames' Gaussian evidence about z_t, each [*, d]."""
-        m, log_s = self.observation(h_t).chunk(2, -1)
+    def pseudo_observation(self, z_prev: torch.Tensor | None, h_t: torch.Tensor,
+                           predicted: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(m, log s) of the evidence about z_t, each [*, d]; `predicted` is E_p[z_t | z_{t−1}]."""
+        inputs = h_t
+        if self.use_previous:
+            previous = torch.zeros_like(h_t[..., :self.latent_dim]) if z_prev is None else z_prev
+            inputs = torch.cat([h_t, previous], -1)
+        m, log_s = self.observation(inputs).chunk(2, -1)
+        if self.skip_path is not None:
+            m = m + self.skip_path(h_t[..., h_t.shape[-1] - self.skip:])
+        if self.circle_dt > 0:
+            if self.measures_position:
+                keypoint = h_t[..., h_t.shape[-1] - self.skip:][..., :2]
+                position = keypoint.flip(-1)  # (k_y, k_x): the angle from the downward axis
+            else:
+                position = m[..., :2]
+            position = position / position.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+            velocity = m[..., 2:3]
+            if z_prev is not None:
+                velocity = velocity + self.finite_difference(z_prev, position)
+                if predicted is not None:
+                    velocity = velocity + 0.5 * (predicted[..., 2:3] - z_prev[..., 2:3])
+            m = torch.cat([position, velocity, m[..., 3:]], -1)
         return m, log_s.clamp(MIN_LOG_SCALE, MAX_LOG_SCALE)
+
+    def finite_difference(self, z_prev: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """(ẑ_{t−1} × p_t) / dt [*, 1]: the angular velocity that turns z_{t−1} into the unit vector p_t."""
+        a = z_prev[..., :2] / z_prev[..., :2].norm(dim=-1, keepdim=True).clamp_min(1e-3)
+        return (a[..., :1] * position[..., 1:2] - a[..., 1:2] * position[..., :1]) / self.circle_dt
 
     def forward(self, z_prev: torch.Tensor | None, h_t: torch.Tensor, prior: Distribution,
                 observed: torch.Tensor) -> Distribution:
         assert isinstance(prior, Independent) and isinstance(prior.base_dist, Normal)
         mu_p, var_p = prior.base_dist.loc, prior.base_dist.scale.square()
-        m, log_s = self.pseudo_observation(h_t)
+        m, log_s = self.pseudo_observation(z_prev, h_t, mu_p)
         gain = var_p / (var_p + (2.0 * log_s).exp()) * observed.to(m.dtype).unsqueeze(-1)
         loc = mu_p + gain * (m - mu_p)
         scale = (var_p * (1.0 - gain)).clamp_min(1e-12).sqrt()

@@ -44,18 +44,24 @@ class InitialState(nn.Module):
 
 
 class PendulumTransition(nn.Module):
-    """A pendulum integrator in the latent state z = (cos θ, sin θ, ω).
+    """A pendulum integrator in the latent state z = (cos θ̂, sin θ̂, ω̂).
 
-    mean(z_{t−1}, u_t) integrates θ̈ = −(g/L) sin θ − b ω + k u over one frame (dt seconds) with
-    `substeps` RK4 steps, written on the circle: ċ = −s ω, ṡ = c ω, ω̇ = −(g/L) s − b ω + k u
-    (no atan2, so no branch cut; (c, s) is first projected onto the unit circle, which the flow
-    preserves). g/L > 0, b ≥ 0 and the input gain k are learned; `rule` selects the hypothesis:
+    mean(z_{t−1}, u_t) integrates θ̂̈ = −(g/L) sin(θ̂ − φ) − b ω̂ + k u over one frame (dt seconds)
+    with `substeps` RK4 steps, written on the circle: ċ = −s ω̂, ṡ = c ω̂,
+    ω̂̇ = −(g/L)(s cos φ − c sin φ) − b ω̂ + k u (no atan2, so no branch cut; (c, s) is first
+    projected onto the unit circle, which the flow preserves). g/L > 0, b ≥ 0, the input gain k
+    and the direction of "down" φ are learned — φ makes the rule indifferent to how the latent
+    circle is rotated against the picture (k = −1 absorbs a reflection). `rule` selects the
+    hypothesis:
 
     - "pendulum": the true rule (learned damping b);
     - "undamped": b fixed at 0 (energy conserved without input);
-    - "small-angle": the linearised force −(g/L) θ with θ = atan2(s, c) (harmonic oscillator).
+    - "small-angle": the linearised force −(g/L)(θ̂ − φ), angle difference wrapped to (−π, π]
+      (a harmonic oscillator).
 
-    p(z_t | z_{t−1}, u_t) = Normal(mean, diag σ²) with learned process noise σ per dimension.
+    p(z_t | z_{t−1}, u_t) = Normal(mean, diag σ²) with learned process noise σ per dimension,
+    σ = `max_noise` · sigmoid(raw) ≤ `max_noise`: a ceiling that keeps the rule from being explained
+    away by noise (left free, σ_ω and the guide's uncertainty about ω inflate each other).
     This is the physics-structured transition of DVBF-style models (Karl et al. 2017), with the
     integrator written out instead of learned.
     """
@@ -68,6 +74,7 @@ class PendulumTransition(nn.Module):
         omega_squared: float = 5.0,
         damping: float = 0.5,
         noise_scale: float = 0.05,
+        max_noise: float = 0.1,
     ) -> None:
         super().__init__()
         if rule not in PHYSICS_RULES:
@@ -82,7 +89,17 @@ class PendulumTransition(nn.Module):
         # b = softplus(raw) ≥ 0; the undamped rule keeps the parameter but never uses it
         self.raw_damping = nn.Parameter(torch.tensor(math.log(math.expm1(damping))))
         self.input_gain = nn.Parameter(torch.tensor(0.0))
-        self.log_noise = nn.Parameter(torch.full((3,), math.log(noise_scale)))
+        self.down = nn.Parameter(torch.tensor(0.0))
+        if not 0 < noise_scale < max_noise:
+            raise ValueError(f"need 0 < noise_scale < max_noise, got {noise_scale} and {max_noise}")
+        self.max_noise = float(max_noise)
+        fraction = noise_scale / max_noise
+        self.raw_noise = nn.Parameter(torch.full((3,), math.log(fraction / (1 - fraction))))
+
+    @property
+    def noise(self) -> torch.Tensor:
+        """σ per latent dimension."""
+        return self.max_noise * torch.sigmoid(self.raw_noise)
 
     @property
     def omega_squared(self) -> torch.Tensor:
@@ -98,12 +115,18 @@ class PendulumTransition(nn.Module):
 
     def constants(self) -> dict[str, float]:
         """The learned physical constants as plain numbers."""
-        return {"g_over_L": float(self.omega_squared), "damping": float(self.damping),
-                "input_gain": float(self.input_gain)}
+        with torch.no_grad():
+            return {"g_over_L": float(self.omega_squared), "damping": float(self.damping),
+                    "input_gain": float(self.input_gain), "down": float(self.down)}
 
-    def _derivative(self, state: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def _derivative(self, state: torch.Tensor, u: torch.Tensor, down_cos: torch.Tensor,
+                    down_sin: torch.Tensor) -> torch.Tensor:
         c, s, w = state.unbind(-1)
-        force = torch.atan2(s, c) if self.rule == "small-angle" else s
+        sin_from_down = s * down_cos - c * down_sin  # sin(θ̂ − φ)
+        if self.rule == "small-angle":
+            force = torch.atan2(sin_from_down, c * down_cos + s * down_sin)  # θ̂ − φ in (−π, π]
+        else:
+            force = sin_from_down
         dw = -self.omega_squared * force - self.damping * w + self.input_gain * u
         return torch.stack([-s * w, c * w, dw], -1)
 
@@ -113,17 +136,18 @@ class PendulumTransition(nn.Module):
         state = torch.cat([z_prev[..., :2] / radius, z_prev[..., 2:]], -1)
         u = u[..., 0]
         h = self.dt / self.substeps
+        dc, ds = self.down.cos(), self.down.sin()
         for _ in range(self.substeps):
-            k1 = self._derivative(state, u)
-            k2 = self._derivative(state + 0.5 * h * k1, u)
-            k3 = self._derivative(state + 0.5 * h * k2, u)
-            k4 = self._derivative(state + h * k3, u)
+            k1 = self._derivative(state, u, dc, ds)
+            k2 = self._derivative(state + 0.5 * h * k1, u, dc, ds)
+            k3 = self._derivative(state + 0.5 * h * k2, u, dc, ds)
+            k4 = self._derivative(state + h * k3, u, dc, ds)
             state = state + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
         return state
 
     def forward(self, z_prev: torch.Tensor, u: torch.Tensor) -> Independent:
         loc = self.mean(z_prev, u)
-        return _diag_normal(loc, self.log_noise.exp().expand_as(loc))
+        return _diag_normal(loc, self.noise.expand_as(loc))
 
 
 class GatedTransition(nn.Module):

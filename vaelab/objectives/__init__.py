@@ -11,6 +11,12 @@ from vaelab.objectives.marginal import (
 )
 from vaelab.objectives.registry import OBJECTIVES, make_objective
 from vaelab.objectives.result import Estimate, ObjectiveValue
+from vaelab.objectives.sequential import (
+    sequence_log_weights,
+    sequential_elbo,
+    sequential_iwae_bound,
+    sequential_log_marginal,
+)
 
 __all__ = [
     "DEFAULT_SAMPLE_BUDGET",
@@ -24,5 +30,9 @@ __all__ = [
     "log_importance_weights",
     "make_objective",
     "prior_monte_carlo_log_marginal",
+    "sequence_log_weights",
+    "sequential_elbo",
+    "sequential_iwae_bound",
+    "sequential_log_marginal",
     "streaming_log_mean_exp",
 ]

@@ -1,0 +1,446 @@
+"""Training state-space models on image sequences: configs and a thin, visible loop.
+
+The loop mirrors `vaelab.training.loop.fit` and reuses its parts — `make_optimizer`,
+`check_finite`, `kl_weight_at`, `RunningMeans` and the safetensors checkpoints — so a sequence
+run is resumable to the same numbers and its folder looks like any other run: config.json (with
+"kind": "ssm"), metrics.jsonl, checkpoint.safetensors, model_best.safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Final
+
+import torch
+from tqdm import tqdm
+
+from vaelab.data.pendulum import PENDULUM, PendulumConfig, SequenceSet, load_pendulum
+from vaelab.models.ssm import SequenceBatch, SSMConfig, StateSpaceModel, build_ssm, frames_to_model_space
+from vaelab.objectives.result import ObjectiveValue
+from vaelab.objectives.sequential import sequential_elbo, sequential_iwae_bound
+from vaelab.training.checkpoint import (
+    BEST_WEIGHTS,
+    CHECKPOINT,
+    CONFIG,
+    CheckpointError,
+    LoopState,
+    atomic_write_text,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+    save_weights,
+)
+from vaelab.training.config import ConfigError
+from vaelab.training.experiment import resolve_device
+from vaelab.training.loop import METRICS, RunningMeans, check_finite, kl_weight_at, make_optimizer, print_now
+
+KIND: Final = "ssm"
+SEQUENCE_OBJECTIVES: Final = ("elbo", "iwae")
+SEQUENCE_DATASETS: Final = (PENDULUM,)
+
+SequenceObjective = Callable[[StateSpaceModel, SequenceBatch, float], ObjectiveValue]
+
+
+def _require(ok: bool, name: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{name}: {message}")
+
+
+@dataclass(frozen=True)
+class SequenceDataConfig:
+    """Which sequences: the dataset name, where to cache it, its simulation parameters."""
+
+    dataset: str = PENDULUM
+    data_dir: str | None = None
+    train_limit: int | None = None
+    pendulum: PendulumConfig = field(default_factory=PendulumConfig)
+
+    def __post_init__(self) -> None:
+        _require(self.dataset in SEQUENCE_DATASETS, "data.dataset",
+                 f"{self.dataset!r} is not a sequence dataset; choose one of {', '.join(SEQUENCE_DATASETS)}")
+        _require(self.train_limit is None or self.train_limit >= 1, "data.train_limit",
+                 f"must be >= 1, got {self.train_limit}")
+        if isinstance(self.pendulum, dict):
+            object.__setattr__(self, "pendulum", PendulumConfig.from_dict(self.pendulum))
+
+
+@dataclass(frozen=True)
+class SequenceTrainConfig:
+    """Optimisation for sequence models: Adam with cosine decay, KL warm-up, free bits, a budget.
+
+    `minutes` > 0 stops training when that much time is spent (and paces the learning-rate decay
+    by time as well as epochs); `window` > 0 trains on random windows of that many frames.
+    """
+
+    objective: str = "elbo"
+    samples: int = 1
+    epochs: int = 30
+    minutes: float = 0.0
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    dynamics_lr_factor: float = 10.0
+    final_lr_fraction: float = 0.05
+    kl_warmup_steps: int = 0
+    free_bits: float = 0.0
+    grad_clip: float = 50.0
+    window: int = 25
+    seed: int = 0
+    device: str = "auto"
+    eval_samples: int = 100
+    eval_sequences: int = 100
+
+    def __post_init__(self) -> None:
+        _require(self.objective in SEQUENCE_OBJECTIVES, "train.objective",
+                 f"{self.objective!r} is not one of {', '.join(SEQUENCE_OBJECTIVES)}")
+        _require(1 <= self.samples <= 1000, "train.samples", f"must be in [1, 1000], got {self.samples}")
+        _require(0 <= self.epochs <= 100_000, "train.epochs", f"must be in [0, 100000], got {self.epochs}")
+        _require(self.minutes >= 0, "train.minutes", f"must be >= 0 (0 = no time budget), got {self.minutes}")
+        _require(1 <= self.batch_size <= 65_536, "train.batch_size",
+                 f"must be in [1, 65536], got {self.batch_size}")
+        _require(0 < self.learning_rate <= 1, "train.learning_rate",
+                 f"must be in (0, 1], got {self.learning_rate}")
+        _require(0 < self.dynamics_lr_factor <= 1000, "train.dynamics_lr_factor",
+                 f"must be in (0, 1000], got {self.dynamics_lr_factor}")
+        _require(0 < self.final_lr_fraction <= 1, "train.final_lr_fraction",
+                 f"must be in (0, 1], got {self.final_lr_fraction}")
+        _require(self.kl_warmup_steps >= 0, "train.kl_warmup_steps",
+                 f"must be >= 0, got {self.kl_warmup_steps}")
+        _require(self.free_bits >= 0, "train.free_bits", f"must be >= 0 nats, got {self.free_bits}")
+        _require(self.grad_clip >= 0, "train.grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
+        _require(self.window == 0 or self.window >= 2, "train.window",
+                 f"must be 0 (whole sequences) or >= 2 frames, got {self.window}")
+        _require(self.device in ("auto", "cpu") or self.device.startswith("cuda"), "train.device",
+                 f"must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
+        _require(1 <= self.eval_samples <= 100_000, "train.eval_samples",
+                 f"must be in [1, 100000], got {self.eval_samples}")
+        _require(self.eval_sequences >= 0, "train.eval_sequences",
+                 f"must be >= 0 (0 = whole test split), got {self.eval_sequences}")
+
+
+@dataclass(frozen=True)
+class SequenceExperiment:
+    """Everything needed to rebuild a sequence run: model, data and training configs."""
+
+    model: SSMConfig = field(default_factory=SSMConfig)
+    data: SequenceDataConfig = field(default_factory=SequenceDataConfig)
+    train: SequenceTrainConfig = field(default_factory=SequenceTrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": KIND, **asdict(self)}
+
+    @staticmethod
+    def from_dict(raw: dict[str, Any]) -> SequenceExperiment:
+        """Build from nested dicts; unknown sections or keys are errors naming the allowed ones."""
+        raw = {k: v for k, v in raw.items() if k != "kind"}
+        sections = {"model": SSMConfig, "data": SequenceDataConfig, "train": SequenceTrainConfig}
+        unknown = set(raw) - set(sections)
+        _require(not unknown, "config", f"unknown section(s) {sorted(unknown)}; allowed: {sorted(sections)}")
+        parts: dict[str, Any] = {}
+        for name, cls in sections.items():
+            values = dict(raw.get(name, {}) or {})
+            allowed = {f.name for f in fields(cls)}
+            bad = set(values) - allowed
+            _require(not bad, name, f"unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}")
+            try:
+                parts[name] = cls(**values)
+            except ConfigError:
+                raise
+            except (TypeError, ValueError) as error:
+                raise ConfigError(str(error)) from error
+        return SequenceExperiment(**parts)
+
+    def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> SequenceExperiment:
+        """A copy with some fields replaced, e.g. {"train": {"epochs": 3}}; validated again.
+        The data section may override simulation fields through {"data": {"pendulum": {...}}}."""
+        merged = asdict(self)
+        for section, values in overrides.items():
+            for key, value in values.items():
+                if key == "pendulum" and isinstance(value, dict):
+                    merged[section]["pendulum"].update(value)
+                else:
+                    merged.setdefault(section, {})[key] = value
+        return SequenceExperiment.from_dict(merged)
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @staticmethod
+    def load(path: Path) -> SequenceExperiment:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"cannot parse {path}: {error}") from error
+        _require(isinstance(raw, dict) and raw.get("kind") == KIND, str(path),
+                 "is not a sequence-model config")
+        return SequenceExperiment.from_dict(raw)
+
+
+def is_sequence_run(run_dir: Path | str) -> bool:
+    """Whether `run_dir` holds a state-space-model run (its config says "kind": "ssm")."""
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        return False
+    try:
+        return json.loads(path.read_text()).get("kind") == KIND
+    except (json.JSONDecodeError, AttributeError):
+        return False
+
+
+def load_sequence_splits(config: SequenceDataConfig) -> dict[str, SequenceSet]:
+    """Train / valid / test splits (train cut to `train_limit` sequences when set)."""
+    splits = load_pendulum(config.pendulum, config.data_dir)
+    if config.train_limit is not None and config.train_limit < len(splits["train"]):
+        splits["train"] = splits["train"].subset(slice(0, config.train_limit))
+    return splits
+
+
+def to_batch(data: SequenceSet, data_kind: str, device: torch.device | str = "cpu",
+             index: torch.Tensor | slice | None = None) -> SequenceBatch:
+    """Sequences (all, or those at `index`) in the likelihood's units on `device`."""
+    if index is not None:
+        data = data.subset(index)
+    return SequenceBatch(frames=frames_to_model_space(data.frames.to(device), data_kind),
+                         actions=data.actions.to(device), mask=data.mask.to(device))
+
+
+def build_sequence_model(config: SequenceExperiment, data: SequenceSet) -> StateSpaceModel:
+    """A fresh model for the experiment and data (seed the RNG first for repeatability)."""
+    return build_ssm(config.model, data.frame_shape, data.dt, int(data.actions.shape[-1]))
+
+
+def make_sequence_objective(config: SequenceTrainConfig) -> SequenceObjective:
+    """objective(model, batch, kl_weight): the sequential ELBO (with free bits) or IWAE bound."""
+    if config.objective == "elbo":
+        return lambda model, batch, kl_weight: sequential_elbo(model, batch, config.samples, kl_weight,
+                                                               config.free_bits)
+    return lambda model, batch, kl_weight: sequential_iwae_bound(model, batch, config.samples)
+
+
+def make_sequence_optimizer(model: StateSpaceModel, config: SequenceTrainConfig) -> torch.optim.Optimizer:
+    """`make_optimizer`'s Adam, with the transition's own parameters (for a physics rule: a handful
+    of scalars such as g/L and b) in a second group stepping `dynamics_lr_factor` times faster.
+    Each group's "lr_factor" scales the scheduled learning rate."""
+    optimizer = make_optimizer(model.emitter, config.learning_rate)
+    optimizer.param_groups[0]["lr_factor"] = 1.0
+    dynamics = {id(p) for p in model.dynamics.parameters()}
+    seen = {id(p) for p in model.emitter.parameters()}
+    rest = [p for p in model.parameters() if id(p) not in dynamics and id(p) not in seen]
+    optimizer.add_param_group({"params": rest, "lr": config.learning_rate, "lr_factor": 1.0})
+    if dynamics:
+        optimizer.add_param_group({"params": list(model.dynamics.parameters()),
+                                   "lr": config.learning_rate * config.dynamics_lr_factor,
+                                   "lr_factor": config.dynamics_lr_factor})
+    return optimizer
+
+
+def sequence_train_step(
+    model: StateSpaceModel,
+    optimizer: torch.optim.Optimizer,
+    objective: SequenceObjective,
+    batch: SequenceBatch,
+    kl_weight: float = 1.0,
+    grad_clip: float = 0.0,
+    step: int = 0,
+    epoch: int = 0,
+) -> ObjectiveValue:
+    """One optimiser step: objective, finiteness check, backward, clip, Adam (as `train_step`)."""
+    value = objective(model, batch, kl_weight)
+    check_finite(value, step, epoch)
+    optimizer.zero_grad(set_to_none=True)
+    value.loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return value
+
+
+@torch.no_grad()
+def validation_bound_per_frame(model: StateSpaceModel, batch: SequenceBatch, batch_size: int = 100) -> float:
+    """Mean single-sample sequential ELBO over a fixed validation set, nats per observed frame."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for start in range(0, batch.size, batch_size):
+        part = SequenceBatch(batch.frames[start:start + batch_size], batch.actions[start:start + batch_size],
+                             batch.mask[start:start + batch_size])
+        total += sequential_elbo(model, part).bound.sum().item()
+    model.train(was_training)
+    return total / max(1.0, float(batch.mask.sum()))
+
+
+def learning_rate_at(config: SequenceTrainConfig, epoch: int, seconds: float) -> float:
+    """Cosine decay from the learning rate to `final_lr_fraction` of it, paced by the epochs done
+    or (with a time budget) the share of the budget spent, whichever is further along."""
+    progress = epoch / max(1, config.epochs)
+    if config.minutes > 0:
+        progress = max(progress, seconds / (60.0 * config.minutes))
+    progress = min(1.0, progress)
+    floor = config.final_lr_fraction
+    return config.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7919 + 17) % (2**63)
+
+
+def _truncate_metrics(path: Path, epochs_done: int) -> None:
+    if path.exists():
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        kept = [ln for ln in lines if json.loads(ln).get("epoch", 0) <= epochs_done]
+        path.write_text("".join(ln + "\n" for ln in kept))
+
+
+def _random_windows(batch: SequenceBatch, window: int, generator: torch.Generator) -> SequenceBatch:
+    """One random window of `window` frames per sequence (all frames when shorter)."""
+    if window <= 0 or window >= batch.length:
+        return batch
+    starts = torch.randint(0, batch.length - window + 1, (batch.size,), generator=generator)
+    index = (starts[:, None] + torch.arange(window)[None]).to(batch.frames.device)
+    rows = torch.arange(batch.size, device=batch.frames.device)[:, None]
+    return SequenceBatch(batch.frames[rows, index], batch.actions[rows, index], batch.mask[rows, index])
+
+
+def fit_sequences(
+    config: SequenceExperiment,
+    run_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> tuple[StateSpaceModel, LoopState]:
+    """Train (or continue) the configured state-space model in `run_dir`; returns model and state."""
+    log = log or print_now
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = config.train
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    splits = load_sequence_splits(config.data)
+    model = build_sequence_model(config, splits["train"]).to(device)
+    optimizer = make_sequence_optimizer(model, cfg)
+    objective = make_sequence_objective(cfg)
+
+    if resume and not (run_dir / CHECKPOINT).exists() and (run_dir / CONFIG).exists():
+        log(f"{run_dir} was stopped before its first checkpoint; starting it from the beginning")
+        resume = False
+        (run_dir / METRICS).unlink(missing_ok=True)
+    if resume:
+        loop = load_checkpoint(run_dir, model, optimizer)
+        _truncate_metrics(run_dir / METRICS, loop.epoch)
+        log(f"resuming {run_dir} after epoch {loop.epoch} (step {loop.step})")
+    else:
+        if (run_dir / CHECKPOINT).exists():
+            raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to continue it "
+                                  "or choose another --run-dir")
+        config.save(run_dir / CONFIG)
+        (run_dir / METRICS).unlink(missing_ok=True)
+        loop = LoopState()
+
+    train = splits["train"]
+    data_kind = model.data_kind
+    valid = to_batch(splits["valid"], data_kind, device) if len(splits["valid"]) > 0 else None
+    n, batch_size = len(train), cfg.batch_size
+    steps_per_epoch = math.ceil(n / batch_size)
+    model.train()
+    while loop.epoch < cfg.epochs and not loop.stopped_early:
+        epoch = loop.epoch
+        started = time.perf_counter()
+        lr = learning_rate_at(cfg, epoch, loop.seconds)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * group["lr_factor"]
+        shuffle = torch.Generator().manual_seed(_epoch_seed(cfg.seed, epoch))
+        order = torch.randperm(n, generator=shuffle)
+        running = RunningMeans()
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                   leave=False, unit="batch")
+        for i in bar:
+            batch = to_batch(train, data_kind, device, order[i * batch_size:(i + 1) * batch_size])
+            batch = _random_windows(batch, cfg.window, shuffle)
+            value = sequence_train_step(model, optimizer, objective, batch,
+                                        kl_weight_at(loop.step, cfg.kl_warmup_steps), cfg.grad_clip,
+                                        loop.step, epoch)
+            loop.step += 1
+            running.add(value, batch.size)
+            if progress and i % 10 == 0:
+                bar.set_postfix(loss=f"{value.loss.item():.2f}")
+        bar.close()
+
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": loop.step,
+            **{f"train_{k}": v for k, v in running.means().items()},
+            "kl_weight": kl_weight_at(loop.step - 1, cfg.kl_warmup_steps),
+            "learning_rate": lr,
+        }
+        constants = model.physical_constants()
+        if constants is not None:
+            record.update(constants)
+        valid_bound = validation_bound_per_frame(model, valid) if valid is not None else None
+        record["valid_bound_per_frame"] = valid_bound
+        score = valid_bound if valid_bound is not None else record["train_bound_per_frame"]
+        if score > loop.best_valid:
+            loop.best_valid, loop.best_epoch = score, epoch + 1
+            save_weights(run_dir / BEST_WEIGHTS, model)
+        loop.epoch += 1
+        loop.seconds += time.perf_counter() - started
+        if cfg.minutes > 0 and loop.seconds >= 60.0 * cfg.minutes and loop.epoch < cfg.epochs:
+            loop.stopped_early = True
+        record["seconds"] = loop.seconds
+        with open(run_dir / METRICS, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        save_checkpoint(run_dir, model, optimizer, loop)
+        valid_text = f"  valid {valid_bound:.2f}" if valid_bound is not None else ""
+        physics = (f"  g/L {constants['g_over_L']:.3f}  b {constants['damping']:.3f}"
+                   if constants is not None else "")
+        log(f"epoch {epoch + 1}/{cfg.epochs}  train bound {record['train_bound_per_frame']:.2f}"
+            f"{valid_text} nats/frame{physics}  ({loop.seconds:.0f} s)")
+        if loop.stopped_early:
+            log(f"time budget of {cfg.minutes:g} min reached after epoch {epoch + 1}")
+    model.eval()
+    return model, loop
+
+
+def load_sequence_run(
+    run_dir: Path | str, best: bool = True, device: str = "cpu"
+) -> tuple[StateSpaceModel, SequenceExperiment, dict[str, SequenceSet]]:
+    """Rebuild a sequence run's model from its config and weights (best weights when present)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG).is_file():
+        raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG}); "
+                              "pass the folder that `vaelab train --model ssm` wrote")
+    if not is_sequence_run(run_dir):
+        raise CheckpointError(f"{run_dir} holds a frame model, not a sequence model (train one with "
+                              "`vaelab train --model ssm --dataset pendulum`)")
+    config = SequenceExperiment.load(run_dir / CONFIG)
+    splits = load_sequence_splits(config.data)
+    model = build_sequence_model(config, splits["train"])
+    if best and (run_dir / BEST_WEIGHTS).is_file():
+        load_weights(run_dir / BEST_WEIGHTS, model)
+    else:
+        rng = torch.get_rng_state()
+        load_checkpoint(run_dir, model)
+        torch.set_rng_state(rng)
+    return model.to(resolve_device(device)).eval(), config, splits
+
+
+__all__ = [
+    "KIND",
+    "SequenceDataConfig",
+    "SequenceExperiment",
+    "SequenceTrainConfig",
+    "build_sequence_model",
+    "fit_sequences",
+    "is_sequence_run",
+    "load_sequence_run",
+    "load_sequence_splits",
+    "make_sequence_objective",
+    "sequence_train_step",
+    "to_batch",
+]
