@@ -73,8 +73,8 @@ class PendulumTransition(nn.Module):
         substeps: int = 4,
         omega_squared: float = 5.0,
         damping: float = 0.5,
-        noise_scale: float = 0.05,
-        max_noise: float = 0.1,
+        noise_scale: tuple[float, float, float] = (0.005, 0.005, 0.05),
+        max_noise: tuple[float, float, float] = (0.01, 0.01, 0.1),
     ) -> None:
         super().__init__()
         if rule not in PHYSICS_RULES:
@@ -90,11 +90,12 @@ class PendulumTransition(nn.Module):
         self.raw_damping = nn.Parameter(torch.tensor(math.log(math.expm1(damping))))
         self.input_gain = nn.Parameter(torch.tensor(0.0))
         self.down = nn.Parameter(torch.tensor(0.0))
-        if not 0 < noise_scale < max_noise:
-            raise ValueError(f"need 0 < noise_scale < max_noise, got {noise_scale} and {max_noise}")
-        self.max_noise = float(max_noise)
-        fraction = noise_scale / max_noise
-        self.raw_noise = nn.Parameter(torch.full((3,), math.log(fraction / (1 - fraction))))
+        start, ceiling = torch.tensor(noise_scale), torch.tensor(max_noise)
+        if start.shape != (3,) or ceiling.shape != (3,) or not ((start > 0) & (start < ceiling)).all():
+            raise ValueError(f"need 3 values 0 < noise_scale < max_noise, got {noise_scale} and {max_noise}")
+        self.register_buffer("max_noise", ceiling, persistent=False)
+        fraction = start / ceiling
+        self.raw_noise = nn.Parameter((fraction / (1 - fraction)).log())
 
     @property
     def noise(self) -> torch.Tensor:
