@@ -168,7 +168,7 @@ def test_tiny_training_lowers_the_loss_and_the_probe_finds_the_state(tmp_path: P
     assert {"g_over_L", "damping", "input_gain"} <= set(records[-1])
     splits = load_sequence_splits(config.data)
     result = probe(model, splits["train"], splits["test"], mlp=False)
-    assert result.filtering and result.train_frames == 32 * 16 and result.test_frames == 16 * 20
+    assert result.guide == "filter" and result.train_frames == 32 * 16 and result.test_frames == 16 * 20
     # chance is R² = 0; the keypoint guide reads the angle (and its finite difference the
     # velocity) from the frames, so the filtering means carry the state from the start
     assert result.linear["sin_theta"] > 0.9 and result.linear["cos_theta"] > 0.9

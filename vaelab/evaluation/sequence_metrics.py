@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 
 from vaelab.data.pendulum import SequenceSet
 from vaelab.models.ssm import SequenceBatch, StateSpaceModel, frames_to_model_space
-from vaelab.models.ssm_rollout import posterior_means, predict
+from vaelab.models.ssm_rollout import filtering_means, predict
 from vaelab.objectives.result import Estimate
 from vaelab.objectives.sequential import sequential_elbo, sequential_log_marginal
 
@@ -50,13 +50,13 @@ def to_unit(model: StateSpaceModel, frames: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def filtering_means(model: StateSpaceModel, data: SequenceSet, sequences: int | None = None,
-                    batch_size: int = 100) -> torch.Tensor:
-    """Posterior means [N, T, d] along the mean path for the first `sequences` (None = all)."""
+def filtering_features(model: StateSpaceModel, data: SequenceSet, sequences: int | None = None,
+                       batch_size: int = 100) -> torch.Tensor:
+    """Filtering posterior means E_q[z_t | x_{≤t}] [N, T, d] for the first `sequences` (None = all)."""
     device = next(model.parameters()).device
     n = len(data) if sequences is None else min(sequences, len(data))
-    parts = [posterior_means(model, batch_of(data, model.data_kind, slice(s, min(n, s + batch_size)),
-                                             device))[0].cpu()
+    parts = [filtering_means(model, batch_of(data, model.data_kind, slice(s, min(n, s + batch_size)),
+                                             device)).cpu()
              for s in range(0, n, batch_size)]
     return torch.cat(parts)
 
@@ -75,12 +75,13 @@ class ProbeResult:
     mlp: dict[str, float] | None
     train_frames: int
     test_frames: int
-    filtering: bool
+    guide: str
     test_prediction: np.ndarray  # linear probe's (sin θ, cos θ, ω) on test sequences [N, T, 3]
 
     def as_dict(self) -> dict[str, object]:
         return {"linear_r2": self.linear, "mlp_r2": self.mlp, "train_frames": self.train_frames,
-                "test_frames": self.test_frames, "filtering": self.filtering}
+                "test_frames": self.test_frames, "features": "filtering posterior means",
+                "guide": self.guide}
 
 
 def probe(
@@ -94,9 +95,9 @@ def probe(
 ) -> ProbeResult:
     """Fit probes from filtering posterior means to (sin θ, cos θ, ω) on training sequences and
     score them by R² on test sequences (every frame of every sequence)."""
-    x_train = filtering_means(model, train, train_sequences)
+    x_train = filtering_features(model, train, train_sequences)
     y_train = probe_targets(train.states[: x_train.shape[0]])
-    x_test = filtering_means(model, test, test_sequences)
+    x_test = filtering_features(model, test, test_sequences)
     y_test = probe_targets(test.states[: x_test.shape[0]])
     xa, ya = x_train.reshape(-1, x_train.shape[-1]).numpy(), y_train.reshape(-1, 3).numpy()
     xb, yb = x_test.reshape(-1, x_test.shape[-1]).numpy(), y_test.reshape(-1, 3).numpy()
@@ -116,7 +117,7 @@ def probe(
         {name: float(v) for name, v in zip(PROBE_TARGETS, mlp_scores, strict=True)},
         train_frames=int(xa.shape[0]),
         test_frames=int(xb.shape[0]),
-        filtering=model.summarizer.direction == "forward",
+        guide={"forward": "filter", "backward": "smooth"}.get(model.summarizer.direction, "frame"),
         test_prediction=predicted.reshape(*x_test.shape[:2], 3),
     )
 

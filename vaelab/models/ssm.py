@@ -105,7 +105,6 @@ class SSMConfig:
     combiner: str = "fusion"
     readout: str = "auto"
     architecture: str = "keypoint"
-    keypoints: int = 1
     encoder_hidden: tuple[int, ...] = (256, 128)
     rnn_hidden: int = 128
     combiner_hidden: int = 64
@@ -139,7 +138,6 @@ class SSMConfig:
                  "physics transitions emit from the angle alone: readout must be 'circle' or 'auto'")
         _require(self.architecture in SSM_ARCHITECTURES, "architecture",
                  f"{self.architecture!r} is not one of {', '.join(SSM_ARCHITECTURES)}")
-        _require(0 <= self.keypoints <= 16, "keypoints", f"must be in [0, 16], got {self.keypoints}")
         _require(len(self.encoder_hidden) >= 1 and min(self.encoder_hidden) >= 1, "encoder_hidden",
                  f"need >= 1 positive widths, got {self.encoder_hidden}")
         _require(len(self.decoder_hidden) >= 1 and min(self.decoder_hidden) >= 1, "decoder_hidden",
@@ -294,10 +292,10 @@ def build_ssm(config: SSMConfig, frame_shape: tuple[int, int, int], dt: float,
     if frame_wise:
         enc_net: nn.Module = MLP(frame_shape, config.encoder_hidden, 2 * d, act, in_scale)
         enc_out = 2 * d
-    elif config.architecture == "keypoint" and config.keypoints > 0:
+    elif config.architecture == "keypoint":
         keypoint_net = KeypointEncoder(frame_shape, config.encoder_hidden[:-1], config.encoder_hidden[-1],
-                                       config.keypoints, act, in_scale)
-        enc_net, enc_out, skip = keypoint_net, keypoint_net.out_features, 2 * config.keypoints
+                                       act, in_scale)
+        enc_net, enc_out, skip = keypoint_net, keypoint_net.out_features, 2
     elif config.architecture == "conv":
         enc_net = ConvEncoder(frame_shape, config.encoder_hidden[-1], (32, 64), config.encoder_hidden[0], act,
                               in_scale)
@@ -315,7 +313,7 @@ def build_ssm(config: SSMConfig, frame_shape: tuple[int, int, int], dt: float,
     elif config.combiner == "fusion":
         circle_dt = dt if readout == "circle" and d >= 3 else 0.0
         combiner = FusionCombiner(summarizer.out_features, d, config.combiner_hidden, act, skip=skip,
-                                  circle_dt=circle_dt)
+                                  circle_dt=circle_dt, lookahead=summarizer.lookahead)
     else:
         combiner = GatedCombiner(summarizer.out_features, d)
     return StateSpaceModel(initial, dynamics, emitter, encoder, summarizer, combiner, data_kind)

@@ -42,10 +42,11 @@ class FrameEncoder(nn.Module):
 class Summarizer(nn.Module):
     """h [B, T, H] from encodings e [B, T, E], actions u [B, T, a] and the observed-mask [B, T].
 
-    "forward" runs a GRU over (e_t·m_t, m_t, u_t) from t = 1 (filtering), "backward" from t = T
-    (smoothing), "none" returns e unchanged (a frame-wise guide). The last `skip` features of e_t
-    (e.g. a frame's keypoints) are appended to the GRU's state: a skip connection that hands the
-    combiner what frame t alone shows.
+    "forward" runs a GRU over (e_t·m_t, m_t, u_t) from t = 1 (filtering: h_t sees x_{≤t}),
+    "backward" from t = T (smoothing: x_{≥t}), "none" returns e unchanged (a frame-wise guide).
+    The last `skip` features of e_t (a frame's keypoint) are appended to the GRU's state — a skip
+    connection handing the combiner what frame t alone shows — and, looking backward, those of
+    frame t+1 with a flag saying whether frame t+1 exists and was seen: [GRU_t, k_t, k_{t+1}, m_{t+1}].
     """
 
     def __init__(self, in_features: int, action_dim: int, hidden: int, direction: str = "forward",
@@ -55,7 +56,9 @@ class Summarizer(nn.Module):
             raise ValueError(f"summarizer direction {direction!r} is not one of {', '.join(DIRECTIONS)}")
         self.direction = direction
         self.skip = 0 if direction == "none" else skip
-        self.out_features = in_features if direction == "none" else hidden + self.skip
+        self.lookahead = direction == "backward" and skip > 0
+        self.skip_features = self.skip * (2 if self.lookahead else 1) + (1 if self.lookahead else 0)
+        self.out_features = in_features if direction == "none" else hidden + self.skip_features
         self.rnn = None if direction == "none" else nn.GRU(in_features + 1 + action_dim, hidden,
                                                            batch_first=True)
 
@@ -68,7 +71,19 @@ class Summarizer(nn.Module):
             h = self.rnn(inputs.flip(1))[0].flip(1)
         else:
             h = self.rnn(inputs)[0]
-        return torch.cat([h, (e * m)[..., e.shape[-1] - self.skip:]], -1) if self.skip else h
+        if not self.skip:
+            return h
+        here = (e * m)[..., e.shape[-1] - self.skip:]
+        parts = [h, here]
+        if self.lookahead:
+            after = torch.cat([here[:, 1:], torch.zeros_like(here[:, :1])], 1)
+            seen_after = torch.cat([m[:, 1:], torch.zeros_like(m[:, :1])], 1)
+            parts += [after, seen_after]
+        return torch.cat(parts, -1)
+
+
+def _unit(v: torch.Tensor) -> torch.Tensor:
+    return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-6)
 
 
 def _diag_normal(loc: torch.Tensor, scale: torch.Tensor) -> Independent:
@@ -93,14 +108,16 @@ class FusionCombiner(nn.Module):
     the latent angle cannot be warped against the object's true angle to suit a wrong rule (a
     learned pivot drifted and did exactly that); a physics transition learns where "down" is. And
     the velocity's pseudo-observation is the finite difference of positions,
-    (ẑ_{t−1} × m_t) / dt — velocity is the time derivative of position — which measures the
+    ∠(z_{t−1}, m_t) / dt — velocity is the time derivative of position — which measures the
     velocity in the middle of the interval, carried to time t with half the transition's own
-    predicted change, (E_p[ω_t] − ω_{t−1}) / 2, plus the MLP's correction.
+    predicted change, (E_p[ω_t] − ω_{t−1}) / 2, plus the MLP's correction. With `lookahead` (a
+    smoothing guide, whose h_t also holds frame t+1's keypoint) it is the central difference
+    ∠(z_{t−1}, m_{t+1}) / 2dt wherever frame t+1 was seen: no lag at all.
     """
 
     def __init__(self, summary_features: int, latent_dim: int, hidden: int = 64,
                  activation: str = "relu", use_previous: bool = False, skip: int = 0,
-                 initial_log_scale: float = -3.0, circle_dt: float = 0.0) -> None:
+                 initial_log_scale: float = -3.0, circle_dt: float = 0.0, lookahead: bool = False) -> None:
         super().__init__()
         if circle_dt > 0 and latent_dim < 3:
             raise ValueError(f"circle_dt needs latent_dim >= 3 (position on a circle, velocity), "
@@ -108,6 +125,8 @@ class FusionCombiner(nn.Module):
         self.latent_dim = latent_dim
         self.use_previous = use_previous
         self.skip = skip
+        self.lookahead = lookahead
+        self.skip_features = (2 * skip + 1) if lookahead and skip else skip
         self.circle_dt = float(circle_dt)
         inputs = summary_features + (latent_dim if use_previous else 0)
         self.observation = MLP((inputs,), (hidden, hidden), 2 * latent_dim, activation)
@@ -119,7 +138,7 @@ class FusionCombiner(nn.Module):
             last.bias[latent_dim:] = initial_log_scale
         self.measures_position = self.circle_dt > 0 and skip >= 2
         linear_skip = skip > 0 and not self.measures_position
-        self.skip_path = nn.Linear(skip, latent_dim, bias=False) if linear_skip else None
+        self.skip_path = nn.Linear(self.skip_features, latent_dim, bias=False) if linear_skip else None
         if self.skip_path is not None:
             nn.init.orthogonal_(self.skip_path.weight, gain=1.5)
 
@@ -131,27 +150,35 @@ class FusionCombiner(nn.Module):
             previous = torch.zeros_like(h_t[..., :self.latent_dim]) if z_prev is None else z_prev
             inputs = torch.cat([h_t, previous], -1)
         m, log_s = self.observation(inputs).chunk(2, -1)
+        skipped = h_t[..., h_t.shape[-1] - self.skip_features:]
         if self.skip_path is not None:
-            m = m + self.skip_path(h_t[..., h_t.shape[-1] - self.skip:])
+            m = m + self.skip_path(skipped)
         if self.circle_dt > 0:
             if self.measures_position:
-                keypoint = h_t[..., h_t.shape[-1] - self.skip:][..., :2]
-                position = keypoint.flip(-1)  # (k_y, k_x): the angle from the downward axis
+                position = _unit(skipped[..., :2].flip(-1))  # (k_y, k_x): the angle from the downward axis
             else:
-                position = m[..., :2]
-            position = position / position.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+                position = _unit(m[..., :2])
             velocity = m[..., 2:3]
             if z_prev is not None:
-                velocity = velocity + self.finite_difference(z_prev, position)
-                if predicted is not None:
-                    velocity = velocity + 0.5 * (predicted[..., 2:3] - z_prev[..., 2:3])
+                backward = self.angle_between(z_prev, position) / self.circle_dt
+                if predicted is not None:  # mid-interval velocity carried to time t
+                    backward = backward + 0.5 * (predicted[..., 2:3] - z_prev[..., 2:3])
+                if self.lookahead and self.measures_position:
+                    # central difference (θ_{t+1} − θ_{t−1}) / 2dt where frame t+1 was seen
+                    after, seen = _unit(skipped[..., self.skip:self.skip + 2].flip(-1)), skipped[..., -1:]
+                    central = self.angle_between(z_prev, after) / (2 * self.circle_dt)
+                    backward = seen * central + (1 - seen) * backward
+                velocity = velocity + backward
             m = torch.cat([position, velocity, m[..., 3:]], -1)
         return m, log_s.clamp(MIN_LOG_SCALE, MAX_LOG_SCALE)
 
-    def finite_difference(self, z_prev: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
-        """(ẑ_{t−1} × p_t) / dt [*, 1]: the angular velocity that turns z_{t−1} into the unit vector p_t."""
-        a = z_prev[..., :2] / z_prev[..., :2].norm(dim=-1, keepdim=True).clamp_min(1e-3)
-        return (a[..., :1] * position[..., 1:2] - a[..., 1:2] * position[..., :1]) / self.circle_dt
+    @staticmethod
+    def angle_between(z_prev: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """atan2(z_{t−1} × p, z_{t−1} · p) [*, 1]: the angle that turns position z_{t−1} into the unit
+        vector p (the angle itself, not its sine, which would shrink fast motion)."""
+        a = z_prev[..., :2]
+        cross = a[..., :1] * position[..., 1:2] - a[..., 1:2] * position[..., :1]
+        return torch.atan2(cross, (a * position).sum(-1, keepdim=True))
 
     def forward(self, z_prev: torch.Tensor | None, h_t: torch.Tensor, prior: Distribution,
                 observed: torch.Tensor) -> Distribution:

@@ -33,6 +33,20 @@ def posterior_means(model: StateSpaceModel, batch: SequenceBatch) -> tuple[torch
     return torch.stack(means, 1), torch.stack(scales, 1)
 
 
+@torch.no_grad()
+def filtering_means(model: StateSpaceModel, batch: SequenceBatch) -> torch.Tensor:
+    """Means [B, T, d] of the filtering distribution q(z_t | x_{≤t}) at every step.
+
+    A forward guide gives them in one pass. A smoothing guide is run on each prefix x_{1:t} and
+    its last step kept — the smoother's marginal at the end of what it has seen is a filter —
+    which costs T passes of growing length.
+    """
+    if model.summarizer.direction == "forward":
+        return posterior_means(model, batch)[0]
+    steps = [posterior_means(model, batch.window(0, t))[0][:, -1] for t in range(1, batch.length + 1)]
+    return torch.stack(steps, 1)
+
+
 def _draw(distribution: torch.distributions.Distribution, generator: torch.Generator | None) -> torch.Tensor:
     loc = distribution.mean
     noise = torch.randn(loc.shape, generator=generator, device=loc.device, dtype=loc.dtype)

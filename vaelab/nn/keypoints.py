@@ -1,10 +1,10 @@
-"""An image encoder with spatial soft-argmax keypoints (Finn et al. 2016, deep spatial autoencoders).
+"""An image encoder with a spatial soft-argmax keypoint (Finn et al. 2016, deep spatial autoencoders).
 
-x [N, C, H, W] -> [MLP features (F), keypoints (2K)]: each keypoint is the expected pixel position
-(x, y) in [−1, 1]² under a softmax over the pixels of a learned 3×3 convolution's map. The map
-starts as `sharpness` × intensity, so each keypoint begins at the bright object's centroid: a
-position that moves continuously with the object, which gives a state-space model a well-shaped
-starting point for positions (a pendulum's keypoint circles the pivot once per turn).
+x [N, C, H, W] -> [MLP features (F), keypoint (2)]: the keypoint is the expected pixel position
+(x, y) in [−1, 1]² under a softmax over the pixels of a · (mean intensity), a > 0 learned: the
+centroid of the bright object. It is a fixed, rotation-respecting measurement of position (a
+learned convolution in its place could shift the centroid, and a state-space model used that to
+warp its angle to suit a wrong rule); a pendulum's keypoint circles the pivot once per turn.
 """
 
 from __future__ import annotations
@@ -34,30 +34,25 @@ class SpatialSoftArgmax(nn.Module):
 
 
 class KeypointEncoder(nn.Module):
-    """x [N, C, H, W] -> [relu(MLP(x)) (out_features), keypoints (2K)]."""
+    """x [N, C, H, W] -> [relu(MLP(x)) (out_features), keypoint (2)]."""
 
     def __init__(
         self,
         in_shape: Sequence[int],
         hidden: Sequence[int],
         out_features: int,
-        keypoints: int = 1,
         activation: str = "relu",
         in_scale: float = 1.0,
         sharpness: float = 10.0,
     ) -> None:
         super().__init__()
-        c, h, w = in_shape
+        _, h, w = in_shape
         self.features = MLP(in_shape, hidden, out_features, activation, in_scale)
-        self.logits = nn.Conv2d(c, keypoints, 3, padding=1)
-        with torch.no_grad():
-            self.logits.weight.zero_()
-            self.logits.weight[:, :, 1, 1] = sharpness / c
-            self.logits.bias.zero_()
+        self.log_sharpness = nn.Parameter(torch.tensor(float(sharpness)).log())
         self.soft_argmax = SpatialSoftArgmax(h, w)
         self.in_scale = in_scale
-        self.out_features = out_features + 2 * keypoints
+        self.out_features = out_features + 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        keypoints = self.soft_argmax(self.logits(x * self.in_scale))
-        return torch.cat([torch.relu(self.features(x)), keypoints], -1)
+        logits = self.log_sharpness.exp() * (x * self.in_scale).mean(1, keepdim=True)
+        return torch.cat([torch.relu(self.features(x)), self.soft_argmax(logits)], -1)
