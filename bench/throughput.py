@@ -10,6 +10,10 @@ difference is the optimiser and how much the framework's own overhead. Targets: 
 hand-written and ≥ 2× Pyro on CPU.
 
     python bench/throughput.py [--steps 20] [--rounds 30] [--device cpu] [--threads N]
+                               [--compile] [--bf16] [--scaling]
+
+--compile and --bf16 add vaelab contenders whose training step is compiled with torch.compile
+or runs under bfloat16 autocast (the switches `vaelab train --compile --bf16` turn on).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from torch import nn
 from vaelab.data.representation import to_model_space
 from vaelab.models import ModelConfig, build_vae
 from vaelab.objectives import importance_sampled_log_marginal, make_objective
+from vaelab.training.fast_path import compiled, with_autocast
 from vaelab.training.loop import RunningMeans, make_optimizer, train_step
 
 BATCH, LATENT, HIDDEN = 128, 32, (512, 512)
@@ -131,6 +136,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    parser.add_argument("--compile", action="store_true", help="add vaelab with torch.compile")
+    parser.add_argument("--bf16", action="store_true", help="add vaelab under bf16 autocast")
     parser.add_argument("--scaling", action="store_true",
                         help="also print images/s against batch and latent size, IS time against k")
     args = parser.parse_args()
@@ -163,6 +170,18 @@ def main() -> None:
             "model": hand_fused_model, "generator": generator(),
             "optimizer": make_optimizer(hand_fused_model, 1e-3)}),
     }
+    switches = {"vaelab+compile": args.compile, "vaelab+bf16": args.bf16,
+                "vaelab+both": args.compile and args.bf16}
+    for name in (n for n, wanted in switches.items() if wanted):
+        model = build_vae(ModelConfig(latent_dim=LATENT, hidden=HIDDEN), (1, 28, 28)).to(device)
+        objective = make_objective("elbo", 1)
+        if name != "vaelab+compile":
+            objective = with_autocast(objective, "bf16", device)
+        if name != "vaelab+bf16":
+            objective = compiled(objective)
+        contenders[name] = (time_vaelab, {"model": model, "objective": objective,
+                                          "optimizer": make_optimizer(model, 1e-3),
+                                          "generator": generator(), "running": RunningMeans()})
     pyro_contender = make_pyro_contender(device)
     if pyro_contender is not None:  # Pyro's SVI, Trace_ELBO: the probabilistic-programming peer
         contenders["pyro"] = pyro_contender
@@ -188,6 +207,8 @@ def main() -> None:
           "(median of paired rounds)  target >= 0.95")
     print(f"ratio vaelab / hand+fused:  {paired_ratio('vaelab', 'hand+fused'):.3f} "
           "(framework overhead alone)")
+    for name in (n for n in rates if n.startswith("vaelab+")):
+        print(f"ratio {name} / vaelab: {paired_ratio(name, 'vaelab'):.3f}")
     if "pyro" in rates:
         print(f"ratio vaelab / pyro:        {paired_ratio('vaelab', 'pyro'):.3f}  target >= 2")
     else:

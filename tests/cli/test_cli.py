@@ -25,8 +25,11 @@ def test_train_evaluate_sample_round_trip(tmp_path: Path, capsys: pytest.Capture
     assert metrics["test"]["examples"] == 40
     assert metrics["test"]["log_px_is"]["mean"] >= metrics["test"]["elbo"]["mean"] - 1.0
 
-    assert main(["train", "--resume", str(run), "--epochs", "3", "--no-progress"]) == 0
+    # a resumed run may switch the speed settings: here bf16 autocast (with its CPU warning)
+    assert main(["train", "--resume", str(run), "--epochs", "3", "--bf16", "--no-progress"]) == 0
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    assert json.loads((run / "config.json").read_text())["train"]["precision"] == "bf16"
+    assert "warning: bf16 autocast on a CPU" in capsys.readouterr().out
 
     assert main(["evaluate", str(run), "-k", "20", "--examples", "30", "--compare-estimators",
                  "--ks", "1,10", "--compare-examples", "8", "--ais-examples", "3",

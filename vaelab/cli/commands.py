@@ -66,8 +66,11 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "eval_examples": ("train", "eval_examples"),
     "lr_schedule": ("train", "lr_schedule"),
     "time_budget": ("train", "time_budget_minutes"),
+    "compile": ("train", "compile"),
+    "precision": ("train", "precision"),
 }
-RESUMABLE = {"epochs", "time_budget_minutes"}
+#: settings a resumed run may change: its length, and speed switches that leave the model as it is
+RESUMABLE = {"epochs", "time_budget_minutes", "compile", "precision"}
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -94,7 +97,7 @@ def add_train(sub: Any) -> None:
     p.add_argument("--run-dir", type=Path, help="output folder (default runs/DATASET-TIME)")
     p.add_argument("--resume", type=Path, metavar="RUN",
                    help="continue an interrupted run from its last checkpoint "
-                        "(only --epochs and --time-budget may change)")
+                        "(only --epochs, --time-budget, --compile and --bf16 may change)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-eval", action="store_true", help="skip the final test evaluation")
     p.add_argument("--nproc", type=int, metavar="N",
@@ -150,6 +153,10 @@ def add_train(sub: Any) -> None:
                    help="burda = lr·10^(−i/7) for 3^i epochs (Burda et al. 2016)")
     t.add_argument("--time-budget", type=float, metavar="MINUTES",
                    help="stop after the epoch that uses up this much training time (0 = off)")
+    t.add_argument("--compile", action="store_true", default=None,
+                   help="compile the training step with torch.compile (first steps are slower)")
+    t.add_argument("--bf16", dest="precision", action="store_const", const="bf16",
+                   help="train under bfloat16 autocast (for GPUs; evaluation stays float32)")
     t.add_argument("--eval-samples", type=int, help="k for the final importance-sampled log p(x)")
     t.add_argument("--eval-examples", type=int, help="test images evaluated (0 = all)")
     # --- sequence models: --model ssm trains a state-space model (vaelab/cli/sequence_commands.py) ---
@@ -237,8 +244,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if args.config is not None or set(overrides) - {"train"} or \
                 set(overrides.get("train", {})) - RESUMABLE:
-            raise ConfigError("--resume continues a run with its saved config; only --epochs "
-                              "and --time-budget may be given with it")
+            raise ConfigError("--resume continues a run with its saved config; only --epochs, "
+                              "--time-budget, --compile and --bf16 may be given with it")
         run_dir = args.resume
         if not (run_dir / CONFIG).is_file():
             raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG})")

@@ -15,6 +15,7 @@ from typing import Any
 from vaelab.data.representation import BINARIZATIONS
 from vaelab.models.config import ModelConfig
 from vaelab.objectives.registry import OBJECTIVES
+from vaelab.training.fast_path import PRECISIONS
 
 #: "burda": lr · 10^(−i/7) for 3^i epochs, i = 0..7 (Burda et al. 2016, 3,280 epochs in all)
 LR_SCHEDULES = ("constant", "burda")
@@ -82,6 +83,8 @@ class TrainConfig:
     eval_examples: int = 1000
     lr_schedule: str = "constant"
     time_budget_minutes: float = 0.0
+    compile: bool = False
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         _require(self.objective in OBJECTIVES, "train.objective",
@@ -104,6 +107,8 @@ class TrainConfig:
                  f"{self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}")
         _require(self.time_budget_minutes >= 0, "train.time_budget_minutes",
                  f"must be >= 0 (0 = no limit), got {self.time_budget_minutes}")
+        _require(self.precision in PRECISIONS, "train.precision",
+                 f"{self.precision!r} is not one of {', '.join(PRECISIONS)}")
         _require(self.eval_examples >= 0, "train.eval_examples",
                  f"must be >= 0 (0 = whole test set), got {self.eval_examples}")
 

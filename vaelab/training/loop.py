@@ -39,6 +39,7 @@ from vaelab.training.experiment import (
     data_kind_of,
     load_splits,
 )
+from vaelab.training.fast_path import compiled, precision_advice, with_autocast
 
 METRICS = "metrics.jsonl"
 
@@ -190,6 +191,12 @@ def fit(
     model = build_model(config, splits.train.image_shape).to(device)
     optimizer = make_optimizer(model, train_cfg.learning_rate)
     objective = wrap_objective(model, make_objective(train_cfg.objective, train_cfg.samples), context)
+    objective = with_autocast(objective, train_cfg.precision, device)
+    advice = precision_advice(train_cfg.precision, device)
+    if advice is not None:
+        say(f"warning: {advice}")
+    if train_cfg.compile:
+        objective = compiled(objective)
 
     if context.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,56 @@
+"""Optional speed switches for the training step: torch.compile and bf16 autocast.
+
+Both wrap the objective, so the loop, the models and the objectives stay unaware of them.
+Evaluation (validation bound, log p(x) estimates) always runs eagerly in float32: the
+likelihoods vaelab reports must not depend on a speed switch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from vaelab.models.base import LatentVariableModel
+from vaelab.objectives.result import ObjectiveValue
+
+#: numeric precision of the training step's forward pass
+PRECISIONS = ("fp32", "bf16")
+#: torch.compile backend; "inductor" generates kernels (needs a C++ compiler on CPU)
+COMPILE_BACKEND = "inductor"
+
+Objective = Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue]
+
+
+def with_autocast(objective: Objective, precision: str, device: torch.device) -> Objective:
+    """The objective run under bf16 autocast on `device` ("bf16"), or unchanged ("fp32").
+
+    Autocast runs matrix products in bfloat16 and keeps reductions such as the summed
+    log-likelihood in float32; the loss the optimiser sees is float32 either way.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return objective
+
+    def autocast_objective(model: LatentVariableModel, x: torch.Tensor, kl_weight: float) -> ObjectiveValue:
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+            value = objective(model, x, kl_weight)
+        return ObjectiveValue(loss=value.loss.float(), bound=value.bound.float(),
+                              terms={name: term.float() for name, term in value.terms.items()})
+
+    return autocast_objective
+
+
+def precision_advice(precision: str, device: torch.device) -> str | None:
+    """A warning for a precision that is likely to slow training down on `device`, else None."""
+    if precision == "bf16" and device.type == "cpu":
+        return ("bf16 autocast on a CPU without bfloat16 matrix units is slower than float32 "
+                "(15x slower in bench/throughput.py on a 2-core x86 machine); it is meant for GPUs")
+    return None
+
+
+def compiled(objective: Objective) -> Objective:
+    """The objective compiled with torch.compile (traced into the model's methods on first call;
+    a batch of another size, e.g. the epoch's last, triggers one recompilation)."""
+    return torch.compile(objective, backend=COMPILE_BACKEND, dynamic=False)
