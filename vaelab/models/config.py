@@ -80,8 +80,6 @@ class ModelConfig:
                  f"{self.inference!r} is not one of {', '.join(INFERENCE)}")
         _require(not (self.upper_latents and self.architecture != "mlp"), "upper_latents",
                  "stacked stochastic layers are built with architecture = 'mlp'")
-        _require(not (self.upper_latents and self.prior == "vamp"), "prior",
-                 "the VampPrior is available for single-latent models (upper_latents = [])")
 
     @property
     def hierarchical(self) -> bool:

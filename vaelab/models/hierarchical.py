@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.distributions import Distribution
 
 from vaelab.distributions.detach import detach_parameters
 from vaelab.models.conditional import ConditionalDistribution
@@ -50,6 +51,15 @@ class HierarchicalVAE(LatentChainModel):
             latents.append(z)
             parent = z
         return tuple(latents), log_q
+
+    def top_guide(self, x: torch.Tensor) -> Distribution:
+        """q(z_L | μ_{L−1}(x)): the top encoder fed the chain of posterior means below it. The
+        exact marginal ∫ q(z_L | z_{L−1}) q(z_{<L} | x) dz is intractable; this is the
+        deterministic path a VampPrior over the top layer evaluates at its pseudo-inputs."""
+        parent = x
+        for encoder in self.encoders[:-1]:
+            parent = encoder(parent).mean
+        return self.encoders[-1](parent)
 
     def encode_mean(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         latents = []

@@ -79,6 +79,10 @@ class LadderVAE(LatentChainModel):
             latents.append(z)
         return tuple(reversed(latents)), log_q
 
+    def top_guide(self, x: torch.Tensor) -> Independent:
+        """q(z_L | x): the top layer's bottom-up message, exactly the guide's top factor."""
+        return self._bottom_up(x)[-1]
+
     def encode_mean(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         messages = self._bottom_up(x)
         latents = [messages[-1].mean]

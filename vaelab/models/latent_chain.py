@@ -3,6 +3,9 @@
 p(x, z_1..z_L) = p(z_L) ∏_{l<L} p(z_l | z_{l+1}) · p(x | z_1): a chain of conditional
 distributions from the top latent down to the data. Models with different guides (bottom-up,
 top-down) subclass `LatentChainModel` and add only their guide.
+
+The top prior p(z_L) is called with `top_guide`, x ↦ q(z_L | x), so that a VampPrior,
+(1/K) Σ_k q(z_L | u_k), shares the guide's weights as in the single-layer model.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.distributions import Distribution
 
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.conditional import ConditionalDistribution
@@ -36,8 +40,16 @@ class LatentChainModel(LatentVariableModel):
         self.data_shape = decoder.event_shape
         self.data_kind = decoder.family.data_kind
 
+    def top_guide(self, x: torch.Tensor) -> Distribution:
+        """q(z_L | x) as a function of the data alone, for the VampPrior over the top layer."""
+        raise NotImplementedError
+
+    def top_prior(self) -> Distribution:
+        """p(z_L): the configured prior module (Normal, mixture, or VampPrior over `top_guide`)."""
+        return self.prior_module(self.top_guide)
+
     def log_prior(self, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        log_p = self.prior_module().log_prob(z[-1])
+        log_p = self.top_prior().log_prob(z[-1])
         for layer, transition in enumerate(self.transitions):
             log_p = log_p + transition(z[layer + 1]).log_prob(z[layer])
         return log_p
@@ -46,7 +58,7 @@ class LatentChainModel(LatentVariableModel):
         return self.decoder(z[0]).log_prob(x)
 
     def prior_sample(self, sample_shape: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
-        latents = [self.prior_module().sample(sample_shape)]
+        latents = [self.top_prior().sample(sample_shape)]
         for transition in reversed(self.transitions):
             latents.append(transition(latents[-1]).sample())
         return tuple(reversed(latents))
