@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from vaelab.cli import report_commands, sequence_commands
+from vaelab.cli import report_commands, semisupervised_commands, sequence_commands
 from vaelab.data import DATASET_NAMES, DataError
 from vaelab.data.representation import BINARIZATIONS
 from vaelab.distributions.families import FAMILIES
@@ -160,11 +160,14 @@ def add_train(sub: Any) -> None:
     t.add_argument("--eval-samples", type=int, help="k for the final importance-sampled log p(x)")
     t.add_argument("--eval-examples", type=int, help="test images evaluated (0 = all)")
     # --- sequence models: --model ssm trains a state-space model (vaelab/cli/sequence_commands.py) ---
-    p.add_argument("--model", choices=sequence_commands.MODELS, default="vae",
+    p.add_argument("--model", choices=(*sequence_commands.MODELS, *semisupervised_commands.MODELS),
+                   default="vae",
                    help="vae: a latent-variable model of images; ssm: a state-space model of image "
-                        "sequences (e.g. --dataset pendulum)")
+                        "sequences (e.g. --dataset pendulum); m2, m1m2: semi-supervised "
+                        "classifiers (Kingma et al. 2014)")
     sequence_commands.add_sequence_train_flags(p)
     # --- end sequence models ---
+    semisupervised_commands.add_semisupervised_train_flags(p)
     p.set_defaults(handler=run_train)
 
 
@@ -241,6 +244,10 @@ def run_train(args: argparse.Namespace) -> int:
     if args.nproc is not None and not launched_by_torchrun():
         return _relaunch_with_torchrun(args)
     overrides = _overrides(args)
+    # --- semi-supervised models: --model m2|m1m2 (or resuming such a run) ---
+    if semisupervised_commands.wants_semisupervised(args):
+        return semisupervised_commands.run_semisupervised_train(
+            args, overrides, _default_run_dir(args.dataset or "mnist-5k"))
     if args.resume is not None:
         if args.config is not None or set(overrides) - {"train"} or \
                 set(overrides.get("train", {})) - RESUMABLE:
@@ -290,6 +297,8 @@ def add_evaluate(sub: Any) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    if semisupervised_commands.is_semisupervised_run(args.run):
+        return semisupervised_commands.run_semisupervised_evaluate(args)
     if args.samples < 1 or args.compare_examples < 1 or min(args.ks) < 1 or args.examples < 0:
         raise ConfigError("-k, --ks and --compare-examples must be >= 1 and --examples >= 0")
     if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
@@ -319,6 +328,8 @@ def add_sample(sub: Any) -> None:
                    help="write the PNG grid (always done; the flag makes scripts explicit)")
     p.add_argument("--columns", type=int, help="images per grid row; None = a square grid")
     p.add_argument("--npy", type=Path, help="also save the samples as an .npy array [N,C,H,W]")
+    p.add_argument("--class", dest="class_label", type=int, metavar="C",
+                   help="semi-supervised runs: draw images of class C (styles z ~ p(z))")
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=run_sample)
 
@@ -328,6 +339,8 @@ def run_sample(args: argparse.Namespace) -> int:
     if sequence_commands.is_sequence_run(args.run):
         return sequence_commands.run_sequence_sample(args)
     # --- end sequence models ---
+    if args.class_label is not None:
+        return semisupervised_commands.run_class_sample(args)
     if not 1 <= args.num <= 100_000:
         raise ConfigError(f"--num must be in [1, 100000], got {args.num}")
     if args.columns is not None and args.columns < 1:

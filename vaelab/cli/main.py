@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from vaelab import __version__
-from vaelab.cli import commands, report_commands, sequence_commands
+from vaelab.cli import commands, report_commands, semisupervised_commands, sequence_commands
 
 USAGE_ERRORS = 2
 
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sequence_commands.add_simulate(sub)
     sequence_commands.add_predict(sub)
     sequence_commands.add_compare(sub)
+    semisupervised_commands.add_classify(sub)
     return parser
 
 

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from typing import Final
 
 import torch
-from torch.distributions import Bernoulli, Distribution, Independent, Normal
+from torch.distributions import Bernoulli, Categorical, Distribution, Independent, Normal
 
 from vaelab.distributions.discretized_logistic import DiscretizedLogistic
 
@@ -86,6 +86,25 @@ class DiscretizedLogisticFamily(Family):
         log_scale = log_scale.clamp(MIN_LOG_SCALE, MAX_LOG_SCALE)
         # scale in grey levels; exp(0) * 16 starts wide enough to cover the data
         return _independent(DiscretizedLogistic(loc, log_scale.exp() * 16.0), event_dims)
+
+
+class CategoricalFamily(Family):
+    """Categorical(logits=η) over `classes` values: a class label y, as in q(y | x).
+
+    Used with an empty event shape: η = f_DNN(x) has shape [..., classes], one label per example.
+    """
+
+    data_kind = "label"
+
+    def __init__(self, classes: int) -> None:
+        if classes < 2:
+            raise ValueError(f"CategoricalFamily needs >= 2 classes, got {classes}")
+        self.params_per_element = classes
+
+    def __call__(self, eta: torch.Tensor, event_dims: int) -> Distribution:
+        if event_dims:
+            raise ValueError("CategoricalFamily models one label per example (event_dims = 0)")
+        return Categorical(logits=eta, validate_args=False)
 
 
 FAMILIES: Final = ("bernoulli", "gaussian", "gaussian-fixed", "logistic8")

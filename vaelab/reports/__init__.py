@@ -12,6 +12,7 @@ from vaelab.reports import (  # noqa: F401
     estimator_comparison,
     latent_space,
     pictures,
+    semisupervised,
     summary,
     traversals,
 )

@@ -6,6 +6,7 @@ loop itself receives a model and tensors and knows nothing about either.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from vaelab.data.representation import check_fit, resolve_binarization, static_b
 from vaelab.distributions.families import make_family
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.config import build_model as build_model_from_config
+from vaelab.objectives.registry import make_objective
+from vaelab.objectives.result import ObjectiveValue
 from vaelab.training.checkpoint import (
     BEST_WEIGHTS,
     CONFIG,
@@ -24,6 +27,14 @@ from vaelab.training.checkpoint import (
     load_weights,
 )
 from vaelab.training.config import DataConfig, ExperimentConfig
+from vaelab.training.semisupervised import (
+    SemiSupervisedExperiment,
+    build_semisupervised_model,
+    load_experiment,
+    make_semisupervised_objective,
+)
+
+Objective = Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue]
 
 #: seed offset for the validation split, so it does not move when the training seed changes
 SPLIT_SEED = 1234
@@ -62,7 +73,21 @@ def load_splits(config: DataConfig, data_kind: str, seed: int) -> Splits:
 
 def build_model(config: ExperimentConfig, data_shape: tuple[int, ...]) -> LatentVariableModel:
     """A freshly initialised model for this experiment (seed the RNG first for repeatability)."""
+    if isinstance(config, SemiSupervisedExperiment):
+        return build_semisupervised_model(config, data_shape)
     return build_model_from_config(config.model, data_shape)
+
+
+def make_training_objective(
+    config: ExperimentConfig, model: LatentVariableModel, splits: Splits, run_dir: Path,
+    device: torch.device, named: Callable[[str, int], Objective] = make_objective,
+) -> Objective:
+    """objective(model, x, kl_weight) for the loop: the configured bound from `named` (the
+    loop passes its own factory of named bounds), or for a semi-supervised run the M2
+    objective carrying the run's labelled subset."""
+    if isinstance(config, SemiSupervisedExperiment):
+        return make_semisupervised_objective(config, model, splits.train, run_dir, device)
+    return named(config.train.objective, config.train.samples)
 
 
 def data_kind_of(config: ExperimentConfig) -> str:
@@ -87,7 +112,7 @@ def load_trained_model(
     if not (run_dir / CONFIG).is_file():
         raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG}); "
                               "pass the folder that `vaelab train` wrote")
-    config = ExperimentConfig.load(run_dir / CONFIG)
+    config = load_experiment(run_dir / CONFIG)
     splits = load_splits(config.data, data_kind_of(config), config.train.seed)
     model = build_model(config, splits.train.image_shape)
     if best and (run_dir / BEST_WEIGHTS).is_file():

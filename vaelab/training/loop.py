@@ -38,6 +38,7 @@ from vaelab.training.experiment import (
     build_model,
     data_kind_of,
     load_splits,
+    make_training_objective,
 )
 from vaelab.training.fast_path import compiled, precision_advice, with_autocast
 
@@ -190,7 +191,9 @@ def fit(
     splits = load_splits(config.data, data_kind, train_cfg.seed)
     model = build_model(config, splits.train.image_shape).to(device)
     optimizer = make_optimizer(model, train_cfg.learning_rate)
-    objective = wrap_objective(model, make_objective(train_cfg.objective, train_cfg.samples), context)
+    objective = wrap_objective(
+        model, make_training_objective(config, model, splits, run_dir, device, make_objective),
+        context)
     objective = with_autocast(objective, train_cfg.precision, device)
     advice = precision_advice(train_cfg.precision, device)
     if advice is not None:

@@ -1,0 +1,171 @@
+"""Semi-supervised runs: test error, per-class errors, the confusion matrix, the unlabelled
+bound, class-conditional samples and the analogies figure (Kingma et al. 2014, Fig. 1)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from vaelab.data.representation import to_model_space
+from vaelab.evaluation.metrics import held_out_metrics
+from vaelab.evaluation.plots import plot_training_curves, save_image_grid
+from vaelab.evaluation.run import METRICS_JSON, display, held_out_tensor
+from vaelab.models.base import LatentVariableModel
+from vaelab.objectives.result import Estimate
+from vaelab.objectives.semisupervised import m2_view, unlabelled_bound
+from vaelab.training.checkpoint import atomic_write_text
+from vaelab.training.experiment import SPLIT_SEED, load_trained_model
+from vaelab.training.loop import print_now, read_metrics
+from vaelab.training.semisupervised import LABELLED_JSON, SemiSupervisedExperiment
+
+CLASS_SAMPLES_PNG = "class_samples.png"
+ANALOGIES_PNG = "analogies.png"
+
+
+@torch.no_grad()
+def class_probabilities(model: LatentVariableModel, x: torch.Tensor,
+                        batch_size: int = 1000) -> torch.Tensor:
+    """q(y | x) for model-space images x: [N, C]."""
+    model.eval()
+    out = []
+    for start in range(0, x.shape[0], batch_size):
+        m2, h = m2_view(model, x[start:start + batch_size])
+        out.append(m2.classifier(h).probs)
+    return torch.cat(out)
+
+
+def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
+    """counts[true, predicted], int64 [C, C]."""
+    flat = labels.long() * classes + predicted.long()
+    return torch.bincount(flat.cpu(), minlength=classes * classes).reshape(classes, classes)
+
+
+def classification_metrics(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, object]:
+    """Error rate (with its binomial standard error), per-class errors and the confusion matrix."""
+    classes = probs.shape[-1]
+    predicted = probs.argmax(-1).cpu()
+    labels = labels.cpu()
+    wrong = (predicted != labels).double()
+    counts = confusion_matrix(predicted, labels, classes)
+    per_class = counts.sum(1)
+    correct = counts.diagonal()
+    return {
+        "examples": int(labels.numel()),
+        "error": Estimate.of(wrong).as_dict(),
+        "per_class_error": [None if int(n) == 0 else 1.0 - int(c) / int(n)
+                            for c, n in zip(correct, per_class, strict=True)],
+        "confusion_matrix": counts.tolist(),
+        "mean_log_prob_true": float(probs.cpu().clamp_min(1e-30).log()
+                                    .gather(1, labels[:, None].long()).mean()),
+    }
+
+
+@torch.no_grad()
+def unlabelled_bound_estimate(model: LatentVariableModel, x: torch.Tensor,
+                              batch_size: int = 200) -> Estimate:
+    """U(x) with y summed out exactly, mean ± standard error over x (nats)."""
+    model.eval()
+    values = []
+    for start in range(0, x.shape[0], batch_size):
+        m2, h = m2_view(model, x[start:start + batch_size])
+        values.append(unlabelled_bound(m2, h)["bound"])
+    return Estimate.of(torch.cat(values))
+
+
+@torch.no_grad()
+def class_samples(model: LatentVariableModel, classes: int, per_class: int,
+                  generator: torch.Generator | None = None, only: int | None = None) -> torch.Tensor:
+    """E[x | y, z] for z ~ p(z): `per_class` images of each class (or of class `only`), class-major."""
+    device = next(model.parameters()).device
+    wanted = torch.arange(classes) if only is None else torch.tensor([only])
+    labels = wanted.repeat_interleave(per_class).to(device)
+    state = torch.random.get_rng_state()
+    if generator is not None:
+        torch.manual_seed(int(torch.randint(0, 2**62, (), generator=generator)))
+    try:
+        return model.sample_class(labels)
+    finally:
+        torch.random.set_rng_state(state)
+
+
+@torch.no_grad()
+def analogies(model: LatentVariableModel, x: torch.Tensor, labels: torch.Tensor | None = None
+              ) -> torch.Tensor:
+    """[N, 1 + C, ...]: each image x beside E[x | y = c, z = E[z | x, y_x]] for every class c —
+    x's style (z from q(z | x, y_x), y_x its label or else its most probable class) in each class."""
+    model.eval()
+    classes = model.num_classes
+    if labels is None:
+        labels = class_probabilities(model, x).argmax(-1)
+    z = model.style(x, labels.to(x.device))                                  # [N, d]
+    ys = torch.eye(classes, device=x.device)[:, None, :].expand(classes, x.shape[0], classes)
+    rendered = model.decode_mean((ys, z.expand(classes, *z.shape)))          # [C, N, ...]
+    return torch.cat([x[:, None], rendered.transpose(0, 1)], 1)
+
+
+def write_class_pictures(model: LatentVariableModel, x_test: torch.Tensor,
+                         labels: torch.Tensor | None, run_dir: Path, seed: int = 0,
+                         rows: int = 10) -> list[Path]:
+    """class_samples.png (one row per class) and analogies.png (one test image per row)."""
+    generator = torch.Generator().manual_seed(seed)
+    classes = model.num_classes
+    samples = class_samples(model, classes, 10, generator)
+    paths = [save_image_grid(display(model, samples), run_dir / CLASS_SAMPLES_PNG, columns=10)]
+    grid = analogies(model, x_test[:rows], None if labels is None else labels[:rows])
+    paths.append(save_image_grid(display(model, grid.flatten(0, 1)), run_dir / ANALOGIES_PNG,
+                                 columns=classes + 1))
+    return paths
+
+
+def evaluate_semisupervised_run(run_dir: Path, k: int = 100, examples: int = 1000,
+                                device: str = "auto", seed: int = 0,
+                                log: Callable[[str], None] = print_now) -> dict:
+    """Test error, per-class errors and confusion matrix on the whole test set; the exact
+    unlabelled bound U(x) and importance-sampled log p(x) (k draws of (y, z); k = 0 skips it) on
+    the first `examples` test images (0 = all); class pictures; all written to RUN/metrics.json.
+
+    For M1+M2 the bound and log p are of M1's features, not of the pixels.
+    """
+    run_dir = Path(run_dir)
+    torch.manual_seed(seed)
+    model, config, splits = load_trained_model(run_dir, device=device)
+    assert isinstance(config, SemiSupervisedExperiment)
+    dev = next(model.parameters()).device
+    if splits.test.labels is None:
+        raise ValueError(f"the test split of {config.data.dataset!r} has no labels to score")
+    x_all = held_out_tensor(model, splits, 0, dev)
+    labels = splits.test.labels
+    log(f"classifying {x_all.shape[0]} test images of {config.data.dataset} ...")
+    classification = classification_metrics(class_probabilities(model, x_all), labels)
+    x_test = x_all if examples <= 0 else x_all[:examples]
+    space = "pixels" if config.semisupervised.kind == "m2" else "M1 features"
+    log(f"unlabelled bound (y summed out) on {x_test.shape[0]} test images"
+        + (f", log p(x) by importance sampling, k = {k}" if k > 0 else "") + " ...")
+    test: dict[str, object] = {"elbo": unlabelled_bound_estimate(model, x_test).as_dict(),
+                               "bound_of": space}
+    if k > 0:
+        generic = held_out_metrics(model, x_test, k)
+        test.update({key: generic[key] for key in ("log_px_is", "is_samples", "ess_mean")})
+    test["examples"] = int(x_test.shape[0])
+    labelled = json.loads((run_dir / LABELLED_JSON).read_text()) if (
+        run_dir / LABELLED_JSON).is_file() else {}
+    metrics = {"dataset": config.data.dataset, "likelihood": config.model.likelihood,
+               "kind": config.semisupervised.kind, "labels": len(labelled.get("indices", [])),
+               "classification": classification, "test": test}
+    paths = write_class_pictures(model, x_all, labels.to(dev), run_dir, seed)
+    records = read_metrics(run_dir)
+    if records:
+        paths.append(plot_training_curves(records, run_dir / "training_curve.png"))
+    atomic_write_text(run_dir / METRICS_JSON, json.dumps(metrics, indent=2) + "\n")
+    metrics["files"] = [str(p) for p in [run_dir / METRICS_JSON, *paths]]
+    return metrics
+
+
+def model_space(model: LatentVariableModel, images: torch.Tensor, binary: bool) -> torch.Tensor:
+    """User images (uint8) in the model's units; grey + Bernoulli binarized with a fixed seed."""
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(SPLIT_SEED + 7)
+    return to_model_space(images.to(device), binary, model.data_kind, generator)

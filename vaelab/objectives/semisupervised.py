@@ -1,0 +1,142 @@
+"""The semi-supervised objective of Kingma et al. (2014), M2, with y summed out exactly.
+
+Labelled (x, y):   L(x, y) = E_q(z|x,y)[log p(x | y, z)] + log p(y) − KL(q(z | x, y) ‖ p(z))
+Unlabelled x:      U(x)    = Σ_y q(y | x) L(x, y) + H(q(y | x))        (C bounds, no sampling of y)
+Loss per step:     −mean_u U(x) − mean_l L(x, y) + w · mean_l [−log q(y | x)]
+
+The paper maximises J^α = Σ_l L + Σ_u U + α E_l[log q(y | x)] with α = 0.1·N. We take the
+labelled and unlabelled terms as means over their own minibatches (each labelled example stands
+for N/N_l examples), so the classification weight per labelled example is w = α / N_l = 0.1·N/N_l:
+50 for 100 labels out of 50,000, 0.1 with every example labelled (`classification_weight`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from vaelab.distributions.kl import kl_or_estimate
+from vaelab.models.base import LatentVariableModel
+from vaelab.models.m1m2 import StackedM1M2
+from vaelab.models.m2 import M2
+from vaelab.objectives.result import ObjectiveValue
+
+#: the paper's α = 0.1·N
+ALPHA_FRACTION = 0.1
+
+
+def classification_weight(examples: int, labelled: int, alpha_fraction: float = ALPHA_FRACTION) -> float:
+    """w = α / N_l with α = alpha_fraction · N: the per-example weight of −log q(y | x)."""
+    if labelled < 1 or examples < labelled:
+        raise ValueError(f"need 1 <= labelled ({labelled}) <= examples ({examples})")
+    return alpha_fraction * examples / labelled
+
+
+def m2_view(model: LatentVariableModel, x: torch.Tensor) -> tuple[M2, torch.Tensor]:
+    """The M2 and what it models of x: x itself, or M1's features for a stacked model."""
+    if isinstance(model, StackedM1M2):
+        return model.m2, model.features(x)
+    if isinstance(model, M2):
+        return model, x
+    raise TypeError(f"the semi-supervised objective needs an M2 or M1+M2 model, got "
+                    f"{type(model).__name__}")
+
+
+def labelled_bound(model: M2, x: torch.Tensor, y: torch.Tensor,
+                   kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
+    """L(x, y) per example for one-hot y [*batch, C] (one reparameterised z each).
+
+    Returns `bound`, its warmed-up version `objective` (KL × kl_weight; equal at 1) and the parts
+    `reconstruction`, `kl`, `log_py`, all shaped [*batch].
+    """
+    q = model.posterior(x, y)
+    z = q.rsample()
+    reconstruction = model.likelihood(y, z).log_prob(x)
+    kl = kl_or_estimate(q, model.prior_z(), z)
+    log_py = model.prior_y().log_prob(y.argmax(-1))
+    return {"bound": reconstruction + log_py - kl,
+            "objective": reconstruction + log_py - kl_weight * kl,
+            "reconstruction": reconstruction, "kl": kl, "log_py": log_py}
+
+
+def unlabelled_bound(model: M2, x: torch.Tensor,
+                     kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
+    """U(x) = Σ_y q(y | x) L(x, y) + H(q(y | x)) per example, enumerating all C classes at once.
+
+    x is repeated C times ([C, B, ...]) and every class's bound computed in one batched pass.
+    Returns `bound`, `objective` (warm-up), the q(y | x)-weighted `reconstruction` and `kl`, the
+    `entropy` of q(y | x) and q(y | x)'s `probs` [B, C].
+    """
+    c, batch = model.num_classes, x.shape[0]
+    ys = torch.eye(c, dtype=x.dtype, device=x.device)[:, None, :].expand(c, batch, c)
+    per_class = labelled_bound(model, x.expand(c, *x.shape), ys, kl_weight)  # each [C, B]
+    q_y = model.classifier(x)
+    probs = q_y.probs
+    entropy = q_y.entropy()
+
+    def expect(values: torch.Tensor) -> torch.Tensor:
+        return (probs * values.transpose(0, 1)).sum(-1)
+
+    return {"bound": expect(per_class["bound"]) + entropy,
+            "objective": expect(per_class["objective"]) + entropy,
+            "reconstruction": expect(per_class["reconstruction"]),
+            "kl": expect(per_class["kl"]), "entropy": entropy, "probs": probs}
+
+
+def semisupervised_loss(model: LatentVariableModel, x_unlabelled: torch.Tensor,
+                        x_labelled: torch.Tensor, y_labelled: torch.Tensor, weight: float,
+                        kl_weight: float = 1.0) -> ObjectiveValue:
+    """−(mean U + mean L) + weight · mean cross-entropy, for integer labels `y_labelled`.
+
+    `bound` is U(x) per unlabelled example (nats); terms hold the parts and the labelled
+    batch's classification error.
+    """
+    m2, h_u = m2_view(model, x_unlabelled)
+    _, h_l = m2_view(model, x_labelled)
+    unlabelled = unlabelled_bound(m2, h_u, kl_weight)
+    labelled = labelled_bound(m2, h_l, m2.one_hot(y_labelled).to(h_l.dtype), kl_weight)
+    logits = m2.classifier(h_l).logits
+    cross_entropy = F.cross_entropy(logits, y_labelled)
+    loss = -(unlabelled["objective"].mean() + labelled["objective"].mean()) + weight * cross_entropy
+    return ObjectiveValue(
+        loss=loss,
+        bound=unlabelled["bound"].detach(),
+        terms={"reconstruction": unlabelled["reconstruction"].detach().mean(),
+               "kl": unlabelled["kl"].detach().mean(),
+               "entropy_y": unlabelled["entropy"].detach().mean(),
+               "labelled_bound": labelled["bound"].detach().mean(),
+               "cross_entropy": cross_entropy.detach(),
+               "labelled_error": (logits.argmax(-1) != y_labelled).float().mean().detach()},
+    )
+
+
+class SemiSupervisedObjective:
+    """objective(model, x, kl_weight) for the training loop: x is an unlabelled minibatch; each
+    call draws a labelled minibatch (with replacement, from the global torch RNG, so a resumed
+    run draws the same ones) from the small labelled set it carries.
+
+    `labelled_images` are stored values on the model's device; `prepare` turns them into model
+    space (e.g. a fresh binarization) per draw.
+    """
+
+    def __init__(self, labelled_images: torch.Tensor, labels: torch.Tensor, weight: float,
+                 batch_size: int = 100,
+                 prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        if labelled_images.shape[0] != labels.shape[0] or labels.shape[0] == 0:
+            raise ValueError(f"need as many labels as labelled images (> 0), got "
+                             f"{labels.shape[0]} and {labelled_images.shape[0]}")
+        if batch_size < 1:
+            raise ValueError(f"labelled batch size must be >= 1, got {batch_size}")
+        self.images = labelled_images
+        self.labels = labels.long()
+        self.weight = float(weight)
+        self.batch_size = batch_size
+        self.prepare = prepare or (lambda images: images.float())
+
+    def __call__(self, model: LatentVariableModel, x: torch.Tensor,
+                 kl_weight: float = 1.0) -> ObjectiveValue:
+        index = torch.randint(self.labels.shape[0], (self.batch_size,)).to(self.labels.device)
+        x_l = self.prepare(self.images[index])
+        return semisupervised_loss(model, x, x_l, self.labels[index], self.weight, kl_weight)
