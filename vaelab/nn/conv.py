@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from vaelab.nn.mlp import make_activation
+from vaelab.nn.mlp import ScaledInputNetwork, make_activation
 
 
-class ConvEncoder(nn.Module):
+class ConvEncoder(ScaledInputNetwork):
     """x [N, C, H, W] -> η [N, out_features] via stride-2 convolutions and a linear head."""
 
     def __init__(
@@ -27,7 +27,6 @@ class ConvEncoder(nn.Module):
         activation: str = "relu",
         in_scale: float = 1.0,
     ) -> None:
-        super().__init__()
         if len(in_shape) != 3:
             raise ValueError(f"ConvEncoder needs image shape [C, H, W], got {tuple(in_shape)}")
         c, h, w = in_shape
@@ -44,13 +43,7 @@ class ConvEncoder(nn.Module):
             make_activation(activation),
             nn.Linear(hidden, out_features),
         ]
-        self.layers = nn.Sequential(*layers)
-        self.in_scale = in_scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.in_scale != 1.0:
-            x = x * self.in_scale
-        return self.layers(x)
+        super().__init__(layers, in_scale)
 
 
 class ConvDecoder(nn.Module):

@@ -18,7 +18,22 @@ def make_activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-class MLP(nn.Module):
+class ScaledInputNetwork(nn.Module):
+    """A sequence of layers applied to `in_scale` · x: networks can read 8-bit pixels (0..255)
+    while the likelihood keeps modelling them in their own units."""
+
+    def __init__(self, layers: Sequence[nn.Module], in_scale: float = 1.0) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(*layers)
+        self.in_scale = in_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.in_scale != 1.0:
+            x = x * self.in_scale
+        return self.layers(x)
+
+
+class MLP(ScaledInputNetwork):
     """x [N, *in_shape] -> η [N, out_features] through fully connected hidden layers.
 
     `in_scale` multiplies the input first, so a network can read 8-bit pixels (0..255)
@@ -33,17 +48,10 @@ class MLP(nn.Module):
         activation: str = "relu",
         in_scale: float = 1.0,
     ) -> None:
-        super().__init__()
         in_features = math.prod(in_shape)
         layers: list[nn.Module] = [nn.Flatten()] if len(in_shape) > 1 else []
         for width in hidden:
             layers += [nn.Linear(in_features, width), make_activation(activation)]
             in_features = width
         layers.append(nn.Linear(in_features, out_features))
-        self.layers = nn.Sequential(*layers)
-        self.in_scale = in_scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.in_scale != 1.0:
-            x = x * self.in_scale
-        return self.layers(x)
+        super().__init__(layers, in_scale)
