@@ -6,13 +6,13 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from vaelab.cli import report_commands, semisupervised_commands, sequence_commands
+from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.data import DATASET_NAMES, DataError
 from vaelab.data.representation import BINARIZATIONS
 from vaelab.distributions.families import FAMILIES
@@ -180,16 +180,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _default_run_dir(prefix: str) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = Path("runs") / f"{Path(prefix).name}-{stamp}"
-    n = 1
-    while path.exists():
-        n += 1
-        path = Path("runs") / f"{Path(prefix).name}-{stamp}-{n}"
-    return path
-
-
 def _train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, progress: bool,
                       evaluate: bool, compare: bool = False, compare_examples: int = 100,
                       ks: tuple[int, ...] = DEFAULT_KS, tensorboard: bool = False) -> dict | None:
@@ -215,9 +205,7 @@ def _train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, pro
         print(f"test ELBO {test['elbo']['mean']:.2f} ± {test['elbo']['stderr']:.2f} nats; "
               f"log p(x) (IS, k={test['is_samples']}) {test['log_px_is']['mean']:.2f} ± "
               f"{test['log_px_is']['stderr']:.2f} nats over {test['examples']} test images")
-    print(f"run folder: {run_dir.resolve()}")
-    for name in sorted(p.name for p in run_dir.iterdir() if p.is_file()):
-        print(f"  {name}")
+    print_run_folder(run_dir)
     return metrics
 
 
@@ -229,7 +217,7 @@ def _relaunch_with_torchrun(args: argparse.Namespace) -> int:
     index = next(i for i, a in enumerate(argv) if a == "--nproc" or a.startswith("--nproc="))
     del argv[index:index + (1 if "=" in argv[index] else 2)]
     if args.run_dir is None and args.resume is None:  # every rank must agree on one folder
-        argv += ["--run-dir", str(_default_run_dir(args.dataset or "run"))]
+        argv += ["--run-dir", str(default_run_dir(args.dataset or "run"))]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc-per-node={args.nproc}", "-m", "vaelab", *argv]
     print("launching: " + " ".join(command), file=sys.stderr, flush=True)
@@ -247,7 +235,7 @@ def run_train(args: argparse.Namespace) -> int:
     # --- semi-supervised models: --model m2|m1m2 (or resuming such a run) ---
     if semisupervised_commands.wants_semisupervised(args):
         return semisupervised_commands.run_semisupervised_train(
-            args, overrides, _default_run_dir(args.dataset or "mnist-5k"))
+            args, overrides, default_run_dir(args.dataset or "mnist-5k"))
     if args.resume is not None:
         if args.config is not None or set(overrides) - {"train"} or \
                 set(overrides.get("train", {})) - RESUMABLE:
@@ -262,7 +250,7 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
         config = base.with_overrides(overrides)
-        run_dir = args.run_dir or _default_run_dir(config.data.dataset)
+        run_dir = args.run_dir or default_run_dir(config.data.dataset)
         resume = False
     _train_and_report(config, run_dir, resume, not args.no_progress, not args.no_eval,
                       tensorboard=args.tensorboard)
@@ -352,11 +340,7 @@ def run_sample(args: argparse.Namespace) -> int:
     out = args.out or args.run / f"samples-{args.seed}.png"
     save_image_grid(images, out, columns=args.columns)
     print(f"wrote {out}")
-    if args.npy:
-        import numpy as np
-
-        np.save(args.npy, images.numpy())
-        print(f"wrote {args.npy}")
+    save_npy(args.npy, images.numpy())
     return 0
 
 
@@ -387,7 +371,7 @@ def run_demo(args: argparse.Namespace) -> int:
         "train": {"epochs": args.epochs, "seed": args.seed, "kl_warmup_steps": 500,
                   "eval_samples": args.eval_samples, "eval_examples": 0},
     })
-    run_dir = args.run_dir or _default_run_dir("demo")
+    run_dir = args.run_dir or default_run_dir("demo")
     print(f"vaelab demo: VAE on the embedded MNIST subset -> {run_dir}", file=sys.stderr)
     _train_and_report(config, run_dir, resume=False, progress=not args.no_progress,
                       evaluate=True, compare=True, compare_examples=args.compare_examples,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import tomllib
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.data.pendulum import PENDULUM, PendulumConfig, generate_splits, save_splits
 from vaelab.data.pendulum_physics import sample_forces
 from vaelab.evaluation.sequence_metrics import (
@@ -36,6 +36,7 @@ from vaelab.models.ssm import GUIDES, TRANSITIONS
 from vaelab.models.ssm_rollout import generate, predict
 from vaelab.training.checkpoint import CONFIG, CheckpointError
 from vaelab.training.config import ConfigError
+from vaelab.training.config_files import read_config_file
 from vaelab.training.sequence_loop import (
     SequenceExperiment,
     fit_sequences,
@@ -134,28 +135,6 @@ def _sequence_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _load_config_file(path: Path) -> SequenceExperiment:
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    text = path.read_text()
-    try:
-        raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-        raise ConfigError(f"cannot parse {path}: {error}") from error
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: must hold sections model/data/train")
-    return SequenceExperiment.from_dict(raw)
-
-
-def _default_run_dir(prefix: str) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path, n = Path("runs") / f"{prefix}-{stamp}", 1
-    while path.exists():
-        n += 1
-        path = Path("runs") / f"{prefix}-{stamp}-{n}"
-    return path
-
-
 def run_sequence_train(args: argparse.Namespace) -> int:
     """`vaelab train --model ssm ...`: train, evaluate, print the headline numbers."""
     overrides = _sequence_overrides(args)
@@ -171,9 +150,10 @@ def run_sequence_train(args: argparse.Namespace) -> int:
         config.save(run_dir / CONFIG)
         resume = True
     else:
-        base = _load_config_file(args.config) if args.config else SequenceExperiment()
+        base = SequenceExperiment.from_dict(read_config_file(args.config)) if args.config \
+            else SequenceExperiment()
         config = base.with_overrides(overrides)
-        run_dir = args.run_dir or _default_run_dir(f"{config.data.dataset}-{config.model.transition}")
+        run_dir = args.run_dir or default_run_dir(f"{config.data.dataset}-{config.model.transition}")
         resume = False
     fit_sequences(config, run_dir, resume=resume, progress=not args.no_progress)
     if not args.no_eval:
@@ -182,9 +162,7 @@ def run_sequence_train(args: argparse.Namespace) -> int:
                                         seed=config.train.seed)
         for line in summary_lines(metrics):
             print(line)
-    print(f"run folder: {Path(run_dir).resolve()}")
-    for name in sorted(p.name for p in Path(run_dir).iterdir() if p.is_file()):
-        print(f"  {name}")
+    print_run_folder(run_dir)
     return 0
 
 
@@ -206,9 +184,7 @@ def run_sequence_sample(args: argparse.Namespace) -> int:
     gif = Path(out).with_suffix(".gif")
     save_animation(list(frames[:8]), gif)
     print(f"wrote {out}\nwrote {gif}")
-    if args.npy:
-        np.save(args.npy, frames.numpy())
-        print(f"wrote {args.npy}")
+    save_npy(args.npy, frames.numpy())
     return 0
 
 

@@ -142,3 +142,14 @@ def load_weights(path: Path, model: nn.Module) -> None:
     if any(k.startswith("model.") for k in tensors):
         tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     model.load_state_dict(tensors)
+
+
+def load_run_weights(run_dir: Path, model: nn.Module, best: bool = True) -> None:
+    """Load a run's best weights into `model` (when asked for and present), else its last
+    checkpoint's — without disturbing the caller's RNG, which a checkpoint would restore."""
+    if best and (run_dir / BEST_WEIGHTS).is_file():
+        load_weights(run_dir / BEST_WEIGHTS, model)
+        return
+    rng = torch.get_rng_state()
+    load_checkpoint(run_dir, model)
+    torch.set_rng_state(rng)

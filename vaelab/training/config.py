@@ -7,14 +7,14 @@ experiment config is saved with every run so the run can be rebuilt, resumed and
 from __future__ import annotations
 
 import json
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vaelab.data.representation import BINARIZATIONS
 from vaelab.models.config import ModelConfig
 from vaelab.objectives.registry import OBJECTIVES
+from vaelab.training.config_files import ConfigError, build_sections, read_config_file
 from vaelab.training.fast_path import PRECISIONS
 
 #: "burda": lr · 10^(−i/7) for 3^i epochs, i = 0..7 (Burda et al. 2016, 3,280 epochs in all)
@@ -30,10 +30,6 @@ def learning_rate_at(schedule: str, base: float, epoch: int) -> float:
         stage += 1
         first_epoch_of_next += 3**stage
     return base * 10.0 ** (-stage / 7.0)
-
-
-class ConfigError(ValueError):
-    """A config value or file the user must fix; the message names the field."""
 
 
 def _require(ok: bool, name: str, message: str) -> None:
@@ -128,23 +124,7 @@ class ExperimentConfig:
     def from_dict(raw: dict[str, Any]) -> ExperimentConfig:
         """Build from nested dicts; unknown sections or keys are errors, not silently ignored."""
         sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
-        unknown = set(raw) - set(sections)
-        _require(not unknown, "config", f"unknown section(s) {sorted(unknown)}; "
-                 f"allowed: {sorted(sections)}")
-        parts: dict[str, Any] = {}
-        for name, cls in sections.items():
-            values = raw.get(name, {}) or {}
-            _require(isinstance(values, dict), name, "must be a table/object of settings")
-            allowed = {f.name for f in fields(cls)}
-            bad = set(values) - allowed
-            _require(not bad, name, f"unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}")
-            try:
-                parts[name] = cls(**values)
-            except ConfigError:
-                raise
-            except (TypeError, ValueError) as error:
-                raise ConfigError(str(error)) from error
-        return ExperimentConfig(**parts)
+        return ExperimentConfig(**build_sections(raw, sections))
 
     def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> ExperimentConfig:
         """A copy with some fields replaced, e.g. {"train": {"epochs": 3}}; validated again."""
@@ -159,16 +139,7 @@ class ExperimentConfig:
     @staticmethod
     def load(path: Path) -> ExperimentConfig:
         """Read a JSON or TOML config file."""
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        text = path.read_text()
-        try:
-            raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-            raise ConfigError(f"cannot parse {path}: {error}") from error
-        _require(isinstance(raw, dict), str(path), "must hold sections model/data/train")
-        return ExperimentConfig.from_dict(raw)
+        return ExperimentConfig.from_dict(read_config_file(path))
 
 
 __all__ = ["LR_SCHEDULES", "ConfigError", "DataConfig", "ExperimentConfig", "TrainConfig",

@@ -19,13 +19,7 @@ from vaelab.models.base import LatentVariableModel
 from vaelab.models.config import build_model as build_model_from_config
 from vaelab.objectives.registry import make_objective
 from vaelab.objectives.result import ObjectiveValue
-from vaelab.training.checkpoint import (
-    BEST_WEIGHTS,
-    CONFIG,
-    CheckpointError,
-    load_checkpoint,
-    load_weights,
-)
+from vaelab.training.checkpoint import CONFIG, CheckpointError, load_run_weights
 from vaelab.training.config import DataConfig, ExperimentConfig
 from vaelab.training.semisupervised import (
     SemiSupervisedExperiment,
@@ -115,10 +109,5 @@ def load_trained_model(
     config = load_experiment(run_dir / CONFIG)
     splits = load_splits(config.data, data_kind_of(config), config.train.seed)
     model = build_model(config, splits.train.image_shape)
-    if best and (run_dir / BEST_WEIGHTS).is_file():
-        load_weights(run_dir / BEST_WEIGHTS, model)
-    else:
-        rng = torch.get_rng_state()
-        load_checkpoint(run_dir, model)
-        torch.set_rng_state(rng)
+    load_run_weights(run_dir, model, best)
     return model.to(resolve_device(device)).eval(), config, splits

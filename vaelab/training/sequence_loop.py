@@ -1,9 +1,10 @@
 """Training state-space models on image sequences: configs and a thin, visible loop.
 
 The loop mirrors `vaelab.training.loop.fit` and reuses its parts — `make_optimizer`,
-`check_finite`, `kl_weight_at`, `RunningMeans` and the safetensors checkpoints — so a sequence
-run is resumable to the same numbers and its folder looks like any other run: config.json (with
-"kind": "ssm"), metrics.jsonl, checkpoint.safetensors, model_best.safetensors.
+`train_step`, `kl_weight_at`, `RunningMeans`, the config readers (config_files) and the
+safetensors checkpoints — so a sequence run is resumable to the same numbers and its folder looks
+like any other run: config.json (with "kind": "ssm"), metrics.jsonl, checkpoint.safetensors,
+model_best.safetensors.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,13 +32,14 @@ from vaelab.training.checkpoint import (
     LoopState,
     atomic_write_text,
     load_checkpoint,
-    load_weights,
+    load_run_weights,
     save_checkpoint,
     save_weights,
 )
 from vaelab.training.config import ConfigError
+from vaelab.training.config_files import build_sections, read_config_file
 from vaelab.training.experiment import resolve_device
-from vaelab.training.loop import METRICS, RunningMeans, check_finite, kl_weight_at, make_optimizer, print_now
+from vaelab.training.loop import METRICS, RunningMeans, kl_weight_at, make_optimizer, print_now, train_step
 
 KIND: Final = "ssm"
 SEQUENCE_OBJECTIVES: Final = ("elbo", "iwae")
@@ -138,21 +140,7 @@ class SequenceExperiment:
         """Build from nested dicts; unknown sections or keys are errors naming the allowed ones."""
         raw = {k: v for k, v in raw.items() if k != "kind"}
         sections = {"model": SSMConfig, "data": SequenceDataConfig, "train": SequenceTrainConfig}
-        unknown = set(raw) - set(sections)
-        _require(not unknown, "config", f"unknown section(s) {sorted(unknown)}; allowed: {sorted(sections)}")
-        parts: dict[str, Any] = {}
-        for name, cls in sections.items():
-            values = dict(raw.get(name, {}) or {})
-            allowed = {f.name for f in fields(cls)}
-            bad = set(values) - allowed
-            _require(not bad, name, f"unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}")
-            try:
-                parts[name] = cls(**values)
-            except ConfigError:
-                raise
-            except (TypeError, ValueError) as error:
-                raise ConfigError(str(error)) from error
-        return SequenceExperiment(**parts)
+        return SequenceExperiment(**build_sections(raw, sections))
 
     def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> SequenceExperiment:
         """A copy with some fields replaced, e.g. {"train": {"epochs": 3}}; validated again.
@@ -171,15 +159,8 @@ class SequenceExperiment:
 
     @staticmethod
     def load(path: Path) -> SequenceExperiment:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        try:
-            raw = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"cannot parse {path}: {error}") from error
-        _require(isinstance(raw, dict) and raw.get("kind") == KIND, str(path),
-                 "is not a sequence-model config")
+        raw = read_config_file(path)
+        _require(raw.get("kind") == KIND, str(path), "is not a sequence-model config")
         return SequenceExperiment.from_dict(raw)
 
 
@@ -239,27 +220,6 @@ def make_sequence_optimizer(model: StateSpaceModel, config: SequenceTrainConfig)
                                    "lr": config.learning_rate * config.dynamics_lr_factor,
                                    "lr_factor": config.dynamics_lr_factor})
     return optimizer
-
-
-def sequence_train_step(
-    model: StateSpaceModel,
-    optimizer: torch.optim.Optimizer,
-    objective: SequenceObjective,
-    batch: SequenceBatch,
-    kl_weight: float = 1.0,
-    grad_clip: float = 0.0,
-    step: int = 0,
-    epoch: int = 0,
-) -> ObjectiveValue:
-    """One optimiser step: objective, finiteness check, backward, clip, Adam (as `train_step`)."""
-    value = objective(model, batch, kl_weight)
-    check_finite(value, step, epoch)
-    optimizer.zero_grad(set_to_none=True)
-    value.loss.backward()
-    if grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
-    return value
 
 
 @torch.no_grad()
@@ -363,9 +323,8 @@ def fit_sequences(
         for i in bar:
             batch = to_batch(train, data_kind, device, order[i * batch_size:(i + 1) * batch_size])
             batch = _random_windows(batch, cfg.window, shuffle)
-            value = sequence_train_step(model, optimizer, objective, batch,
-                                        kl_weight_at(loop.step, cfg.kl_warmup_steps), cfg.grad_clip,
-                                        loop.step, epoch)
+            value = train_step(model, optimizer, objective, batch,
+                               kl_weight_at(loop.step, cfg.kl_warmup_steps), cfg.grad_clip, loop.step, epoch)
             loop.step += 1
             running.add(value, batch.size)
             if progress and i % 10 == 0:
@@ -421,12 +380,7 @@ def load_sequence_run(
     config = SequenceExperiment.load(run_dir / CONFIG)
     splits = load_sequence_splits(config.data)
     model = build_sequence_model(config, splits["train"])
-    if best and (run_dir / BEST_WEIGHTS).is_file():
-        load_weights(run_dir / BEST_WEIGHTS, model)
-    else:
-        rng = torch.get_rng_state()
-        load_checkpoint(run_dir, model)
-        torch.set_rng_state(rng)
+    load_run_weights(run_dir, model, best)
     return model.to(resolve_device(device)).eval(), config, splits
 
 
@@ -441,6 +395,5 @@ __all__ = [
     "load_sequence_run",
     "load_sequence_splits",
     "make_sequence_objective",
-    "sequence_train_step",
     "to_batch",
 ]
