@@ -12,6 +12,7 @@ import torch
 from vaelab.data import PendulumConfig, simulate
 from vaelab.data.pendulum_render import render
 from vaelab.models.ssm import SequenceBatch, SSMConfig, build_ssm, frames_to_model_space
+from vaelab.models.ssm_guide import FusionCombiner
 from vaelab.models.ssm_rollout import generate, posterior_means, predict, rollout
 from vaelab.models.transitions import GatedTransition, PendulumTransition
 from vaelab.nn.keypoints import KeypointEncoder
@@ -173,3 +174,18 @@ def test_tiny_training_lowers_the_loss_and_the_probe_finds_the_state(tmp_path: P
     # velocity) from the frames, so the filtering means carry the state from the start
     assert result.linear["sin_theta"] > 0.9 and result.linear["cos_theta"] > 0.9
     assert result.linear["omega"] > 0.5
+
+
+@pytest.mark.parametrize("correction", [False, True])
+def test_velocity_measurement_is_the_finite_difference_unless_corrected(correction: bool) -> None:
+    combiner = FusionCombiner(10, 3, 8, skip=2, circle_dt=0.05, velocity_correction=correction)
+    with torch.no_grad():
+        combiner.observation.layers[-1].bias[2] = 5.0  # what a learned correction would add
+    theta_prev, theta = torch.tensor([0.3, -1.0]), torch.tensor([0.4, -1.2])
+    z_prev = torch.stack([theta_prev.cos(), theta_prev.sin(), torch.zeros(2)], -1)
+    h = torch.cat([torch.randn(2, 8), torch.stack([theta.sin(), theta.cos()], -1)], -1)  # keypoint (x, y)
+    predicted = torch.stack([theta.cos(), theta.sin(), torch.full((2,), 0.6)], -1)
+    m, _ = combiner.pseudo_observation(z_prev, h, predicted)
+    expected = (theta - theta_prev) / 0.05 + 0.5 * 0.6 + (5.0 if correction else 0.0)
+    assert torch.allclose(m[:, :2], torch.stack([theta.cos(), theta.sin()], -1), atol=1e-6)
+    assert torch.allclose(m[:, 2], expected, atol=1e-4)

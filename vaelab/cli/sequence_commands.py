@@ -72,6 +72,7 @@ SHARED_TRAIN_FLAGS: dict[str, tuple[str, str]] = {
 SSM_FLAGS: dict[str, tuple[str, str]] = {
     "transition": ("model", "transition"),
     "guide": ("model", "guide"),
+    "velocity_correction": ("model", "velocity_correction"),
     "minutes": ("train", "minutes"),
     "free_bits": ("train", "free_bits"),
     "window": ("train", "window"),
@@ -99,6 +100,9 @@ def add_sequence_train_flags(parser: argparse.ArgumentParser) -> None:
                    help="the hypothesis: pendulum physics, undamped physics, small-angle physics, a "
                         "generic network, or none (a frame-wise VAE)")
     g.add_argument("--guide", choices=GUIDES, help="filter (forward RNN), smooth (backward RNN), frame")
+    g.add_argument("--velocity-correction", action=argparse.BooleanOptionalAction,
+                   help="let the guide learn a correction to its finite-difference velocity (off by "
+                        "default: it co-adapts with the physics and biases g/L)")
     g.add_argument("--minutes", type=float, help="time budget in minutes (0 = none)")
     g.add_argument("--free-bits", type=float, help="free bits per step and latent dimension (nats)")
     g.add_argument("--window", type=int, help="train on random windows of this many frames (0 = whole)")

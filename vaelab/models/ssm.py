@@ -97,6 +97,8 @@ class SSMConfig:
     the emitter sees: "circle" = only the angle (z_1, z_2)/‖(z_1, z_2)‖, "full" = all of z,
     "auto" = circle for physics rules, full otherwise. `guide`: "filter" (forward GRU), "smooth"
     (backward GRU) or "frame" (per-frame encoder, only with transition "none").
+    `velocity_correction`: whether the fusion guide adds a learned correction to its
+    finite-difference velocity measurement (physics rules only; see FusionCombiner).
     """
 
     transition: str = "pendulum"
@@ -114,6 +116,7 @@ class SSMConfig:
     likelihood: str = "gaussian-fixed"
     fixed_scale: float = 0.1
     substeps: int = 2
+    velocity_correction: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
@@ -313,7 +316,8 @@ def build_ssm(config: SSMConfig, frame_shape: tuple[int, int, int], dt: float,
     elif config.combiner == "fusion":
         circle_dt = dt if readout == "circle" and d >= 3 else 0.0
         combiner = FusionCombiner(summarizer.out_features, d, config.combiner_hidden, act, skip=skip,
-                                  circle_dt=circle_dt, lookahead=summarizer.lookahead)
+                                  circle_dt=circle_dt, lookahead=summarizer.lookahead,
+                                  velocity_correction=config.velocity_correction)
     else:
         combiner = GatedCombiner(summarizer.out_features, d)
     return StateSpaceModel(initial, dynamics, emitter, encoder, summarizer, combiner, data_kind)
