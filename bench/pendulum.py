@@ -14,7 +14,9 @@ and reports, on the test split (500 × 100 frames):
 
 - probe R² (linear, filtering posterior means -> sin θ, cos θ, ω; DVBF Table 1's protocol);
 - valid prediction time after 10 context frames over the 90-step horizon, beside copy-last-frame
-  and mean-frame baselines;
+  and mean-frame baselines, and for the physics models its oracles (the true state through the
+  learned emitter; the learned transition from the true state; true physics from the filtered
+  state), which say whether the emitter, the constants or the state estimate limit it;
 - g/L and b: learned, and regressed from finite-difference accelerations of the probed states;
 - evidence: ELBO and IWAE_k (k = 100 over whole sequences) in nats per frame on the first
   `--eval-sequences` test sequences, with paired differences to the true-rule model.
@@ -45,6 +47,7 @@ from vaelab.evaluation.sequence_metrics import (
     probe,
     sequence_evidence,
 )
+from vaelab.evaluation.sequence_oracles import prediction_oracles
 from vaelab.training.sequence_loop import (
     SequenceExperiment,
     build_sequence_model,
@@ -104,6 +107,8 @@ def evaluate_seed(runs: dict[str, Path], k: int, eval_sequences: int, seed: int)
             scores = prediction_scores(model, test, mean_frame(train_set), context=10)
             entry["prediction"] = scores
             result.setdefault("baselines", {k_: scores[k_] for k_ in ("copy_last", "mean_frame")})
+        if entry["learned_constants"] is not None:
+            entry["oracles"] = prediction_oracles(model, test, config.data.pendulum, context=10)
         if name == "pendulum":
             result["truth_regression"] = constants_from_truth(test)
             torch.manual_seed(seed)  # the same model untrained: how much of the probe is structure
@@ -151,6 +156,10 @@ def summarize(results: dict[int, dict[str, Any]], true: dict[str, float]) -> str
     for name in ("copy_last", "mean_frame"):
         v = [results[s]["baselines"][name]["valid_prediction_time"] for s in seeds]
         lines.append(f"valid prediction time {name}: {_mean_sd(v)}")
+    for oracle in ("emitter", "learned_transition", "true_physics"):
+        v = [results[s]["models"]["pendulum"]["oracles"][oracle] for s in seeds]
+        lines.append(f"valid prediction time, pendulum oracle {oracle}: {_mean_sd(v)} "
+                     "(first 200 test sequences)")
     for source in ("learned_constants", "probe_constants"):
         g = [results[s]["models"]["pendulum"][source]["g_over_L"] for s in seeds]
         b = [results[s]["models"]["pendulum"][source]["damping"] for s in seeds]
