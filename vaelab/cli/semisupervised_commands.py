@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +22,18 @@ from vaelab.evaluation.classification import (
 )
 from vaelab.evaluation.plots import save_image_grid
 from vaelab.evaluation.run import display
-from vaelab.training.checkpoint import BEST_WEIGHTS, CONFIG, CheckpointError
+from vaelab.training.checkpoint import CONFIG, CheckpointError
 from vaelab.training.config import ConfigError, ExperimentConfig
-from vaelab.training.experiment import data_kind_of, load_splits, load_trained_model
-from vaelab.training.loop import fit
+from vaelab.training.experiment import load_trained_model
 from vaelab.training.semisupervised import (
     KINDS,
     SECTION,
     SemiSupervisedExperiment,
-    check_m1_matches,
     default_experiment,
     is_semisupervised_run,
     load_experiment,
-    resolve_classes,
 )
+from vaelab.training.semisupervised_fit import fit_semisupervised
 
 MODELS = KINDS
 
@@ -136,33 +133,6 @@ def semisupervised_config(args: argparse.Namespace,
     return config.with_overrides({**overrides, SECTION: semi})
 
 
-def train_semisupervised(config: SemiSupervisedExperiment, run_dir: Path, resume: bool,
-                         progress: bool) -> SemiSupervisedExperiment:
-    """Resolve C from the data, train M1 first for an M1+M2 run without one, then train M2."""
-    if not resume:
-        if (run_dir / CONFIG).exists() and (run_dir / "checkpoint.safetensors").exists():
-            raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to "
-                                  "continue it or choose another --run-dir")
-        splits = load_splits(config.data, data_kind_of(config), config.train.seed)
-        config = resolve_classes(config, splits.train)
-        semi = config.semisupervised
-        if semi.kind == "m1m2":
-            if semi.m1_run is None:
-                m1_dir = (run_dir / "m1").resolve()
-                print(f"M1: a VAE on every training image -> {m1_dir}", flush=True)
-                m1_resume = (m1_dir / "checkpoint.safetensors").is_file()
-                fit(config.m1_config(), m1_dir, resume=m1_resume, progress=progress)
-                config = replace(config, semisupervised=replace(semi, m1_run=str(m1_dir)))
-            else:
-                check_m1_matches(config, ExperimentConfig.load(Path(semi.m1_run) / CONFIG))
-                if not (Path(semi.m1_run) / BEST_WEIGHTS).is_file():
-                    raise CheckpointError(f"M1 run {semi.m1_run} has no {BEST_WEIGHTS}")
-        print(f"{semi.kind}: {semi.labels} labels, {config.semisupervised.classes} classes "
-              f"-> {run_dir}", flush=True)
-    fit(config, run_dir, resume=resume, progress=progress)
-    return config
-
-
 def run_semisupervised_train(args: argparse.Namespace, overrides: dict[str, dict[str, Any]],
                              default_run_dir: Path) -> int:
     """`vaelab train --model m2|m1m2 ...` and `vaelab train --resume RUN` of such a run."""
@@ -181,7 +151,7 @@ def run_semisupervised_train(args: argparse.Namespace, overrides: dict[str, dict
         config = semisupervised_config(args, overrides)
         run_dir = args.run_dir or default_run_dir
         resume = False
-    train_semisupervised(config, run_dir, resume, not args.no_progress)
+    fit_semisupervised(config, run_dir, resume, not args.no_progress)
     if not args.no_eval:
         metrics = evaluate_semisupervised_run(run_dir, k=config.train.eval_samples,
                                               examples=config.train.eval_examples,

@@ -2,12 +2,16 @@
 
 Labelled (x, y):   L(x, y) = E_q(z|x,y)[log p(x | y, z)] + log p(y) − KL(q(z | x, y) ‖ p(z))
 Unlabelled x:      U(x)    = Σ_y q(y | x) L(x, y) + H(q(y | x))        (C bounds, no sampling of y)
-Loss per step:     −mean_u U(x) − mean_l L(x, y) + w · mean_l [−log q(y | x)]
+Loss per step:     −(N_u/N) mean_u U(x) − mean_l L(x, y) + w · mean_l [−log q(y | x)]
 
 The paper maximises J^α = Σ_l L + Σ_u U + α E_l[log q(y | x)] with α = 0.1·N. We take the
-labelled and unlabelled terms as means over their own minibatches (each labelled example stands
-for N/N_l examples), so the classification weight per labelled example is w = α / N_l = 0.1·N/N_l:
-50 for 100 labels out of 50,000, 0.1 with every example labelled (`classification_weight`).
+labelled and unlabelled terms as means over their own minibatches and let each labelled example
+stand for N/N_l examples (the usual reading; literally, 100 labels among 50,000 images would
+weigh 1/500 of the bound), so the classification weight per labelled example is
+w = α / N_l = 0.1·N/N_l (`classification_weight`): 50 for 100 labels out of 50,000, 0.1 with
+every example labelled. Unlabelled minibatches are drawn from all N training images; their term
+is weighted by N_u/N, the share of images without a label, so it vanishes when all are labelled
+(then, as in the paper, the classifier learns from the labels alone).
 """
 
 from __future__ import annotations
@@ -87,19 +91,24 @@ def unlabelled_bound(model: M2, x: torch.Tensor,
 
 def semisupervised_loss(model: LatentVariableModel, x_unlabelled: torch.Tensor,
                         x_labelled: torch.Tensor, y_labelled: torch.Tensor, weight: float,
-                        kl_weight: float = 1.0) -> ObjectiveValue:
-    """−(mean U + mean L) + weight · mean cross-entropy, for integer labels `y_labelled`.
+                        kl_weight: float = 1.0, unlabelled_weight: float = 1.0) -> ObjectiveValue:
+    """−(unlabelled_weight · mean U + mean L) + weight · mean cross-entropy, for integer labels
+    `y_labelled`.
 
     `bound` is U(x) per unlabelled example (nats); terms hold the parts and the labelled
-    batch's classification error.
+    batch's classification error. With `unlabelled_weight` 0 (every image labelled) U is still
+    reported but kept out of the gradient.
     """
     m2, h_u = m2_view(model, x_unlabelled)
     _, h_l = m2_view(model, x_labelled)
-    unlabelled = unlabelled_bound(m2, h_u, kl_weight)
+    with torch.set_grad_enabled(unlabelled_weight > 0 and torch.is_grad_enabled()):
+        unlabelled = unlabelled_bound(m2, h_u, kl_weight)
     labelled = labelled_bound(m2, h_l, m2.one_hot(y_labelled).to(h_l.dtype), kl_weight)
     logits = m2.classifier(h_l).logits
     cross_entropy = F.cross_entropy(logits, y_labelled)
-    loss = -(unlabelled["objective"].mean() + labelled["objective"].mean()) + weight * cross_entropy
+    loss = -labelled["objective"].mean() + weight * cross_entropy
+    if unlabelled_weight > 0:
+        loss = loss - unlabelled_weight * unlabelled["objective"].mean()
     return ObjectiveValue(
         loss=loss,
         bound=unlabelled["bound"].detach(),
@@ -118,12 +127,13 @@ class SemiSupervisedObjective:
     run draws the same ones) from the small labelled set it carries.
 
     `labelled_images` are stored values on the model's device; `prepare` turns them into model
-    space (e.g. a fresh binarization) per draw.
+    space (e.g. a fresh binarization) per draw; `unlabelled_weight` is N_u / N.
     """
 
     def __init__(self, labelled_images: torch.Tensor, labels: torch.Tensor, weight: float,
                  batch_size: int = 100,
-                 prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+                 prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 unlabelled_weight: float = 1.0) -> None:
         if labelled_images.shape[0] != labels.shape[0] or labels.shape[0] == 0:
             raise ValueError(f"need as many labels as labelled images (> 0), got "
                              f"{labels.shape[0]} and {labelled_images.shape[0]}")
@@ -134,9 +144,11 @@ class SemiSupervisedObjective:
         self.weight = float(weight)
         self.batch_size = batch_size
         self.prepare = prepare or (lambda images: images.float())
+        self.unlabelled_weight = float(unlabelled_weight)
 
     def __call__(self, model: LatentVariableModel, x: torch.Tensor,
                  kl_weight: float = 1.0) -> ObjectiveValue:
         index = torch.randint(self.labels.shape[0], (self.batch_size,)).to(self.labels.device)
         x_l = self.prepare(self.images[index])
-        return semisupervised_loss(model, x, x_l, self.labels[index], self.weight, kl_weight)
+        return semisupervised_loss(model, x, x_l, self.labels[index], self.weight, kl_weight,
+                                   self.unlabelled_weight)

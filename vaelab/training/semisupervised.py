@@ -241,8 +241,9 @@ def labelled_subset(config: SemiSupervisedExperiment, train: ImageSet,
 def make_semisupervised_objective(config: SemiSupervisedExperiment, model: LatentVariableModel,
                                   train: ImageSet, run_dir: Path | None,
                                   device: torch.device) -> SemiSupervisedObjective:
-    """The objective the loop calls: the run's labelled subset and the per-example weight
-    w = α / N_l (α = alpha · N). For M1+M2 starting afresh, M1's trained weights are loaded."""
+    """The objective the loop calls: the run's labelled subset, the per-example weight
+    w = α / N_l (α = alpha · N) and the unlabelled share N_u / N. For M1+M2 starting afresh,
+    M1's trained weights are loaded."""
     index = labelled_subset(config, train, run_dir)
     assert train.labels is not None
     if isinstance(model, StackedM1M2):
@@ -254,7 +255,8 @@ def make_semisupervised_objective(config: SemiSupervisedExperiment, model: Laten
         return to_model_space(images, train.binary, data_kind)
 
     return SemiSupervisedObjective(train.images[index].to(device), train.labels[index].to(device),
-                                   weight, config.semisupervised.labelled_batch_size, prepare)
+                                   weight, config.semisupervised.labelled_batch_size, prepare,
+                                   unlabelled_weight=(len(train) - index.numel()) / len(train))
 
 
 def m1_weights_path(config: SemiSupervisedExperiment) -> Path:

@@ -1,0 +1,87 @@
+"""`vaelab train --model m2|m1m2`, evaluate, classify, sample --class, report; clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vaelab.cli.main import main
+
+TINY = ["--dataset", "mnist-5k", "--train-limit", "300", "--validation-size", "100",
+        "--latent-dim", "4", "--hidden", "32", "--classifier-hidden", "32", "--batch-size", "50",
+        "--labelled-batch-size", "20", "--eval-samples", "5", "--eval-examples", "30",
+        "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cli") / "m2"
+    assert main(["train", "--model", "m2", "--labels", "20", "--epochs", "1", *TINY,
+                 "--run-dir", str(folder)]) == 0
+    return folder
+
+
+def test_train_writes_labels_metrics_and_class_pictures(run: Path) -> None:
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["labels"] == 20 and metrics["kind"] == "m2"
+    assert metrics["classification"]["examples"] == 1000
+    assert len(metrics["classification"]["confusion_matrix"]) == 10
+    assert metrics["test"]["examples"] == 30 and metrics["test"]["is_samples"] == 5
+    for name in ("labelled.json", "analogies.png", "class_samples.png", "config.json"):
+        assert (run / name).is_file()
+
+
+def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    assert main(["evaluate", str(run), "-k", "3", "--examples", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "test error" in out and "confusion matrix" in out
+
+    images = np.zeros((3, 28, 28), dtype=np.uint8)
+    images[:, 10:18, 12:16] = 255
+    np.save(tmp_path / "digits.npy", images)
+    from PIL import Image
+
+    Image.fromarray(images[0]).save(tmp_path / "one.png")
+    assert main(["classify", str(run), str(tmp_path / "digits.npy"), str(tmp_path / "one.png"),
+                 "--json", str(tmp_path / "c.json")]) == 0
+    result = json.loads((tmp_path / "c.json").read_text())
+    assert [r["image"] for r in result] == ["digits.npy[0]", "digits.npy[1]", "digits.npy[2]",
+                                            "one.png"]
+    assert all(abs(sum(r["probabilities"]) - 1) < 1e-4 for r in result)
+
+    assert main(["sample", str(run), "--class", "7", "-n", "4", "--npy",
+                 str(tmp_path / "sevens.npy")]) == 0
+    assert np.load(tmp_path / "sevens.npy").shape == (4, 1, 28, 28)
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "Analogies" in html and "Semi-supervised classification" in html
+
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress", "--no-eval"]) == 0
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--labels", "5"], "fewer than one per class"),
+    (["--labels", "100000"], "hold only 300 labelled examples"),
+    (["--labels", "20", "--classes", "5"], "outside the class range"),
+    (["--labels", "0"], "labels: must be a positive integer"),
+    (["--labels", "20", "--m1-run", "nowhere"], "--m1-run belongs to --model m1m2"),
+])
+def test_bad_training_requests_end_in_one_line(argv: list[str], message: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "--model", "m2", *argv, *TINY, "--run-dir", str(tmp_path / "r")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_class_and_non_semisupervised_runs_are_refused(run: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    assert main(["sample", str(run), "--class", "12"]) == 2
+    assert "--class must be in [0, 10)" in capsys.readouterr().err
+    assert main(["classify", str(tmp_path), str(tmp_path / "x.npy")]) == 2
+    assert "not a semi-supervised run" in capsys.readouterr().err
+    assert main(["classify", str(run), str(tmp_path / "missing.npy")]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -1,0 +1,56 @@
+"""Classification metrics and the class pictures of semi-supervised models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vaelab.distributions.families import BernoulliFamily
+from vaelab.evaluation.classification import (
+    analogies,
+    class_samples,
+    classification_metrics,
+    confusion_matrix,
+    unlabelled_bound_estimate,
+)
+from vaelab.models.m2 import M2Shape, build_m2
+
+
+def test_confusion_matrix_and_errors_count_what_they_say() -> None:
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    predicted = torch.tensor([0, 1, 1, 1, 0, 2])
+    assert confusion_matrix(predicted, labels, 3).tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    probs = torch.nn.functional.one_hot(predicted, 3).float() * 0.9 + 0.1 / 3
+    metrics = classification_metrics(probs, labels)
+    assert metrics["error"]["mean"] == pytest.approx(2 / 6)
+    assert metrics["per_class_error"] == pytest.approx([0.5, 0.0, 0.5])
+    assert metrics["examples"] == 6
+
+
+@pytest.fixture
+def model() -> torch.nn.Module:
+    return build_m2(M2Shape(4, latent_dim=3, hidden=(8,), classifier_hidden=(8,)), (1, 6, 6),
+                    BernoulliFamily()).eval()
+
+
+def test_analogies_put_each_image_beside_its_style_in_every_class(model: torch.nn.Module) -> None:
+    x = torch.bernoulli(torch.full((5, 1, 6, 6), 0.3))
+    grid = analogies(model, x, torch.tensor([0, 1, 2, 3, 0]))
+    assert grid.shape == (5, 1 + 4, 1, 6, 6)
+    assert torch.equal(grid[:, 0], x)
+    # column c + 1 decodes (y = c, z = style of x)
+    z = model.style(x[:1], torch.tensor([0]))
+    expected = model.decode_mean((torch.eye(4)[2:3], z))
+    torch.testing.assert_close(grid[0, 3], expected[0])
+
+
+def test_class_samples_are_repeatable_and_of_the_asked_class(model: torch.nn.Module) -> None:
+    first = class_samples(model, 4, 3, torch.Generator().manual_seed(1))
+    again = class_samples(model, 4, 3, torch.Generator().manual_seed(1))
+    assert first.shape == (12, 1, 6, 6) and torch.equal(first, again)
+    assert class_samples(model, 4, 5, only=2).shape == (5, 1, 6, 6)
+
+
+def test_unlabelled_bound_is_finite_and_per_example(model: torch.nn.Module) -> None:
+    estimate = unlabelled_bound_estimate(model, torch.bernoulli(torch.full((7, 1, 6, 6), 0.3)))
+    assert estimate.n == 7 and estimate.mean < 0

@@ -1,0 +1,150 @@
+"""Semi-supervised training on the embedded MNIST subset: tiny M2 runs learn to classify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vaelab.evaluation.classification import class_probabilities
+from vaelab.evaluation.run import held_out_tensor
+from vaelab.training.config import ConfigError
+from vaelab.training.experiment import load_trained_model
+from vaelab.training.semisupervised import (
+    LABELLED_JSON,
+    SemiSupervisedExperiment,
+    default_experiment,
+    labelled_subset,
+    load_experiment,
+)
+from vaelab.training.semisupervised_fit import fit_semisupervised
+
+CHANCE = 0.9
+
+
+def tiny(labels: int | str, epochs: int = 8, **semi: object) -> SemiSupervisedExperiment:
+    """M2 with small networks on 2,000 training digits: 40 steps of 50 per epoch."""
+    return default_experiment("m2").with_overrides({
+        "model": {"latent_dim": 16, "hidden": (128,)},
+        "data": {"dataset": "mnist-5k", "train_limit": 2000, "validation_size": 100},
+        "train": {"epochs": epochs, "learning_rate": 1e-3, "batch_size": 50},
+        "semisupervised": {"labels": labels, "classifier_hidden": (128,),
+                           "labelled_batch_size": 50, **semi},
+    })
+
+
+def test_error(run: Path) -> float:
+    model, _, splits = load_trained_model(run)
+    x = held_out_tensor(model, splits, 0, torch.device("cpu"))
+    assert splits.test.labels is not None
+    return float((class_probabilities(model, x).argmax(-1) != splits.test.labels).float().mean())
+
+
+test_error.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture(scope="module")
+def m2_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """320 steps of M2 with 100 labels (10 per class)."""
+    torch.manual_seed(0)
+    run = tmp_path_factory.mktemp("m2") / "run"
+    fit_semisupervised(tiny(100), run, progress=False, log=lambda message: None)
+    return run
+
+
+def test_tiny_m2_drops_error_well_below_chance(m2_run: Path) -> None:
+    assert test_error(m2_run) < 0.5 < CHANCE
+
+
+def test_labelled_subset_is_saved_balanced_and_read_back(m2_run: Path) -> None:
+    saved = json.loads((m2_run / LABELLED_JSON).read_text())
+    assert saved["per_class"] == [10] * 10 and len(saved["indices"]) == 100
+    config = load_experiment(m2_run / "config.json")
+    assert isinstance(config, SemiSupervisedExperiment) and config.semisupervised.classes == 10
+    _, _, splits = load_trained_model(m2_run)
+    index = labelled_subset(config, splits.train, m2_run)
+    assert index.tolist() == saved["indices"]
+    assert splits.train.labels is not None
+    assert splits.train.labels[index].tolist() == saved["targets"]
+
+
+def test_resume_continues_with_the_same_labels(m2_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(m2_run, copy)
+    before = (copy / LABELLED_JSON).read_text()
+    config = load_experiment(copy / "config.json")
+    assert isinstance(config, SemiSupervisedExperiment)
+    longer = config.with_overrides({"train": {"epochs": 9}})
+    fit_semisupervised(longer, copy, resume=True, progress=False, log=lambda message: None)
+    assert (copy / LABELLED_JSON).read_text() == before
+    assert len((copy / "metrics.jsonl").read_text().splitlines()) == 9
+
+
+def test_with_all_labels_the_classifier_beats_logistic_regression(tmp_path: Path) -> None:
+    """Supervised M2 (its classifier trained on every label) against multinomial logistic
+    regression on the same 2,000 grey-level training digits, both scored on 1,000 test digits."""
+    run = tmp_path / "all"
+    fit_semisupervised(tiny("all", epochs=6), run, progress=False, log=lambda message: None)
+    m2_error = test_error(run)
+    _, _, splits = load_trained_model(run)
+    assert splits.train.labels is not None and splits.test.labels is not None
+    x_train = splits.train.images.flatten(1).float() / 255
+    x_test = splits.test.images.flatten(1).float() / 255
+    weights = torch.zeros(784, 10, requires_grad=True)
+    bias = torch.zeros(10, requires_grad=True)
+    optimiser = torch.optim.Adam([weights, bias], lr=0.01)
+    for _ in range(300):
+        loss = F.cross_entropy(x_train @ weights + bias, splits.train.labels)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        logistic_error = float(((x_test @ weights + bias).argmax(-1) != splits.test.labels).float().mean())
+    assert m2_error < logistic_error, (m2_error, logistic_error)
+
+
+def test_m1m2_trains_m1_first_and_m2_on_its_features(tmp_path: Path) -> None:
+    config = default_experiment("m1m2").with_overrides({
+        "model": {"latent_dim": 8, "hidden": (64,)},
+        "data": {"dataset": "mnist-5k", "train_limit": 500, "validation_size": 100},
+        "train": {"epochs": 1, "batch_size": 50},
+        "semisupervised": {"labels": 20, "m1_epochs": 1, "m2_latent_dim": 4, "m2_hidden": (16,),
+                           "classifier_hidden": (16,)},
+    })
+    run = tmp_path / "stack"
+    saved = fit_semisupervised(config, run, progress=False, log=lambda message: None)
+    assert saved.semisupervised.m1_run == str((run / "m1").resolve())
+    model, loaded, _ = load_trained_model(run)
+    m1, _, _ = load_trained_model(run / "m1")
+    for name, value in m1.state_dict().items():  # M1 stayed frozen while M2 trained
+        torch.testing.assert_close(model.m1.state_dict()[name], value)
+    assert isinstance(loaded, SemiSupervisedExperiment) and loaded.semisupervised.kind == "m1m2"
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ({"labels": 0}, "labels: must be a positive integer or 'all'"),
+    ({"labels": "some"}, "labels: must be a positive integer or 'all'"),
+    ({"kind": "m3"}, "kind: 'm3' is not one of"),
+    ({"classes": 1}, "classes: must be >= 2"),
+    ({"colour": 1}, "unknown key"),
+])
+def test_bad_settings_name_the_field(section: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        default_experiment("m2").with_overrides({"semisupervised": section})
+
+
+def test_labels_beyond_the_data_and_classes_below_the_labels_are_refused(tmp_path: Path) -> None:
+    from vaelab.data import DataError
+
+    with pytest.raises(DataError, match="hold only 2000 labelled examples"):
+        fit_semisupervised(tiny(5000), tmp_path / "a", progress=False, log=lambda message: None)
+    with pytest.raises(DataError, match="fewer than one per class"):
+        fit_semisupervised(tiny(7), tmp_path / "b", progress=False, log=lambda message: None)
+    with pytest.raises(DataError, match=r"outside the class range \[0, 5\)"):
+        fit_semisupervised(tiny(100, classes=5), tmp_path / "c", progress=False,
+                           log=lambda message: None)
