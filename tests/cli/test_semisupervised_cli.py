@@ -85,3 +85,30 @@ def test_bad_class_and_non_semisupervised_runs_are_refused(run: Path, tmp_path: 
     assert "not a semi-supervised run" in capsys.readouterr().err
     assert main(["classify", str(run), str(tmp_path / "missing.npy")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_own_arrays_with_three_classes_and_extra_unlabelled_images(tmp_path: Path) -> None:
+    """A user's .npz (3 classes) plus a separate .npy of unlabelled images."""
+    rng = np.random.default_rng(0)
+    prototypes = rng.random((3, 8, 8)) < 0.5
+
+    def draw(labels: np.ndarray) -> np.ndarray:
+        flips = rng.random((labels.size, 8, 8)) < 0.1
+        return (prototypes[labels] ^ flips).astype(np.uint8)
+
+    y_train, y_test = rng.integers(0, 3, 120), rng.integers(0, 3, 30)
+    np.savez(tmp_path / "own.npz", x_train=draw(y_train), y_train=y_train, x_test=draw(y_test),
+             y_test=y_test)
+    np.save(tmp_path / "extra.npy", draw(rng.integers(0, 3, 50)))
+    run = tmp_path / "own"
+    assert main(["train", "--model", "m2", "--dataset", str(tmp_path / "own.npz"), "--labels", "6",
+                 "--unlabelled", str(tmp_path / "extra.npy"), "--validation-size", "20",
+                 "--latent-dim", "2", "--hidden", "16", "--classifier-hidden", "16",
+                 "--batch-size", "25", "--labelled-batch-size", "6", "--epochs", "1",
+                 "--eval-samples", "2", "--eval-examples", "10", "--no-progress",
+                 "--run-dir", str(run)]) == 0
+    labelled = json.loads((run / "labelled.json").read_text())
+    assert labelled["classes"] == 3 and labelled["per_class"] == [2, 2, 2]
+    assert max(labelled["indices"]) < 100  # the 50 extra images (after the 100 own) have no label
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(metrics["classification"]["confusion_matrix"]) == 3

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,9 @@ def add_semisupervised_train_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--classifier-hidden", type=_widths, help="hidden widths of q(y|x) (500)")
     g.add_argument("--m2-latent-dim", type=int, help="m1m2: size of M2's z (50)")
     g.add_argument("--m2-hidden", type=_widths, help="m1m2: hidden widths of M2's networks (500)")
+    g.add_argument("--unlabelled", type=Path, metavar="PATH",
+                   help="extra images without labels (a folder of images or an .npy/.npz array) "
+                        "added to the training images")
     g.add_argument("--m1-run", type=Path, metavar="RUN",
                    help="m1m2: a trained VAE run to use as M1 (else M1 is trained first, in RUN/m1)")
     g.add_argument("--m1-epochs", type=int, help="m1m2: epochs of M1 training (50)")
@@ -119,6 +123,10 @@ def semisupervised_config(args: argparse.Namespace,
                               f"{args.model!r}")
         config = config.with_overrides({**raw, **({SECTION: semi} if semi else {})})
     semi = {**_semi_overrides(args), "kind": args.model}
+    if args.unlabelled is not None:
+        if not args.unlabelled.exists():
+            raise ConfigError(f"--unlabelled {args.unlabelled}: no such file or folder")
+        semi["unlabelled"] = str(args.unlabelled.resolve())
     if args.m1_run is not None:
         if args.model != "m1m2":
             raise ConfigError("--m1-run belongs to --model m1m2")
@@ -128,7 +136,7 @@ def semisupervised_config(args: argparse.Namespace,
         m1 = ExperimentConfig.load(m1_dir / CONFIG)
         if "model" in overrides:
             raise ConfigError("with --m1-run, M1's [model] comes from that run; drop the model flags")
-        overrides = {**overrides, "model": dict(m1.model.__dict__)}
+        overrides = {**overrides, "model": asdict(m1.model)}
         semi["m1_run"] = str(m1_dir)
     return config.with_overrides({**overrides, SECTION: semi})
 
@@ -140,6 +148,7 @@ def run_semisupervised_train(args: argparse.Namespace, overrides: dict[str, dict
         raise ConfigError("--nproc is not supported for semi-supervised runs yet; use torchrun")
     if args.resume is not None:
         if (args.config is not None or set(overrides) - {"train"} or _semi_overrides(args)
+                or args.unlabelled is not None or args.m1_run is not None
                 or set(overrides.get("train", {})) - RESUMABLE):
             raise ConfigError("--resume continues a run with its saved config; only --epochs "
                               "and --time-budget may be given with it")

@@ -7,7 +7,7 @@ loop itself receives a model and tensors and knows nothing about either.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -26,6 +26,7 @@ from vaelab.training.semisupervised import (
     build_semisupervised_model,
     load_experiment,
     make_semisupervised_objective,
+    with_unlabelled,
 )
 
 Objective = Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue]
@@ -63,6 +64,15 @@ def load_splits(config: DataConfig, data_kind: str, seed: int) -> Splits:
         valid = static_binarization(valid, seed + 1) if valid is not None else None
         test = static_binarization(test, seed + 2)
     return Splits(train=train, valid=valid, test=test)
+
+
+def load_experiment_splits(config: ExperimentConfig, data_kind: str) -> Splits:
+    """The experiment's splits (`load_splits`); a semi-supervised run's training split also
+    holds its extra unlabelled images (label -1), when it names any."""
+    splits = load_splits(config.data, data_kind, config.train.seed)
+    if isinstance(config, SemiSupervisedExperiment):
+        splits = replace(splits, train=with_unlabelled(config, splits.train, data_kind))
+    return splits
 
 
 def build_model(config: ExperimentConfig, data_shape: tuple[int, ...]) -> LatentVariableModel:
@@ -107,7 +117,7 @@ def load_trained_model(
         raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG}); "
                               "pass the folder that `vaelab train` wrote")
     config = load_experiment(run_dir / CONFIG)
-    splits = load_splits(config.data, data_kind_of(config), config.train.seed)
+    splits = load_experiment_splits(config, data_kind_of(config))
     model = build_model(config, splits.train.image_shape)
     load_run_weights(run_dir, model, best)
     return model.to(resolve_device(device)).eval(), config, splits

@@ -37,7 +37,7 @@ from vaelab.training.experiment import (
     SPLIT_SEED,
     build_model,
     data_kind_of,
-    load_splits,
+    load_experiment_splits,
     make_training_objective,
 )
 from vaelab.training.fast_path import compiled, precision_advice, with_autocast
@@ -188,7 +188,7 @@ def fit(
     device = context.device
     torch.manual_seed(train_cfg.seed)
     data_kind = data_kind_of(config)
-    splits = load_splits(config.data, data_kind, train_cfg.seed)
+    splits = load_experiment_splits(config, data_kind)
     model = build_model(config, splits.train.image_shape).to(device)
     optimizer = make_optimizer(model, train_cfg.learning_rate)
     objective = wrap_objective(

@@ -11,24 +11,24 @@ back, so the labels a run saw are part of the run.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from vaelab.data import ImageSet
-from vaelab.data.labelled import balanced_subset, check_labels, infer_num_classes
-from vaelab.data.representation import to_model_space
+from vaelab.data import DataError, ImageSet
+from vaelab.data.labelled import UNLABELLED, balanced_subset, check_labels, infer_num_classes
+from vaelab.data.representation import static_binarization, to_model_space
+from vaelab.data.user_images import read_images
 from vaelab.distributions.families import GaussianFamily, make_family
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.config import build_vae
 from vaelab.models.m1m2 import StackedM1M2
-from vaelab.models.m2 import M2, M2Shape, build_m2
+from vaelab.models.m2 import M2Shape, build_m2
 from vaelab.objectives.semisupervised import SemiSupervisedObjective, classification_weight
 from vaelab.training.checkpoint import BEST_WEIGHTS, CONFIG, CheckpointError, atomic_write_text, load_weights
-from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from vaelab.training.config import ConfigError, ExperimentConfig
 
 KINDS = ("m2", "m1m2")
 LABELLED_JSON = "labelled.json"
@@ -51,6 +51,8 @@ class SemiSupervisedConfig:
     as M1; without it M1 is trained first, `m1_epochs` / `m1_time_budget_minutes`, into RUN/m1.
     `labels`: an integer N_l or "all". `alpha`: α = alpha · N as in the paper (w = α / N_l per
     labelled example). `classes`: C, or None to take largest label + 1 from the data.
+    `unlabelled`: a folder of images or an .npy/.npz array of extra images without labels, added
+    to the training split (their labels, if any, are ignored).
     """
 
     kind: str = "m2"
@@ -63,6 +65,7 @@ class SemiSupervisedConfig:
     m2_hidden: tuple[int, ...] = (500,)
     m1_run: str | None = None
     m1_epochs: int = 50
+    unlabelled: str | None = None
     m1_time_budget_minutes: float = 0.0
 
     def __post_init__(self) -> None:
@@ -180,6 +183,29 @@ def is_semisupervised_run(run_dir: Path | str) -> bool:
     except json.JSONDecodeError:
         return False
     return isinstance(raw, dict) and SECTION in raw
+
+
+def with_unlabelled(config: SemiSupervisedExperiment, train: ImageSet, data_kind: str) -> ImageSet:
+    """The training split plus `semisupervised.unlabelled`'s images, labelled -1 (unlabelled).
+
+    The extra images must have the training images' shape (`data.image_size` resizes both);
+    for statically binarized training data they are binarized once too (seeded).
+    """
+    source = config.semisupervised.unlabelled
+    if source is None:
+        return train
+    images, _, binary = read_images([Path(source)], config.data.image_size)
+    if tuple(images.shape[1:]) != train.image_shape:
+        raise DataError(f"semisupervised.unlabelled: {source} holds images of shape "
+                        f"{tuple(images.shape[1:])}, the training images are {train.image_shape}")
+    extra = ImageSet(images, torch.full((images.shape[0],), UNLABELLED, dtype=torch.long),
+                     binary, f"{Path(source).name}")
+    if data_kind == "binary" and train.binary and not binary:
+        extra = static_binarization(extra, config.train.seed + 3)
+    labels = train.labels if train.labels is not None else torch.full(
+        (len(train),), UNLABELLED, dtype=torch.long)
+    return ImageSet(torch.cat([train.images, extra.images.to(train.images.device)]),
+                    torch.cat([labels, extra.labels]), train.binary and extra.binary, train.name)
 
 
 def build_semisupervised_model(config: SemiSupervisedExperiment,
@@ -300,15 +326,3 @@ def default_experiment(kind: str) -> SemiSupervisedExperiment:
     _require(kind in KINDS, "kind", f"{kind!r} is not one of {', '.join(KINDS)}")
     base = ExperimentConfig().with_overrides(KIND_DEFAULTS[kind])
     return semisupervised_experiment(base, SemiSupervisedConfig(kind=kind))
-
-
-def fresh_params(model: torch.nn.Module) -> int:
-    """Trainable parameter count (M1's frozen weights excluded)."""
-    return sum(math.prod(p.shape) for p in model.parameters() if p.requires_grad)
-
-
-__all__ = ["KINDS", "LABELLED_JSON", "M2", "SECTION", "DataConfig", "ModelConfig",
-           "SemiSupervisedConfig", "SemiSupervisedExperiment", "TrainConfig",
-           "build_semisupervised_model", "default_experiment", "is_semisupervised_run",
-           "labelled_subset", "load_experiment", "make_semisupervised_objective",
-           "resolve_classes", "semisupervised_experiment"]

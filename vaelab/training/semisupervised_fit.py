@@ -8,7 +8,7 @@ from pathlib import Path
 
 from vaelab.training.checkpoint import BEST_WEIGHTS, CHECKPOINT, CONFIG, CheckpointError
 from vaelab.training.config import ExperimentConfig
-from vaelab.training.experiment import data_kind_of, load_splits
+from vaelab.training.experiment import data_kind_of, load_experiment_splits
 from vaelab.training.loop import fit, print_now
 from vaelab.training.semisupervised import SemiSupervisedExperiment, check_m1_matches, resolve_classes
 
@@ -30,7 +30,7 @@ def fit_semisupervised(config: SemiSupervisedExperiment, run_dir: Path, resume: 
         if (run_dir / CHECKPOINT).exists():
             raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to "
                                   "continue it or choose another --run-dir")
-        splits = load_splits(config.data, data_kind_of(config), config.train.seed)
+        splits = load_experiment_splits(config, data_kind_of(config))
         config = resolve_classes(config, splits.train)
         semi = config.semisupervised
         if semi.kind == "m1m2":
