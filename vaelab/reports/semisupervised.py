@@ -31,7 +31,9 @@ def classification_results(run: RunContext) -> Section | None:
     found = (run.metrics or {}).get("classification")
     intro = Text(f"{semi.kind.upper()} trained with {semi.labels} labels (balanced per class, "
                  f"seed {run.config.train.seed}; RUN/labelled.json lists them) and every training "
-                 "image as unlabelled data; y is summed out exactly in the unlabelled bound.")
+                 "image as unlabelled data; y is summed out exactly in the unlabelled bound"
+                 + (" (the test ELBO above). " if semi.kind == "m2" else
+                    " (the test ELBO above, here a bound on M1's features, not on the pixels). "))
     if found is None:
         return Section("classification", "Semi-supervised classification",
                        (intro, Text("No metrics.json with classification results: run "
