@@ -11,7 +11,7 @@ back, so the labels a run saw are part of the run.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,13 @@ from vaelab.data.representation import static_binarization, to_model_space
 from vaelab.data.user_images import read_images
 from vaelab.distributions.families import GaussianFamily, make_family
 from vaelab.models.base import LatentVariableModel
-from vaelab.models.config import build_vae
+from vaelab.models.config import ModelConfig, build_vae
 from vaelab.models.m1m2 import StackedM1M2
 from vaelab.models.m2 import M2Shape, build_m2
 from vaelab.objectives.semisupervised import SemiSupervisedObjective, classification_weight
 from vaelab.training.checkpoint import BEST_WEIGHTS, CONFIG, CheckpointError, atomic_write_text, load_weights
-from vaelab.training.config import ConfigError, ExperimentConfig
+from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig, TrainConfig
+from vaelab.training.config_files import build_sections
 
 KINDS = ("m2", "m1m2")
 LABELLED_JSON = "labelled.json"
@@ -104,23 +105,9 @@ class SemiSupervisedExperiment(ExperimentConfig):
 
     @staticmethod
     def from_dict(raw: dict[str, Any]) -> SemiSupervisedExperiment:
-        raw = dict(raw)
-        section = raw.pop(SECTION, {}) or {}
-        if not isinstance(section, dict):
-            raise ConfigError(f"{SECTION}: must be a table/object of settings")
-        allowed = {f.name for f in fields(SemiSupervisedConfig)}
-        bad = set(section) - allowed
-        if bad:
-            raise ConfigError(f"{SECTION}: unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}")
-        base = ExperimentConfig.from_dict(raw)
-        try:
-            semi = SemiSupervisedConfig(**section)
-        except ConfigError:
-            raise
-        except (TypeError, ValueError) as error:
-            raise ConfigError(str(error)) from error
-        return SemiSupervisedExperiment(model=base.model, data=base.data, train=base.train,
-                                        semisupervised=semi)
+        sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig,
+                    SECTION: SemiSupervisedConfig}
+        return SemiSupervisedExperiment(**build_sections(raw, sections))
 
     def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> SemiSupervisedExperiment:
         merged = self.to_dict()
