@@ -22,6 +22,15 @@ and reports, on the test split (500 × 100 frames):
   `--eval-sequences` test sequences, with paired differences to the true-rule model.
 
     python bench/pendulum.py --minutes 6 --seeds 0,1,2 --out bench/results/pendulum
+
+With `--shared-emitter MINUTES` the evidence compares the rules with one observation model: after
+the true-rule run (trained or reused as above), `pendulum`, `undamped` and `generic` are each
+warm-started from its weights — emitter, frame encoder and guide copied, every transition (the
+true rule's included) freshly initialised — and trained MINUTES more; only their evidence is
+reported. Warm start rather than a frozen emitter: each hypothesis may still adapt the shared
+decoder to its own latent trajectories, and all start from, and spend, the same.
+
+    python bench/pendulum.py --minutes 5 --shared-emitter 2 --seeds 0,1,2 --out bench/results/pendulum
 """
 
 from __future__ import annotations
@@ -71,21 +80,27 @@ TARGETS = {"sin_theta": 0.98, "cos_theta": 0.98, "omega": 0.95, "valid_predictio
            "g_over_L_rel_error": 0.05, "damping_rel_error": 0.20}
 
 
-def train(name: str, seed: int, minutes: float, out: Path, window: int) -> Path:
-    run = out / f"seed{seed}" / name
+#: the hypotheses compared with a shared observation model (--shared-emitter)
+SHARED = ("pendulum", "undamped", "generic")
+
+
+def train(name: str, seed: int, minutes: float, out: Path, window: int,
+          init_from: Path | None = None) -> Path:
+    run = out / f"seed{seed}" / (name if init_from is None else f"shared-{name}")
     if (run / "model_best.safetensors").is_file() and (run / "done").is_file():
-        print(f"[{name} seed {seed}] reusing {run}", flush=True)
+        print(f"[{run.name} seed {seed}] reusing {run}", flush=True)
         return run
     config = SequenceExperiment().with_overrides({
         "model": HYPOTHESES[name],
-        "train": {"seed": seed, "minutes": minutes, "epochs": 1000, "window": window, "device": "cpu"},
+        "train": {"seed": seed, "minutes": minutes, "epochs": 1000, "window": window, "device": "cpu",
+                  "init_from": None if init_from is None else str(init_from)},
     })
     if run.exists():
         import shutil
 
         shutil.rmtree(run)
     fit_sequences(config, run, progress=False,
-                  log=lambda line: print(f"[{name} seed {seed}] {line}", flush=True))
+                  log=lambda line: print(f"[{run.name} seed {seed}] {line}", flush=True))
     (run / "done").write_text("")
     return run
 
@@ -127,6 +142,43 @@ def evaluate_seed(runs: dict[str, Path], k: int, eval_sequences: int, seed: int)
                "stderr": float((per_frame["pendulum"] - v).std() / len(v) ** 0.5)}
         for name, v in per_frame.items() if name != "pendulum"}
     return result
+
+
+def evaluate_evidence(runs: dict[str, Path], k: int, eval_sequences: int, seed: int) -> dict[str, Any]:
+    """Evidence only, with paired per-sequence differences to the true-rule model."""
+    evidence, constants, epochs = {}, {}, {}
+    for name, run in runs.items():
+        model, _, splits = load_sequence_run(run)
+        evidence[name] = sequence_evidence(model, splits["test"], k, eval_sequences, seed=seed)
+        constants[name] = model.physical_constants()
+        epochs[name] = len((run / "metrics.jsonl").read_text().splitlines())
+    rows = evidence_table(evidence)
+    print(format_evidence_table(rows, k, constants), flush=True)
+    per_frame = {name: e["iwae"] / e["frames"] for name, e in evidence.items()}
+    return {"epochs": epochs, "learned_constants": constants,
+            "evidence": {r.name: r.as_dict() for r in rows},
+            "evidence_vs_pendulum": {
+                name: {"mean": float((per_frame["pendulum"] - v).mean()),
+                       "stderr": float((per_frame["pendulum"] - v).std() / len(v) ** 0.5)}
+                for name, v in per_frame.items() if name != "pendulum"}}
+
+
+def summarize_shared(results: dict[int, dict[str, Any]]) -> str:
+    """Paired evidence gaps per seed, and their mean over seeds with its standard error."""
+    seeds = sorted(results)
+    lines = [f"shared observation model, seeds {seeds}"]
+    for name in [n for n in SHARED if n != "pendulum"]:
+        gaps = [results[s]["evidence_vs_pendulum"][name] for s in seeds]
+        means = [g["mean"] for g in gaps]
+        se = statistics.stdev(means) / len(means) ** 0.5 if len(means) > 1 else float("nan")
+        lines.append(f"evidence: pendulum − {name} = {statistics.mean(means):+.3f} ± {se:.3f} nats/frame "
+                     "(mean over seeds ± s.e.; per seed, paired: " + ", ".join(
+                         f"{g['mean']:+.3f} ± {g['stderr']:.3f}" for g in gaps) + ")")
+    for name in SHARED:
+        iwae = [results[s]["evidence"][name]["iwae_per_frame"]["mean"] for s in seeds]
+        lines.append(f"test IWAE_k nats/frame {name:<9}: {_mean_sd(iwae)}; epochs "
+                     f"{', '.join(str(results[s]['epochs'][name]) for s in seeds)}")
+    return "\n".join(lines)
 
 
 def _mean_sd(values: list[float]) -> str:
@@ -189,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=25, help="training window in frames (0 = whole)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=Path("bench/results/pendulum"))
+    parser.add_argument("--shared-emitter", type=float, default=0.0, metavar="MINUTES",
+                        help="compare pendulum, undamped and generic warm-started from the true-rule run, "
+                             "each trained MINUTES more (evidence only)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -199,6 +254,23 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[int, dict[str, Any]] = {}
     started = time.perf_counter()
+    if args.shared_emitter > 0:
+        for seed in seeds:
+            base = train("pendulum", seed, args.minutes, args.out, args.window)
+            runs = {name: train(name, seed, args.shared_emitter, args.out, args.window, init_from=base)
+                    for name in SHARED}
+            results[seed] = evaluate_evidence(runs, args.k, args.eval_sequences, seed)
+            (args.out / f"seed{seed}" / "shared_results.json").write_text(
+                json.dumps(results[seed], indent=2) + "\n")
+        text = summarize_shared(results)
+        print(text)
+        record = {"command": " ".join(["python", "bench/pendulum.py", *(argv or sys.argv[1:])]),
+                  "minutes_true_rule": args.minutes, "minutes_extra_per_hypothesis": args.shared_emitter,
+                  "seeds": seeds, "wall_seconds": time.perf_counter() - started, "results": results,
+                  "summary": text}
+        (args.out / "shared_summary.json").write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {args.out / 'shared_summary.json'}")
+        return 0
     for seed in seeds:
         runs = {name: train(name, seed, args.minutes * BUDGET_SHARE[name], args.out, args.window)
                 for name in names}

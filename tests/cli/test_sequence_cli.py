@@ -110,3 +110,11 @@ def test_predict_horizon_beyond_the_test_sequences_is_refused(tmp_path: Path,
     run = _train(tmp_path, "r", "--no-eval")
     assert main(["predict", str(run), "--context", "10", "--horizon", "90"]) == 2
     assert "--horizon must be in [1, 10]" in capsys.readouterr().err
+
+
+def test_init_from_warm_starts_another_rule(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    source = _train(tmp_path, "physics", "--no-eval")
+    run = _train(tmp_path, "undamped", "--no-eval", "--transition", "undamped", "--init-from", str(source))
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["train"]["init_from"] == str(source) and saved["model"]["transition"] == "undamped"
+    assert "warm start from" in capsys.readouterr().out

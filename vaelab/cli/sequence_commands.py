@@ -76,6 +76,7 @@ SSM_FLAGS: dict[str, tuple[str, str]] = {
     "minutes": ("train", "minutes"),
     "free_bits": ("train", "free_bits"),
     "window": ("train", "window"),
+    "init_from": ("train", "init_from"),
 }
 
 
@@ -106,6 +107,9 @@ def add_sequence_train_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--minutes", type=float, help="time budget in minutes (0 = none)")
     g.add_argument("--free-bits", type=float, help="free bits per step and latent dimension (nats)")
     g.add_argument("--window", type=int, help="train on random windows of this many frames (0 = whole)")
+    g.add_argument("--init-from", metavar="RUN",
+                   help="start from a sequence run's weights (every tensor whose name and shape match, "
+                        "except the transition's own): test another rule with the same observation model")
     g.add_argument("--pendulum", type=_pendulum_setting, action="append", metavar="KEY=VALUE",
                    help="a simulation setting, e.g. --pendulum damping=0.2 --pendulum force=sine")
 

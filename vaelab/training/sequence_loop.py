@@ -77,6 +77,7 @@ class SequenceTrainConfig:
 
     `minutes` > 0 stops training when that much time is spent (and paces the learning-rate decay
     by time as well as epochs); `window` > 0 trains on random windows of that many frames.
+    `init_from` names a sequence run whose weights start this one (see `warm_start`).
     """
 
     objective: str = "elbo"
@@ -95,6 +96,7 @@ class SequenceTrainConfig:
     device: str = "auto"
     eval_samples: int = 100
     eval_sequences: int = 100
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         _require(self.objective in SEQUENCE_OBJECTIVES, "train.objective",
@@ -236,6 +238,24 @@ def validation_bound_per_frame(model: StateSpaceModel, batch: SequenceBatch, bat
     return total / max(1.0, float(batch.mask.sum()))
 
 
+def warm_start(model: StateSpaceModel, run_dir: Path | str) -> list[str]:
+    """Copy into `model` every parameter and buffer of the run in `run_dir` whose name and shape
+    match, except the transition's own (`dynamics.*`), which keep their fresh initialisation.
+
+    Used to give competing dynamics hypotheses the same observation model (emitter, frame
+    encoder, guide) so that their evidence differs by the rule, not by how far each decoder has
+    been fitted. Returns the names copied."""
+    source, _, _ = load_sequence_run(run_dir)
+    theirs = source.state_dict()
+    ours = model.state_dict()
+    copied = [name for name, value in ours.items()
+              if not name.startswith("dynamics.") and name in theirs and theirs[name].shape == value.shape]
+    with torch.no_grad():
+        for name in copied:
+            ours[name].copy_(theirs[name].to(ours[name].device))
+    return copied
+
+
 def learning_rate_at(config: SequenceTrainConfig, epoch: int, seconds: float) -> float:
     """Cosine decay from the learning rate to `final_lr_fraction` of it, paced by the epochs done
     or (with a time budget) the share of the budget spent, whichever is further along."""
@@ -302,6 +322,10 @@ def fit_sequences(
         config.save(run_dir / CONFIG)
         (run_dir / METRICS).unlink(missing_ok=True)
         loop = LoopState()
+        if cfg.init_from:
+            copied = warm_start(model, cfg.init_from)
+            log(f"warm start from {cfg.init_from}: {len(copied)} of {len(model.state_dict())} tensors "
+                "copied (the transition's own stay fresh)")
 
     train = splits["train"]
     data_kind = model.data_kind
@@ -396,4 +420,5 @@ __all__ = [
     "load_sequence_splits",
     "make_sequence_objective",
     "to_batch",
+    "warm_start",
 ]

@@ -1,0 +1,54 @@
+"""Warm starts of sequence runs: the shared observation model is copied, the transition is not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from vaelab.training.sequence_loop import (
+    SequenceExperiment,
+    build_sequence_model,
+    fit_sequences,
+    load_sequence_run,
+    load_sequence_splits,
+)
+
+SMALL = {"encoder_hidden": [32], "rnn_hidden": 16, "combiner_hidden": 16, "transition_hidden": 16,
+         "decoder_hidden": [32]}
+
+
+def _config(tmp_path: Path, model: dict, **train: object) -> SequenceExperiment:
+    return SequenceExperiment().with_overrides({
+        "model": {**SMALL, **model},
+        "data": {"data_dir": str(tmp_path / "data"),
+                 "pendulum": {"train_sequences": 8, "train_length": 8, "valid_sequences": 4,
+                              "valid_length": 8, "test_sequences": 4, "test_length": 8, "image_size": 16}},
+        "train": {"epochs": 1, "batch_size": 8, "seed": 0, **train},
+    })
+
+
+def test_warm_start_copies_the_matching_weights_and_leaves_the_transition_fresh(tmp_path: Path) -> None:
+    fit_sequences(_config(tmp_path, {"transition": "pendulum"}, seed=3), tmp_path / "source", progress=False,
+                  log=lambda _: None)
+    source = load_sequence_run(tmp_path / "source")[0].state_dict()
+    hypotheses = {"pendulum": {"transition": "pendulum"}, "undamped": {"transition": "undamped"},
+                  "generic": {"transition": "generic", "readout": "circle"},
+                  "full": {"transition": "generic", "readout": "full"}}  # emitter input 3-d, not 2-d
+    for name, model_config in hypotheses.items():
+        config = _config(tmp_path, model_config, epochs=0, init_from=str(tmp_path / "source"))
+        model, _ = fit_sequences(config, tmp_path / name, progress=False, log=lambda _: None)
+        torch.manual_seed(0)  # what fit_sequences builds before the warm start
+        fresh = build_sequence_model(config, load_sequence_splits(config.data)["train"]).state_dict()
+        ours = model.state_dict()
+        copied = [n for n in ours
+                  if not n.startswith("dynamics.") and n in source and source[n].shape == ours[n].shape]
+        kept = [n for n in ours if n not in copied]
+        assert len(copied) >= 15 and any(n.startswith("dynamics.") for n in kept)
+        assert any(n.startswith("emitter.") for n in kept) == (name == "full")
+        for n in copied:
+            assert torch.equal(ours[n], source[n]) and not torch.equal(ours[n], fresh[n]), n
+        for n in kept:  # the transition's own, and whatever does not fit, stay as initialised
+            assert torch.equal(ours[n], fresh[n]), n
+        if name in ("pendulum", "undamped"):  # same names and shapes, yet not copied
+            assert not torch.equal(ours["dynamics.raw_damping"], source["dynamics.raw_damping"])
