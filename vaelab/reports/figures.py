@@ -101,3 +101,17 @@ def show_grid(ax: plt.Axes, images: torch.Tensor, columns: int) -> tuple[float, 
 def cell_centres(count: int, pitch: float, pad: int = 2) -> list[float]:
     """Array coordinates of the centres of `count` grid cells with the given pitch."""
     return [pad + i * pitch + (pitch - pad) / 2 - 0.5 for i in range(count)]
+
+
+def labelled_grid_png(images: torch.Tensor, columns: int, rows: int, column_labels: list[str],
+                      xlabel: str) -> bytes:
+    """A grid of images [rows·columns, C, H, W] with a label under each column, as PNG bytes:
+    for figures whose columns mean something (interpolation steps, classes)."""
+    with report_style():
+        fig, axes = new_figure(0.62 * rows + 1.0)
+        ax = axes[0, 0]
+        _, pitch = show_grid(ax, images, columns)
+        ax.set_xticks(cell_centres(columns, pitch), column_labels)
+        ax.set_yticks([])
+        ax.set_xlabel(xlabel)
+        return figure_png(fig)

@@ -7,7 +7,7 @@ import torch
 from vaelab.evaluation.run import display
 from vaelab.reports.blocks import Figure, Section
 from vaelab.reports.context import RunContext
-from vaelab.reports.figures import cell_centres, figure_png, grid_png, new_figure, report_style, show_grid
+from vaelab.reports.figures import grid_png, labelled_grid_png
 from vaelab.reports.latent import lerp
 from vaelab.reports.sections import register_section
 
@@ -60,15 +60,9 @@ def interpolations(run: RunContext) -> Section | None:
         return None
     images = interpolation_images(run, pairs, INTERPOLATION_STEPS)
     columns = INTERPOLATION_STEPS + 2
-    with report_style():
-        fig, axes = new_figure(0.62 * pairs + 1.0)
-        ax = axes[0, 0]
-        _, pitch = show_grid(ax, images, columns)
-        labels = ["A", *[f"{t:.2g}" for t in torch.linspace(0, 1, INTERPOLATION_STEPS).tolist()], "B"]
-        ax.set_xticks(cell_centres(columns, pitch), labels)
-        ax.set_yticks([])
-        ax.set_xlabel("t: decoded E[x | z] at z = (1 − t) E_q[z|A] + t E_q[z|B]; A, B = test images")
-        png = figure_png(fig)
+    labels = ["A", *[f"{t:.2g}" for t in torch.linspace(0, 1, INTERPOLATION_STEPS).tolist()], "B"]
+    png = labelled_grid_png(images, columns, pairs, labels,
+                            "t: decoded E[x | z] at z = (1 − t) E_q[z|A] + t E_q[z|B]; A, B = test images")
     figure = Figure(png, "interpolations between test images",
                     f"{pairs} pairs of test images (first and last column) and the decoder's mean "
                     "along the straight line between their posterior means.")

@@ -9,7 +9,7 @@ from vaelab.evaluation.classification import analogies, class_samples
 from vaelab.evaluation.run import display
 from vaelab.reports.blocks import Figure, Section, Table, Text
 from vaelab.reports.context import RunContext
-from vaelab.reports.figures import cell_centres, figure_png, grid_png, new_figure, report_style, show_grid
+from vaelab.reports.figures import grid_png, labelled_grid_png
 from vaelab.reports.sections import register_section
 from vaelab.training.semisupervised import SemiSupervisedExperiment
 
@@ -80,14 +80,8 @@ def analogies_figure(run: RunContext) -> Section | None:
         grid = analogies(run.model, x, labels)
     classes = run.model.num_classes
     images = display(run.model, grid.flatten(0, 1)).cpu()
-    with report_style():
-        fig, axes = new_figure(0.62 * rows + 1.0)
-        ax = axes[0, 0]
-        _, pitch = show_grid(ax, images, classes + 1)
-        ax.set_xticks(cell_centres(classes + 1, pitch), ["x", *map(str, range(classes))])
-        ax.set_yticks([])
-        ax.set_xlabel("class y fed to the decoder; z = E[z | x, y_x] from the test image x")
-        png = figure_png(fig)
+    png = labelled_grid_png(images, classes + 1, rows, ["x", *map(str, range(classes))],
+                            "class y fed to the decoder; z = E[z | x, y_x] from the test image x")
     figure = Figure(png, "analogies: each test image's style in every class",
                     f"{rows} test images (first column); each following column decodes the image's "
                     "style z = E[z | x, y_x] (y_x its true label) with another class y.")
