@@ -116,3 +116,23 @@ def test_own_grey_data_with_bernoulli_is_refused_then_accepted(tmp_path: Path,
     assert "binarization" in capsys.readouterr().err
     assert main([*argv, "--run-dir", str(tmp_path / "b"), "--likelihood", "logistic8"]) == 0
     assert main([*argv, "--run-dir", str(tmp_path / "c"), "--binarization", "static"]) == 0
+
+
+def test_zero_epochs_evaluates_the_initial_model(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    array = np.random.default_rng(0).integers(0, 256, size=(60, 8, 8), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", array)
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "x.npy"), "--epochs", "0", "--hidden", "8",
+                 "--latent-dim", "2", "--validation-size", "10", "--eval-samples", "2", "--no-progress",
+                 "--likelihood", "logistic8", "--run-dir", str(run)]) == 0
+    assert (run / "checkpoint.safetensors").is_file() and (run / "model_best.safetensors").is_file()
+    assert not (run / "metrics.jsonl").exists()  # no epoch was trained
+    untrained = json.loads((run / "metrics.json").read_text())
+    assert main(["train", "--resume", str(run), "--epochs", "3", "--no-progress"]) == 0
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    trained = json.loads((run / "metrics.json").read_text())
+    assert trained["test"]["elbo"]["mean"] > untrained["test"]["elbo"]["mean"]  # nats: training helped

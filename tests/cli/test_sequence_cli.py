@@ -80,14 +80,18 @@ def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.
                  "--json", str(tmp_path / "cmp.json")]) == 0
     table = capsys.readouterr().out
     assert "physics (pendulum)" in table and "generic (generic)" in table and "IWAE_3/frame" in table
+    assert "SMC_3/frame" in table
     rows = json.loads((tmp_path / "cmp.json").read_text())["rows"]
-    assert len(rows) == 2 and rows[0]["iwae_per_frame"]["n"] == 4
+    assert len(rows) == 2 and rows[0]["iwae_per_frame"]["n"] == 4 and rows[0]["smc_per_frame"]["n"] == 4
+    assert rows[0]["smc_per_frame"]["mean"] >= rows[1]["smc_per_frame"]["mean"]  # best first
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [(["train", "--model", "ssm", "--pendulum", "damping=-1"], "pendulum.damping"),
      (["train", "--model", "ssm", "--dataset", "mnist-5k"], "data.dataset"),
+     (["train", "--model", "ssm", "--noise-ceiling", "0.01", "0.01"], "model.noise_ceiling"),
+     (["train", "--model", "ssm", "--init-transition"], "train.init_transition"),
      (["train", "--model", "ssm", "--binarization", "static"], "--binarization"),
      (["train", "--model", "ssm", "--transition", "pendulum", "--latent-dim", "5"], "model.latent_dim"),
      (["simulate", "pendulum", "--out", "OUT", "--image-size", "4"], "pendulum.image_size"),
@@ -118,3 +122,9 @@ def test_init_from_warm_starts_another_rule(tmp_path: Path, capsys: pytest.Captu
     saved = json.loads((run / "config.json").read_text())
     assert saved["train"]["init_from"] == str(source) and saved["model"]["transition"] == "undamped"
     assert "warm start from" in capsys.readouterr().out
+    tight = _train(tmp_path, "tight", "--no-eval", "--transition", "undamped", "--init-from", str(run),
+                   "--init-transition", "--noise-ceiling", "0.002", "0.002", "0.01")
+    saved = json.loads((tight / "config.json").read_text())
+    assert saved["train"]["init_transition"] is True
+    assert saved["model"]["noise_ceiling"] == [0.002, 0.002, 0.01]
+    assert "the transition's own stay fresh" not in capsys.readouterr().out

@@ -85,6 +85,22 @@ def test_generic_transition_starts_as_no_change() -> None:
     assert (dist.mean - z).abs().mean() < z.abs().mean()
 
 
+@pytest.mark.parametrize("transition", ["pendulum", "undamped", "generic"])
+def test_noise_ceiling_bounds_every_rule_process_noise(transition: str) -> None:
+    ceiling = (0.003, 0.004, 0.01)
+    config = SSMConfig(transition=transition, readout="circle", noise_ceiling=ceiling)
+    model = build_ssm(config, (1, 16, 16), 0.05)
+    with torch.no_grad():  # push the noise parameters as far up as they go
+        for name, parameter in model.dynamics.named_parameters():
+            if "noise" in name or name.startswith("scale"):
+                parameter.fill_(50.0)
+    z = torch.randn(64, 3) * 3
+    scale = model.transition(z, torch.randn(64, 1)).base_dist.scale
+    assert (scale <= torch.tensor(ceiling) + 1e-7).all() and (scale > 0.9 * torch.tensor(ceiling)).all()
+    default = build_ssm(SSMConfig(transition=transition, readout="circle"), (1, 16, 16), 0.05)
+    assert default.transition(z, torch.zeros(64, 1)).base_dist.scale.max() > 0.01  # no ceiling given
+
+
 @pytest.mark.parametrize(
     ("overrides", "guide_direction"),
     [({}, "forward"), ({"guide": "smooth"}, "backward"),
@@ -131,7 +147,11 @@ def test_sampled_rollouts_are_seeded() -> None:
     ("overrides", "field"),
     [({"transition": "pendulum", "latent_dim": 4}, "latent_dim"), ({"transition": "chaos"}, "transition"),
      ({"guide": "frame"}, "guide"), ({"likelihood": "bernoulli"}, "likelihood"),
-     ({"transition": "pendulum", "readout": "full"}, "readout"), ({"fixed_scale": 0.0}, "fixed_scale")],
+     ({"transition": "pendulum", "readout": "full"}, "readout"), ({"fixed_scale": 0.0}, "fixed_scale"),
+     ({"noise_ceiling": (0.01, 0.01)}, "noise_ceiling"),
+     ({"noise_ceiling": (0.01, 0.0, 0.1)}, "noise_ceiling"),
+     ({"transition": "none", "guide": "frame", "combiner": "frame", "noise_ceiling": (1.0, 1.0, 1.0)},
+      "noise_ceiling")],
 )
 def test_bad_model_settings_name_the_field(overrides: dict, field: str) -> None:
     with pytest.raises(ValueError, match=f"model.{field}"):
@@ -189,3 +209,15 @@ def test_velocity_measurement_is_the_finite_difference_unless_corrected(correcti
     expected = (theta - theta_prev) / 0.05 + 0.5 * 0.6 + (5.0 if correction else 0.0)
     assert torch.allclose(m[:, :2], torch.stack([theta.cos(), theta.sin()], -1), atol=1e-6)
     assert torch.allclose(m[:, 2], expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("seen_next", [1.0, 0.0])
+def test_smoothing_guide_measures_the_first_velocity_by_the_forward_difference(seen_next: float) -> None:
+    combiner = FusionCombiner(13, 3, 8, skip=2, circle_dt=0.05, lookahead=True, velocity_correction=False)
+    theta, theta_next = torch.tensor([0.3, -1.0]), torch.tensor([0.38, -1.1])
+    keypoint = lambda a: torch.stack([a.sin(), a.cos()], -1)  # noqa: E731  (x, y)
+    h = torch.cat([torch.randn(2, 8), keypoint(theta), keypoint(theta_next), torch.full((2, 1), seen_next)],
+                  -1)
+    m, _ = combiner.pseudo_observation(None, h)  # t = 1: no previous state
+    assert torch.allclose(m[:, :2], torch.stack([theta.cos(), theta.sin()], -1), atol=1e-6)
+    assert torch.allclose(m[:, 2], seen_next * (theta_next - theta) / 0.05, atol=1e-4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from vaelab.training.sequence_loop import (
@@ -52,3 +53,26 @@ def test_warm_start_copies_the_matching_weights_and_leaves_the_transition_fresh(
             assert torch.equal(ours[n], fresh[n]), n
         if name in ("pendulum", "undamped"):  # same names and shapes, yet not copied
             assert not torch.equal(ours["dynamics.raw_damping"], source["dynamics.raw_damping"])
+
+
+def test_warm_start_with_the_transition_goes_on_under_a_tighter_noise_ceiling(tmp_path: Path) -> None:
+    fit_sequences(_config(tmp_path, {"transition": "pendulum"}, seed=3), tmp_path / "source", progress=False,
+                  log=lambda _: None)
+    source = load_sequence_run(tmp_path / "source")[0]
+    tight = (0.002, 0.002, 0.01)
+    config = _config(tmp_path, {"transition": "pendulum", "noise_ceiling": tight}, epochs=0,
+                     init_from=str(tmp_path / "source"), init_transition=True)
+    model, _ = fit_sequences(config, tmp_path / "tight", progress=False, log=lambda _: None)
+    for name, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
+    assert model.physical_constants() == source.physical_constants()
+    # the same share of a ceiling ten times lower: the noise, not the rule, changed
+    assert torch.allclose(model.dynamics.noise / torch.tensor(tight),
+                          source.dynamics.noise / source.dynamics.max_noise)
+    reloaded, saved, _ = load_sequence_run(tmp_path / "tight")
+    assert saved.model.noise_ceiling == tight and torch.equal(reloaded.dynamics.noise, model.dynamics.noise)
+
+
+def test_copying_a_transition_needs_a_run_to_copy_from() -> None:
+    with pytest.raises(ValueError, match="train.init_transition"):
+        SequenceExperiment().with_overrides({"train": {"init_transition": True}})

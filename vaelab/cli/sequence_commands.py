@@ -73,10 +73,12 @@ SSM_FLAGS: dict[str, tuple[str, str]] = {
     "transition": ("model", "transition"),
     "guide": ("model", "guide"),
     "velocity_correction": ("model", "velocity_correction"),
+    "noise_ceiling": ("model", "noise_ceiling"),
     "minutes": ("train", "minutes"),
     "free_bits": ("train", "free_bits"),
     "window": ("train", "window"),
     "init_from": ("train", "init_from"),
+    "init_transition": ("train", "init_transition"),
 }
 
 
@@ -104,12 +106,18 @@ def add_sequence_train_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--velocity-correction", action=argparse.BooleanOptionalAction,
                    help="let the guide learn a correction to its finite-difference velocity (off by "
                         "default: it co-adapts with the physics and biases g/L)")
+    g.add_argument("--noise-ceiling", type=float, nargs="+", metavar="SIGMA",
+                   help="largest process-noise σ per latent dimension (physics: cos θ, sin θ, ω), the "
+                        "same for every rule compared by evidence, e.g. --noise-ceiling 0.003 0.003 0.01")
     g.add_argument("--minutes", type=float, help="time budget in minutes (0 = none)")
     g.add_argument("--free-bits", type=float, help="free bits per step and latent dimension (nats)")
     g.add_argument("--window", type=int, help="train on random windows of this many frames (0 = whole)")
     g.add_argument("--init-from", metavar="RUN",
                    help="start from a sequence run's weights (every tensor whose name and shape match, "
                         "except the transition's own): test another rule with the same observation model")
+    g.add_argument("--init-transition", action=argparse.BooleanOptionalAction,
+                   help="with --init-from, copy the transition too: go on with the same hypothesis under "
+                        "new settings (e.g. a tighter --noise-ceiling)")
     g.add_argument("--pendulum", type=_pendulum_setting, action="append", metavar="KEY=VALUE",
                    help="a simulation setting, e.g. --pendulum damping=0.2 --pendulum force=sine")
 

@@ -48,7 +48,7 @@ def evaluate_sequence_model(
     train, test = splits["train"], splits["test"]
     started = time.perf_counter()
     n = len(test) if sequences <= 0 else min(sequences, len(test))
-    log(f"evidence: ELBO and IWAE_{k} on {n} test sequences of {test.length} frames ...")
+    log(f"evidence: ELBO, IWAE_{k} and SMC_{k} on {n} test sequences of {test.length} frames ...")
     evidence = sequence_evidence(model, test, k, n, seed=seed)
     metrics: dict[str, Any] = {
         "dataset": config.data.dataset,
@@ -61,6 +61,7 @@ def evaluate_sequence_model(
             "iwae_samples": k,
             "elbo_per_frame": Estimate.of(evidence["elbo"] / evidence["frames"]).as_dict(),
             "iwae_per_frame": Estimate.of(evidence["iwae"] / evidence["frames"]).as_dict(),
+            "smc_per_frame": Estimate.of(evidence["smc"] / evidence["frames"]).as_dict(),
         },
     }
     log("probe: linear and MLP regressions from filtering means to (sin θ, cos θ, ω) ...")
@@ -107,7 +108,9 @@ def summary_lines(metrics: dict[str, Any]) -> list[str]:
     lines = [
         f"test (nats/frame, {test['sequences']} sequences): ELBO {test['elbo_per_frame']['mean']:.2f} ± "
         f"{test['elbo_per_frame']['stderr']:.2f}; IWAE_{test['iwae_samples']} "
-        f"{test['iwae_per_frame']['mean']:.2f} ± {test['iwae_per_frame']['stderr']:.2f}",
+        f"{test['iwae_per_frame']['mean']:.2f} ± {test['iwae_per_frame']['stderr']:.2f}; particle filter "
+        f"(SMC_{test['iwae_samples']}) {test['smc_per_frame']['mean']:.2f} ± "
+        f"{test['smc_per_frame']['stderr']:.2f}",
         "probe R² (linear, filtering): " + ", ".join(f"{k} {v:.3f}" for k, v in probe_r2.items()),
         f"valid prediction time ({pred['context']} context, {pred['horizon']} steps): model "
         f"{pred['model']['valid_prediction_time']:.3f}; copy-last "

@@ -99,6 +99,11 @@ class SSMConfig:
     (backward GRU) or "frame" (per-frame encoder, only with transition "none").
     `velocity_correction`: whether the fusion guide adds a learned correction to its
     finite-difference velocity measurement (physics rules only; see FusionCombiner).
+    `noise_ceiling`: the largest process-noise σ per latent dimension the transition may learn
+    (physics and generic rules; None = (0.01, 0.01, 0.1) for physics, no ceiling for generic).
+    It is part of a hypothesis: "the state follows this rule up to noise ≤ σ". Comparing rules
+    by evidence needs a ceiling tight enough that noise cannot stand in for a missing term
+    (see bench/pendulum.py --shared-emitter).
     """
 
     transition: str = "pendulum"
@@ -117,6 +122,7 @@ class SSMConfig:
     fixed_scale: float = 0.1
     substeps: int = 2
     velocity_correction: bool = False
+    noise_ceiling: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
@@ -155,6 +161,13 @@ class SSMConfig:
                  "a Bernoulli likelihood would not be a likelihood of the data)")
         _require(self.fixed_scale > 0, "fixed_scale", f"must be > 0, got {self.fixed_scale}")
         _require(1 <= self.substeps <= 100, "substeps", f"must be in [1, 100], got {self.substeps}")
+        if self.noise_ceiling is not None:
+            ceiling = tuple(float(v) for v in self.noise_ceiling)
+            object.__setattr__(self, "noise_ceiling", ceiling)
+            _require(self.transition in (*PHYSICS_RULES, "generic"), "noise_ceiling",
+                     f"only physics and generic transitions learn process noise, not {self.transition!r}")
+            _require(len(ceiling) == self.latent_dim and all(0 < v <= 10 for v in ceiling), "noise_ceiling",
+                     f"need {self.latent_dim} values in (0, 10] (one σ per latent dimension), got {ceiling}")
 
     def resolved_readout(self) -> str:
         if self.readout != "auto":
@@ -272,10 +285,13 @@ def build_ssm(config: SSMConfig, frame_shape: tuple[int, int, int], dt: float,
     readout = config.resolved_readout()
 
     if config.transition in PHYSICS_RULES:
-        dynamics: nn.Module = PendulumTransition(config.transition, dt, config.substeps)
+        ceiling = config.noise_ceiling
+        noise = {} if ceiling is None else {"noise_scale": tuple(v / 2 for v in ceiling),
+                                            "max_noise": ceiling}
+        dynamics: nn.Module = PendulumTransition(config.transition, dt, config.substeps, **noise)
         initial = InitialState(d)
     elif config.transition == "generic":
-        dynamics = GatedTransition(d, action_dim, config.transition_hidden)
+        dynamics = GatedTransition(d, action_dim, config.transition_hidden, config.noise_ceiling)
         initial = InitialState(d)
     else:
         dynamics = IndependentTransition(d)

@@ -176,6 +176,10 @@ class FusionCombiner(nn.Module):
                     central = self.angle_between(z_prev, after) / (2 * self.circle_dt)
                     backward = seen * central + (1 - seen) * backward
                 velocity = velocity + backward
+            elif self.lookahead and self.measures_position:
+                # the first frame has no past: the forward difference (θ_2 − θ_1) / dt if frame 2 was seen
+                after, seen = _unit(skipped[..., self.skip:self.skip + 2].flip(-1)), skipped[..., -1:]
+                velocity = velocity + seen * self.angle_between(position, after) / self.circle_dt
             m = torch.cat([position, velocity, m[..., 3:]], -1)
         return m, log_s.clamp(MIN_LOG_SCALE, MAX_LOG_SCALE)
 

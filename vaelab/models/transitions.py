@@ -157,9 +157,12 @@ class GatedTransition(nn.Module):
     g = σ(MLP_g([z, u])), proposal = MLP_p([z, u]),
     mean = (1 − g) ⊙ (W z + b) + g ⊙ proposal, scale = softplus(Linear(relu(proposal))).
     The linear path starts as the identity, so an untrained model predicts "no change".
+    With `max_noise` (one σ per dimension) the scale is instead max_noise · sigmoid(Linear(...)),
+    the same ceiling a physics transition has, so the two differ by their rule alone.
     """
 
-    def __init__(self, latent_dim: int, action_dim: int = 1, hidden: int = 64) -> None:
+    def __init__(self, latent_dim: int, action_dim: int = 1, hidden: int = 64,
+                 max_noise: tuple[float, ...] | None = None) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         parents = (latent_dim + action_dim,)
@@ -169,6 +172,13 @@ class GatedTransition(nn.Module):
         nn.init.eye_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
         self.scale = nn.Linear(latent_dim, latent_dim)
+        if max_noise is not None:
+            ceiling = torch.tensor(max_noise, dtype=torch.float32)
+            if ceiling.shape != (latent_dim,) or not (ceiling > 0).all():
+                raise ValueError(f"need {latent_dim} positive noise ceilings, got {max_noise}")
+            self.register_buffer("max_noise", ceiling, persistent=False)
+        else:
+            self.max_noise = None
 
     def _parts(self, z_prev: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         parents = torch.cat([z_prev, u], -1)
@@ -181,7 +191,11 @@ class GatedTransition(nn.Module):
 
     def forward(self, z_prev: torch.Tensor, u: torch.Tensor) -> Independent:
         loc, proposal = self._parts(z_prev, u)
-        scale = F.softplus(self.scale(torch.relu(proposal))) + 1e-4
+        raw = self.scale(torch.relu(proposal))
+        if self.max_noise is None:
+            scale = F.softplus(raw) + 1e-4
+        else:
+            scale = (self.max_noise * torch.sigmoid(raw)).clamp_min(1e-6)
         return _diag_normal(loc, scale)
 
 

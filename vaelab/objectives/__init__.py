@@ -17,6 +17,7 @@ from vaelab.objectives.sequential import (
     sequential_iwae_bound,
     sequential_log_marginal,
 )
+from vaelab.objectives.smc import smc_log_marginal
 
 __all__ = [
     "DEFAULT_SAMPLE_BUDGET",
@@ -34,5 +35,6 @@ __all__ = [
     "sequential_elbo",
     "sequential_iwae_bound",
     "sequential_log_marginal",
+    "smc_log_marginal",
     "streaming_log_mean_exp",
 ]

@@ -219,10 +219,12 @@ def fit(
         if (run_dir / CHECKPOINT).exists():
             raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to "
                                   "continue it or choose another --run-dir")
-        if context.is_main:
+        loop = LoopState()
+        if context.is_main:  # a run folder is complete from the start: --epochs 0 evaluates the initial model
             config.save(run_dir / CONFIG)
             (run_dir / METRICS).unlink(missing_ok=True)
-        loop = LoopState()
+            save_checkpoint(run_dir, model, optimizer, loop)
+            save_weights(run_dir / BEST_WEIGHTS, model)
     context.barrier()  # nobody trains before rank 0 has set the folder up
 
     images = splits.train.images.to(device)

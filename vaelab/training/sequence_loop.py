@@ -77,7 +77,9 @@ class SequenceTrainConfig:
 
     `minutes` > 0 stops training when that much time is spent (and paces the learning-rate decay
     by time as well as epochs); `window` > 0 trains on random windows of that many frames.
-    `init_from` names a sequence run whose weights start this one (see `warm_start`).
+    `init_from` names a sequence run whose weights start this one (see `warm_start`); with
+    `init_transition` its transition's too (to go on with one hypothesis under new settings, e.g.
+    a tighter noise ceiling), otherwise the transition starts fresh.
     """
 
     objective: str = "elbo"
@@ -97,6 +99,7 @@ class SequenceTrainConfig:
     eval_samples: int = 100
     eval_sequences: int = 100
     init_from: str | None = None
+    init_transition: bool = False
 
     def __post_init__(self) -> None:
         _require(self.objective in SEQUENCE_OBJECTIVES, "train.objective",
@@ -124,6 +127,8 @@ class SequenceTrainConfig:
                  f"must be in [1, 100000], got {self.eval_samples}")
         _require(self.eval_sequences >= 0, "train.eval_sequences",
                  f"must be >= 0 (0 = whole test split), got {self.eval_sequences}")
+        _require(self.init_from is not None or not self.init_transition, "train.init_transition",
+                 "copies the transition of the run named by train.init_from, and none is named")
 
 
 @dataclass(frozen=True)
@@ -238,9 +243,10 @@ def validation_bound_per_frame(model: StateSpaceModel, batch: SequenceBatch, bat
     return total / max(1.0, float(batch.mask.sum()))
 
 
-def warm_start(model: StateSpaceModel, run_dir: Path | str) -> list[str]:
+def warm_start(model: StateSpaceModel, run_dir: Path | str, transition: bool = False) -> list[str]:
     """Copy into `model` every parameter and buffer of the run in `run_dir` whose name and shape
-    match, except the transition's own (`dynamics.*`), which keep their fresh initialisation.
+    match, except (unless `transition`) the transition's own (`dynamics.*`), which keep their
+    fresh initialisation.
 
     Used to give competing dynamics hypotheses the same observation model (emitter, frame
     encoder, guide) so that their evidence differs by the rule, not by how far each decoder has
@@ -249,7 +255,8 @@ def warm_start(model: StateSpaceModel, run_dir: Path | str) -> list[str]:
     theirs = source.state_dict()
     ours = model.state_dict()
     copied = [name for name, value in ours.items()
-              if not name.startswith("dynamics.") and name in theirs and theirs[name].shape == value.shape]
+              if (transition or not name.startswith("dynamics.")) and name in theirs
+              and theirs[name].shape == value.shape]
     with torch.no_grad():
         for name in copied:
             ours[name].copy_(theirs[name].to(ours[name].device))
@@ -323,9 +330,11 @@ def fit_sequences(
         (run_dir / METRICS).unlink(missing_ok=True)
         loop = LoopState()
         if cfg.init_from:
-            copied = warm_start(model, cfg.init_from)
+            copied = warm_start(model, cfg.init_from, cfg.init_transition)
             log(f"warm start from {cfg.init_from}: {len(copied)} of {len(model.state_dict())} tensors "
-                "copied (the transition's own stay fresh)")
+                "copied" + ("" if cfg.init_transition else " (the transition's own stay fresh)"))
+        save_checkpoint(run_dir, model, optimizer, loop)  # complete from the start: --epochs 0 evaluates it
+        save_weights(run_dir / BEST_WEIGHTS, model)
 
     train = splits["train"]
     data_kind = model.data_kind
