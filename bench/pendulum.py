@@ -23,14 +23,25 @@ and reports, on the test split (500 × 100 frames):
 
     python bench/pendulum.py --minutes 6 --seeds 0,1,2 --out bench/results/pendulum
 
-With `--shared-emitter MINUTES` the evidence compares the rules with one observation model: after
-the true-rule run (trained or reused as above), `pendulum`, `undamped` and `generic` are each
-warm-started from its weights — emitter, frame encoder and guide copied, every transition (the
-true rule's included) freshly initialised — and trained MINUTES more; only their evidence is
-reported. Warm start rather than a frozen emitter: each hypothesis may still adapt the shared
-decoder to its own latent trajectories, and all start from, and spend, the same.
+With `--evidence` the bench compares the rules by evidence alone, with one observation model and
+one noise model for all (see bench/README.md, "Evidence"):
 
-    python bench/pendulum.py --minutes 5 --shared-emitter 2 --seeds 0,1,2 --out bench/results/pendulum
+1. base: the `--base-rule` hypothesis (default `undamped`, a WRONG rule, so that whatever the shared
+   observation model favours is not the true rule) trained `--minutes` from scratch;
+2. adapt: every rule in `--rules` warm-started from the base — emitter, frame encoder and guide
+   copied, its transition fresh — and trained `--adapt-epochs` epochs (the same number of steps
+   for every rule, not the same time: a cheap transition would otherwise get more steps) under
+   the physics rules' own loose noise ceiling `--adapt-noise-ceiling`;
+3. tighten: each continues with its own transition under the process-noise ceiling
+   `--noise-ceiling` (the same for every rule; the pendulum data have no process noise) for
+   `--tight-epochs` epochs;
+
+then the test evidence of the tightened models: ELBO, IWAE_k and the particle filter's SMC_k, in
+nats per frame, with paired per-sequence differences to the true rule. All use the smoothing
+guide (`--evidence-guide`): a bound on log p(x) may use any guide, and one that sees the next
+frame measures the velocity at t = 1, which a filtering guide cannot.
+
+    python bench/pendulum.py --evidence --minutes 5 --seeds 0,1,2 --out bench/results/pendulum-evidence
 """
 
 from __future__ import annotations
@@ -67,12 +78,14 @@ from vaelab.training.sequence_loop import (
 HYPOTHESES: dict[str, dict[str, Any]] = {
     "pendulum": {"transition": "pendulum"},
     "undamped": {"transition": "undamped"},
+    "small-angle": {"transition": "small-angle"},
     "generic": {"transition": "generic", "readout": "circle"},
     "framewise": {"transition": "none", "guide": "frame", "combiner": "frame"},
     "dkf": {"transition": "generic", "architecture": "mlp", "readout": "full"},
 }
 #: training budget of each model as a share of --minutes (the baselines get half)
-BUDGET_SHARE = {"pendulum": 1.0, "undamped": 1.0, "generic": 1.0, "framewise": 0.5, "dkf": 0.5}
+BUDGET_SHARE = {"pendulum": 1.0, "undamped": 1.0, "small-angle": 1.0, "generic": 1.0, "framewise": 0.5,
+                "dkf": 0.5}
 ANCHOR = {"source": "Karl et al. 2017 (DVBF), Table 1, pendulum, linear probe R²",
           "dvbf": {"sin_theta": 0.961, "cos_theta": 0.982, "omega": 0.916},
           "dkf": {"omega": 0.035}}
@@ -80,20 +93,24 @@ TARGETS = {"sin_theta": 0.98, "cos_theta": 0.98, "omega": 0.95, "valid_predictio
            "g_over_L_rel_error": 0.05, "damping_rel_error": 0.20}
 
 
-#: the hypotheses compared with a shared observation model (--shared-emitter)
-SHARED = ("pendulum", "undamped", "generic")
+#: the rules compared by evidence (--evidence): the true one, two wrong ones, and no rule
+EVIDENCE_RULES = ("pendulum", "undamped", "small-angle", "generic")
+#: the models of the default (non-evidence) run
+DEFAULT_MODELS = ("pendulum", "undamped", "generic", "framewise", "dkf")
 
 
-def train(name: str, seed: int, minutes: float, out: Path, window: int,
-          init_from: Path | None = None) -> Path:
-    run = out / f"seed{seed}" / (name if init_from is None else f"shared-{name}")
+def train(name: str, seed: int, minutes: float, out: Path, window: int, init_from: Path | None = None,
+          label: str | None = None, model: dict[str, Any] | None = None, epochs: int = 1000,
+          init_transition: bool = False) -> Path:
+    run = out / f"seed{seed}" / (label or name)
     if (run / "model_best.safetensors").is_file() and (run / "done").is_file():
         print(f"[{run.name} seed {seed}] reusing {run}", flush=True)
         return run
     config = SequenceExperiment().with_overrides({
-        "model": HYPOTHESES[name],
-        "train": {"seed": seed, "minutes": minutes, "epochs": 1000, "window": window, "device": "cpu",
-                  "init_from": None if init_from is None else str(init_from)},
+        "model": {**HYPOTHESES[name], **(model or {})},
+        "train": {"seed": seed, "minutes": minutes, "epochs": epochs, "window": window, "device": "cpu",
+                  "init_from": None if init_from is None else str(init_from),
+                  "init_transition": init_transition},
     })
     if run.exists():
         import shutil
@@ -135,49 +152,65 @@ def evaluate_seed(runs: dict[str, Path], k: int, eval_sequences: int, seed: int)
     rows = evidence_table(evidence)
     constants = {r.name: result["models"][r.name]["learned_constants"] for r in rows}
     print(format_evidence_table(rows, k, constants), flush=True)
-    per_frame = {name: e["iwae"] / e["frames"] for name, e in evidence.items()}
     result["evidence"] = {r.name: r.as_dict() for r in rows}
-    result["evidence_vs_pendulum"] = {
-        name: {"mean": float((per_frame["pendulum"] - v).mean()),
-               "stderr": float((per_frame["pendulum"] - v).std() / len(v) ** 0.5)}
-        for name, v in per_frame.items() if name != "pendulum"}
+    result["evidence_vs_pendulum"] = gaps_to_true_rule(evidence)
     return result
+
+
+def gaps_to_true_rule(evidence: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, Any]]:
+    """log p(x | pendulum) − log p(x | other) per frame, paired over test sequences, for each
+    estimator (mean and standard error of the paired differences; > 0: the true rule preferred)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, e in evidence.items():
+        if name == "pendulum":
+            continue
+        out[name] = {}
+        for key in ("elbo", "iwae", "smc"):
+            d = evidence["pendulum"][key] / evidence["pendulum"]["frames"] - e[key] / e["frames"]
+            out[name][key] = {"mean": float(d.mean()), "stderr": float(d.std() / len(d) ** 0.5),
+                              "sequences_preferring_true_rule": float((d > 0).double().mean())}
+        out[name].update(out[name]["smc"])  # the headline: the tightest estimator
+    return out
 
 
 def evaluate_evidence(runs: dict[str, Path], k: int, eval_sequences: int, seed: int) -> dict[str, Any]:
     """Evidence only, with paired per-sequence differences to the true-rule model."""
-    evidence, constants, epochs = {}, {}, {}
+    evidence, constants, noise = {}, {}, {}
     for name, run in runs.items():
         model, _, splits = load_sequence_run(run)
+        started = time.perf_counter()
         evidence[name] = sequence_evidence(model, splits["test"], k, eval_sequences, seed=seed)
         constants[name] = model.physical_constants()
-        epochs[name] = len((run / "metrics.jsonl").read_text().splitlines())
+        if hasattr(model.dynamics, "noise"):
+            noise[name] = [round(float(v), 5) for v in model.dynamics.noise]
+        print(f"[eval seed {seed}] {name}: {time.perf_counter() - started:.0f} s", flush=True)
     rows = evidence_table(evidence)
     print(format_evidence_table(rows, k, constants), flush=True)
-    per_frame = {name: e["iwae"] / e["frames"] for name, e in evidence.items()}
-    return {"epochs": epochs, "learned_constants": constants,
+    return {"learned_constants": constants, "learned_noise": noise,
             "evidence": {r.name: r.as_dict() for r in rows},
-            "evidence_vs_pendulum": {
-                name: {"mean": float((per_frame["pendulum"] - v).mean()),
-                       "stderr": float((per_frame["pendulum"] - v).std() / len(v) ** 0.5)}
-                for name, v in per_frame.items() if name != "pendulum"}}
+            "evidence_vs_pendulum": gaps_to_true_rule(evidence)}
 
 
-def summarize_shared(results: dict[int, dict[str, Any]]) -> str:
+def summarize_evidence(results: dict[int, dict[str, Any]], rules: list[str]) -> str:
     """Paired evidence gaps per seed, and their mean over seeds with its standard error."""
     seeds = sorted(results)
-    lines = [f"shared observation model, seeds {seeds}"]
-    for name in [n for n in SHARED if n != "pendulum"]:
-        gaps = [results[s]["evidence_vs_pendulum"][name] for s in seeds]
-        means = [g["mean"] for g in gaps]
-        se = statistics.stdev(means) / len(means) ** 0.5 if len(means) > 1 else float("nan")
-        lines.append(f"evidence: pendulum − {name} = {statistics.mean(means):+.3f} ± {se:.3f} nats/frame "
-                     "(mean over seeds ± s.e.; per seed, paired: " + ", ".join(
-                         f"{g['mean']:+.3f} ± {g['stderr']:.3f}" for g in gaps) + ")")
-    for name in SHARED:
-        iwae = [results[s]["evidence"][name]["iwae_per_frame"]["mean"] for s in seeds]
-        lines.append(f"test IWAE_k nats/frame {name:<9}: {_mean_sd(iwae)}; epochs "
-                     f"{', '.join(str(results[s]['epochs'][name]) for s in seeds)}")
+    lines = [f"evidence, one observation model and one noise ceiling for every rule, seeds {seeds}"]
+    for name in [n for n in rules if n != "pendulum"]:
+        for key in ("smc", "iwae", "elbo"):
+            gaps = [results[s]["evidence_vs_pendulum"][name][key] for s in seeds]
+            means = [g["mean"] for g in gaps]
+            se = statistics.stdev(means) / len(means) ** 0.5 if len(means) > 1 else float("nan")
+            per_seed = ", ".join(f"{g['mean']:+.3f} ± {g['stderr']:.3f} "
+                                 f"[{g['sequences_preferring_true_rule']:.0%}]" for g in gaps)
+            lines.append(f"pendulum − {name:<11} {key:>4}: {statistics.mean(means):+.3f} ± {se:.3f} "
+                         f"nats/frame (mean over seeds ± s.e.; per seed, paired over sequences: {per_seed})")
+        loose = [results[s]["before_tightening"]["evidence_vs_pendulum"][name]["smc"]["mean"] for s in seeds]
+        lines.append(f"  before tightening (loose ceiling), smc: {statistics.mean(loose):+.3f} (per seed "
+                     + ", ".join(f"{v:+.3f}" for v in loose) + ")")
+    for name in rules:
+        smc = [results[s]["evidence"][name]["smc_per_frame"]["mean"] for s in seeds]
+        lines.append(f"test SMC_k nats/frame {name:<11}: {_mean_sd(smc)}; constants " + "; ".join(
+            str(results[s]["learned_constants"][name]) for s in seeds))
     return "\n".join(lines)
 
 
@@ -230,54 +263,98 @@ def summarize(results: dict[int, dict[str, Any]], true: dict[str, float]) -> str
     return "\n".join(lines)
 
 
+def run_evidence(args: argparse.Namespace, seeds: list[int], argv: list[str] | None, started: float) -> int:
+    """The --evidence protocol (module docstring): base fit, adapt, tighten, evaluate; per seed."""
+    rules = [n for n in args.rules.split(",") if n]
+    if "pendulum" not in rules or not set(rules) | {args.base_rule} <= set(EVIDENCE_RULES):
+        raise SystemExit("--rules must include pendulum; rules and --base-rule from "
+                         f"{', '.join(EVIDENCE_RULES)}")
+    guide = {"guide": args.evidence_guide}
+    loose = {**guide, "noise_ceiling": list(args.adapt_noise_ceiling)}
+    tight = {**guide, "noise_ceiling": list(args.noise_ceiling)}
+    results: dict[int, dict[str, Any]] = {}
+    for seed in seeds:
+        saved = args.out / f"seed{seed}" / "evidence_results.json"
+        base = train(args.base_rule, seed, args.minutes, args.out, args.window,
+                     label=f"base-{args.base_rule}", model=guide)
+        runs, adapted_runs = {}, {}
+        for name in rules:
+            adapted_runs[name] = train(name, seed, 0.0, args.out, args.window, init_from=base,
+                                       label=f"adapt-{name}", model=loose, epochs=args.adapt_epochs)
+            runs[name] = train(name, seed, 0.0, args.out, args.window, init_from=adapted_runs[name],
+                               label=f"tight-{name}", model=tight, epochs=args.tight_epochs,
+                               init_transition=True)
+        if saved.is_file() and json.loads(saved.read_text()).get("rules") == rules:
+            results[seed] = json.loads(saved.read_text())
+            print(f"[seed {seed}] reusing {saved}")
+            continue
+        before = evaluate_evidence(adapted_runs, args.k, args.eval_sequences, seed)
+        results[seed] = {"rules": rules, **evaluate_evidence(runs, args.k, args.eval_sequences, seed),
+                         "before_tightening": before}
+        saved.write_text(json.dumps(results[seed], indent=2) + "\n")
+    text = summarize_evidence(results, rules)
+    print(text)
+    record = {"command": " ".join(["python", "bench/pendulum.py", *(argv or sys.argv[1:])]),
+              "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+                         f"{args.threads} thread(s)",
+              "base_rule": args.base_rule, "minutes_base": args.minutes, "adapt_epochs": args.adapt_epochs,
+              "tight_epochs": args.tight_epochs, "noise_ceiling": args.noise_ceiling,
+              "adapt_noise_ceiling": args.adapt_noise_ceiling,
+              "guide": args.evidence_guide, "k": args.k, "eval_sequences": args.eval_sequences,
+              "seeds": seeds,
+              "wall_seconds": time.perf_counter() - started, "results": results, "summary": text}
+    (args.out / "evidence_summary.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {args.out / 'evidence_summary.json'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=6.0, help="training budget per model and seed")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--models", default=",".join(HYPOTHESES))
+    parser.add_argument("--models", default=None, help=f"default {','.join(DEFAULT_MODELS)}")
     parser.add_argument("--k", type=int, default=100, help="importance samples per test sequence")
     parser.add_argument("--eval-sequences", type=int, default=100, help="test sequences for the evidence")
     parser.add_argument("--window", type=int, default=25, help="training window in frames (0 = whole)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=Path("bench/results/pendulum"))
-    parser.add_argument("--shared-emitter", type=float, default=0.0, metavar="MINUTES",
-                        help="compare pendulum, undamped and generic warm-started from the true-rule run, "
-                             "each trained MINUTES more (evidence only)")
+    parser.add_argument("--evidence", action="store_true",
+                        help="compare the rules by evidence with one observation model and noise ceiling")
+    parser.add_argument("--rules", default=",".join(EVIDENCE_RULES), help="rules compared by --evidence")
+    parser.add_argument("--base-rule", default="undamped",
+                        help="the rule whose fit gives the shared observation model (--evidence)")
+    parser.add_argument("--adapt-epochs", type=int, default=4,
+                        help="epochs each rule's fresh transition trains on the shared model (--evidence)")
+    parser.add_argument("--tight-epochs", type=int, default=6,
+                        help="epochs each rule then trains under --noise-ceiling (--evidence)")
+    parser.add_argument("--noise-ceiling", type=float, nargs=3, default=[0.004, 0.004, 0.01],
+                        metavar=("COS", "SIN", "OMEGA"),
+                        help="process-noise ceiling for every rule (--evidence)")
+    parser.add_argument("--adapt-noise-ceiling", type=float, nargs=3, default=[0.01, 0.01, 0.1],
+                        metavar=("COS", "SIN", "OMEGA"),
+                        help="process-noise ceiling for every rule while adapting (--evidence; the default "
+                             "is the physics rules' own)")
+    parser.add_argument("--evidence-guide", default="smooth", choices=("smooth", "filter"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
-    names = [n for n in args.models.split(",") if n]
+    names = [n for n in (args.models or ",".join(DEFAULT_MODELS)).split(",") if n]
     unknown = set(names) - set(HYPOTHESES)
     if unknown or "pendulum" not in names:
         parser.error(f"--models must include pendulum and come from {', '.join(HYPOTHESES)}")
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[int, dict[str, Any]] = {}
     started = time.perf_counter()
-    if args.shared_emitter > 0:
-        for seed in seeds:
-            base = train("pendulum", seed, args.minutes, args.out, args.window)
-            runs = {name: train(name, seed, args.shared_emitter, args.out, args.window, init_from=base)
-                    for name in SHARED}
-            results[seed] = evaluate_evidence(runs, args.k, args.eval_sequences, seed)
-            (args.out / f"seed{seed}" / "shared_results.json").write_text(
-                json.dumps(results[seed], indent=2) + "\n")
-        text = summarize_shared(results)
-        print(text)
-        record = {"command": " ".join(["python", "bench/pendulum.py", *(argv or sys.argv[1:])]),
-                  "minutes_true_rule": args.minutes, "minutes_extra_per_hypothesis": args.shared_emitter,
-                  "seeds": seeds, "wall_seconds": time.perf_counter() - started, "results": results,
-                  "summary": text}
-        (args.out / "shared_summary.json").write_text(json.dumps(record, indent=2) + "\n")
-        print(f"wrote {args.out / 'shared_summary.json'}")
-        return 0
+    if args.evidence:
+        return run_evidence(args, seeds, argv, started)
     for seed in seeds:
         runs = {name: train(name, seed, args.minutes * BUDGET_SHARE[name], args.out, args.window)
                 for name in names}
         results[seed] = evaluate_seed(runs, args.k, args.eval_sequences, seed)
         (args.out / f"seed{seed}" / "results.json").write_text(json.dumps(results[seed], indent=2) + "\n")
     true = {"g_over_L": 9.81, "damping": 0.1}
-    text = summarize(results, true) if set(names) == set(HYPOTHESES) else json.dumps(results, indent=2)
+    text = summarize(results, true) if set(names) == set(DEFAULT_MODELS) else json.dumps(results, indent=2)
     print(text)
     record = {"command": " ".join(["python", "bench/pendulum.py", *(argv or sys.argv[1:])]),
               "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
