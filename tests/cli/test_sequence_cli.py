@@ -55,7 +55,8 @@ def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.
     assert saved["kind"] == "ssm" and saved["train"]["seed"] == 1 and saved["data"]["dataset"] == "pendulum"
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["probe"]["linear_r2"]) == {"sin_theta", "cos_theta", "omega"}
-    assert metrics["test"]["iwae_per_frame"]["n"] == 3
+    assert metrics["test"]["iwae_per_frame"]["n"] == 3 and metrics["test"]["smc_per_frame"]["n"] == 3
+    assert "particle filter (SMC_2)" in out
     assert metrics["constants"]["learned"]["g_over_L"] > 0
     for name in ("checkpoint.safetensors", "model_best.safetensors", "metrics.jsonl", "predictions.gif",
                  "predictions.png", "reconstructions.png"):
