@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch._dynamo.utils import counters
 
 from vaelab.training.sequence_loop import (
     SequenceExperiment,
@@ -76,3 +77,27 @@ def test_warm_start_with_the_transition_goes_on_under_a_tighter_noise_ceiling(tm
 def test_copying_a_transition_needs_a_run_to_copy_from() -> None:
     with pytest.raises(ValueError, match="train.init_transition"):
         SequenceExperiment().with_overrides({"train": {"init_transition": True}})
+
+
+def test_speed_switches_train_sequence_models_with_the_same_numbers(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaelab.training import fast_path
+
+    monkeypatch.setattr(fast_path, "COMPILE_BACKEND", "aot_eager")  # the same kernels as eager: exact
+    tiny = {"transition": "pendulum"}
+    eager, _ = fit_sequences(_config(tmp_path, tiny, window=3), tmp_path / "eager", progress=False,
+                             log=lambda _: None)
+    torch._dynamo.reset()
+    counters.clear()
+    fast, _ = fit_sequences(_config(tmp_path, tiny, window=3, compile=True), tmp_path / "compiled",
+                            progress=False, log=lambda _: None)
+    assert counters["stats"]["unique_graphs"] >= 1  # the training step really went through dynamo
+    for name, value in eager.state_dict().items():
+        assert torch.allclose(fast.state_dict()[name], value, atol=1e-6), name
+    lines: list[str] = []
+    half, _ = fit_sequences(_config(tmp_path, tiny, window=3, precision="bf16"), tmp_path / "bf16",
+                            progress=False, log=lines.append)
+    assert any("warning: bf16 autocast" in line for line in lines)
+    assert all(torch.isfinite(v).all() for v in half.state_dict().values())
+    with pytest.raises(ValueError, match="train.precision"):
+        _config(tmp_path, tiny, precision="fp8")

@@ -68,6 +68,8 @@ SHARED_TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "eval_samples": ("train", "eval_samples"),
     "eval_examples": ("train", "eval_sequences"),
     "time_budget": ("train", "minutes"),
+    "compile": ("train", "compile"),
+    "precision": ("train", "precision"),
 }
 SSM_FLAGS: dict[str, tuple[str, str]] = {
     "transition": ("model", "transition"),
@@ -155,10 +157,10 @@ def run_sequence_train(args: argparse.Namespace) -> int:
     """`vaelab train --model ssm ...`: train, evaluate, print the headline numbers."""
     overrides = _sequence_overrides(args)
     if args.resume is not None:
-        allowed = {"epochs", "minutes"}
+        allowed = {"epochs", "minutes", "compile", "precision"}
         if args.config is not None or set(overrides) - {"train"} or set(overrides.get("train", {})) - allowed:
-            raise ConfigError("--resume continues a run with its saved config; only --epochs and "
-                              "--minutes (--time-budget) may be given with it")
+            raise ConfigError("--resume continues a run with its saved config; only --epochs, "
+                              "--minutes (--time-budget), --compile and --bf16 may be given with it")
         run_dir = args.resume
         if not is_sequence_run(run_dir):
             raise CheckpointError(f"{run_dir} is not a sequence-model run folder (no {CONFIG} of kind ssm)")

@@ -39,6 +39,7 @@ from vaelab.training.checkpoint import (
 from vaelab.training.config import ConfigError
 from vaelab.training.config_files import build_sections, read_config_file
 from vaelab.training.experiment import resolve_device
+from vaelab.training.fast_path import PRECISIONS, compiled, precision_advice, with_autocast
 from vaelab.training.loop import METRICS, RunningMeans, kl_weight_at, make_optimizer, print_now, train_step
 
 KIND: Final = "ssm"
@@ -79,7 +80,9 @@ class SequenceTrainConfig:
     by time as well as epochs); `window` > 0 trains on random windows of that many frames.
     `init_from` names a sequence run whose weights start this one (see `warm_start`); with
     `init_transition` its transition's too (to go on with one hypothesis under new settings, e.g.
-    a tighter noise ceiling), otherwise the transition starts fresh.
+    a tighter noise ceiling), otherwise the transition starts fresh. `compile` and `precision`
+    are the speed switches of vaelab.training.fast_path (the training step only; validation and
+    every reported bound stay eager float32).
     """
 
     objective: str = "elbo"
@@ -100,6 +103,8 @@ class SequenceTrainConfig:
     eval_sequences: int = 100
     init_from: str | None = None
     init_transition: bool = False
+    compile: bool = False
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         _require(self.objective in SEQUENCE_OBJECTIVES, "train.objective",
@@ -127,6 +132,8 @@ class SequenceTrainConfig:
                  f"must be in [1, 100000], got {self.eval_samples}")
         _require(self.eval_sequences >= 0, "train.eval_sequences",
                  f"must be >= 0 (0 = whole test split), got {self.eval_sequences}")
+        _require(self.precision in PRECISIONS, "train.precision",
+                 f"{self.precision!r} is not one of {', '.join(PRECISIONS)}")
         _require(self.init_from is not None or not self.init_transition, "train.init_transition",
                  "copies the transition of the run named by train.init_from, and none is named")
 
@@ -312,7 +319,12 @@ def fit_sequences(
     splits = load_sequence_splits(config.data)
     model = build_sequence_model(config, splits["train"]).to(device)
     optimizer = make_sequence_optimizer(model, cfg)
-    objective = make_sequence_objective(cfg)
+    objective = with_autocast(make_sequence_objective(cfg), cfg.precision, device)  # type: ignore[arg-type]
+    advice = precision_advice(cfg.precision, device)
+    if advice is not None:
+        log(f"warning: {advice}")
+    if cfg.compile:
+        objective = compiled(objective)
 
     if resume and not (run_dir / CHECKPOINT).exists() and (run_dir / CONFIG).exists():
         log(f"{run_dir} was stopped before its first checkpoint; starting it from the beginning")
