@@ -130,6 +130,7 @@ def test_init_from_warm_starts_another_rule(tmp_path: Path, capsys: pytest.Captu
     assert saved["model"]["noise_ceiling"] == [0.002, 0.002, 0.01]
     assert "the transition's own stay fresh" not in capsys.readouterr().out
     # the speed switches may change on resume, as for frame models
-    assert main(["train", "--resume", str(tight), "--epochs", "2", "--bf16", "--no-eval", "--no-progress"]) == 0
+    assert main(["train", "--resume", str(tight), "--epochs", "2", "--bf16", "--no-eval",
+                 "--no-progress"]) == 0
     assert json.loads((tight / "config.json").read_text())["train"]["precision"] == "bf16"
     assert "warning: bf16 autocast on a CPU" in capsys.readouterr().out
