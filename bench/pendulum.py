@@ -255,7 +255,7 @@ def summarize(results: dict[int, dict[str, Any]], true: dict[str, float]) -> str
         gaps = [results[s]["evidence_vs_pendulum"][name] for s in seeds]
         lines.append(f"evidence: pendulum − {name} = " + ", ".join(
             f"{g['mean']:+.3f} ± {g['stderr']:.3f}" for g in gaps) + " nats/frame (per seed, paired)")
-    for name in HYPOTHESES:
+    for name in DEFAULT_MODELS:
         elbo = [results[s]["evidence"][name]["elbo_per_frame"]["mean"] for s in seeds]
         iwae = [results[s]["evidence"][name]["iwae_per_frame"]["mean"] for s in seeds]
         lines.append(f"test nats/frame {name:<9}: −ELBO {_mean_sd([-x for x in elbo])}; "
