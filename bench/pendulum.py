@@ -18,8 +18,9 @@ and reports, on the test split (500 × 100 frames):
   learned emitter; the learned transition from the true state; true physics from the filtered
   state), which say whether the emitter, the constants or the state estimate limit it;
 - g/L and b: learned, and regressed from finite-difference accelerations of the probed states;
-- evidence: ELBO and IWAE_k (k = 100 over whole sequences) in nats per frame on the first
-  `--eval-sequences` test sequences, with paired differences to the true-rule model.
+- evidence: ELBO, IWAE_k (k = 100 over whole sequences) and the particle filter's SMC_k in nats per
+  frame on the first `--eval-sequences` test sequences, with paired differences to the true-rule
+  model.
 
     python bench/pendulum.py --minutes 6 --seeds 0,1,2 --out bench/results/pendulum
 
@@ -182,7 +183,7 @@ def evaluate_evidence(runs: dict[str, Path], k: int, eval_sequences: int, seed: 
         evidence[name] = sequence_evidence(model, splits["test"], k, eval_sequences, seed=seed)
         constants[name] = model.physical_constants()
         if hasattr(model.dynamics, "noise"):
-            noise[name] = [round(float(v), 5) for v in model.dynamics.noise]
+            noise[name] = [round(v, 5) for v in model.dynamics.noise.detach().tolist()]
         print(f"[eval seed {seed}] {name}: {time.perf_counter() - started:.0f} s", flush=True)
     rows = evidence_table(evidence)
     print(format_evidence_table(rows, k, constants), flush=True)

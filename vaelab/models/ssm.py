@@ -9,8 +9,9 @@ Guide: q(z_{1:T} | x, u) = Π_t q(z_t | z_{t−1}, h_t) with h_t a recurrent sum
 2017 (DMM) for the structure, Karl et al. 2017 (DVBF) for physics-structured transitions.
 
 The model offers narrow step APIs — `initial_prior`, `transition`, `emit`, `summarize`,
-`posterior` — and no loop: the objectives (vaelab.objectives.sequential) and the pipelines
-(ssm_rollout) write their loops over time in the open.
+`posterior`, and `guide_step` joining the prior and the guide of one step — and no loop: the
+objectives (vaelab.objectives.sequential, smc) and the pipelines (ssm_rollout) write their loops
+over time in the open.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class SSMConfig:
     (physics and generic rules; None = (0.01, 0.01, 0.1) for physics, no ceiling for generic).
     It is part of a hypothesis: "the state follows this rule up to noise ≤ σ". Comparing rules
     by evidence needs a ceiling tight enough that noise cannot stand in for a missing term
-    (see bench/pendulum.py --shared-emitter).
+    (see bench/pendulum.py --evidence).
     """
 
     transition: str = "pendulum"
@@ -271,6 +272,15 @@ class StateSpaceModel(nn.Module):
         return None
 
 
+def guide_step(model: StateSpaceModel, z_prev: torch.Tensor | None, h_t: torch.Tensor, u_t: torch.Tensor,
+               observed_t: torch.Tensor) -> tuple[Distribution, Distribution]:
+    """One step of every loop over time: the prior p(z_t | z_{t−1}, u_t) — p(z_1) when `z_prev` is
+    None — and the guide q(z_t | z_{t−1}, h_t) built on it. h_t [*, H], u_t [*, a] and
+    observed_t [*] are already shaped like the draws (e.g. [k, B, ·] for k samples)."""
+    prior = model.initial_prior(tuple(observed_t.shape)) if z_prev is None else model.transition(z_prev, u_t)
+    return prior, model.posterior(z_prev, h_t, prior, observed_t)
+
+
 def build_ssm(config: SSMConfig, frame_shape: tuple[int, int, int], dt: float,
               action_dim: int = 1) -> StateSpaceModel:
     """A freshly initialised state-space model for frames [C, H, W] sampled every `dt` seconds
@@ -349,4 +359,5 @@ __all__ = [
     "StateSpaceModel",
     "build_ssm",
     "frames_to_model_space",
+    "guide_step",
 ]

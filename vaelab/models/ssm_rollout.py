@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from vaelab.models.ssm import SequenceBatch, StateSpaceModel
+from vaelab.models.ssm import SequenceBatch, StateSpaceModel, guide_step
 
 
 @torch.no_grad()
@@ -22,11 +22,7 @@ def posterior_means(model: StateSpaceModel, batch: SequenceBatch) -> tuple[torch
     means, scales = [], []
     z_prev: torch.Tensor | None = None
     for t in range(batch.length):
-        if z_prev is None:
-            prior = model.initial_prior((batch.size,))
-        else:
-            prior = model.transition(z_prev, batch.actions[:, t])
-        q = model.posterior(z_prev, h[:, t], prior, observed[:, t])
+        _, q = guide_step(model, z_prev, h[:, t], batch.actions[:, t], observed[:, t])
         means.append(q.mean)
         scales.append(q.stddev)
         z_prev = q.mean

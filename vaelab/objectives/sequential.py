@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch.distributions import Independent, kl_divergence
 
-from vaelab.models.ssm import SequenceBatch, StateSpaceModel
+from vaelab.models.ssm import SequenceBatch, StateSpaceModel, guide_step
 from vaelab.objectives.marginal import DEFAULT_SAMPLE_BUDGET, MarginalEstimate, streaming_log_mean_exp
 from vaelab.objectives.result import ObjectiveValue
 
@@ -63,12 +63,8 @@ def sample_trajectory(
     zs, kls, log_qs, log_ps = [], [], [], []
     z_prev: torch.Tensor | None = None
     for t in range(batch.length):
-        if z_prev is None:
-            prior = model.initial_prior((*lead, size))
-        else:
-            prior = model.transition(z_prev, batch.actions[:, t].expand(*lead, size, -1))
-        q = model.posterior(z_prev, h[:, t].expand(*lead, size, -1), prior,
-                            observed[:, t].expand(*lead, size))
+        prior, q = guide_step(model, z_prev, h[:, t].expand(*lead, size, -1),
+                              batch.actions[:, t].expand(*lead, size, -1), observed[:, t].expand(*lead, size))
         z = q.rsample()
         zs.append(z)
         if with_kl:

@@ -20,7 +20,7 @@ import math
 
 import torch
 
-from vaelab.models.ssm import SequenceBatch, StateSpaceModel
+from vaelab.models.ssm import SequenceBatch, StateSpaceModel, guide_step
 
 
 def effective_sample_size(log_weights: torch.Tensor) -> torch.Tensor:
@@ -61,11 +61,8 @@ def smc_log_marginal(
     log_weights = torch.full((k, size), -math.log(k), dtype=h.dtype, device=h.device)
     z_prev: torch.Tensor | None = None
     for t in range(batch.length):
-        if z_prev is None:
-            prior = model.initial_prior((k, size))
-        else:
-            prior = model.transition(z_prev, batch.actions[:, t].expand(k, size, -1))
-        q = model.posterior(z_prev, h[:, t].expand(k, size, -1), prior, observed[:, t].expand(k, size))
+        prior, q = guide_step(model, z_prev, h[:, t].expand(k, size, -1),
+                              batch.actions[:, t].expand(k, size, -1), observed[:, t].expand(k, size))
         z = q.sample() if generator is None else _sample_with(q, generator)
         log_px = model.emit(z).log_prob(batch.frames[:, t]) * observed[:, t]
         log_weights = log_weights + log_px + prior.log_prob(z) - q.log_prob(z)
