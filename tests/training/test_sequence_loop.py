@@ -101,3 +101,12 @@ def test_speed_switches_train_sequence_models_with_the_same_numbers(tmp_path: Pa
     assert all(torch.isfinite(v).all() for v in half.state_dict().values())
     with pytest.raises(ValueError, match="train.precision"):
         _config(tmp_path, tiny, precision="fp8")
+
+
+def test_a_bad_warm_start_writes_no_run_folder(tmp_path: Path) -> None:
+    from vaelab.training.checkpoint import CheckpointError
+
+    config = _config(tmp_path, {"transition": "pendulum"}, init_from=str(tmp_path / "no-such-run"))
+    with pytest.raises(CheckpointError, match="not a vaelab run folder"):
+        fit_sequences(config, tmp_path / "run", progress=False, log=lambda _: None)
+    assert not (tmp_path / "run").exists()

@@ -312,7 +312,6 @@ def fit_sequences(
     """Train (or continue) the configured state-space model in `run_dir`; returns model and state."""
     log = log or print_now
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     cfg = config.train
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
@@ -338,13 +337,14 @@ def fit_sequences(
         if (run_dir / CHECKPOINT).exists():
             raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to continue it "
                                   "or choose another --run-dir")
-        config.save(run_dir / CONFIG)
-        (run_dir / METRICS).unlink(missing_ok=True)
-        loop = LoopState()
-        if cfg.init_from:
+        if cfg.init_from:  # before anything is written: a bad --init-from leaves no half-made run
             copied = warm_start(model, cfg.init_from, cfg.init_transition)
             log(f"warm start from {cfg.init_from}: {len(copied)} of {len(model.state_dict())} tensors "
                 "copied" + ("" if cfg.init_transition else " (the transition's own stay fresh)"))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config.save(run_dir / CONFIG)
+        (run_dir / METRICS).unlink(missing_ok=True)
+        loop = LoopState()
         save_checkpoint(run_dir, model, optimizer, loop)  # complete from the start: --epochs 0 evaluates it
         save_weights(run_dir / BEST_WEIGHTS, model)
 
