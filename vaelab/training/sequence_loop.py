@@ -1,46 +1,34 @@
-"""Training state-space models on image sequences: configs and a thin, visible loop.
+"""Training state-space models on image sequences: their configs and their training task.
 
-The loop mirrors `vaelab.training.loop.fit` and reuses its parts — `make_optimizer`,
-`train_step`, `kl_weight_at`, `RunningMeans`, the config readers (config_files) and the
-safetensors checkpoints — so a sequence run is resumable to the same numbers and its folder looks
-like any other run: config.json (with "kind": "ssm"), metrics.jsonl, checkpoint.safetensors,
-model_best.safetensors.
+The training itself is the one loop of vaelab.training.engine (sequence windows as the batch
+source, the sequential bound as the objective), so a sequence run is resumable to the same
+numbers and gets every feature of the loop, and its folder looks like any other run: config.json
+(with "kind": "ssm"), metrics.jsonl, checkpoint.safetensors, model_best.safetensors.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import torch
-from tqdm import tqdm
 
 from vaelab.data.pendulum import PENDULUM, PendulumConfig, SequenceSet, load_pendulum
-from vaelab.models.ssm import SequenceBatch, SSMConfig, StateSpaceModel, build_ssm, frames_to_model_space
+from vaelab.models.ssm import SequenceBatch, SSMConfig, StateSpaceModel, build_ssm
 from vaelab.objectives.result import ObjectiveValue
 from vaelab.objectives.sequential import sequential_elbo, sequential_iwae_bound
-from vaelab.training.checkpoint import (
-    BEST_WEIGHTS,
-    CHECKPOINT,
-    CONFIG,
-    CheckpointError,
-    LoopState,
-    atomic_write_text,
-    load_checkpoint,
-    load_run_weights,
-    save_checkpoint,
-    save_weights,
-)
+from vaelab.training.batches import SequenceBatches, sequence_batch
+from vaelab.training.checkpoint import CONFIG, CheckpointError, LoopState, atomic_write_text, load_run_weights
 from vaelab.training.config import ConfigError
 from vaelab.training.config_files import build_sections, read_config_file
+from vaelab.training.distributed import setup as setup_distributed
+from vaelab.training.engine import LoopSettings, TrainingTask, make_optimizer, print_now, run_training
 from vaelab.training.experiment import resolve_device
-from vaelab.training.fast_path import PRECISIONS, compiled, precision_advice, with_autocast
-from vaelab.training.loop import METRICS, RunningMeans, kl_weight_at, make_optimizer, print_now, train_step
+from vaelab.training.fast_path import PRECISIONS
 
 KIND: Final = "ssm"
 SEQUENCE_OBJECTIVES: Final = ("elbo", "iwae")
@@ -197,15 +185,6 @@ def load_sequence_splits(config: SequenceDataConfig) -> dict[str, SequenceSet]:
     return splits
 
 
-def to_batch(data: SequenceSet, data_kind: str, device: torch.device | str = "cpu",
-             index: torch.Tensor | slice | None = None) -> SequenceBatch:
-    """Sequences (all, or those at `index`) in the likelihood's units on `device`."""
-    if index is not None:
-        data = data.subset(index)
-    return SequenceBatch(frames=frames_to_model_space(data.frames.to(device), data_kind),
-                         actions=data.actions.to(device), mask=data.mask.to(device))
-
-
 def build_sequence_model(config: SequenceExperiment, data: SequenceSet) -> StateSpaceModel:
     """A fresh model for the experiment and data (seed the RNG first for repeatability)."""
     return build_ssm(config.model, data.frame_shape, data.dt, int(data.actions.shape[-1]))
@@ -281,25 +260,45 @@ def learning_rate_at(config: SequenceTrainConfig, epoch: int, seconds: float) ->
     return config.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return (seed * 1_000_003 + epoch * 7919 + 17) % (2**63)
+def settings_of(config: SequenceTrainConfig) -> LoopSettings:
+    """The loop settings of a sequence experiment's [train] section."""
+    return LoopSettings(epochs=config.epochs, seed=config.seed, grad_clip=config.grad_clip,
+                        kl_warmup_steps=config.kl_warmup_steps, time_budget_minutes=config.minutes,
+                        compile=config.compile, precision=config.precision)
 
 
-def _truncate_metrics(path: Path, epochs_done: int) -> None:
-    if path.exists():
-        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-        kept = [ln for ln in lines if json.loads(ln).get("epoch", 0) <= epochs_done]
-        path.write_text("".join(ln + "\n" for ln in kept))
+def _describe_constants(record: dict[str, Any]) -> str:
+    """The learned physical constants in an epoch's progress line (physics rules only)."""
+    if "g_over_L" not in record:
+        return ""
+    return f"  g/L {record['g_over_L']:.3f}  b {record['damping']:.3f}"
 
 
-def _random_windows(batch: SequenceBatch, window: int, generator: torch.Generator) -> SequenceBatch:
-    """One random window of `window` frames per sequence (all frames when shorter)."""
-    if window <= 0 or window >= batch.length:
-        return batch
-    starts = torch.randint(0, batch.length - window + 1, (batch.size,), generator=generator)
-    index = (starts[:, None] + torch.arange(window)[None]).to(batch.frames.device)
-    rows = torch.arange(batch.size, device=batch.frames.device)[:, None]
-    return SequenceBatch(batch.frames[rows, index], batch.actions[rows, index], batch.mask[rows, index])
+def sequence_task(config: SequenceExperiment, model: StateSpaceModel, splits: dict[str, SequenceSet],
+                  device: torch.device, log: Callable[[str], None]) -> TrainingTask:
+    """What the training loop needs for a state-space model: windows of sequences, the sequential
+    bound, a per-frame validation bound, the learned constants in every record."""
+    cfg = config.train
+    valid = sequence_batch(splits["valid"], model.data_kind, device) if len(splits["valid"]) > 0 else None
+
+    def validate(model: StateSpaceModel) -> float | None:
+        return validation_bound_per_frame(model, valid) if valid is not None else None
+
+    def warm(model: StateSpaceModel) -> None:
+        if cfg.init_from:
+            copied = warm_start(model, cfg.init_from, cfg.init_transition)
+            log(f"warm start from {cfg.init_from}: {len(copied)} of {len(model.state_dict())} tensors "
+                "copied" + ("" if cfg.init_transition else " (the transition's own stay fresh)"))
+
+    return TrainingTask(
+        model=model, optimizer=make_sequence_optimizer(model, cfg),
+        objective=make_sequence_objective(cfg),
+        batches=SequenceBatches(splits["train"], model.data_kind, cfg.batch_size, cfg.seed, device,
+                                cfg.window),
+        learning_rate=lambda epoch, seconds: learning_rate_at(cfg, epoch, seconds),
+        save_config=config.save, validate=validate, score_name="bound_per_frame", unit="nats/frame",
+        extras=lambda model: model.physical_constants(), describe=_describe_constants,
+        before_start=warm)
 
 
 def fit_sequences(
@@ -308,106 +307,18 @@ def fit_sequences(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    on_epoch: Callable[[StateSpaceModel, dict], None] | None = None,
 ) -> tuple[StateSpaceModel, LoopState]:
     """Train (or continue) the configured state-space model in `run_dir`; returns model and state."""
     log = log or print_now
-    run_dir = Path(run_dir)
     cfg = config.train
-    device = resolve_device(cfg.device)
+    context = setup_distributed(cfg.device)
     torch.manual_seed(cfg.seed)
     splits = load_sequence_splits(config.data)
-    model = build_sequence_model(config, splits["train"]).to(device)
-    optimizer = make_sequence_optimizer(model, cfg)
-    objective = with_autocast(make_sequence_objective(cfg), cfg.precision, device)  # type: ignore[arg-type]
-    advice = precision_advice(cfg.precision, device)
-    if advice is not None:
-        log(f"warning: {advice}")
-    if cfg.compile:
-        objective = compiled(objective)
-
-    if resume and not (run_dir / CHECKPOINT).exists() and (run_dir / CONFIG).exists():
-        log(f"{run_dir} was stopped before its first checkpoint; starting it from the beginning")
-        resume = False
-        (run_dir / METRICS).unlink(missing_ok=True)
-    if resume:
-        loop = load_checkpoint(run_dir, model, optimizer)
-        _truncate_metrics(run_dir / METRICS, loop.epoch)
-        log(f"resuming {run_dir} after epoch {loop.epoch} (step {loop.step})")
-    else:
-        if (run_dir / CHECKPOINT).exists():
-            raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to continue it "
-                                  "or choose another --run-dir")
-        if cfg.init_from:  # before anything is written: a bad --init-from leaves no half-made run
-            copied = warm_start(model, cfg.init_from, cfg.init_transition)
-            log(f"warm start from {cfg.init_from}: {len(copied)} of {len(model.state_dict())} tensors "
-                "copied" + ("" if cfg.init_transition else " (the transition's own stay fresh)"))
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config.save(run_dir / CONFIG)
-        (run_dir / METRICS).unlink(missing_ok=True)
-        loop = LoopState()
-        save_checkpoint(run_dir, model, optimizer, loop)  # complete from the start: --epochs 0 evaluates it
-        save_weights(run_dir / BEST_WEIGHTS, model)
-
-    train = splits["train"]
-    data_kind = model.data_kind
-    valid = to_batch(splits["valid"], data_kind, device) if len(splits["valid"]) > 0 else None
-    n, batch_size = len(train), cfg.batch_size
-    steps_per_epoch = math.ceil(n / batch_size)
-    model.train()
-    while loop.epoch < cfg.epochs and not loop.stopped_early:
-        epoch = loop.epoch
-        started = time.perf_counter()
-        lr = learning_rate_at(cfg, epoch, loop.seconds)
-        for group in optimizer.param_groups:
-            group["lr"] = lr * group["lr_factor"]
-        shuffle = torch.Generator().manual_seed(_epoch_seed(cfg.seed, epoch))
-        order = torch.randperm(n, generator=shuffle)
-        running = RunningMeans()
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
-                   leave=False, unit="batch")
-        for i in bar:
-            batch = to_batch(train, data_kind, device, order[i * batch_size:(i + 1) * batch_size])
-            batch = _random_windows(batch, cfg.window, shuffle)
-            value = train_step(model, optimizer, objective, batch,
-                               kl_weight_at(loop.step, cfg.kl_warmup_steps), cfg.grad_clip, loop.step, epoch)
-            loop.step += 1
-            running.add(value, batch.size)
-            if progress and i % 10 == 0:
-                bar.set_postfix(loss=f"{value.loss.item():.2f}")
-        bar.close()
-
-        record: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "step": loop.step,
-            **{f"train_{k}": v for k, v in running.means().items()},
-            "kl_weight": kl_weight_at(loop.step - 1, cfg.kl_warmup_steps),
-            "learning_rate": lr,
-        }
-        constants = model.physical_constants()
-        if constants is not None:
-            record.update(constants)
-        valid_bound = validation_bound_per_frame(model, valid) if valid is not None else None
-        record["valid_bound_per_frame"] = valid_bound
-        score = valid_bound if valid_bound is not None else record["train_bound_per_frame"]
-        if score > loop.best_valid:
-            loop.best_valid, loop.best_epoch = score, epoch + 1
-            save_weights(run_dir / BEST_WEIGHTS, model)
-        loop.epoch += 1
-        loop.seconds += time.perf_counter() - started
-        if cfg.minutes > 0 and loop.seconds >= 60.0 * cfg.minutes and loop.epoch < cfg.epochs:
-            loop.stopped_early = True
-        record["seconds"] = loop.seconds
-        with open(run_dir / METRICS, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-        save_checkpoint(run_dir, model, optimizer, loop)
-        valid_text = f"  valid {valid_bound:.2f}" if valid_bound is not None else ""
-        physics = (f"  g/L {constants['g_over_L']:.3f}  b {constants['damping']:.3f}"
-                   if constants is not None else "")
-        log(f"epoch {epoch + 1}/{cfg.epochs}  train bound {record['train_bound_per_frame']:.2f}"
-            f"{valid_text} nats/frame{physics}  ({loop.seconds:.0f} s)")
-        if loop.stopped_early:
-            log(f"time budget of {cfg.minutes:g} min reached after epoch {epoch + 1}")
-    model.eval()
+    model = build_sequence_model(config, splits["train"]).to(context.device)
+    task = sequence_task(config, model, splits, context.device, log)
+    loop = run_training(task, settings_of(cfg), Path(run_dir), context, resume=resume, progress=progress,
+                        log=log, on_epoch=on_epoch)
     return model, loop
 
 
@@ -440,6 +351,10 @@ __all__ = [
     "load_sequence_run",
     "load_sequence_splits",
     "make_sequence_objective",
+    "sequence_task",
     "to_batch",
     "warm_start",
 ]
+
+#: the former name of `vaelab.training.batches.sequence_batch`
+to_batch = sequence_batch

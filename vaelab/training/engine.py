@@ -1,0 +1,366 @@
+"""The one training loop: epochs of batches through an objective, for every kind of model.
+
+What a batch is belongs to the batch source (frames, sequence windows, labelled + unlabelled
+pairs, a user's Dataset); what the model is and which bound it climbs belongs to the objective.
+The loop knows steps, learning rates, validation, checkpoints, time budgets, early stopping,
+devices and ranks — and nothing about the model's kind. A run trained here is resumable to the
+exact same numbers: the checkpoint holds weights, optimiser state, RNG state and the counters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from tqdm import tqdm
+
+from vaelab.models.base import LatentVariableModel
+from vaelab.objectives.result import ObjectiveValue
+from vaelab.training.checkpoint import (
+    BEST_WEIGHTS,
+    CHECKPOINT,
+    CONFIG,
+    LoopState,
+    load_checkpoint,
+    save_checkpoint,
+    save_weights,
+)
+from vaelab.training.distributed import Distributed, restarted_by_launcher, wrap_objective
+from vaelab.training.fast_path import compiled, precision_advice, with_autocast
+
+METRICS = "metrics.jsonl"
+
+#: objective(model, batch, kl_weight) -> ObjectiveValue; a batch is whatever the source yields
+Objective = Callable[[Any, Any, float], ObjectiveValue]
+
+
+def print_now(message: str) -> None:
+    """Print a progress line immediately, even when stdout is a pipe or a file."""
+    print(message, flush=True)
+
+
+def silent(message: str) -> None:
+    """Say nothing (ranks other than 0, and callers that asked for quiet)."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced NaN or inf; the message names the step and the offending term."""
+
+
+class BatchSource(Protocol):
+    """Where an epoch's batches come from. Each epoch's order is seeded by the epoch alone, so a
+    resumed run sees the batches an uninterrupted one would."""
+
+    def steps_per_epoch(self, context: Distributed) -> int:
+        """Optimiser steps in one epoch on every rank."""
+
+    def epoch(self, epoch: int, context: Distributed) -> Iterator[tuple[Any, int]]:
+        """This rank's (batch, number of examples in it) for each step of `epoch`."""
+
+
+def make_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.Adam:
+    """Adam with the fused kernel (one pass over all parameters; same update rule) when this
+    torch build has it for the model's device; the default implementation otherwise."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=learning_rate, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return torch.optim.Adam(model.parameters(), lr=learning_rate)
+
+
+def kl_weight_at(step: int, warmup_steps: int) -> float:
+    """Linear KL warm-up from ~0 to 1 over `warmup_steps` optimiser steps (1 when off)."""
+    return 1.0 if warmup_steps <= 0 else min(1.0, (step + 1) / warmup_steps)
+
+
+def check_finite(value: ObjectiveValue, step: int, epoch: int) -> None:
+    """Raise NonFiniteLossError naming the first non-finite term of the loss."""
+    loss = value.loss.item()
+    if math.isfinite(loss):
+        return
+    bad = [name for name, term in value.terms.items() if not torch.isfinite(term).all()]
+    culprit = f"term(s) {', '.join(bad)}" if bad else "the loss"
+    raise NonFiniteLossError(
+        f"non-finite loss ({loss}) at step {step} (epoch {epoch + 1}): {culprit} "
+        "became NaN/inf. Try a lower train.learning_rate, train.grad_clip, or KL warm-up."
+    )
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    objective: Objective,
+    batch: Any,
+    kl_weight: float = 1.0,
+    grad_clip: float = 0.0,
+    step: int = 0,
+    epoch: int = 0,
+) -> ObjectiveValue:
+    """One optimiser step on `batch`: objective, finiteness check, backward, clip, Adam."""
+    value = objective(model, batch, kl_weight)
+    check_finite(value, step, epoch)
+    optimizer.zero_grad(set_to_none=True)
+    value.loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return value
+
+
+class RunningMeans:
+    """Example-weighted means of an objective's loss, bound and terms over an epoch.
+
+    Kept as one device tensor, so the loop reads numbers back once an epoch, not every step.
+    """
+
+    def __init__(self) -> None:
+        self.names: tuple[str, ...] = ()
+        self.total: torch.Tensor | None = None
+        self.count = 0
+
+    @torch.no_grad()
+    def add(self, value: ObjectiveValue, batch_size: int) -> None:
+        batch = torch.stack([value.loss.detach(), value.bound.mean(), *value.terms.values()])
+        if self.total is None:
+            self.names = ("loss", "bound", *value.terms)
+            self.total = torch.zeros_like(batch)
+        self.total.add_(batch, alpha=batch_size)
+        self.count += batch_size
+
+    def means(self, context: Distributed | None = None) -> dict[str, float]:
+        """The means, over every rank's examples when `context` spans several processes."""
+        if self.total is None:
+            return {}
+        total = torch.cat([self.total, self.total.new_tensor([float(self.count)])])
+        if context is not None:
+            total = context.sum(total)
+        *sums, count = total.tolist()
+        return {name: v / count for name, v in zip(self.names, sums, strict=True)}
+
+
+def epoch_seed(seed: int, epoch: int, offset: int = 0) -> int:
+    """The seed of one epoch's shuffle (a source may add an offset of its own)."""
+    return (seed * 1_000_003 + epoch * 7919 + offset) % (2**63)
+
+
+def truncate_metrics(path: Path, epochs_done: int) -> None:
+    """Drop metric lines for epochs a resumed run will redo (written after the last checkpoint)."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    kept = [ln for ln in lines if json.loads(ln).get("epoch", 0) <= epochs_done]
+    path.write_text("".join(ln + "\n" for ln in kept))
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The per-epoch records of a run, in order."""
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return []
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """How long and how carefully to train; the same for every kind of model.
+
+    `time_budget_minutes` > 0 stops after the epoch that uses it up (a resumed run gets a new
+    allowance); `patience` > 0 stops when the validation score has not improved for that many
+    epochs. `compile` and `precision` are the speed switches of vaelab.training.fast_path.
+    """
+
+    epochs: int
+    seed: int = 0
+    grad_clip: float = 0.0
+    kl_warmup_steps: int = 0
+    patience: int = 0
+    time_budget_minutes: float = 0.0
+    compile: bool = False
+    precision: str = "fp32"
+
+
+@dataclass
+class TrainingTask:
+    """What to train and how to judge it: everything the loop needs that depends on the model.
+
+    `learning_rate(epoch, seconds)` is the base rate for an epoch; each optimiser group's
+    "lr_factor" (default 1) scales it. `validate(model)` returns the validation score (higher is
+    better) or None; `score_name` is its record key stem ("bound" → train_bound/valid_bound).
+    `extras(model)` adds entries to each epoch's record (e.g. learned physical constants);
+    `describe(record)` adds text to the epoch's progress line. `save_config(path)` writes what a
+    later session needs to rebuild the run. `before_start(model)` runs once for a fresh run,
+    before anything is written (e.g. a warm start from another run).
+    """
+
+    model: LatentVariableModel | torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    objective: Objective
+    batches: BatchSource
+    learning_rate: Callable[[int, float], float]
+    save_config: Callable[[Path], None]
+    validate: Callable[[Any], float | None] | None = None
+    score_name: str = "bound"
+    unit: str = "nats"
+    extras: Callable[[Any], dict[str, Any] | None] | None = None
+    describe: Callable[[dict[str, Any]], str] | None = None
+    before_start: Callable[[Any], None] | None = None
+
+
+def _prepare_folder(task: TrainingTask, run_dir: Path, resume: bool, context: Distributed,
+                    settings: LoopSettings, say: Callable[[str], None]) -> LoopState:
+    """Set the run folder up (fresh) or restore its last checkpoint (resume); the loop state."""
+    if not resume and restarted_by_launcher() and (run_dir / CHECKPOINT).exists():
+        say(f"restarted by the launcher: resuming {run_dir} from its last checkpoint")
+        resume = True
+    if resume and not (run_dir / CHECKPOINT).exists() and (run_dir / CONFIG).exists():
+        say(f"{run_dir} was stopped before its first checkpoint; starting it from the beginning")
+        resume = False
+    if resume:
+        loop = load_checkpoint(run_dir, task.model, task.optimizer)
+        loop.out_of_time = False  # a resumed run gets whatever budget its settings now allow
+        if settings.patience == 0:  # older sequence runs marked a used-up budget as stopped_early
+            loop.stopped_early = False
+        if context.is_main:
+            truncate_metrics(run_dir / METRICS, loop.epoch)
+        say(f"resuming {run_dir} after epoch {loop.epoch} (step {loop.step})")
+        return loop
+    if (run_dir / CHECKPOINT).exists():
+        raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to "
+                              "continue it or choose another --run-dir")
+    if task.before_start is not None:  # before anything is written: a failure leaves no half-made run
+        task.before_start(task.model)
+    loop = LoopState()
+    if context.is_main:  # a run folder is complete from the start: --epochs 0 evaluates the initial model
+        run_dir.mkdir(parents=True, exist_ok=True)
+        task.save_config(run_dir / CONFIG)
+        (run_dir / METRICS).unlink(missing_ok=True)
+        save_checkpoint(run_dir, task.model, task.optimizer, loop)
+        save_weights(run_dir / BEST_WEIGHTS, task.model)
+    return loop
+
+
+def run_training(
+    task: TrainingTask,
+    settings: LoopSettings,
+    run_dir: Path,
+    context: Distributed,
+    resume: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    on_epoch: Callable[[Any, dict], None] | None = None,
+) -> LoopState:
+    """Train `task.model` in `run_dir` (or continue it) until the epochs, the time budget or the
+    patience run out; returns the loop's counters. The model ends in eval mode.
+
+    `on_epoch(model, record)`, when given, runs on rank 0 after each epoch's record and
+    checkpoint are written (e.g. TensorBoard summaries); it must leave the model as it found it.
+    Progress lines go to `log` (default: stdout, flushed, so a killed run still shows them).
+    """
+    log = log or print_now
+    say = log if context.is_main else silent
+    run_dir = Path(run_dir)
+    model, optimizer = task.model, task.optimizer
+    objective = wrap_objective(model, task.objective, context)
+    objective = with_autocast(objective, settings.precision, context.device)
+    advice = precision_advice(settings.precision, context.device)
+    if advice is not None:
+        say(f"warning: {advice}")
+    if settings.compile:
+        objective = compiled(objective)
+    loop = _prepare_folder(task, run_dir, resume, context, settings, say)
+    context.barrier()  # nobody trains before rank 0 has set the folder up
+
+    steps_per_epoch = task.batches.steps_per_epoch(context)
+    train_key, valid_key = f"train_{task.score_name}", f"valid_{task.score_name}"
+    model.train()
+    while loop.epoch < settings.epochs and not (loop.stopped_early or loop.out_of_time):
+        epoch = loop.epoch
+        started = time.perf_counter()
+        learning_rate = task.learning_rate(epoch, loop.seconds)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate * group.get("lr_factor", 1.0)
+        running = RunningMeans()
+        bar = tqdm(task.batches.epoch(epoch, context), total=steps_per_epoch,
+                   desc=f"epoch {epoch + 1}/{settings.epochs}",
+                   disable=not (progress and context.is_main), leave=False, unit="batch")
+        for i, (batch, size) in enumerate(bar):
+            value = train_step(model, optimizer, objective, batch,
+                               kl_weight_at(loop.step, settings.kl_warmup_steps),
+                               settings.grad_clip, loop.step, epoch)
+            loop.step += 1
+            running.add(value, size)
+            if progress and context.is_main and i % 10 == 0:
+                bar.set_postfix(loss=f"{value.loss.item():.2f}")
+        bar.close()
+
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": loop.step,
+            **{f"train_{k}": v for k, v in running.means(context).items()},
+            "kl_weight": kl_weight_at(loop.step - 1, settings.kl_warmup_steps),
+            "learning_rate": learning_rate,
+        }
+        if task.extras is not None:
+            record.update(task.extras(model) or {})
+        valid = task.validate(model) if task.validate is not None else None
+        record[valid_key] = valid
+        score = valid if valid is not None else record[train_key]
+        if score > loop.best_valid:
+            loop.best_valid, loop.best_epoch = score, epoch + 1
+            loop.epochs_without_improvement = 0
+            if context.is_main:
+                save_weights(run_dir / BEST_WEIGHTS, model)
+        else:
+            loop.epochs_without_improvement += 1
+        if settings.patience and loop.epochs_without_improvement >= settings.patience:
+            loop.stopped_early = True
+        loop.epoch += 1
+        loop.seconds += time.perf_counter() - started
+        budget = settings.time_budget_minutes * 60.0
+        loop.out_of_time = context.any(budget > 0 and loop.seconds >= budget
+                                       and loop.epoch < settings.epochs)
+        record["seconds"] = loop.seconds
+        if context.is_main:
+            with open(run_dir / METRICS, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            save_checkpoint(run_dir, model, optimizer, loop)
+            if on_epoch is not None:
+                on_epoch(model, record)
+        context.barrier()
+        valid_text = f"  valid {task.score_name.replace('_', ' ')} {valid:.2f}" if valid is not None else ""
+        extra_text = task.describe(record) if task.describe is not None else ""
+        say(f"epoch {epoch + 1}/{settings.epochs}  train {task.score_name.replace('_', ' ')} "
+            f"{record[train_key]:.2f}{valid_text} {task.unit}{extra_text}  ({loop.seconds:.0f} s)")
+        if loop.out_of_time:
+            say(f"time budget of {settings.time_budget_minutes:g} min used up after epoch "
+                f"{loop.epoch}; `vaelab train --resume` with more --time-budget continues")
+        if loop.stopped_early:
+            say(f"early stopping: no validation improvement for {settings.patience} epochs; "
+                f"best epoch {loop.best_epoch}")
+    model.eval()
+    return loop
+
+
+__all__ = [
+    "METRICS",
+    "BatchSource",
+    "LoopSettings",
+    "NonFiniteLossError",
+    "Objective",
+    "RunningMeans",
+    "TrainingTask",
+    "check_finite",
+    "epoch_seed",
+    "kl_weight_at",
+    "make_optimizer",
+    "print_now",
+    "read_metrics",
+    "run_training",
+    "train_step",
+    "truncate_metrics",
+]
