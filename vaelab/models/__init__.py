@@ -10,6 +10,9 @@ from vaelab.models.config import (
     build_prior,
     build_vae,
 )
+from vaelab.models.from_networks import make_prior, wrap_networks
+from vaelab.models.graph import GraphModel
+from vaelab.models.graph_nodes import Latent, Observed
 from vaelab.models.hierarchical import HierarchicalVAE
 from vaelab.models.ladder import LadderVAE
 from vaelab.models.linear_gaussian import LinearGaussianModel
@@ -20,11 +23,14 @@ __all__ = [
     "ARCHITECTURES",
     "VAE",
     "ConditionalDistribution",
+    "GraphModel",
     "HierarchicalVAE",
     "LadderVAE",
+    "Latent",
     "LatentVariableModel",
     "LinearGaussianModel",
     "ModelConfig",
+    "Observed",
     "SSMConfig",
     "SequenceBatch",
     "SingleLatentModel",
@@ -34,4 +40,6 @@ __all__ = [
     "build_prior",
     "build_ssm",
     "build_vae",
+    "make_prior",
+    "wrap_networks",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import chain
 
 import torch
 from torch import nn
@@ -51,3 +52,37 @@ class ConditionalDistribution(nn.Module):
     def mean(self, parents: torch.Tensor) -> torch.Tensor:
         """E[x | parents]: the picture to show for a reconstruction or a decoded sample."""
         return self.family.mean(self.parameters_of(parents), len(self.event_shape))
+
+    def check_shapes(self, role: str) -> None:
+        """One dry run of the network on zeros [2, *parent_shape], in eval mode and without
+        gradients: a network that fails on its parents, or whose output does not hold
+        `params_per_element · prod(event_shape)` numbers per example, raises a one-line
+        ValueError starting with `role` and naming the network's class and the shapes."""
+        name = type(self.network).__name__
+        reference = next(chain(self.network.parameters(), self.network.buffers()), None)
+        floating = reference is not None and reference.is_floating_point()
+        parents = torch.zeros(2, *self.parent_shape,
+                              dtype=reference.dtype if floating else torch.get_default_dtype(),
+                              device=reference.device if reference is not None else None)
+        modes = [(module, module.training) for module in self.network.modules()]
+        self.network.eval()  # no batch-norm statistics or dropout masks from the dry run
+        try:
+            with torch.no_grad():
+                out = self.network(parents)
+        except Exception as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ValueError(f"{role}: network {name} fails on parents of shape "
+                             f"{list(parents.shape)}: {reason}") from error
+        finally:
+            for module, training in modes:
+                module.training = training
+        per_example = self.family.params_per_element * math.prod(self.event_shape)
+        family = type(self.family).__name__
+        if not isinstance(out, torch.Tensor):
+            raise ValueError(f"{role}: network {name} returned a {type(out).__name__}; "
+                             f"{family} over event shape {self.event_shape} needs one tensor "
+                             f"[2, {per_example}]")
+        if out.dim() < 1 or out.shape[0] != 2 or out[0].numel() != per_example:
+            raise ValueError(f"{role}: network {name} maps parents {list(parents.shape)} to "
+                             f"{list(out.shape)}; {family} over event shape {self.event_shape} "
+                             f"needs {per_example} numbers per example ([2, {per_example}])")

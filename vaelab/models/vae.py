@@ -6,12 +6,16 @@ Trained with the ELBO it is a VAE; trained with the IWAE bound it is an IWAE —
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 from torch.distributions import Distribution
 
+from vaelab.distributions.families import Family
 from vaelab.models.base import SingleLatentModel
 from vaelab.models.conditional import ConditionalDistribution
+from vaelab.models.from_networks import wrap_networks
 
 
 class VAE(SingleLatentModel):
@@ -41,6 +45,31 @@ class VAE(SingleLatentModel):
         self.latent_dim = encoder.event_shape[0]
         self.data_shape = decoder.event_shape
         self.data_kind = decoder.family.data_kind
+
+    @classmethod
+    def from_networks(
+        cls,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        likelihood: str | Family = "bernoulli",
+        *,
+        latent_dim: int,
+        data_shape: Sequence[int],
+        prior: nn.Module | str | None = None,
+        fixed_scale: float = 0.1,
+        prior_scale: float = 1.0,
+        prior_components: int | None = None,
+    ) -> VAE:
+        """A VAE around your own networks: `encoder` maps x [B, *data_shape] to [B, 2·latent_dim]
+        (mean, then log standard deviation of q(z | x)); `decoder` maps z [B, latent_dim] to the
+        family's parameters, [B, params_per_element · prod(data_shape)] in any layout that
+        reshapes to [B, params_per_element, *data_shape]. `likelihood` is a family name
+        ("bernoulli", "gaussian", "gaussian-fixed" with `fixed_scale`, "logistic8") or a Family;
+        `prior` is None or "normal" (Normal(0, `prior_scale`² I)), "mog", "vamp" (with
+        `prior_components`, default 10 / 500) or a module returning p(z). One dry run checks the
+        shapes; a mismatch raises a ValueError naming the module (vaelab.models.from_networks)."""
+        return cls(*wrap_networks(encoder, decoder, likelihood, latent_dim, data_shape, prior,
+                                  fixed_scale, prior_scale, prior_components))
 
     def prior(self) -> Distribution:
         return self.prior_module(self.encoder)
