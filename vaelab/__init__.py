@@ -2,6 +2,98 @@
 
 A model is p(x, z | θ) = p(x | z; θ) p(z): a simple prior and a network that maps parents to
 the parameters of a distribution family, η = f_DNN(Pa(x)), p(x | Pa(x)) = Family(η).
+
+Three ways in: the command line (`vaelab train ...`, configs); `vaelab.fit(model, data)` with a
+model built from your own networks (`VAE.from_networks`) or your own `LatentVariableModel`; and
+models declared as a graph of conditionals (`vaelab.models.graph`). Public names load on first
+use, so `import vaelab` (and `vaelab --help`) stays fast.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+#: public name -> module that defines it
+_PUBLIC: dict[str, str] = {
+    # training and evaluation of any model
+    "fit": "vaelab.training.fit_model",
+    "Run": "vaelab.training.fit_model",
+    "load_weights": "vaelab.training.fit_model",
+    "evaluate": "vaelab.evaluation.evaluate_model",
+    "load": "vaelab.kinds",
+    # model kinds as plug-ins
+    "ModelKind": "vaelab.kinds",
+    "register_kind": "vaelab.kinds",
+    # models
+    "LatentVariableModel": "vaelab.models.base",
+    "SingleLatentModel": "vaelab.models.base",
+    "ConditionalDistribution": "vaelab.models.conditional",
+    "VAE": "vaelab.models.vae",
+    "GraphModel": "vaelab.models.graph",
+    "Latent": "vaelab.models.graph_nodes",
+    "Observed": "vaelab.models.graph_nodes",
+    "HierarchicalVAE": "vaelab.models.hierarchical",
+    "LadderVAE": "vaelab.models.ladder",
+    "LinearGaussianModel": "vaelab.models.linear_gaussian",
+    "StateSpaceModel": "vaelab.models.ssm",
+    "ModelConfig": "vaelab.models.config",
+    "build_model": "vaelab.models.config",
+    # objectives and estimators
+    "ObjectiveValue": "vaelab.objectives.result",
+    "Estimate": "vaelab.objectives.result",
+    "elbo": "vaelab.objectives.elbo",
+    "iwae_bound": "vaelab.objectives.iwae",
+    "importance_sampled_log_marginal": "vaelab.objectives.marginal",
+    "prior_monte_carlo_log_marginal": "vaelab.objectives.marginal",
+    "annealed_importance_sampling": "vaelab.objectives.ais",
+    "smc_log_marginal": "vaelab.objectives.smc",
+    # data
+    "ImageSet": "vaelab.data.imageset",
+    "SequenceSet": "vaelab.data.pendulum",
+    "PendulumConfig": "vaelab.data.pendulum",
+    "load_dataset": "vaelab.data.load",
+    "load_pendulum": "vaelab.data.pendulum",
+}
+
+__all__ = ["__version__", *sorted(_PUBLIC)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vaelab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from vaelab.data.imageset import ImageSet
+    from vaelab.data.load import load_dataset
+    from vaelab.data.pendulum import PendulumConfig, SequenceSet, load_pendulum
+    from vaelab.evaluation.evaluate_model import evaluate
+    from vaelab.kinds import ModelKind, load, register_kind
+    from vaelab.models.base import LatentVariableModel, SingleLatentModel
+    from vaelab.models.conditional import ConditionalDistribution
+    from vaelab.models.graph import GraphModel
+    from vaelab.models.graph_nodes import Latent, Observed
+    from vaelab.models.config import ModelConfig, build_model
+    from vaelab.models.hierarchical import HierarchicalVAE
+    from vaelab.models.ladder import LadderVAE
+    from vaelab.models.linear_gaussian import LinearGaussianModel
+    from vaelab.models.ssm import StateSpaceModel
+    from vaelab.models.vae import VAE
+    from vaelab.objectives.ais import annealed_importance_sampling
+    from vaelab.objectives.elbo import elbo
+    from vaelab.objectives.iwae import iwae_bound
+    from vaelab.objectives.marginal import importance_sampled_log_marginal, prior_monte_carlo_log_marginal
+    from vaelab.objectives.result import Estimate, ObjectiveValue
+    from vaelab.objectives.smc import smc_log_marginal
+    from vaelab.training.fit_model import Run, fit, load_weights

@@ -3,74 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from vaelab.cli import report_commands, semisupervised_commands, sequence_commands
-from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
+from vaelab import kinds
+from vaelab.cli.common import default_run_dir
 from vaelab.data import DATASET_NAMES, DataError
 from vaelab.data.representation import BINARIZATIONS
 from vaelab.distributions.families import FAMILIES
 from vaelab.distributions.learned_priors import PRIORS
 from vaelab.evaluation.estimators import DEFAULT_KS
-from vaelab.evaluation.plots import save_image_grid
-from vaelab.evaluation.run import display, evaluate_run
 from vaelab.models.config import ARCHITECTURES, INFERENCE
 from vaelab.objectives.registry import OBJECTIVES
-from vaelab.training.checkpoint import CONFIG, CheckpointError
+from vaelab.training.checkpoint import CheckpointError
 from vaelab.training.config import LR_SCHEDULES, ConfigError, ExperimentConfig
-from vaelab.training.distributed import current as current_distributed
-from vaelab.training.distributed import launched_by_torchrun
-from vaelab.training.distributed import teardown as teardown_distributed
-from vaelab.training.experiment import load_trained_model
-from vaelab.training.loop import NonFiniteLossError, fit
+from vaelab.training.loop import NonFiniteLossError
 
 USER_ERRORS = (ConfigError, DataError, CheckpointError, NonFiniteLossError, FileExistsError,
                ValueError)
-
-# flag destination -> (config section, field)
-TRAIN_FLAGS: dict[str, tuple[str, str]] = {
-    "dataset": ("data", "dataset"),
-    "data_dir": ("data", "data_dir"),
-    "binarization": ("data", "binarization"),
-    "validation_size": ("data", "validation_size"),
-    "image_size": ("data", "image_size"),
-    "train_limit": ("data", "train_limit"),
-    "architecture": ("model", "architecture"),
-    "latent_dim": ("model", "latent_dim"),
-    "hidden": ("model", "hidden"),
-    "likelihood": ("model", "likelihood"),
-    "prior_scale": ("model", "prior_scale"),
-    "activation": ("model", "activation"),
-    "prior": ("model", "prior"),
-    "prior_components": ("model", "prior_components"),
-    "upper_latents": ("model", "upper_latents"),
-    "upper_hidden": ("model", "upper_hidden"),
-    "inference": ("model", "inference"),
-    "objective": ("train", "objective"),
-    "samples": ("train", "samples"),
-    "epochs": ("train", "epochs"),
-    "batch_size": ("train", "batch_size"),
-    "lr": ("train", "learning_rate"),
-    "kl_warmup": ("train", "kl_warmup_steps"),
-    "grad_clip": ("train", "grad_clip"),
-    "patience": ("train", "patience"),
-    "seed": ("train", "seed"),
-    "device": ("train", "device"),
-    "eval_samples": ("train", "eval_samples"),
-    "eval_examples": ("train", "eval_examples"),
-    "lr_schedule": ("train", "lr_schedule"),
-    "time_budget": ("train", "time_budget_minutes"),
-    "compile": ("train", "compile"),
-    "precision": ("train", "precision"),
-}
-#: settings a resumed run may change: its length, and speed switches that leave the model as it is
-RESUMABLE = {"epochs", "time_budget_minutes", "compile", "precision"}
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -159,102 +110,18 @@ def add_train(sub: Any) -> None:
                    help="train under bfloat16 autocast (for GPUs; evaluation stays float32)")
     t.add_argument("--eval-samples", type=int, help="k for the final importance-sampled log p(x)")
     t.add_argument("--eval-examples", type=int, help="test images evaluated (0 = all)")
-    # --- sequence models: --model ssm trains a state-space model (vaelab/cli/sequence_commands.py) ---
-    p.add_argument("--model", choices=(*sequence_commands.MODELS, *semisupervised_commands.MODELS),
-                   default="vae",
-                   help="vae: a latent-variable model of images; ssm: a state-space model of image "
-                        "sequences (e.g. --dataset pendulum); m2, m1m2: semi-supervised "
-                        "classifiers (Kingma et al. 2014)")
-    sequence_commands.add_sequence_train_flags(p)
-    # --- end sequence models ---
-    semisupervised_commands.add_semisupervised_train_flags(p)
+    p.add_argument("--model", choices=kinds.model_names(), default="vae",
+                   help="the kind of model: " + "; ".join(
+                       f"{', '.join(kind.models)}: {kind.summary}" for kind in kinds.registered_kinds()))
+    for kind in kinds.registered_kinds():
+        kind.module().add_train_flags(p)
     p.set_defaults(handler=run_train)
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for dest, (section, name) in TRAIN_FLAGS.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            out.setdefault(section, {})[name] = value
-    return out
-
-
-def _train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, progress: bool,
-                      evaluate: bool, compare: bool = False, compare_examples: int = 100,
-                      ks: tuple[int, ...] = DEFAULT_KS, tensorboard: bool = False) -> dict | None:
-    logger = report_commands.tensorboard_callback(config, run_dir) if tensorboard else None
-    try:
-        model, loop = fit(config, run_dir, resume=resume, progress=progress, on_epoch=logger)
-    finally:
-        if logger is not None:
-            logger.close()
-    context = current_distributed()
-    metrics = None
-    if evaluate:
-        metrics = evaluate_run(run_dir, k=config.train.eval_samples,
-                               examples=config.train.eval_examples, compare=compare,
-                               ks=ks, compare_examples=compare_examples,
-                               device=config.train.device,
-                               seed=config.train.seed)
-    teardown_distributed()
-    if context is not None and not context.is_main:
-        return metrics
-    if metrics is not None:
-        test = metrics["test"]
-        print(f"test ELBO {test['elbo']['mean']:.2f} ± {test['elbo']['stderr']:.2f} nats; "
-              f"log p(x) (IS, k={test['is_samples']}) {test['log_px_is']['mean']:.2f} ± "
-              f"{test['log_px_is']['stderr']:.2f} nats over {test['examples']} test images")
-    print_run_folder(run_dir)
-    return metrics
-
-
-def _relaunch_with_torchrun(args: argparse.Namespace) -> int:
-    """Run this same command under torchrun with --nproc processes, and wait for it."""
-    if args.nproc < 1:
-        raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
-    argv = list(args.argv)
-    index = next(i for i, a in enumerate(argv) if a == "--nproc" or a.startswith("--nproc="))
-    del argv[index:index + (1 if "=" in argv[index] else 2)]
-    if args.run_dir is None and args.resume is None:  # every rank must agree on one folder
-        argv += ["--run-dir", str(default_run_dir(args.dataset or "run"))]
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc-per-node={args.nproc}", "-m", "vaelab", *argv]
-    print("launching: " + " ".join(command), file=sys.stderr, flush=True)
-    return subprocess.call(command)
-
-
 def run_train(args: argparse.Namespace) -> int:
-    # --- sequence models: --model ssm (or resuming such a run) is handled by sequence_commands ---
-    if sequence_commands.wants_sequence_model(args):
-        return sequence_commands.run_sequence_train(args)
-    # --- end sequence models ---
-    if args.nproc is not None and not launched_by_torchrun():
-        return _relaunch_with_torchrun(args)
-    overrides = _overrides(args)
-    # --- semi-supervised models: --model m2|m1m2 (or resuming such a run) ---
-    if semisupervised_commands.wants_semisupervised(args):
-        return semisupervised_commands.run_semisupervised_train(
-            args, overrides, default_run_dir(args.dataset or "mnist-5k"))
-    if args.resume is not None:
-        if args.config is not None or set(overrides) - {"train"} or \
-                set(overrides.get("train", {})) - RESUMABLE:
-            raise ConfigError("--resume continues a run with its saved config; only --epochs, "
-                              "--time-budget, --compile and --bf16 may be given with it")
-        run_dir = args.resume
-        if not (run_dir / CONFIG).is_file():
-            raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG})")
-        config = ExperimentConfig.load(run_dir / CONFIG).with_overrides(overrides)
-        config.save(run_dir / CONFIG)
-        resume = True
-    else:
-        base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
-        config = base.with_overrides(overrides)
-        run_dir = args.run_dir or default_run_dir(config.data.dataset)
-        resume = False
-    _train_and_report(config, run_dir, resume, not args.no_progress, not args.no_eval,
-                      tensorboard=args.tensorboard)
-    return 0
+    """One path for every kind: the kind of the run being resumed, or the one --model names."""
+    kind = kinds.kind_of_run(args.resume) if args.resume is not None else kinds.kind_for_model(args.model)
+    return int(kind.module().train(args) or 0)
 
 
 def add_evaluate(sub: Any) -> None:
@@ -281,24 +148,12 @@ def add_evaluate(sub: Any) -> None:
     p.add_argument("--ais-steps", type=int, default=500, help="annealing steps (HMC, 10 leapfrog)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(handler=run_evaluate)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    if semisupervised_commands.is_semisupervised_run(args.run):
-        return semisupervised_commands.run_semisupervised_evaluate(args)
-    if args.samples < 1 or args.compare_examples < 1 or min(args.ks) < 1 or args.examples < 0:
-        raise ConfigError("-k, --ks and --compare-examples must be >= 1 and --examples >= 0")
-    if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
-        raise ConfigError("--ais-examples must be >= 0, --ais-chains and --ais-steps >= 1")
-    metrics = evaluate_run(args.run, k=args.samples, examples=args.examples,
-                           compare=args.compare_estimators, ks=tuple(args.ks),
-                           compare_examples=args.compare_examples,
-                           ais_examples=args.ais_examples, ais_chains=args.ais_chains,
-                           ais_steps=args.ais_steps, device=args.device, seed=args.seed)
-    print(json.dumps(metrics["test"], indent=2))
-    print("wrote:\n  " + "\n  ".join(metrics["files"]))
-    return 0
+    return int(kinds.kind_of_run(args.run).module().evaluate(args) or 0)
 
 
 def add_sample(sub: Any) -> None:
@@ -323,25 +178,7 @@ def add_sample(sub: Any) -> None:
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    # --- sequence models: a run of kind "ssm" samples whole sequences (sequence_commands) ---
-    if sequence_commands.is_sequence_run(args.run):
-        return sequence_commands.run_sequence_sample(args)
-    # --- end sequence models ---
-    if args.class_label is not None:
-        return semisupervised_commands.run_class_sample(args)
-    if not 1 <= args.num <= 100_000:
-        raise ConfigError(f"--num must be in [1, 100000], got {args.num}")
-    if args.columns is not None and args.columns < 1:
-        raise ConfigError(f"--columns must be >= 1, got {args.columns}")
-    model, _, _ = load_trained_model(args.run, device=args.device)
-    device = next(model.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(args.seed)
-    images = display(model, model.sample(args.num, generator)).cpu()
-    out = args.out or args.run / f"samples-{args.seed}.png"
-    save_image_grid(images, out, columns=args.columns)
-    print(f"wrote {out}")
-    save_npy(args.npy, images.numpy())
-    return 0
+    return int(kinds.kind_of_run(args.run).module().sample(args) or 0)
 
 
 def add_demo(sub: Any) -> None:
@@ -373,7 +210,9 @@ def run_demo(args: argparse.Namespace) -> int:
     })
     run_dir = args.run_dir or default_run_dir("demo")
     print(f"vaelab demo: VAE on the embedded MNIST subset -> {run_dir}", file=sys.stderr)
-    _train_and_report(config, run_dir, resume=False, progress=not args.no_progress,
-                      evaluate=True, compare=True, compare_examples=args.compare_examples,
-                      ks=tuple(args.ks))
+    from vaelab.kinds.vae import train_and_report
+
+    train_and_report(config, run_dir, resume=False, progress=not args.no_progress,
+                     evaluate=True, compare=True, compare_examples=args.compare_examples,
+                     ks=tuple(args.ks))
     return 0

@@ -1,9 +1,9 @@
-"""Sub-commands for sequence models: simulate, train --model ssm, predict, compare, sample (ssm runs).
+"""The commands only sequence models have: simulate, predict, compare.
 
-`vaelab simulate pendulum --out DIR` writes the dataset; `vaelab train --model ssm` trains a
-state-space model (commands.py dispatches here); `vaelab predict RUN` filters context frames and
-rolls the model forward; `vaelab compare RUN_A RUN_B ...` prints the evidence table;
-`vaelab sample RUN` on a sequence run draws new sequences.
+`vaelab simulate pendulum --out DIR` writes the dataset; `vaelab predict RUN` filters context
+frames and rolls the model forward; `vaelab compare RUN_A RUN_B ...` prints the evidence table.
+Training, evaluating and sampling a sequence run go through the common commands and the ssm kind
+(vaelab/kinds/ssm.py).
 """
 
 from __future__ import annotations
@@ -15,12 +15,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.data.pendulum import PENDULUM, PendulumConfig, generate_splits, save_splits
-from vaelab.data.pendulum_physics import sample_forces
 from vaelab.evaluation.sequence_metrics import (
     batch_of,
     evidence_table,
@@ -31,179 +28,9 @@ from vaelab.evaluation.sequence_metrics import (
     to_unit,
 )
 from vaelab.evaluation.sequence_plots import save_animation, save_strips
-from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
-from vaelab.models.ssm import GUIDES, TRANSITIONS
-from vaelab.models.ssm_rollout import generate, predict
-from vaelab.training.checkpoint import CONFIG, CheckpointError
+from vaelab.models.ssm_rollout import predict
 from vaelab.training.config import ConfigError
-from vaelab.training.config_files import read_config_file
-from vaelab.training.sequence_loop import (
-    SequenceExperiment,
-    fit_sequences,
-    is_sequence_run,
-    load_sequence_run,
-)
-
-MODELS = ("vae", "ssm")
-
-# `vaelab train` flags that also mean something for a sequence model: dest -> (section, field)
-SHARED_TRAIN_FLAGS: dict[str, tuple[str, str]] = {
-    "dataset": ("data", "dataset"),
-    "data_dir": ("data", "data_dir"),
-    "train_limit": ("data", "train_limit"),
-    "latent_dim": ("model", "latent_dim"),
-    "hidden": ("model", "decoder_hidden"),
-    "likelihood": ("model", "likelihood"),
-    "activation": ("model", "activation"),
-    "architecture": ("model", "architecture"),
-    "objective": ("train", "objective"),
-    "samples": ("train", "samples"),
-    "epochs": ("train", "epochs"),
-    "batch_size": ("train", "batch_size"),
-    "lr": ("train", "learning_rate"),
-    "kl_warmup": ("train", "kl_warmup_steps"),
-    "grad_clip": ("train", "grad_clip"),
-    "seed": ("train", "seed"),
-    "device": ("train", "device"),
-    "eval_samples": ("train", "eval_samples"),
-    "eval_examples": ("train", "eval_sequences"),
-    "time_budget": ("train", "minutes"),
-    "compile": ("train", "compile"),
-    "precision": ("train", "precision"),
-}
-SSM_FLAGS: dict[str, tuple[str, str]] = {
-    "transition": ("model", "transition"),
-    "guide": ("model", "guide"),
-    "velocity_correction": ("model", "velocity_correction"),
-    "noise_ceiling": ("model", "noise_ceiling"),
-    "minutes": ("train", "minutes"),
-    "free_bits": ("train", "free_bits"),
-    "window": ("train", "window"),
-    "init_from": ("train", "init_from"),
-    "init_transition": ("train", "init_transition"),
-}
-
-
-def _pendulum_setting(text: str) -> tuple[str, Any]:
-    """KEY=VALUE for a PendulumConfig field, the value parsed as the field's type."""
-    key, sep, value = text.partition("=")
-    types = {f.name: f.type for f in fields(PendulumConfig)}
-    if not sep or key not in types:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY one of {', '.join(types)}, "
-                                         f"got {text!r}")
-    kind = {"float": float, "int": int, "str": str}[str(types[key])]
-    try:
-        return key, kind(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"pendulum.{key}: expected {types[key]}, got {value!r}") from error
-
-
-def add_sequence_train_flags(parser: argparse.ArgumentParser) -> None:
-    """The `vaelab train` flags of state-space models (used with --model ssm)."""
-    g = parser.add_argument_group("sequence models (--model ssm)")
-    g.add_argument("--transition", choices=TRANSITIONS,
-                   help="the hypothesis: pendulum physics, undamped physics, small-angle physics, a "
-                        "generic network, or none (a frame-wise VAE)")
-    g.add_argument("--guide", choices=GUIDES, help="filter (forward RNN), smooth (backward RNN), frame")
-    g.add_argument("--velocity-correction", action=argparse.BooleanOptionalAction,
-                   help="let the guide learn a correction to its finite-difference velocity (off by "
-                        "default: it co-adapts with the physics and biases g/L)")
-    g.add_argument("--noise-ceiling", type=float, nargs="+", metavar="SIGMA",
-                   help="largest process-noise σ per latent dimension (physics: cos θ, sin θ, ω), the "
-                        "same for every rule compared by evidence, e.g. --noise-ceiling 0.003 0.003 0.01")
-    g.add_argument("--minutes", type=float, help="time budget in minutes (0 = none)")
-    g.add_argument("--free-bits", type=float, help="free bits per step and latent dimension (nats)")
-    g.add_argument("--window", type=int, help="train on random windows of this many frames (0 = whole)")
-    g.add_argument("--init-from", metavar="RUN",
-                   help="start from a sequence run's weights (every tensor whose name and shape match, "
-                        "except the transition's own): test another rule with the same observation model")
-    g.add_argument("--init-transition", action=argparse.BooleanOptionalAction,
-                   help="with --init-from, copy the transition too: go on with the same hypothesis under "
-                        "new settings (e.g. a tighter --noise-ceiling)")
-    g.add_argument("--pendulum", type=_pendulum_setting, action="append", metavar="KEY=VALUE",
-                   help="a simulation setting, e.g. --pendulum damping=0.2 --pendulum force=sine")
-
-
-def wants_sequence_model(args: argparse.Namespace) -> bool:
-    """`vaelab train` should train a state-space model: --model ssm, or resuming one."""
-    if getattr(args, "model", "vae") == "ssm":
-        return True
-    return args.resume is not None and is_sequence_run(args.resume)
-
-
-def _sequence_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    from vaelab.cli.commands import TRAIN_FLAGS  # imported here: commands imports this module
-
-    vae_only = [dest for dest in TRAIN_FLAGS if dest not in SHARED_TRAIN_FLAGS]
-    vae_only += ["nproc"]
-    given = [f"--{name.replace('_', '-')}" for name in vae_only if getattr(args, name, None) is not None]
-    if given:
-        raise ConfigError(f"{', '.join(given)}: not used by sequence models (--model ssm); set the data "
-                          "with --pendulum KEY=VALUE, e.g. --pendulum image_size=16")
-    out: dict[str, dict[str, Any]] = {}
-    for dest, (section, name) in {**SHARED_TRAIN_FLAGS, **SSM_FLAGS}.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            out.setdefault(section, {})[name] = value
-    if args.pendulum:
-        out.setdefault("data", {})["pendulum"] = dict(args.pendulum)
-    if out.get("model", {}).get("transition") == "none":
-        out["model"].setdefault("guide", "frame")
-        out["model"].setdefault("combiner", "frame")
-    return out
-
-
-def run_sequence_train(args: argparse.Namespace) -> int:
-    """`vaelab train --model ssm ...`: train, evaluate, print the headline numbers."""
-    overrides = _sequence_overrides(args)
-    if args.resume is not None:
-        allowed = {"epochs", "minutes", "compile", "precision"}
-        if args.config is not None or set(overrides) - {"train"} or set(overrides.get("train", {})) - allowed:
-            raise ConfigError("--resume continues a run with its saved config; only --epochs, "
-                              "--minutes (--time-budget), --compile and --bf16 may be given with it")
-        run_dir = args.resume
-        if not is_sequence_run(run_dir):
-            raise CheckpointError(f"{run_dir} is not a sequence-model run folder (no {CONFIG} of kind ssm)")
-        config = SequenceExperiment.load(run_dir / CONFIG).with_overrides(overrides)
-        config.save(run_dir / CONFIG)
-        resume = True
-    else:
-        base = SequenceExperiment.from_dict(read_config_file(args.config)) if args.config \
-            else SequenceExperiment()
-        config = base.with_overrides(overrides)
-        run_dir = args.run_dir or default_run_dir(f"{config.data.dataset}-{config.model.transition}")
-        resume = False
-    fit_sequences(config, run_dir, resume=resume, progress=not args.no_progress)
-    if not args.no_eval:
-        metrics = evaluate_sequence_run(run_dir, k=config.train.eval_samples,
-                                        sequences=config.train.eval_sequences, device=config.train.device,
-                                        seed=config.train.seed)
-        for line in summary_lines(metrics):
-            print(line)
-    print_run_folder(run_dir)
-    return 0
-
-
-def run_sequence_sample(args: argparse.Namespace) -> int:
-    """`vaelab sample RUN` for a sequence run: new sequences from scratch under sampled forces."""
-    if not 1 <= args.num <= 10_000:
-        raise ConfigError(f"--num must be in [1, 10000], got {args.num}")
-    model, config, splits = load_sequence_run(args.run, device=args.device)
-    data = config.data.pendulum
-    steps = splits["train"].length
-    rng = np.random.default_rng(args.seed)
-    actions = torch.from_numpy(sample_forces(data.force, args.num, steps, data.dt, rng, data.max_torque))
-    device = next(model.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(args.seed)
-    frames, _ = generate(model, actions[..., None].to(device), generator)
-    frames = to_unit(model, frames).cpu()
-    out = args.out or args.run / f"samples-{args.seed}.png"
-    save_strips(list(frames), out, every=max(1, steps // 25))
-    gif = Path(out).with_suffix(".gif")
-    save_animation(list(frames[:8]), gif)
-    print(f"wrote {out}\nwrote {gif}")
-    save_npy(args.npy, frames.numpy())
-    return 0
+from vaelab.training.sequence_loop import load_sequence_run
 
 
 def add_simulate(sub: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +41,16 @@ class LoopState:
     stopped_early: bool = False
     out_of_time: bool = False
     seconds: float = 0.0
+
+
+def default_run_dir(prefix: str) -> Path:
+    """runs/PREFIX-YYYYmmdd-HHMMSS, with -2, -3, ... appended when that folder already exists."""
+    name, stamp = Path(prefix).name, time.strftime("%Y%m%d-%H%M%S")
+    path, n = Path("runs") / f"{name}-{stamp}", 1
+    while path.exists():
+        n += 1
+        path = Path("runs") / f"{name}-{stamp}-{n}"
+    return path
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -1,0 +1,156 @@
+"""`vaelab.fit`: a model the user builds, trained by the one loop with every feature of the CLI's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+from torch.utils.data import Dataset
+
+import vaelab
+from vaelab.data.pendulum import PendulumConfig, generate_splits
+from vaelab.models import ModelConfig, SSMConfig, build_ssm, build_vae
+from vaelab.objectives import ObjectiveValue, elbo
+from vaelab.training import CHECKPOINT, NonFiniteLossError
+
+SHAPE = (1, 6, 6)
+
+
+def tiny_vae(seed: int = 0) -> vaelab.VAE:
+    torch.manual_seed(seed)
+    return build_vae(ModelConfig(latent_dim=2, hidden=(16,)), SHAPE)
+
+
+def binary_data(n: int = 96, seed: int = 1) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    prototypes = torch.rand(3, *SHAPE, generator=generator) > 0.5
+    return prototypes[torch.arange(n) % 3].float()
+
+
+def quiet() -> dict:
+    return {"progress": False, "log": lambda _message: None}
+
+
+def test_fit_trains_a_model_and_returns_its_history(tmp_path: Path) -> None:
+    x = binary_data()
+    model = tiny_vae()
+    before = elbo(model, x).bound.mean().item()
+    run = vaelab.fit(model, x, valid=x[:32], epochs=6, batch_size=16, lr=1e-2, run_dir=tmp_path / "r",
+                     **quiet())
+    assert run.model is model and not model.training
+    assert [r["epoch"] for r in run.history] == list(range(1, 7))
+    assert run.history[-1]["valid_bound"] > before + 1.0  # it learned
+    assert (tmp_path / "r" / CHECKPOINT).is_file() and (tmp_path / "r" / "model_best.safetensors").is_file()
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["kind"] == "custom" and saved["model_class"] == "VAE"
+
+
+def test_resume_continues_to_the_same_numbers(tmp_path: Path) -> None:
+    x = binary_data()
+    straight = vaelab.fit(tiny_vae(), x, epochs=4, batch_size=16, run_dir=tmp_path / "a", **quiet())
+    vaelab.fit(tiny_vae(), x, epochs=2, batch_size=16, run_dir=tmp_path / "b", **quiet())
+    resumed = vaelab.fit(tiny_vae(), x, epochs=4, batch_size=16, run_dir=tmp_path / "b", resume=True,
+                         **quiet())
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
+    a, b = (load_file(str(tmp_path / name / CHECKPOINT)) for name in ("a", "b"))
+    for key in (k for k in a if k.startswith("model.")):
+        assert torch.equal(a[key], b[key])
+
+
+def test_uint8_pixels_are_binarized_for_a_bernoulli_model(tmp_path: Path) -> None:
+    pixels = (torch.rand(64, *SHAPE) * 255).to(torch.uint8)
+    seen: list[torch.Tensor] = []
+
+    def watching(model: nn.Module, batch: torch.Tensor) -> ObjectiveValue:
+        seen.append(batch)
+        return elbo(model, batch)
+
+    vaelab.fit(tiny_vae(), pixels, objective=watching, epochs=1, batch_size=32, run_dir=tmp_path,
+               **quiet())
+    assert seen and all(set(b.unique().tolist()) <= {0.0, 1.0} for b in seen)
+
+
+class Pairs(Dataset):
+    """A Dataset of (image, label) pairs, as torchvision-style datasets give them."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.images[index], index % 3
+
+
+def test_a_dataset_and_a_plain_loss_function_train(tmp_path: Path) -> None:
+    x = binary_data()
+
+    def loss(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        return elbo(model, batch).loss
+
+    run = vaelab.fit(tiny_vae(), Pairs(x), valid=Pairs(x[:16]), objective=loss, epochs=3, batch_size=32,
+                     lr=1e-2, run_dir=tmp_path, **quiet())
+    assert run.history[-1]["train_loss"] < run.history[0]["train_loss"]
+    assert run.history[-1]["valid_bound"] is not None
+
+
+def test_callbacks_warm_up_and_early_stopping(tmp_path: Path) -> None:
+    records: list[dict] = []
+    run = vaelab.fit(tiny_vae(), binary_data(), valid=binary_data(32, seed=9), epochs=50, batch_size=32,
+                     lr=1e-6, kl_warmup_steps=6, patience=1, callbacks=[lambda m, r: records.append(r)],
+                     run_dir=tmp_path, **quiet())
+    assert records == run.history and len(records) < 50  # stopped early: lr 1e-6 cannot improve much
+    assert records[0]["kl_weight"] == pytest.approx(3 / 6)
+
+
+def test_a_nan_names_its_step(tmp_path: Path) -> None:
+    def poisoned(model: nn.Module, batch: torch.Tensor, kl_weight: float) -> ObjectiveValue:
+        value = elbo(model, batch)
+        return ObjectiveValue(value.loss * float("nan"), value.bound, {"kl": value.loss * float("nan")})
+
+    with pytest.raises(NonFiniteLossError, match="step 0.*kl"):
+        vaelab.fit(tiny_vae(), binary_data(), objective=poisoned, epochs=1, run_dir=tmp_path, **quiet())
+
+
+def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown objective 'elbow'"):
+        vaelab.fit(tiny_vae(), binary_data(), objective="elbow", run_dir=tmp_path, **quiet())
+    with pytest.raises(TypeError, match="cannot train on list"):
+        vaelab.fit(tiny_vae(), [1, 2, 3], run_dir=tmp_path, **quiet())
+    with pytest.raises(ValueError, match="resume=True needs the run_dir"):
+        vaelab.fit(tiny_vae(), binary_data(), resume=True, **quiet())
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        vaelab.fit(tiny_vae(), binary_data(), epochs=0, run_dir=tmp_path / "x", **quiet())
+        vaelab.fit(tiny_vae(), binary_data(), epochs=0, run_dir=tmp_path / "x", **quiet())
+
+
+def test_numpy_arrays_and_reloading_weights(tmp_path: Path) -> None:
+    x = binary_data().numpy().astype(np.float32)
+    run = vaelab.fit(tiny_vae(), x, epochs=2, batch_size=32, run_dir=tmp_path, **quiet())
+    with pytest.raises(ValueError, match="construct it again"):
+        vaelab.load(tmp_path)
+    again = vaelab.load_weights(tiny_vae(seed=5), tmp_path)
+    for mine, theirs in zip(again.state_dict().values(), run.model.state_dict().values(), strict=True):
+        assert torch.equal(mine, theirs)
+
+
+def test_a_state_space_model_trains_on_sequences(tmp_path: Path) -> None:
+    splits = generate_splits(PendulumConfig(train_sequences=8, train_length=10, valid_sequences=2,
+                                            valid_length=10, test_sequences=2, test_length=10,
+                                            image_size=16))
+    train = splits["train"]
+    torch.manual_seed(0)
+    model = build_ssm(SSMConfig(encoder_hidden=(16, 8), rnn_hidden=8, combiner_hidden=8,
+                                decoder_hidden=(16,), transition_hidden=8),
+                      train.frame_shape, train.dt, 1)
+    run = vaelab.fit(model, train, valid=splits["valid"], epochs=2, batch_size=4, window=6,
+                     run_dir=tmp_path, **quiet())
+    assert len(run.history) == 2 and "g_over_L" in run.history[-1]
+    result = vaelab.evaluate(model, splits["test"], k=3)
+    assert result["sequences"] == 2 and np.isfinite(result["smc_per_frame"]["mean"])

@@ -1,0 +1,219 @@
+"""Semi-supervised classifiers as a kind: M2 and M1+M2 (Kingma et al. 2014), `--model m2|m1m2`.
+
+Config: `SemiSupervisedExperiment` (the VAE sections plus [semisupervised]); builder
+`build_semisupervised_model`; data the image splits plus a balanced labelled subset saved in
+RUN/labelled.json; objective `SemiSupervisedObjective` (labelled and unlabelled terms); training
+`fit_semisupervised` (M1 first for M1+M2, then the one loop); evaluation
+`evaluate_semisupervised_run` (test error, confusion matrix, the unlabelled bound, IS log p(x)).
+Its config.json holds a [semisupervised] section. `vaelab classify` lives in
+vaelab/cli/semisupervised_commands.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaelab.cli.common import default_run_dir
+from vaelab.evaluation.classification import class_samples, evaluate_semisupervised_run
+from vaelab.evaluation.plots import save_image_grid
+from vaelab.evaluation.run import display
+from vaelab.kinds.vae import overrides as vae_overrides
+from vaelab.kinds.vae import sample_images
+from vaelab.training.checkpoint import CONFIG, CheckpointError
+from vaelab.training.config import ConfigError, ExperimentConfig
+from vaelab.training.experiment import load_trained_model
+from vaelab.training.semisupervised import (
+    SECTION,
+    SemiSupervisedExperiment,
+    default_experiment,
+    load_experiment,
+)
+from vaelab.training.semisupervised_fit import fit_semisupervised
+
+# flag destination -> field of the [semisupervised] section
+SEMI_FLAGS: dict[str, str] = {
+    "labels": "labels",
+    "classes": "classes",
+    "alpha": "alpha",
+    "labelled_batch_size": "labelled_batch_size",
+    "classifier_hidden": "classifier_hidden",
+    "m2_latent_dim": "m2_latent_dim",
+    "m2_hidden": "m2_hidden",
+    "m1_epochs": "m1_epochs",
+    "m1_time_budget": "m1_time_budget_minutes",
+}
+#: what a resumed semi-supervised run may change
+RESUMABLE = {"epochs", "time_budget_minutes"}
+
+
+def _labels(text: str) -> int | str:
+    if text == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a number of labels or 'all', got {text!r}") from error
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from error
+
+
+def add_train_flags(parser: argparse.ArgumentParser) -> None:
+    """The `vaelab train` flags of `--model m2` / `--model m1m2`."""
+    g = parser.add_argument_group(
+        "semi-supervised (--model m2 | m1m2; Kingma et al. 2014)",
+        "M2 learns q(y|x) from a few labels and every unlabelled image; m1m2 runs M2 on the "
+        "latent means of an M1 VAE ([model] flags then describe M1).")
+    g.add_argument("--labels", type=_labels, metavar="N|all",
+                   help="labelled training images, balanced per class and chosen by --seed "
+                        "(default 100); 'all' = supervised")
+    g.add_argument("--classes", type=int, help="number of classes (default: largest label + 1)")
+    g.add_argument("--alpha", type=float,
+                   help="α = ALPHA·N, the weight of the classification term (paper: 0.1); per "
+                        "labelled example α / N_labels")
+    g.add_argument("--labelled-batch-size", type=int,
+                   help="labelled examples drawn per step beside each unlabelled batch (100)")
+    g.add_argument("--classifier-hidden", type=_widths, help="hidden widths of q(y|x) (500)")
+    g.add_argument("--m2-latent-dim", type=int, help="m1m2: size of M2's z (50)")
+    g.add_argument("--m2-hidden", type=_widths, help="m1m2: hidden widths of M2's networks (500)")
+    g.add_argument("--unlabelled", type=Path, metavar="PATH",
+                   help="extra images without labels (a folder of images or an .npy/.npz array) "
+                        "added to the training images")
+    g.add_argument("--m1-run", type=Path, metavar="RUN",
+                   help="m1m2: a trained VAE run to use as M1 (else M1 is trained first, in RUN/m1)")
+    g.add_argument("--m1-epochs", type=int, help="m1m2: epochs of M1 training (50)")
+    g.add_argument("--m1-time-budget", type=float, metavar="MINUTES",
+                   help="m1m2: time budget of M1 training (0 = off)")
+
+
+def _semi_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, dest) for dest, name in SEMI_FLAGS.items()
+            if getattr(args, dest, None) is not None}
+
+
+def semisupervised_config(args: argparse.Namespace,
+                          overrides: dict[str, dict[str, Any]]) -> SemiSupervisedExperiment:
+    """Paper defaults for the kind, then --config FILE, then flags."""
+    config = default_experiment(args.model)
+    if args.config is not None:
+        loaded = load_experiment(args.config)
+        raw = loaded.to_dict()
+        semi = raw.pop(SECTION, None)
+        if semi is not None and semi.get("kind", args.model) != args.model:
+            raise ConfigError(f"{args.config} describes a {semi['kind']!r} run but --model is "
+                              f"{args.model!r}")
+        config = config.with_overrides({**raw, **({SECTION: semi} if semi else {})})
+    semi = {**_semi_overrides(args), "kind": args.model}
+    if args.unlabelled is not None:
+        if not args.unlabelled.exists():
+            raise ConfigError(f"--unlabelled {args.unlabelled}: no such file or folder")
+        semi["unlabelled"] = str(args.unlabelled.resolve())
+    if args.m1_run is not None:
+        if args.model != "m1m2":
+            raise ConfigError("--m1-run belongs to --model m1m2")
+        m1_dir = args.m1_run.resolve()
+        if not (m1_dir / CONFIG).is_file():
+            raise CheckpointError(f"--m1-run {args.m1_run} is not a vaelab run folder (no {CONFIG})")
+        m1 = ExperimentConfig.load(m1_dir / CONFIG)
+        if "model" in overrides:
+            raise ConfigError("with --m1-run, M1's [model] comes from that run; drop the model flags")
+        overrides = {**overrides, "model": asdict(m1.model)}
+        semi["m1_run"] = str(m1_dir)
+    return config.with_overrides({**overrides, SECTION: semi})
+
+
+def train(args: argparse.Namespace) -> int:
+    """`vaelab train --model m2|m1m2 ...` and `vaelab train --resume RUN` of such a run."""
+    overrides = vae_overrides(args)
+    if args.nproc is not None:
+        raise ConfigError("--nproc is not supported for semi-supervised runs yet; use torchrun")
+    if args.resume is not None:
+        if (args.config is not None or set(overrides) - {"train"} or _semi_overrides(args)
+                or args.unlabelled is not None or args.m1_run is not None
+                or set(overrides.get("train", {})) - RESUMABLE):
+            raise ConfigError("--resume continues a run with its saved config; only --epochs "
+                              "and --time-budget may be given with it")
+        run_dir = args.resume
+        config = SemiSupervisedExperiment.load(run_dir / CONFIG).with_overrides(overrides)
+        config.save(run_dir / CONFIG)
+        resume = True
+    else:
+        config = semisupervised_config(args, overrides)
+        run_dir = args.run_dir or default_run_dir(args.dataset or "mnist-5k")
+        resume = False
+    fit_semisupervised(config, run_dir, resume, not args.no_progress)
+    if not args.no_eval:
+        metrics = evaluate_semisupervised_run(run_dir, k=config.train.eval_samples,
+                                              examples=config.train.eval_examples,
+                                              device=config.train.device, seed=config.train.seed)
+        print(summary_line(metrics))
+    print(f"run folder: {run_dir.resolve()}")
+    return 0
+
+
+def summary_line(metrics: dict) -> str:
+    error = metrics["classification"]["error"]
+    test = metrics["test"]
+    return (f"test error {100 * error['mean']:.2f}% ± {100 * error['stderr']:.2f} over "
+            f"{metrics['classification']['examples']} test images ({metrics['labels']} labels); "
+            f"unlabelled bound ({test['bound_of']}) {test['elbo']['mean']:.2f} ± "
+            f"{test['elbo']['stderr']:.2f} nats")
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """`vaelab evaluate RUN` for a semi-supervised run."""
+    if args.samples < 1 or args.examples < 0:
+        raise ConfigError("-k must be >= 1 and --examples >= 0")
+    if args.compare_estimators or args.ais_examples:
+        raise ConfigError("--compare-estimators and --ais-examples are for single-model runs; a "
+                          "semi-supervised run reports error, the unlabelled bound and IS log p")
+    metrics = evaluate_semisupervised_run(args.run, k=args.samples, examples=args.examples,
+                                          device=args.device, seed=args.seed)
+    if args.json:
+        shown = {k: v for k, v in metrics["classification"].items() if k != "confusion_matrix"}
+        print(json.dumps({"classification": shown, "test": metrics["test"]}, indent=2))
+    print("confusion matrix (rows: true class, columns: predicted):")
+    for row in metrics["classification"]["confusion_matrix"]:
+        print("  " + " ".join(f"{v:5d}" for v in row))
+    print(summary_line(metrics))
+    print("wrote:\n  " + "\n  ".join(metrics["files"]))
+    return 0
+
+
+def sample(args: argparse.Namespace) -> int:
+    """`vaelab sample RUN`: images from the prior, or with --class C images of class C in random
+    styles z ~ p(z)."""
+    if args.class_label is None:
+        return sample_images(args)
+    if not 1 <= args.num <= 100_000:
+        raise ConfigError(f"--num must be in [1, 100000], got {args.num}")
+    model, _, _ = load_trained_model(args.run, device=args.device)
+    classes = model.num_classes
+    if not 0 <= args.class_label < classes:
+        raise ConfigError(f"--class must be in [0, {classes}), got {args.class_label}")
+    generator = torch.Generator().manual_seed(args.seed)
+    images = display(model, class_samples(model, classes, args.num, generator,
+                                          only=args.class_label)).cpu()
+    out = args.out or args.run / f"samples-class{args.class_label}-{args.seed}.png"
+    save_image_grid(images, out, columns=args.columns)
+    print(f"wrote {out}")
+    if args.npy:
+        import numpy as np
+
+        np.save(args.npy, images.numpy())
+        print(f"wrote {args.npy}")
+    return 0
+
+
+def load(run_dir: Path, best: bool = True, device: str = "cpu") -> tuple[Any, SemiSupervisedExperiment, Any]:
+    return load_trained_model(run_dir, best=best, device=device)

@@ -1,0 +1,266 @@
+"""`vaelab.fit`: train any latent-variable model a user brings, with everything the CLI's training has.
+
+The model is any `LatentVariableModel` (a built-in one, `VAE.from_networks(...)` with the user's
+own networks, a graph-declared model, or the user's own subclass); the data is a tensor, a numpy
+array, a `torch.utils.data.Dataset`, or vaelab's image and sequence sets. Training goes through
+the one loop of vaelab.training.engine, so exact resume, safetensors checkpoints, KL warm-up,
+a NaN that names its step and term, early stopping, time budgets, progress bars, callbacks and
+DDP under torchrun all apply.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from vaelab.data.imageset import ImageSet
+from vaelab.data.pendulum import SequenceSet
+from vaelab.data.representation import to_model_space
+from vaelab.objectives.registry import OBJECTIVES, make_objective
+from vaelab.objectives.result import ObjectiveValue
+from vaelab.training.batches import LoaderBatches, SequenceBatches, TensorBatches, image_batches
+from vaelab.training.checkpoint import LoopState, atomic_write_text, default_run_dir
+from vaelab.training.distributed import Distributed
+from vaelab.training.distributed import setup as setup_distributed
+from vaelab.training.engine import (
+    BatchSource,
+    LoopSettings,
+    Objective,
+    TrainingTask,
+    make_optimizer,
+    read_metrics,
+    run_training,
+)
+
+#: the "kind" a run folder trained through `vaelab.fit` records in its config.json
+CUSTOM_KIND = "custom"
+
+Data = torch.Tensor | np.ndarray | Dataset | ImageSet | SequenceSet
+
+
+@dataclass
+class Run:
+    """What `vaelab.fit` returns: the trained model (in eval mode), its per-epoch history (the
+    records of RUN/metrics.jsonl), the run folder, and the loop's counters."""
+
+    model: torch.nn.Module
+    run_dir: Path
+    state: LoopState
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def best_epoch(self) -> int:
+        return self.state.best_epoch
+
+
+def _is_sequence_model(model: torch.nn.Module) -> bool:
+    from vaelab.models.ssm import StateSpaceModel
+
+    return isinstance(model, StateSpaceModel)
+
+
+def _named_objective(name: str, samples: int, sequence: bool) -> Objective:
+    """A named bound: elbo / iwae (and their -stl / -dreg estimators) for frame models, elbo /
+    iwae over whole windows for state-space models."""
+    if sequence:
+        from vaelab.objectives.sequential import sequential_elbo, sequential_iwae_bound
+
+        if name == "elbo":
+            return lambda model, batch, kl_weight: sequential_elbo(model, batch, samples, kl_weight)
+        if name == "iwae":
+            return lambda model, batch, kl_weight: sequential_iwae_bound(model, batch, samples)
+        raise ValueError(f"objective {name!r}: a state-space model trains with 'elbo' or 'iwae'")
+    if name not in OBJECTIVES:
+        raise ValueError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)} "
+                         "or pass a function objective(model, batch[, kl_weight])")
+    return make_objective(name, samples)
+
+
+def _user_objective(function: Callable[..., Any]) -> Objective:
+    """objective(model, batch, kl_weight) from a user's function of (model, batch) or
+    (model, batch, kl_weight) returning an ObjectiveValue or a scalar loss tensor."""
+    try:
+        takes_weight = len(inspect.signature(function).parameters) >= 3
+    except (TypeError, ValueError):
+        takes_weight = True
+
+    def objective(model: Any, batch: Any, kl_weight: float) -> ObjectiveValue:
+        value = function(model, batch, kl_weight) if takes_weight else function(model, batch)
+        if isinstance(value, ObjectiveValue):
+            return value
+        if isinstance(value, torch.Tensor) and value.dim() == 0:
+            return ObjectiveValue(loss=value, bound=-value.detach().reshape(1), terms={})
+        raise TypeError(f"objective {getattr(function, '__name__', function)!r} returned "
+                        f"{type(value).__name__}; return an ObjectiveValue or a scalar loss tensor")
+
+    return objective
+
+
+def _as_tensor_data(data: torch.Tensor | np.ndarray) -> torch.Tensor:
+    tensor = torch.from_numpy(data) if isinstance(data, np.ndarray) else data
+    if tensor.dim() < 2:
+        raise ValueError(f"training data must hold one example per row, got shape {tuple(tensor.shape)}")
+    return tensor
+
+
+def _batches(data: Data, model: torch.nn.Module, batch_size: int, seed: int, device: torch.device,
+             window: int, workers: int) -> BatchSource:
+    """The batch source for `data`: uint8 images are put in the model's units per batch
+    (grey pixels binarized afresh every epoch for a Bernoulli likelihood); float tensors are
+    taken as they are."""
+    data_kind = getattr(model, "data_kind", "unit")
+    if isinstance(data, ImageSet):
+        return image_batches(data, data_kind, batch_size, seed, device)
+    if isinstance(data, SequenceSet):
+        return SequenceBatches(data, data_kind, batch_size, seed, device, window)
+    if isinstance(data, (torch.Tensor, np.ndarray)):
+        tensor = _as_tensor_data(data)
+        if tensor.dtype == torch.uint8:
+            def prepare(rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+                return to_model_space(rows, False, data_kind, generator)
+
+            return TensorBatches(tensor.to(device), batch_size, seed, prepare)
+        return TensorBatches(tensor.to(device).float(), batch_size, seed)
+    if isinstance(data, Dataset):
+        return LoaderBatches(data, batch_size, seed, device, workers)
+    raise TypeError(f"cannot train on {type(data).__name__}; pass a tensor, a numpy array, a "
+                    "torch.utils.data.Dataset, an ImageSet or a SequenceSet")
+
+
+@torch.no_grad()
+def _mean_bound(model: torch.nn.Module, objective: Objective, batches: BatchSource,
+                context: Distributed) -> float:
+    """The objective's bound (kl weight 1) averaged over every example of a validation source."""
+    was_training = model.training
+    model.eval()
+    total = torch.zeros(2, dtype=torch.float64)
+    for batch, size in batches.epoch(0, context):
+        bound = objective(model, batch, 1.0).bound.double().cpu()
+        total += torch.stack([bound.mean() * size, torch.tensor(float(size), dtype=torch.float64)])
+    model.train(was_training)
+    total = context.sum(total)
+    return (total[0] / total[1]).item()
+
+
+def fit(
+    model: torch.nn.Module,
+    train: Data,
+    *,
+    valid: Data | None = None,
+    objective: str | Callable[..., Any] = "elbo",
+    samples: int = 1,
+    epochs: int = 10,
+    batch_size: int = 128,
+    lr: float | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    run_dir: Path | str | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callable[[torch.nn.Module, dict], None]] = (),
+    device: str = "auto",
+    compile: bool = False,
+    precision: str = "fp32",
+    time_budget: float | None = None,
+    kl_warmup_steps: int = 0,
+    grad_clip: float = 0.0,
+    patience: int = 0,
+    seed: int = 0,
+    window: int = 0,
+    workers: int = 0,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> Run:
+    """Train `model` on `train` and return a `Run` (model, history, run folder).
+
+    `objective`: "elbo", "iwae" (with `samples` = k), their "-stl"/"-dreg" variants, or a function
+    objective(model, batch[, kl_weight]) returning an `ObjectiveValue` or a scalar loss. `valid`
+    data is scored each epoch by the objective's bound; the best epoch's weights are kept in
+    RUN/model_best.safetensors and `patience` > 0 stops when it stops improving. `lr` (default
+    1e-3) drives Adam, or scales the groups of your own `optimizer`. `time_budget` is in minutes.
+    `run_dir` defaults to runs/fit-TIME; `resume=True` continues the run in `run_dir` exactly
+    where it stopped (rebuild the same model and call fit again with the same arguments).
+    Sequence data (`SequenceSet`) trains on random windows of `window` frames (0 = whole).
+    Under torchrun every rank calls fit with the same arguments; rank 0 writes the folder.
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    if resume and run_dir is None:
+        raise ValueError("resume=True needs the run_dir of the run to continue")
+    context = setup_distributed(device)
+    torch.manual_seed(seed)
+    model = model.to(context.device)
+    sequence = _is_sequence_model(model)
+    step_objective = (_named_objective(objective, samples, sequence) if isinstance(objective, str)
+                      else _user_objective(objective))
+    if optimizer is None:
+        base_lr = 1e-3 if lr is None else lr
+        optimizer = make_optimizer(model, base_lr)
+    else:
+        base_lr = optimizer.param_groups[0]["lr"] if lr is None else lr
+        for group in optimizer.param_groups:
+            group.setdefault("lr_factor", group["lr"] / base_lr)
+    batches = _batches(train, model, batch_size, seed, context.device, window, workers)
+    valid_batches = (None if valid is None else
+                     _batches(valid, model, batch_size, seed + 1, context.device, 0, workers))
+    run_path = Path(run_dir) if run_dir is not None else default_run_dir("fit")
+    settings = LoopSettings(epochs=epochs, seed=seed, grad_clip=grad_clip,
+                            kl_warmup_steps=kl_warmup_steps, patience=patience,
+                            time_budget_minutes=time_budget or 0.0, compile=compile, precision=precision)
+    description = {"kind": CUSTOM_KIND, "model_class": type(model).__qualname__,
+                   "objective": objective if isinstance(objective, str) else
+                   getattr(objective, "__name__", "custom"),
+                   "samples": samples, "batch_size": batch_size, "learning_rate": base_lr,
+                   "loop": asdict(settings)}
+
+    def save_config(path: Path) -> None:
+        atomic_write_text(path, json.dumps(description, indent=2) + "\n")
+
+    def validate(model: torch.nn.Module) -> float | None:
+        if valid_batches is None:
+            return None
+        return _mean_bound(model, step_objective, valid_batches, context)
+
+    task = TrainingTask(model=model, optimizer=optimizer, objective=step_objective, batches=batches,
+                        learning_rate=lambda _epoch, _seconds: base_lr, save_config=save_config,
+                        validate=validate, unit="nats per sequence" if sequence else "nats",
+                        extras=(lambda m: m.physical_constants()) if sequence else None)
+    state = run_training(task, settings, run_path, context, resume=resume, progress=progress, log=log,
+                         on_epoch=_chain(callbacks))
+    return Run(model=model, run_dir=run_path, state=state, history=read_metrics(run_path))
+
+
+def _chain(callbacks: Iterable[Callable[[torch.nn.Module, dict], None]]
+           ) -> Callable[[torch.nn.Module, dict], None] | None:
+    """One on_epoch hook calling each callback in turn (None when there are none)."""
+    hooks = list(callbacks)
+    if not hooks:
+        return None
+
+    def on_epoch(model: torch.nn.Module, record: dict) -> None:
+        for hook in hooks:
+            hook(model, record)
+
+    return on_epoch
+
+
+
+
+
+def load_weights(model: torch.nn.Module, run_dir: Path | str, best: bool = True) -> torch.nn.Module:
+    """Load a run's weights into a model you rebuilt (the run's best weights when it kept them,
+    else its last checkpoint's) and return it in eval mode: how a model trained through
+    `vaelab.fit` is reloaded in a later session."""
+    from vaelab.training.checkpoint import load_run_weights
+
+    load_run_weights(Path(run_dir), model, best)
+    return model.eval()
+__all__ = ["CUSTOM_KIND", "Run", "fit", "load_weights"]
