@@ -65,6 +65,12 @@ def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.
     assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress", "--no-eval"]) == 0
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
 
+    # `vaelab evaluate` takes sequence runs through the same command as any other kind
+    assert main(["evaluate", str(run), "-k", "3", "--examples", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "particle filter (SMC_3)" in out and "probe R²" in out
+    assert json.loads((run / "metrics.json").read_text())["test"]["smc_per_frame"]["n"] == 2
+
     assert main(["predict", str(run), "--context", "5", "--horizon", "15", "--sequences", "2"]) == 0
     out = capsys.readouterr().out
     assert "copy_last" in out and "mean_frame" in out
