@@ -82,9 +82,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from vaelab.kinds import ModelKind, load, register_kind
     from vaelab.models.base import LatentVariableModel, SingleLatentModel
     from vaelab.models.conditional import ConditionalDistribution
+    from vaelab.models.config import ModelConfig, build_model
     from vaelab.models.graph import GraphModel
     from vaelab.models.graph_nodes import Latent, Observed
-    from vaelab.models.config import ModelConfig, build_model
     from vaelab.models.hierarchical import HierarchicalVAE
     from vaelab.models.ladder import LadderVAE
     from vaelab.models.linear_gaussian import LinearGaussianModel

@@ -26,7 +26,8 @@ def toy_kind() -> Iterator[kinds.ModelKind]:
 def test_a_registered_kind_trains_evaluates_samples_and_loads(toy_kind: kinds.ModelKind, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "toy"
-    assert main(["train", "--model", "toy", "--toy-examples", "32", "--epochs", "2", "--run-dir", str(run)]) == 0
+    assert main(["train", "--model", "toy", "--toy-examples", "32", "--epochs", "2",
+                 "--run-dir", str(run)]) == 0
     assert "toy trained 2 epochs" in capsys.readouterr().out
     assert kinds.kind_of_run(run) is toy_kind
     assert main(["train", "--resume", str(run), "--epochs", "3"]) == 0
