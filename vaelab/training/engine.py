@@ -287,7 +287,8 @@ def run_training(
         running = RunningMeans()
         bar = tqdm(task.batches.epoch(epoch, context), total=steps_per_epoch,
                    desc=f"epoch {epoch + 1}/{settings.epochs}",
-                   disable=not (progress and context.is_main), leave=False, unit="batch")
+                   disable=None if progress and context.is_main else True,  # None: only on a terminal
+                   leave=False, unit="batch")
         for i, (batch, size) in enumerate(bar):
             value = train_step(model, optimizer, objective, batch,
                                kl_weight_at(loop.step, settings.kl_warmup_steps),
