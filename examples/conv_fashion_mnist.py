@@ -43,7 +43,8 @@ class ConvDecoder(nn.Module):
 
     def __init__(self, latent_dim: int) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 64 * 7 * 7), nn.ReLU())
+        self.stem = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(),
+                                  nn.Linear(256, 64 * 7 * 7), nn.ReLU())
         self.up = nn.Sequential(
             nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),  # 14 x 14
             nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1))              # 28 x 28
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> dict:
                      kl_warmup_steps=500, run_dir=run_dir)
     result = vaelab.evaluate(model, test, k=args.k, examples=args.test)
     print(f"test ELBO {result['elbo']['mean']:.2f} ± {result['elbo']['stderr']:.2f}, "
-          f"log p(x) (IS, k={args.k}) {result['log_px_is']['mean']:.2f} ± {result['log_px_is']['stderr']:.2f} "
+          f"log p(x) (IS, k={args.k}) {result['log_px_is']['mean']:.2f} ± "
+          f"{result['log_px_is']['stderr']:.2f} "
           f"nats over {result['examples']} Fashion-MNIST test images")
     print(f"run folder: {run.run_dir}")
     return {"history": run.history, "test": result, "run_dir": run.run_dir}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+from vaelab.training.run_folder import default_run_dir as default_run_dir
 
-from vaelab.training.checkpoint import default_run_dir
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def print_run_folder(run_dir: Path) -> None:
@@ -21,6 +23,8 @@ def save_npy(path: Path | None, array: np.ndarray) -> None:
     """Write `array` to `path` (an --npy option) and say so; nothing when `path` is None."""
     if path is None:
         return
+    import numpy as np
+
     np.save(path, array)
     print(f"wrote {path}")
 

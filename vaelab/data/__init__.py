@@ -6,15 +6,27 @@ folder of images or a .npy / .npz array file. Sequence data: the simulated `pend
 (PendulumConfig -> SequenceSet splits, generated offline and cached).
 """
 
-from vaelab.data.binarize import binarize
-from vaelab.data.catalog import DATASET_NAMES
-from vaelab.data.errors import DataError
-from vaelab.data.imageset import ImageSet
-from vaelab.data.load import load_dataset
-from vaelab.data.pendulum import PendulumConfig, SequenceSet, cache_path, load_pendulum, simulate
-from vaelab.data.resize import resize_images
-from vaelab.data.roots import cache_root, data_roots
-from vaelab.data.splits import split_off
+from __future__ import annotations
+
+from vaelab._lazy import lazy_exports
+
+#: public name -> module that defines it (imported on first use)
+_EXPORTS: dict[str, str] = {
+    "binarize": "vaelab.data.binarize",
+    "DATASET_NAMES": "vaelab.data.catalog",
+    "DataError": "vaelab.data.errors",
+    "ImageSet": "vaelab.data.imageset",
+    "load_dataset": "vaelab.data.load",
+    "PendulumConfig": "vaelab.data.pendulum",
+    "SequenceSet": "vaelab.data.pendulum",
+    "cache_path": "vaelab.data.pendulum",
+    "load_pendulum": "vaelab.data.pendulum",
+    "simulate": "vaelab.data.pendulum",
+    "resize_images": "vaelab.data.resize",
+    "cache_root": "vaelab.data.roots",
+    "data_roots": "vaelab.data.roots",
+    "split_off": "vaelab.data.splits",
+}
 
 __all__ = [
     "DATASET_NAMES",
@@ -32,3 +44,5 @@ __all__ = [
     "simulate",
     "split_off",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EMBEDDED_NAME = "mnist-5k"
+from vaelab.choices import DATASET_NAMES as DATASET_NAMES
+from vaelab.choices import EMBEDDED_NAME as EMBEDDED_NAME
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,6 @@ FILE_GROUPS: dict[str, FileGroup] = {
     group.dataset: group for group in (MNIST, BINARIZED_MNIST, FASHION_MNIST)
 }
 
-DATASET_NAMES: tuple[str, ...] = (EMBEDDED_NAME, "mnist", "binarized-mnist", "fashion-mnist")
 
 SPLIT_SIZES: dict[str, dict[str, int]] = {
     "mnist": {"train": 60000, "test": 10000},

@@ -12,11 +12,10 @@ applied between frame t−1 and frame t, so u_0 precedes the first frame and doe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
 import numpy as np
 
-FORCE_MODES: Final = ("none", "random", "sine")
+from vaelab.choices import FORCE_MODES as FORCE_MODES
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from vaelab.choices import BINARIZATIONS as BINARIZATIONS
 from vaelab.data import DATASET_NAMES, DataError, ImageSet, binarize
-
-BINARIZATIONS = ("auto", "dynamic", "static", "none")
 
 
 def resolve_binarization(binarization: str, dataset: str) -> str:

@@ -14,6 +14,7 @@ from typing import Final
 import torch
 from torch.distributions import Bernoulli, Categorical, Distribution, Independent, Normal
 
+from vaelab.choices import FAMILIES as FAMILIES
 from vaelab.distributions.discretized_logistic import DiscretizedLogistic
 
 MIN_LOG_SCALE: Final = -7.0
@@ -107,7 +108,6 @@ class CategoricalFamily(Family):
         return Categorical(logits=eta, validate_args=False)
 
 
-FAMILIES: Final = ("bernoulli", "gaussian", "gaussian-fixed", "logistic8")
 
 
 def make_family(name: str, fixed_scale: float = 0.1) -> Family:

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, MixtureSameFamily, Normal
 
+from vaelab.choices import PRIORS as PRIORS
+
 
 class MixtureOfGaussiansPrior(nn.Module):
     """p(z) = Σ_k π_k Normal(μ_k, diag σ_k²) with learned π, μ, σ (K components)."""
@@ -61,6 +63,5 @@ class VampPrior(nn.Module):
         return MixtureSameFamily(mixing, components, validate_args=False)
 
 
-PRIORS = ("normal", "mog", "vamp")
 DEFAULT_COMPONENTS = {"mog": 10, "vamp": 500}
 

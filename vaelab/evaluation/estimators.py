@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from vaelab.choices import DEFAULT_KS as DEFAULT_KS
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.marginal import (
     DEFAULT_SAMPLE_BUDGET,
@@ -19,8 +20,6 @@ from vaelab.objectives.marginal import (
     prior_monte_carlo_log_marginal,
 )
 from vaelab.objectives.result import Estimate
-
-DEFAULT_KS = (1, 10, 100, 1000, 10000)
 
 
 @dataclass(frozen=True)

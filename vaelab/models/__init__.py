@@ -1,27 +1,37 @@
 """Generative models with their guides: p(z), p(x | z), q(z | x). No losses, devices or files."""
 
-from vaelab.models.base import LatentVariableModel, SingleLatentModel
-from vaelab.models.conditional import ConditionalDistribution
-from vaelab.models.config import (
-    ARCHITECTURES,
-    ModelConfig,
-    build_hierarchical_vae,
-    build_model,
-    build_prior,
-    build_vae,
-)
-from vaelab.models.from_networks import make_prior, wrap_networks
-from vaelab.models.graph import GraphModel
-from vaelab.models.graph_nodes import Latent, Observed
-from vaelab.models.hierarchical import HierarchicalVAE
-from vaelab.models.ladder import LadderVAE
-from vaelab.models.linear_gaussian import LinearGaussianModel
-from vaelab.models.ssm import SequenceBatch, SSMConfig, StateSpaceModel, build_ssm
-from vaelab.models.vae import VAE
+from __future__ import annotations
+
+from vaelab._lazy import lazy_exports
+
+#: public name -> module that defines it (imported on first use)
+_EXPORTS: dict[str, str] = {
+    "LatentVariableModel": "vaelab.models.base",
+    "SingleLatentModel": "vaelab.models.base",
+    "ConditionalDistribution": "vaelab.models.conditional",
+    "ARCHITECTURES": "vaelab.models.config",
+    "ModelConfig": "vaelab.models.model_config",
+    "build_hierarchical_vae": "vaelab.models.config",
+    "build_model": "vaelab.models.config",
+    "build_prior": "vaelab.models.config",
+    "build_vae": "vaelab.models.config",
+    "make_prior": "vaelab.models.from_networks",
+    "wrap_networks": "vaelab.models.from_networks",
+    "GraphModel": "vaelab.models.graph",
+    "Latent": "vaelab.models.graph_nodes",
+    "Observed": "vaelab.models.graph_nodes",
+    "HierarchicalVAE": "vaelab.models.hierarchical",
+    "LadderVAE": "vaelab.models.ladder",
+    "LinearGaussianModel": "vaelab.models.linear_gaussian",
+    "SequenceBatch": "vaelab.models.ssm",
+    "SSMConfig": "vaelab.models.ssm_config",
+    "StateSpaceModel": "vaelab.models.ssm",
+    "build_ssm": "vaelab.models.ssm",
+    "VAE": "vaelab.models.vae",
+}
 
 __all__ = [
     "ARCHITECTURES",
-    "VAE",
     "ConditionalDistribution",
     "GraphModel",
     "HierarchicalVAE",
@@ -35,6 +45,7 @@ __all__ = [
     "SequenceBatch",
     "SingleLatentModel",
     "StateSpaceModel",
+    "VAE",
     "build_hierarchical_vae",
     "build_model",
     "build_prior",
@@ -43,3 +54,5 @@ __all__ = [
     "make_prior",
     "wrap_networks",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -17,17 +17,21 @@ over time in the open.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Final
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.distributions import Distribution
 
+from vaelab.choices import GUIDES as GUIDES
+from vaelab.choices import TRANSITIONS as TRANSITIONS
 from vaelab.distributions.families import make_family
 from vaelab.models.conditional import ConditionalDistribution
+from vaelab.models.ssm_config import READOUTS as READOUTS
+from vaelab.models.ssm_config import SSM_ARCHITECTURES as SSM_ARCHITECTURES
+from vaelab.models.ssm_config import SSM_LIKELIHOODS as SSM_LIKELIHOODS
+from vaelab.models.ssm_config import SSMConfig as SSMConfig
 from vaelab.models.ssm_guide import (
-    COMBINERS,
     FrameCombiner,
     FrameEncoder,
     FusionCombiner,
@@ -43,13 +47,7 @@ from vaelab.models.transitions import (
 )
 from vaelab.nn.conv import ConvDecoder, ConvEncoder
 from vaelab.nn.keypoints import KeypointEncoder
-from vaelab.nn.mlp import ACTIVATIONS, MLP
-
-TRANSITIONS: Final = (*PHYSICS_RULES, "generic", "none")
-GUIDES: Final = ("filter", "smooth", "frame")
-READOUTS: Final = ("auto", "circle", "full")
-SSM_LIKELIHOODS: Final = ("gaussian-fixed", "gaussian", "logistic8")
-SSM_ARCHITECTURES: Final = ("keypoint", "mlp", "conv")
+from vaelab.nn.mlp import MLP
 
 
 @dataclass(frozen=True)
@@ -82,108 +80,6 @@ def frames_to_model_space(frames: torch.Tensor, data_kind: str) -> torch.Tensor:
         return frames.float() / 255.0
     raise ValueError(f"grey-level frames cannot be modelled as {data_kind!r} data; "
                      f"use a likelihood among {', '.join(SSM_LIKELIHOODS)}")
-
-
-def _require(ok: bool, name: str, message: str) -> None:
-    if not ok:
-        raise ValueError(f"model.{name}: {message}")
-
-
-@dataclass(frozen=True)
-class SSMConfig:
-    """A state-space model's shape: which transition (the hypothesis), guide, networks, likelihood.
-
-    `transition`: "pendulum" | "undamped" | "small-angle" (physics in z = (cos θ, sin θ, ω),
-    latent_dim 3), "generic" (DMM gated network) or "none" (frame-wise VAE). `readout` says what
-    the emitter sees: "circle" = only the angle (z_1, z_2)/‖(z_1, z_2)‖, "full" = all of z,
-    "auto" = circle for physics rules, full otherwise. `guide`: "filter" (forward GRU), "smooth"
-    (backward GRU) or "frame" (per-frame encoder, only with transition "none").
-    `velocity_correction`: whether the fusion guide adds a learned correction to its
-    finite-difference velocity measurement (physics rules only; see FusionCombiner).
-    `noise_ceiling`: the largest process-noise σ per latent dimension the transition may learn
-    (physics and generic rules; None = (0.01, 0.01, 0.1) for physics, no ceiling for generic).
-    It is part of a hypothesis: "the state follows this rule up to noise ≤ σ". Comparing rules
-    by evidence needs a ceiling tight enough that noise cannot stand in for a missing term
-    (see bench/pendulum.py --evidence).
-    """
-
-    transition: str = "pendulum"
-    latent_dim: int = 3
-    guide: str = "filter"
-    combiner: str = "fusion"
-    readout: str = "auto"
-    architecture: str = "keypoint"
-    encoder_hidden: tuple[int, ...] = (256, 128)
-    rnn_hidden: int = 128
-    combiner_hidden: int = 64
-    transition_hidden: int = 64
-    decoder_hidden: tuple[int, ...] = (128, 256)
-    activation: str = "relu"
-    likelihood: str = "gaussian-fixed"
-    fixed_scale: float = 0.1
-    substeps: int = 2
-    velocity_correction: bool = False
-    noise_ceiling: tuple[float, ...] | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
-        object.__setattr__(self, "decoder_hidden", tuple(int(h) for h in self.decoder_hidden))
-        _require(self.transition in TRANSITIONS, "transition",
-                 f"{self.transition!r} is not one of {', '.join(TRANSITIONS)}")
-        _require(1 <= self.latent_dim <= 256, "latent_dim", f"must be in [1, 256], got {self.latent_dim}")
-        _require(self.transition not in PHYSICS_RULES or self.latent_dim == 3, "latent_dim",
-                 f"physics transitions use z = (cos θ, sin θ, ω): latent_dim must be 3, "
-                 f"got {self.latent_dim}")
-        _require(self.guide in GUIDES, "guide", f"{self.guide!r} is not one of {', '.join(GUIDES)}")
-        _require((self.guide == "frame") == (self.transition == "none"), "guide",
-                 "the frame-wise guide goes with transition 'none' and only with it")
-        _require(self.combiner in COMBINERS, "combiner",
-                 f"{self.combiner!r} is not one of {', '.join(COMBINERS)}")
-        _require((self.combiner == "frame") == (self.guide == "frame"), "combiner",
-                 "the 'frame' combiner goes with the frame-wise guide and only with it")
-        _require(self.readout in READOUTS, "readout", f"{self.readout!r} is not one of {', '.join(READOUTS)}")
-        _require(self.resolved_readout() != "circle" or self.latent_dim >= 2, "readout",
-                 "'circle' needs latent_dim >= 2")
-        _require(self.transition not in PHYSICS_RULES or self.resolved_readout() == "circle", "readout",
-                 "physics transitions emit from the angle alone: readout must be 'circle' or 'auto'")
-        _require(self.architecture in SSM_ARCHITECTURES, "architecture",
-                 f"{self.architecture!r} is not one of {', '.join(SSM_ARCHITECTURES)}")
-        _require(len(self.encoder_hidden) >= 1 and min(self.encoder_hidden) >= 1, "encoder_hidden",
-                 f"need >= 1 positive widths, got {self.encoder_hidden}")
-        _require(len(self.decoder_hidden) >= 1 and min(self.decoder_hidden) >= 1, "decoder_hidden",
-                 f"need >= 1 positive widths, got {self.decoder_hidden}")
-        for name in ("rnn_hidden", "combiner_hidden", "transition_hidden"):
-            value = getattr(self, name)
-            _require(1 <= value <= 8192, name, f"must be in [1, 8192], got {value}")
-        _require(self.activation in ACTIVATIONS, "activation",
-                 f"{self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
-        _require(self.likelihood in SSM_LIKELIHOODS, "likelihood",
-                 f"{self.likelihood!r} is not one of {', '.join(SSM_LIKELIHOODS)} (grey frames: "
-                 "a Bernoulli likelihood would not be a likelihood of the data)")
-        _require(self.fixed_scale > 0, "fixed_scale", f"must be > 0, got {self.fixed_scale}")
-        _require(1 <= self.substeps <= 100, "substeps", f"must be in [1, 100], got {self.substeps}")
-        if self.noise_ceiling is not None:
-            ceiling = tuple(float(v) for v in self.noise_ceiling)
-            object.__setattr__(self, "noise_ceiling", ceiling)
-            _require(self.transition in (*PHYSICS_RULES, "generic"), "noise_ceiling",
-                     f"only physics and generic transitions learn process noise, not {self.transition!r}")
-            _require(len(ceiling) == self.latent_dim and all(0 < v <= 10 for v in ceiling), "noise_ceiling",
-                     f"need {self.latent_dim} values in (0, 10] (one σ per latent dimension), got {ceiling}")
-
-    def resolved_readout(self) -> str:
-        if self.readout != "auto":
-            return self.readout
-        return "circle" if self.transition in PHYSICS_RULES else "full"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @staticmethod
-    def from_dict(raw: dict[str, Any]) -> SSMConfig:
-        allowed = {f.name for f in fields(SSMConfig)}
-        bad = set(raw) - allowed
-        _require(not bad, "config", f"unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}")
-        return SSMConfig(**raw)
 
 
 class Emitter(nn.Module):

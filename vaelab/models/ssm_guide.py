@@ -15,11 +15,11 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
+from vaelab.choices import COMBINERS as COMBINERS
 from vaelab.distributions.families import GaussianFamily
 from vaelab.nn.mlp import MLP
 
 DIRECTIONS: Final = ("forward", "backward", "none")
-COMBINERS: Final = ("fusion", "gated", "frame")
 MIN_LOG_SCALE: Final = -9.0
 MAX_LOG_SCALE: Final = 5.0
 

@@ -10,16 +10,14 @@ emission and the guide stay the same, so their evidence log p(x) compares the ru
 from __future__ import annotations
 
 import math
-from typing import Final
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Independent, Normal
 
+from vaelab.choices import PHYSICS_RULES as PHYSICS_RULES
 from vaelab.nn.mlp import MLP
-
-PHYSICS_RULES: Final = ("pendulum", "undamped", "small-angle")
 
 
 def _diag_normal(loc: torch.Tensor, scale: torch.Tensor) -> Independent:

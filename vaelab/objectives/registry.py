@@ -7,12 +7,11 @@ from functools import partial
 
 import torch
 
+from vaelab.choices import OBJECTIVES as OBJECTIVES
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.elbo import elbo
 from vaelab.objectives.iwae import iwae_bound
 from vaelab.objectives.result import ObjectiveValue
-
-OBJECTIVES = ("elbo", "elbo-stl", "iwae", "iwae-dreg", "iwae-stl")
 
 Objective = Callable[..., ObjectiveValue]
 

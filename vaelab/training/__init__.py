@@ -1,17 +1,29 @@
 """Training: configs, the loop, checkpoints. Knows no specific model."""
 
-from vaelab.training.checkpoint import (
-    BEST_WEIGHTS,
-    CHECKPOINT,
-    CONFIG,
-    CheckpointError,
-    LoopState,
-    load_checkpoint,
-    load_weights,
-    save_checkpoint,
-)
-from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig, TrainConfig
-from vaelab.training.loop import METRICS, NonFiniteLossError, fit, kl_weight_at, read_metrics
+from __future__ import annotations
+
+from vaelab._lazy import lazy_exports
+
+#: public name -> module that defines it (imported on first use)
+_EXPORTS: dict[str, str] = {
+    "BEST_WEIGHTS": "vaelab.training.checkpoint",
+    "CHECKPOINT": "vaelab.training.checkpoint",
+    "CONFIG": "vaelab.training.checkpoint",
+    "CheckpointError": "vaelab.training.checkpoint",
+    "LoopState": "vaelab.training.checkpoint",
+    "load_checkpoint": "vaelab.training.checkpoint",
+    "load_weights": "vaelab.training.checkpoint",
+    "save_checkpoint": "vaelab.training.checkpoint",
+    "ConfigError": "vaelab.training.config",
+    "DataConfig": "vaelab.training.config",
+    "ExperimentConfig": "vaelab.training.config",
+    "TrainConfig": "vaelab.training.config",
+    "METRICS": "vaelab.training.loop",
+    "NonFiniteLossError": "vaelab.training.loop",
+    "fit": "vaelab.training.loop",
+    "kl_weight_at": "vaelab.training.loop",
+    "read_metrics": "vaelab.training.loop",
+}
 
 __all__ = [
     "BEST_WEIGHTS",
@@ -32,3 +44,5 @@ __all__ = [
     "read_metrics",
     "save_checkpoint",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,9 +19,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-CHECKPOINT = "checkpoint.safetensors"
-BEST_WEIGHTS = "model_best.safetensors"
-CONFIG = "config.json"
+from vaelab.training.run_files import BEST_WEIGHTS as BEST_WEIGHTS
+from vaelab.training.run_files import CHECKPOINT as CHECKPOINT
+from vaelab.training.run_files import CONFIG as CONFIG
+from vaelab.training.run_files import atomic_write_bytes as atomic_write_bytes
+from vaelab.training.run_files import atomic_write_text as atomic_write_text
 
 
 class CheckpointError(RuntimeError):
@@ -41,30 +42,6 @@ class LoopState:
     stopped_early: bool = False
     out_of_time: bool = False
     seconds: float = 0.0
-
-
-def default_run_dir(prefix: str) -> Path:
-    """runs/PREFIX-YYYYmmdd-HHMMSS, with -2, -3, ... appended when that folder already exists."""
-    name, stamp = Path(prefix).name, time.strftime("%Y%m%d-%H%M%S")
-    path, n = Path("runs") / f"{name}-{stamp}", 1
-    while path.exists():
-        n += 1
-        path = Path("runs") / f"{name}-{stamp}-{n}"
-    return path
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file and an atomic rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:

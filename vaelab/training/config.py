@@ -11,14 +11,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaelab.data.representation import BINARIZATIONS
-from vaelab.models.config import ModelConfig
-from vaelab.objectives.registry import OBJECTIVES
+from vaelab.choices import BINARIZATIONS, OBJECTIVES, PRECISIONS
+from vaelab.choices import LR_SCHEDULES as LR_SCHEDULES
+from vaelab.models.model_config import ModelConfig
 from vaelab.training.config_files import ConfigError, build_sections, read_config_file
-from vaelab.training.fast_path import PRECISIONS
-
-#: "burda": lr · 10^(−i/7) for 3^i epochs, i = 0..7 (Burda et al. 2016, 3,280 epochs in all)
-LR_SCHEDULES = ("constant", "burda")
 
 
 def learning_rate_at(schedule: str, base: float, epoch: int) -> float:

@@ -11,11 +11,10 @@ from collections.abc import Callable
 
 import torch
 
+from vaelab.choices import PRECISIONS as PRECISIONS
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.result import ObjectiveValue
 
-#: numeric precision of the training step's forward pass
-PRECISIONS = ("fp32", "bf16")
 #: torch.compile backend; "inductor" generates kernels (needs a C++ compiler on CPU)
 COMPILE_BACKEND = "inductor"
 

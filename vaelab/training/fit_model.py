@@ -27,7 +27,7 @@ from vaelab.data.representation import to_model_space
 from vaelab.objectives.registry import OBJECTIVES, make_objective
 from vaelab.objectives.result import ObjectiveValue
 from vaelab.training.batches import LoaderBatches, SequenceBatches, TensorBatches, image_batches
-from vaelab.training.checkpoint import LoopState, atomic_write_text, default_run_dir
+from vaelab.training.checkpoint import LoopState, atomic_write_text
 from vaelab.training.distributed import Distributed
 from vaelab.training.distributed import setup as setup_distributed
 from vaelab.training.engine import (
@@ -39,6 +39,7 @@ from vaelab.training.engine import (
     read_metrics,
     run_training,
 )
+from vaelab.training.run_folder import default_run_dir
 
 #: the "kind" a run folder trained through `vaelab.fit` records in its config.json
 CUSTOM_KIND = "custom"
