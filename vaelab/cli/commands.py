@@ -20,6 +20,7 @@ from vaelab.distributions.learned_priors import PRIORS
 from vaelab.evaluation.estimators import DEFAULT_KS
 from vaelab.evaluation.plots import save_image_grid
 from vaelab.evaluation.run import display, evaluate_run
+from vaelab.evaluation.store import output_lines
 from vaelab.models.config import ARCHITECTURES, INFERENCE
 from vaelab.objectives.registry import OBJECTIVES
 from vaelab.training.checkpoint import CONFIG, CheckpointError
@@ -196,7 +197,7 @@ def _train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, pro
                                examples=config.train.eval_examples, compare=compare,
                                ks=ks, compare_examples=compare_examples,
                                device=config.train.device,
-                               seed=config.train.seed)
+                               seed=config.train.seed, progress=None if progress else False)
     teardown_distributed()
     if context is not None and not context.is_main:
         return metrics
@@ -263,7 +264,8 @@ def add_evaluate(sub: Any) -> None:
         description="Evaluate a trained run on its test split: ELBO and importance-sampled "
                     "log p(x) (nats, mean ± standard error). --compare-estimators also runs the "
                     "naive prior Monte Carlo estimator beside importance sampling for each k and "
-                    "writes estimators.png / estimators.json.",
+                    "writes estimators.png / estimators.json. Each evaluation is kept as "
+                    "RUN/evaluations/<kind>-k<k>-n<examples>-<time>.json; metrics.json merges them.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("run", type=Path, help="run folder written by `vaelab train`")
@@ -281,6 +283,7 @@ def add_evaluate(sub: Any) -> None:
     p.add_argument("--ais-steps", type=int, default=500, help="annealing steps (HMC, 10 leapfrog)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run_evaluate)
 
 
@@ -295,9 +298,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
                            compare=args.compare_estimators, ks=tuple(args.ks),
                            compare_examples=args.compare_examples,
                            ais_examples=args.ais_examples, ais_chains=args.ais_chains,
-                           ais_steps=args.ais_steps, device=args.device, seed=args.seed)
+                           ais_steps=args.ais_steps, device=args.device, seed=args.seed,
+                           progress=False if args.no_progress else None)
     print(json.dumps(metrics["test"], indent=2))
-    print("wrote:\n  " + "\n  ".join(metrics["files"]))
+    print("\n".join(output_lines(metrics)))
     return 0
 
 

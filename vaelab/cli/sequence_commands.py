@@ -177,7 +177,7 @@ def run_sequence_train(args: argparse.Namespace) -> int:
     if not args.no_eval:
         metrics = evaluate_sequence_run(run_dir, k=config.train.eval_samples,
                                         sequences=config.train.eval_sequences, device=config.train.device,
-                                        seed=config.train.seed)
+                                        seed=config.train.seed, progress=False if args.no_progress else None)
         for line in summary_lines(metrics):
             print(line)
     print_run_folder(run_dir)
@@ -303,6 +303,7 @@ def add_compare(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="also write the table as JSON")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run_compare)
 
 
@@ -321,7 +322,8 @@ def run_compare(args: argparse.Namespace) -> int:
                               "comparable on the same test sequences")
         name = f"{Path(run).name} ({config.model.transition})"
         n = None if args.sequences == 0 else args.sequences
-        evidence[name] = sequence_evidence(model, splits["test"], args.samples, n, seed=args.seed)
+        evidence[name] = sequence_evidence(model, splits["test"], args.samples, n, seed=args.seed,
+                                           progress=False if args.no_progress else None)
         constants[name] = model.physical_constants()
     rows = evidence_table(evidence)
     print(format_evidence_table(rows, args.samples, constants))
