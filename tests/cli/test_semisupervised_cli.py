@@ -39,6 +39,12 @@ def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,
     assert main(["evaluate", str(run), "-k", "3", "--examples", "20"]) == 0
     out = capsys.readouterr().out
     assert "test error" in out and "confusion matrix" in out
+    assert "kept (drawn earlier from the same model)" in out
+    metrics = json.loads((run / "metrics.json").read_text())  # training's stronger evaluation leads
+    assert metrics["test"]["is_samples"] == 5 and metrics["classification"]["examples"] == 1000
+    kept = metrics["evaluations"]
+    assert [(e["k"], e["examples"]) for e in kept["all"]] == [(5, 30), (3, 20)]
+    assert (kept["latest"]["k"], kept["latest"]["examples"]) == (3, 20)
 
     images = np.zeros((3, 28, 28), dtype=np.uint8)
     images[:, 10:18, 12:16] = 255

@@ -11,6 +11,7 @@ import pytest
 
 from vaelab.cli.main import main
 from vaelab.data.pendulum import read_splits
+from vaelab.evaluation.sequence_run import evaluate_sequence_run
 
 TINY_DATA = {"train_sequences": 24, "train_length": 12, "valid_sequences": 4, "valid_length": 12,
              "test_sequences": 6, "test_length": 20, "image_size": 16}
@@ -55,12 +56,27 @@ def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.
     assert saved["kind"] == "ssm" and saved["train"]["seed"] == 1 and saved["data"]["dataset"] == "pendulum"
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["probe"]["linear_r2"]) == {"sin_theta", "cos_theta", "omega"}
+    first_probe = metrics["probe"]
     assert metrics["test"]["iwae_per_frame"]["n"] == 3 and metrics["test"]["smc_per_frame"]["n"] == 3
     assert "particle filter (SMC_2)" in out
     assert metrics["constants"]["learned"]["g_over_L"] > 0
     for name in ("checkpoint.safetensors", "model_best.safetensors", "metrics.jsonl", "predictions.gif",
                  "predictions.png", "reconstructions.png"):
         assert (run / name).is_file(), name
+
+    # a weaker second evaluation is kept beside the first; the pictures of this model stay
+    drawn = (run / "predictions.png").stat().st_mtime_ns
+    capsys.readouterr()
+    second = evaluate_sequence_run(run, k=1, sequences=2, progress=True, log=lambda line: None)
+    err = capsys.readouterr().err
+    assert "evidence: ELBO, IWAE_1, SMC_1" in err and "120/120" in err  # 2 sequences × 20 frames × (2k + 1)
+    assert (run / "predictions.png").stat().st_mtime_ns == drawn
+    assert str(run / "predictions.png") in second["kept"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["iwae_samples"] == 2 and metrics["probe"] == first_probe  # the stronger leads
+    kept = metrics["evaluations"]
+    assert [(e["k"], e["examples"]) for e in kept["all"]] == [(2, 3), (1, 2)]
+    assert kept["latest"]["test"]["iwae_samples"] == 1 and kept["strongest"]["k"] == 2
 
     assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress", "--no-eval"]) == 0
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2

@@ -130,7 +130,8 @@ def add_evaluate(sub: Any) -> None:
         description="Evaluate a trained run on its test split: ELBO and importance-sampled "
                     "log p(x) (nats, mean ± standard error). --compare-estimators also runs the "
                     "naive prior Monte Carlo estimator beside importance sampling for each k and "
-                    "writes estimators.png / estimators.json.",
+                    "writes estimators.png / estimators.json. Each evaluation is kept as "
+                    "RUN/evaluations/<kind>-k<k>-n<examples>-<time>.json; metrics.json merges them.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("run", type=Path, help="run folder written by `vaelab train`")
@@ -149,6 +150,7 @@ def add_evaluate(sub: Any) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run_evaluate)
 
 

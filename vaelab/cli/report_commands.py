@@ -42,6 +42,7 @@ def add_report(sub: Any) -> None:
                         "default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed for samples (default: 0)")
     p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N] (default: cpu)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=run_report)
 
 
@@ -51,7 +52,7 @@ def run_report(args: argparse.Namespace) -> int:
     if args.examples < 0 or args.examples == 1:
         raise ConfigError(f"--examples must be 0 (all) or >= 2, got {args.examples}")
     path = write_report(args.runs, out=args.out, device=args.device, examples=args.examples,
-                        seed=args.seed)
+                        seed=args.seed, progress=False if args.no_progress else None)
     print(f"wrote {path}")
     return 0
 

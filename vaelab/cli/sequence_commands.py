@@ -130,6 +130,7 @@ def add_compare(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="also write the table as JSON")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run_compare)
 
 
@@ -148,7 +149,8 @@ def run_compare(args: argparse.Namespace) -> int:
                               "comparable on the same test sequences")
         name = f"{Path(run).name} ({config.model.transition})"
         n = None if args.sequences == 0 else args.sequences
-        evidence[name] = sequence_evidence(model, splits["test"], args.samples, n, seed=args.seed)
+        evidence[name] = sequence_evidence(model, splits["test"], args.samples, n, seed=args.seed,
+                                           progress=False if args.no_progress else None)
         constants[name] = model.physical_constants()
     rows = evidence_table(evidence)
     print(format_evidence_table(rows, args.samples, constants))

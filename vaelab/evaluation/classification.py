@@ -4,7 +4,7 @@ bound, class-conditional samples and the analogies figure (Kingma et al. 2014, F
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import torch
@@ -12,11 +12,12 @@ import torch
 from vaelab.data.representation import to_model_space
 from vaelab.evaluation.metrics import held_out_metrics
 from vaelab.evaluation.plots import plot_training_curves, save_image_grid
-from vaelab.evaluation.run import METRICS_JSON, display, held_out_tensor
+from vaelab.evaluation.progress import progress_bar
+from vaelab.evaluation.run import TRAINING_CURVE_PNG, display, held_out_tensor, picture_stamps
+from vaelab.evaluation.store import SEMISUPERVISED, RunEvaluations, finish, weights_fingerprint
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.result import Estimate
 from vaelab.objectives.semisupervised import m2_view, unlabelled_bound
-from vaelab.training.checkpoint import atomic_write_text
 from vaelab.training.experiment import SPLIT_SEED, load_trained_model
 from vaelab.training.loop import print_now, read_metrics
 from vaelab.training.semisupervised import LABELLED_JSON, SemiSupervisedExperiment
@@ -65,13 +66,15 @@ def classification_metrics(probs: torch.Tensor, labels: torch.Tensor) -> dict[st
 
 @torch.no_grad()
 def unlabelled_bound_estimate(model: LatentVariableModel, x: torch.Tensor,
-                              batch_size: int = 200) -> Estimate:
-    """U(x) with y summed out exactly, mean ± standard error over x (nats)."""
+                              batch_size: int = 200, progress: bool | None = None) -> Estimate:
+    """U(x) with y summed out exactly, mean ± standard error over x (nats); the bar counts images."""
     model.eval()
     values = []
-    for start in range(0, x.shape[0], batch_size):
-        m2, h = m2_view(model, x[start:start + batch_size])
-        values.append(unlabelled_bound(m2, h)["bound"])
+    with progress_bar(x.shape[0], "unlabelled bound", progress, "images") as advance:
+        for start in range(0, x.shape[0], batch_size):
+            m2, h = m2_view(model, x[start:start + batch_size])
+            values.append(unlabelled_bound(m2, h)["bound"])
+            advance(values[-1].shape[0])
     return Estimate.of(torch.cat(values))
 
 
@@ -108,24 +111,30 @@ def analogies(model: LatentVariableModel, x: torch.Tensor, labels: torch.Tensor 
 
 def write_class_pictures(model: LatentVariableModel, x_test: torch.Tensor,
                          labels: torch.Tensor | None, run_dir: Path, seed: int = 0,
-                         rows: int = 10) -> list[Path]:
-    """class_samples.png (one row per class) and analogies.png (one test image per row)."""
-    generator = torch.Generator().manual_seed(seed)
+                         rows: int = 10, names: Collection[str] | None = None) -> list[Path]:
+    """class_samples.png (one row per class) and analogies.png (one test image per row); only
+    those in `names`, when given."""
     classes = model.num_classes
-    samples = class_samples(model, classes, 10, generator)
-    paths = [save_image_grid(display(model, samples), run_dir / CLASS_SAMPLES_PNG, columns=10)]
-    grid = analogies(model, x_test[:rows], None if labels is None else labels[:rows])
-    paths.append(save_image_grid(display(model, grid.flatten(0, 1)), run_dir / ANALOGIES_PNG,
-                                 columns=classes + 1))
+    paths = []
+    if names is None or CLASS_SAMPLES_PNG in names:
+        samples = class_samples(model, classes, 10, torch.Generator().manual_seed(seed))
+        paths.append(save_image_grid(display(model, samples), run_dir / CLASS_SAMPLES_PNG, columns=10))
+    if names is None or ANALOGIES_PNG in names:
+        grid = analogies(model, x_test[:rows], None if labels is None else labels[:rows])
+        paths.append(save_image_grid(display(model, grid.flatten(0, 1)), run_dir / ANALOGIES_PNG,
+                                     columns=classes + 1))
     return paths
 
 
 def evaluate_semisupervised_run(run_dir: Path, k: int = 100, examples: int = 1000,
                                 device: str = "auto", seed: int = 0,
-                                log: Callable[[str], None] = print_now) -> dict:
+                                log: Callable[[str], None] = print_now,
+                                progress: bool | None = None) -> dict:
     """Test error, per-class errors and confusion matrix on the whole test set; the exact
     unlabelled bound U(x) and importance-sampled log p(x) (k draws of (y, z); k = 0 skips it) on
-    the first `examples` test images (0 = all); class pictures; all written to RUN/metrics.json.
+    the first `examples` test images (0 = all); class pictures the run lacks for this model. Kept
+    as RUN/evaluations/<id>.json and merged into RUN/metrics.json (see `vaelab.evaluation.store`);
+    returns the results with "evaluation", "files", "kept" and "moved".
 
     For M1+M2 the bound and log p are of M1's features, not of the pixels.
     """
@@ -144,10 +153,10 @@ def evaluate_semisupervised_run(run_dir: Path, k: int = 100, examples: int = 100
     space = "pixels" if config.semisupervised.kind == "m2" else "M1 features"
     log(f"unlabelled bound (y summed out) on {x_test.shape[0]} test images"
         + (f", log p(x) by importance sampling, k = {k}" if k > 0 else "") + " ...")
-    test: dict[str, object] = {"elbo": unlabelled_bound_estimate(model, x_test).as_dict(),
-                               "bound_of": space}
+    bound = unlabelled_bound_estimate(model, x_test, progress=progress)
+    test: dict[str, object] = {"elbo": bound.as_dict(), "bound_of": space}
     if k > 0:
-        generic = held_out_metrics(model, x_test, k)
+        generic = held_out_metrics(model, x_test, k, progress=progress)
         test.update({key: generic[key] for key in ("log_px_is", "is_samples", "ess_mean")})
     test["examples"] = int(x_test.shape[0])
     labelled = json.loads((run_dir / LABELLED_JSON).read_text()) if (
@@ -155,13 +164,20 @@ def evaluate_semisupervised_run(run_dir: Path, k: int = 100, examples: int = 100
     metrics = {"dataset": config.data.dataset, "likelihood": config.model.likelihood,
                "kind": config.semisupervised.kind, "labels": len(labelled.get("indices", [])),
                "classification": classification, "test": test}
-    paths = write_class_pictures(model, x_all, labels.to(dev), run_dir, seed)
+    estimators = ["unlabelled_bound"] + (["importance_sampling"] if k > 0 else [])
+    settings = {"k": k, "examples": int(x_test.shape[0]), "examples_asked": examples, "seed": seed,
+                "estimators": estimators, "classified": int(x_all.shape[0]), "device": str(dev)}
+    store = RunEvaluations(run_dir, SEMISUPERVISED)
+    weights = weights_fingerprint(model)
+    stamps = picture_stamps(run_dir, weights, (CLASS_SAMPLES_PNG, ANALOGIES_PNG))
+    evaluation = store.begin(settings, weights, stamps)
+    draw = store.keep_or_move(evaluation, stamps)
+    paths = write_class_pictures(model, x_all, labels.to(dev), run_dir, seed, names=draw)
     records = read_metrics(run_dir)
-    if records:
-        paths.append(plot_training_curves(records, run_dir / "training_curve.png"))
-    atomic_write_text(run_dir / METRICS_JSON, json.dumps(metrics, indent=2) + "\n")
-    metrics["files"] = [str(p) for p in [run_dir / METRICS_JSON, *paths]]
-    return metrics
+    if records and TRAINING_CURVE_PNG in draw:
+        paths.append(plot_training_curves(records, run_dir / TRAINING_CURVE_PNG))
+    evaluation.drawn.update({p.name: stamps[p.name] for p in paths})
+    return finish(store, evaluation, metrics, paths)
 
 
 def model_space(model: LatentVariableModel, images: torch.Tensor, binary: bool) -> torch.Tensor:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from vaelab.choices import DEFAULT_KS as DEFAULT_KS
+from vaelab.evaluation.progress import progress_bar, scaled
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.marginal import (
     DEFAULT_SAMPLE_BUDGET,
@@ -46,22 +47,27 @@ def compare_estimators(
     x: torch.Tensor,
     ks: tuple[int, ...] = DEFAULT_KS,
     sample_budget: int = DEFAULT_SAMPLE_BUDGET,
+    progress: bool | None = None,
 ) -> list[EstimatorRow]:
-    """For each k, the prior Monte Carlo and importance-sampling estimates on examples `x`."""
+    """For each k, the prior Monte Carlo and importance-sampling estimates on examples `x`
+    (the bar counts images × samples of both estimators over every k)."""
     model.eval()
     rows = []
-    for k in ks:
-        t0 = time.perf_counter()
-        prior = prior_monte_carlo_log_marginal(model, x, k, sample_budget)
-        t1 = time.perf_counter()
-        importance = importance_sampled_log_marginal(model, x, k, sample_budget)
-        t2 = time.perf_counter()
-        p, q = Estimate.of(prior.log_px), Estimate.of(importance.log_px)
-        rows.append(EstimatorRow(
-            k=k, prior_mean=p.mean, prior_stderr=p.stderr, prior_ess=float(prior.ess.mean()),
-            is_mean=q.mean, is_stderr=q.stderr, is_ess=float(importance.ess.mean()),
-            prior_seconds=t1 - t0, is_seconds=t2 - t1,
-        ))
+    total = 2 * x.shape[0] * sum(ks)
+    with progress_bar(total, "estimator comparison", progress, "samples") as advance:
+        per_example = scaled(advance, x.shape[0])
+        for k in ks:
+            t0 = time.perf_counter()
+            prior = prior_monte_carlo_log_marginal(model, x, k, sample_budget, per_example)
+            t1 = time.perf_counter()
+            importance = importance_sampled_log_marginal(model, x, k, sample_budget, per_example)
+            t2 = time.perf_counter()
+            p, q = Estimate.of(prior.log_px), Estimate.of(importance.log_px)
+            rows.append(EstimatorRow(
+                k=k, prior_mean=p.mean, prior_stderr=p.stderr, prior_ess=float(prior.ess.mean()),
+                is_mean=q.mean, is_stderr=q.stderr, is_ess=float(importance.ess.mean()),
+                prior_seconds=t1 - t0, is_seconds=t2 - t1,
+            ))
     return rows
 
 

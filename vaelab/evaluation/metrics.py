@@ -11,6 +11,7 @@ import time
 
 import torch
 
+from vaelab.evaluation.progress import progress_bar, scaled
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.ais import AISSchedule, annealed_importance_sampling
 from vaelab.objectives.elbo import elbo
@@ -27,23 +28,28 @@ def held_out_metrics(
     batch_size: int = 100,
     sample_budget: int = DEFAULT_SAMPLE_BUDGET,
     context: Distributed | None = None,
+    progress: bool | None = None,
 ) -> dict[str, object]:
     """ELBO and IS log p(x) (k samples) over `x`, with standard errors, ESS and timings.
 
     With a distributed `context`, each rank evaluates its own shard of `x` and the
-    per-example values of all ranks are gathered before they are summarised.
+    per-example values of all ranks are gathered before they are summarised; only rank 0
+    shows the progress bar (over images × samples).
     """
     if context is not None and context.enabled:
         x = x[context.rank::context.world_size]
+        progress = progress if context.is_main else False
     model.eval()
     bounds, log_px, ess = [], [], []
     started = time.perf_counter()
-    for start in range(0, x.shape[0], batch_size):
-        xb = x[start:start + batch_size]
-        bounds.append(elbo(model, xb).bound)
-        estimate = importance_sampled_log_marginal(model, xb, k, sample_budget)
-        log_px.append(estimate.log_px)
-        ess.append(estimate.ess)
+    with progress_bar(x.shape[0] * k, f"log p(x), k = {k}", progress, "samples") as advance:
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start:start + batch_size]
+            bounds.append(elbo(model, xb).bound)
+            estimate = importance_sampled_log_marginal(model, xb, k, sample_budget,
+                                                       scaled(advance, xb.shape[0]))
+            log_px.append(estimate.log_px)
+            ess.append(estimate.ess)
     elbo_all, log_px_all, ess_all = torch.cat(bounds), torch.cat(log_px), torch.cat(ess)
     if context is not None and context.enabled:
         elbo_all, log_px_all, ess_all = (context.gather(t) for t in (elbo_all, log_px_all, ess_all))
@@ -70,19 +76,29 @@ def ais_metrics(
     steps: int = 500,
     is_samples: int = 5000,
     batch_size: int = 50,
+    progress: bool | None = None,
 ) -> dict[str, object]:
     """AIS and importance-sampled log p(x) on the same examples, and their paired difference.
 
     Two estimators built on different machinery (HMC from the prior vs the learned guide)
-    that agree are the best evidence a likelihood figure is right (Wu et al. 2017).
+    that agree are the best evidence a likelihood figure is right (Wu et al. 2017). The bar
+    counts images × annealing steps, then images × importance samples.
     """
     schedule = AISSchedule(steps=steps)
     started = time.perf_counter()
     ais, importance = [], []
-    for start in range(0, x.shape[0], batch_size):
-        xb = x[start:start + batch_size]
-        ais.append(annealed_importance_sampling(model, xb, chains, schedule).log_px)
-        importance.append(importance_sampled_log_marginal(model, xb, is_samples).log_px)
+    n = x.shape[0]
+    with progress_bar(n * steps, f"AIS, {chains} chains", progress, "steps") as advance:
+        for start in range(0, n, batch_size):
+            xb = x[start:start + batch_size]
+            ais.append(annealed_importance_sampling(model, xb, chains, schedule,
+                                                    scaled(advance, xb.shape[0])).log_px)
+    with progress_bar(n * is_samples, f"log p(x) beside AIS, k = {is_samples}", progress,
+                      "samples") as advance:
+        for start in range(0, n, batch_size):
+            xb = x[start:start + batch_size]
+            importance.append(importance_sampled_log_marginal(
+                model, xb, is_samples, on_chunk=scaled(advance, xb.shape[0])).log_px)
     ais_all, is_all = torch.cat(ais), torch.cat(importance)
     return {
         "examples": int(x.shape[0]),

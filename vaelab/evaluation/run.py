@@ -1,9 +1,13 @@
-"""Evaluate a finished run folder: metrics.json, pictures and the estimator comparison."""
+"""Evaluate a finished run folder: metrics.json, pictures and the estimator comparison.
+
+Each evaluation is kept in RUN/evaluations/ and merged into metrics.json; pictures are drawn
+once per model (see `vaelab.evaluation.store`).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import torch
@@ -13,6 +17,14 @@ from vaelab.evaluation.diagnostics import latent_diagnostics
 from vaelab.evaluation.estimators import DEFAULT_KS, compare_estimators, format_table
 from vaelab.evaluation.metrics import ais_metrics, held_out_metrics
 from vaelab.evaluation.plots import plot_estimator_comparison, plot_training_curves, save_image_grid
+from vaelab.evaluation.store import (
+    FRAME,
+    METRICS_JSON,  # noqa: F401  (readers import it from here)
+    RunEvaluations,
+    epochs_trained,
+    finish,
+    weights_fingerprint,
+)
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.result import Estimate
 from vaelab.training import distributed
@@ -20,8 +32,14 @@ from vaelab.training.checkpoint import atomic_write_text
 from vaelab.training.experiment import SPLIT_SEED, Splits, load_trained_model
 from vaelab.training.loop import print_now, read_metrics
 
-METRICS_JSON = "metrics.json"
 ESTIMATORS_JSON = "estimators.json"
+ESTIMATORS_TXT = "estimators.txt"
+ESTIMATORS_PNG = "estimators.png"
+ESTIMATOR_FILES = (ESTIMATORS_JSON, ESTIMATORS_TXT, ESTIMATORS_PNG)
+SAMPLES_PNG = "samples.png"
+RECONSTRUCTIONS_PNG = "reconstructions.png"
+TRAINING_CURVE_PNG = "training_curve.png"
+MODEL_PICTURES = (SAMPLES_PNG, RECONSTRUCTIONS_PNG)
 
 
 def display(model: LatentVariableModel, x: torch.Tensor) -> torch.Tensor:
@@ -38,18 +56,32 @@ def held_out_tensor(model: LatentVariableModel, splits: Splits, examples: int,
 
 
 def write_pictures(model: LatentVariableModel, x_test: torch.Tensor, run_dir: Path,
-                   seed: int = 0) -> list[Path]:
-    """Sample grid, reconstructions beside inputs, and training curves."""
-    generator = torch.Generator(device=x_test.device).manual_seed(seed)
-    paths = [save_image_grid(display(model, model.sample(64, generator)), run_dir / "samples.png")]
-    originals = x_test[:32]
-    recon = model.reconstruct(originals)
-    pairs = torch.stack([display(model, originals), display(model, recon)], 1).flatten(0, 1)
-    paths.append(save_image_grid(pairs, run_dir / "reconstructions.png", columns=16))
+                   seed: int = 0, names: Collection[str] | None = None) -> list[Path]:
+    """Sample grid, reconstructions beside inputs, and training curves (only those in `names`,
+    when given)."""
+    paths = []
+    if names is None or SAMPLES_PNG in names:
+        generator = torch.Generator(device=x_test.device).manual_seed(seed)
+        paths.append(save_image_grid(display(model, model.sample(64, generator)), run_dir / SAMPLES_PNG))
+    if names is None or RECONSTRUCTIONS_PNG in names:
+        originals = x_test[:32]
+        recon = model.reconstruct(originals)
+        pairs = torch.stack([display(model, originals), display(model, recon)], 1).flatten(0, 1)
+        paths.append(save_image_grid(pairs, run_dir / RECONSTRUCTIONS_PNG, columns=16))
     records = read_metrics(run_dir)
-    if records:
-        paths.append(plot_training_curves(records, run_dir / "training_curve.png"))
+    if records and (names is None or TRAINING_CURVE_PNG in names):
+        paths.append(plot_training_curves(records, run_dir / TRAINING_CURVE_PNG))
     return paths
+
+
+def picture_stamps(run_dir: Path, weights: str, pictures: Collection[str]) -> dict[str, str]:
+    """The model each picture shows: its weights, and for the training curve also the epochs
+    in the training log (present only when there is a log to draw)."""
+    epochs = epochs_trained(run_dir)
+    stamps = {name: weights for name in pictures}
+    if epochs:
+        stamps[TRAINING_CURVE_PNG] = f"{weights}/epochs={epochs}"
+    return stamps
 
 
 def _silent(message: str) -> None:
@@ -69,8 +101,13 @@ def evaluate_run(
     device: str = "auto",
     seed: int = 0,
     log: Callable[[str], None] = print_now,
+    progress: bool | None = None,
 ) -> dict:
-    """Compute test metrics (and optionally the estimator comparison); write them to the run."""
+    """Compute test metrics (and optionally the estimator comparison and AIS), keep them as
+    RUN/evaluations/<id>.json, merge them into metrics.json, and draw the pictures the run lacks
+    for this model. Returns this evaluation's results with "evaluation" (its id), "files"
+    (written), "kept" and "moved" (see `vaelab.evaluation.store`). `progress`: bars on stderr
+    (None: only when stderr is a terminal)."""
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
     context = distributed.current()
@@ -84,31 +121,51 @@ def evaluate_run(
     x_test = held_out_tensor(model, splits, examples, dev)
     log(f"evaluating on {x_test.shape[0]} test images of {config.data.dataset} with k = {k} ...")
     metrics = {"dataset": config.data.dataset, "likelihood": config.model.likelihood,
-               "test": held_out_metrics(model, x_test, k, context=context)}
+               "test": held_out_metrics(model, x_test, k, context=context, progress=progress)}
     if context is not None and not context.is_main:
         return {**metrics, "files": []}
+    estimators = ["elbo", "importance_sampling"]
+    settings: dict = {"k": k, "examples": int(x_test.shape[0]), "examples_asked": examples, "seed": seed,
+                      "estimators": estimators, "device": str(dev)}
+    if compare:
+        estimators.append("prior_monte_carlo")
+        settings["compare"] = {"ks": list(ks), "examples": int(min(compare_examples, x_test.shape[0]))}
+    if ais_examples > 0:
+        estimators.append("ais")
+        settings["ais"] = {"examples": int(min(ais_examples, x_test.shape[0])), "chains": ais_chains,
+                           "steps": ais_steps, "is_samples": max(k, 1)}
+    store = RunEvaluations(run_dir, FRAME)
+    weights = weights_fingerprint(model)
+    stamps = picture_stamps(run_dir, weights, MODEL_PICTURES)
+    estimator_stamps = dict.fromkeys(ESTIMATOR_FILES, weights)
+    evaluation = store.begin(settings, weights, {**stamps, **estimator_stamps})
     metrics["latents"] = latent_diagnostics(model, x_test)
-    paths = write_pictures(model, x_test, run_dir, seed)
+    paths = write_pictures(model, x_test, run_dir, seed, names=store.keep_or_move(evaluation, stamps))
+    evaluation.drawn.update({p.name: stamps[p.name] for p in paths})
     if compare:
         x_cmp = x_test[:compare_examples]
         log(f"comparing estimators on {x_cmp.shape[0]} test images, k in {list(ks)} ...")
-        rows = compare_estimators(model, x_cmp, ks)
+        rows = compare_estimators(model, x_cmp, ks, progress=progress)
         table = format_table(rows)
         log(table)
+        store.make_room(evaluation, ESTIMATOR_FILES)
         atomic_write_text(run_dir / ESTIMATORS_JSON,
                           json.dumps({"examples": int(x_cmp.shape[0]),
                                       "rows": [r.as_dict() for r in rows]}, indent=2) + "\n")
-        (run_dir / "estimators.txt").write_text(table + "\n")
-        paths.append(plot_estimator_comparison(rows, run_dir / "estimators.png"))
+        atomic_write_text(run_dir / ESTIMATORS_TXT, table + "\n")
+        drawn = [run_dir / ESTIMATORS_JSON, run_dir / ESTIMATORS_TXT,
+                 plot_estimator_comparison(rows, run_dir / ESTIMATORS_PNG)]
+        paths += drawn
+        evaluation.drawn.update({p.name: weights for p in drawn})
         metrics["estimators"] = [r.as_dict() for r in rows]
+    else:  # an earlier model's comparison moves out of the way; this model's stays
+        store.keep_or_move(evaluation, estimator_stamps)
     if ais_examples > 0:
         x_ais = x_test[:ais_examples]
         log(f"AIS ({ais_chains} chains x {ais_steps} steps) vs importance sampling on "
             f"{x_ais.shape[0]} test images ...")
-        metrics["ais"] = ais_metrics(model, x_ais, ais_chains, ais_steps, max(k, 1))
+        metrics["ais"] = ais_metrics(model, x_ais, ais_chains, ais_steps, max(k, 1), progress=progress)
         ais = metrics["ais"]
         log(f"  AIS {Estimate(**ais['log_px_ais'])}  IS {Estimate(**ais['log_px_is'])}  "
             f"IS − AIS {Estimate(**ais['is_minus_ais'])} nats")
-    atomic_write_text(run_dir / METRICS_JSON, json.dumps(metrics, indent=2) + "\n")
-    metrics["files"] = [str(p) for p in [run_dir / METRICS_JSON, *paths]]
-    return metrics
+    return finish(store, evaluation, metrics, paths)

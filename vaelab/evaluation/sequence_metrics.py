@@ -27,6 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from vaelab.data.pendulum import SequenceSet
+from vaelab.evaluation.progress import Advance, progress_bar, scaled
 from vaelab.models.ssm import SequenceBatch, StateSpaceModel, frames_to_model_space
 from vaelab.models.ssm_rollout import filtering_means, predict
 from vaelab.objectives.result import Estimate
@@ -52,13 +53,17 @@ def to_unit(model: StateSpaceModel, frames: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def filtering_features(model: StateSpaceModel, data: SequenceSet, sequences: int | None = None,
-                       batch_size: int = 100) -> torch.Tensor:
-    """Filtering posterior means E_q[z_t | x_{≤t}] [N, T, d] for the first `sequences` (None = all)."""
+                       batch_size: int = 100, advance: Advance | None = None) -> torch.Tensor:
+    """Filtering posterior means E_q[z_t | x_{≤t}] [N, T, d] for the first `sequences` (None = all);
+    `advance(b)` after each batch of b sequences."""
     device = next(model.parameters()).device
     n = len(data) if sequences is None else min(sequences, len(data))
-    parts = [filtering_means(model, batch_of(data, model.data_kind, slice(s, min(n, s + batch_size)),
-                                             device)).cpu()
-             for s in range(0, n, batch_size)]
+    parts = []
+    for s in range(0, n, batch_size):
+        part = slice(s, min(n, s + batch_size))
+        parts.append(filtering_means(model, batch_of(data, model.data_kind, part, device)).cpu())
+        if advance is not None:
+            advance(part.stop - part.start)
     return torch.cat(parts)
 
 
@@ -93,25 +98,32 @@ def probe(
     test_sequences: int | None = None,
     mlp: bool = True,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> ProbeResult:
     """Fit probes from filtering posterior means to (sin θ, cos θ, ω) on training sequences and
-    score them by R² on test sequences (every frame of every sequence)."""
-    x_train = filtering_features(model, train, train_sequences)
-    y_train = probe_targets(train.states[: x_train.shape[0]])
-    x_test = filtering_features(model, test, test_sequences)
-    y_test = probe_targets(test.states[: x_test.shape[0]])
-    xa, ya = x_train.reshape(-1, x_train.shape[-1]).numpy(), y_train.reshape(-1, 3).numpy()
-    xb, yb = x_test.reshape(-1, x_test.shape[-1]).numpy(), y_test.reshape(-1, 3).numpy()
-    linear = LinearRegression().fit(xa, ya)
-    predicted = linear.predict(xb)
-    scores = r2_score(yb, predicted, multioutput="raw_values")
-    mlp_scores = None
-    if mlp:
-        regressor = MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=200, early_stopping=True,
-                                 random_state=seed)
-        network = make_pipeline(StandardScaler(), regressor)
-        network.fit(xa, ya)
-        mlp_scores = r2_score(yb, network.predict(xb), multioutput="raw_values")
+    score them by R² on test sequences (every frame of every sequence). The bar counts the
+    sequences filtered, then one step per fitted probe."""
+    n_train = len(train) if train_sequences is None else min(train_sequences, len(train))
+    n_test = len(test) if test_sequences is None else min(test_sequences, len(test))
+    with progress_bar(n_train + n_test + 1 + int(mlp), "probe", progress) as advance:
+        x_train = filtering_features(model, train, train_sequences, advance=advance)
+        y_train = probe_targets(train.states[: x_train.shape[0]])
+        x_test = filtering_features(model, test, test_sequences, advance=advance)
+        y_test = probe_targets(test.states[: x_test.shape[0]])
+        xa, ya = x_train.reshape(-1, x_train.shape[-1]).numpy(), y_train.reshape(-1, 3).numpy()
+        xb, yb = x_test.reshape(-1, x_test.shape[-1]).numpy(), y_test.reshape(-1, 3).numpy()
+        linear = LinearRegression().fit(xa, ya)
+        predicted = linear.predict(xb)
+        scores = r2_score(yb, predicted, multioutput="raw_values")
+        advance(1)
+        mlp_scores = None
+        if mlp:
+            regressor = MLPRegressor(hidden_layer_sizes=(64, 64), max_iter=200, early_stopping=True,
+                                     random_state=seed)
+            network = make_pipeline(StandardScaler(), regressor)
+            network.fit(xa, ya)
+            mlp_scores = r2_score(yb, network.predict(xb), multioutput="raw_values")
+            advance(1)
     return ProbeResult(
         linear={name: float(v) for name, v in zip(PROBE_TARGETS, scores, strict=True)},
         mlp=None if mlp_scores is None else
@@ -181,9 +193,11 @@ def prediction_scores(
     sequences: int | None = None,
     batch_size: int = 100,
     threshold: float = MSE_THRESHOLD,
+    progress: bool | None = None,
 ) -> dict[str, dict[str, float]]:
     """Valid prediction time (mean ± standard error over sequences) and mean per-frame MSE of the
-    model's open-loop prediction and of the copy-last-frame and mean-frame baselines."""
+    model's open-loop prediction and of the copy-last-frame and mean-frame baselines (the bar
+    counts sequences)."""
     horizon = test.length - context if horizon is None else horizon
     if not 1 <= horizon <= test.length - context:
         raise ValueError(f"horizon must be in [1, {test.length - context}] after {context} context frames, "
@@ -192,19 +206,21 @@ def prediction_scores(
     n = len(test) if sequences is None else min(sequences, len(test))
     vpt: dict[str, list[torch.Tensor]] = {"model": [], "copy_last": [], "mean_frame": []}
     mse: dict[str, list[torch.Tensor]] = {k: [] for k in vpt}
-    for start in range(0, n, batch_size):
-        part = test.subset(slice(start, min(n, start + batch_size))).window(0, context + horizon)
-        batch = batch_of(part, model.data_kind, device=device)
-        predicted, _ = predict(model, batch, context)
-        truth = part.frames[:, context:].float() / 255.0
-        guesses = {
-            "model": to_unit(model, predicted).cpu(),
-            "copy_last": (part.frames[:, context - 1:context].float() / 255.0).expand_as(truth),
-            "mean_frame": mean_frame.expand_as(truth),
-        }
-        for name, guess in guesses.items():
-            vpt[name].append(valid_prediction_time(guess, truth, threshold))
-            mse[name].append((guess - truth).square().flatten(2).mean(-1).mean(-1))
+    with progress_bar(n, "prediction", progress, "sequences") as advance:
+        for start in range(0, n, batch_size):
+            part = test.subset(slice(start, min(n, start + batch_size))).window(0, context + horizon)
+            batch = batch_of(part, model.data_kind, device=device)
+            predicted, _ = predict(model, batch, context)
+            truth = part.frames[:, context:].float() / 255.0
+            guesses = {
+                "model": to_unit(model, predicted).cpu(),
+                "copy_last": (part.frames[:, context - 1:context].float() / 255.0).expand_as(truth),
+                "mean_frame": mean_frame.expand_as(truth),
+            }
+            for name, guess in guesses.items():
+                vpt[name].append(valid_prediction_time(guess, truth, threshold))
+                mse[name].append((guess - truth).square().flatten(2).mean(-1).mean(-1))
+            advance(len(part))
     return {name: {"valid_prediction_time": Estimate.of(torch.cat(vpt[name])).mean,
                    "valid_prediction_time_stderr": Estimate.of(torch.cat(vpt[name])).stderr,
                    "mse": float(torch.cat(mse[name]).mean())}
@@ -224,19 +240,26 @@ def sequence_evidence(
     sequences: int | None = None,
     batch_size: int = 25,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> dict[str, torch.Tensor]:
     """Per-sequence ELBO, IWAE_k and the particle filter's log Ẑ with k particles (nats, whole
     sequences) for the first `sequences` of `data`. All three bound log p(x) from below (the last
-    two in expectation); the particle filter is the tightest on long sequences."""
+    two in expectation); the particle filter is the tightest on long sequences. The bar counts
+    frames × samples (one draw for the ELBO, k for IWAE_k, k particles for the filter)."""
     torch.manual_seed(seed)
     device = next(model.parameters()).device
     n = len(data) if sequences is None else min(sequences, len(data))
     elbos, iwaes, smcs = [], [], []
-    for start in range(0, n, batch_size):
-        batch = batch_of(data, model.data_kind, slice(start, min(n, start + batch_size)), device)
-        elbos.append(sequential_elbo(model, batch).bound.cpu())
-        iwaes.append(sequential_log_marginal(model, batch, k).log_px.cpu())
-        smcs.append(smc_log_marginal(model, batch, k).cpu())
+    total = n * data.length * (2 * k + 1)
+    description = f"evidence: ELBO, IWAE_{k}, SMC_{k}"
+    with progress_bar(total, description, progress, "frame-samples") as advance:
+        for start in range(0, n, batch_size):
+            batch = batch_of(data, model.data_kind, slice(start, min(n, start + batch_size)), device)
+            elbos.append(sequential_elbo(model, batch).bound.cpu())
+            advance(batch.size * batch.length)
+            iwaes.append(sequential_log_marginal(
+                model, batch, k, on_chunk=scaled(advance, batch.size * batch.length)).log_px.cpu())
+            smcs.append(smc_log_marginal(model, batch, k, on_step=scaled(advance, batch.size * k)).cpu())
     frames = data.mask[:n].sum(-1).clamp_min(1).double()
     return {"elbo": torch.cat(elbos).double(), "iwae": torch.cat(iwaes).double(),
             "smc": torch.cat(smcs).double(), "frames": frames}

@@ -1,10 +1,13 @@
-"""Evaluate a finished sequence-model run: evidence, probe, prediction, constants, pictures."""
+"""Evaluate a finished sequence-model run: evidence, probe, prediction, constants, pictures.
+
+Each evaluation is kept in RUN/evaluations/ and merged into metrics.json; pictures are drawn
+once per model (see `vaelab.evaluation.store`).
+"""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +25,22 @@ from vaelab.evaluation.sequence_metrics import (
     to_unit,
 )
 from vaelab.evaluation.sequence_plots import save_animation, save_strips
+from vaelab.evaluation.store import (
+    METRICS_JSON,  # noqa: F401  (readers import it from here)
+    SEQUENCE,
+    RunEvaluations,
+    finish,
+    weights_fingerprint,
+)
 from vaelab.models.ssm import StateSpaceModel
 from vaelab.models.ssm_rollout import predict, reconstruct
 from vaelab.objectives.result import Estimate
-from vaelab.training.checkpoint import atomic_write_text
 from vaelab.training.loop import print_now
 from vaelab.training.sequence_loop import SequenceExperiment, load_sequence_run
 
-METRICS_JSON = "metrics.json"
+PREDICTIONS_PNG, PREDICTIONS_GIF = "predictions.png", "predictions.gif"
+RECONSTRUCTIONS_PNG = "reconstructions.png"
+SEQUENCE_PICTURES = (PREDICTIONS_PNG, PREDICTIONS_GIF, RECONSTRUCTIONS_PNG)
 
 
 def evaluate_sequence_model(
@@ -42,14 +53,16 @@ def evaluate_sequence_model(
     probe_sequences: int = 500,
     seed: int = 0,
     log: Callable[[str], None] = print_now,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """All the numbers of one model on the test split (first `sequences` for the IWAE_k evidence;
-    every test sequence for the probe and the prediction scores)."""
+    every test sequence for the probe and the prediction scores); `progress`: bars on stderr
+    (None: only when stderr is a terminal)."""
     train, test = splits["train"], splits["test"]
     started = time.perf_counter()
     n = len(test) if sequences <= 0 else min(sequences, len(test))
     log(f"evidence: ELBO, IWAE_{k} and SMC_{k} on {n} test sequences of {test.length} frames ...")
-    evidence = sequence_evidence(model, test, k, n, seed=seed)
+    evidence = sequence_evidence(model, test, k, n, seed=seed, progress=progress)
     metrics: dict[str, Any] = {
         "dataset": config.data.dataset,
         "transition": config.model.transition,
@@ -65,12 +78,13 @@ def evaluate_sequence_model(
         },
     }
     log("probe: linear and MLP regressions from filtering means to (sin θ, cos θ, ω) ...")
-    result = probe(model, train, test, train_sequences=probe_sequences, seed=seed)
+    result = probe(model, train, test, train_sequences=probe_sequences, seed=seed, progress=progress)
     metrics["probe"] = result.as_dict()
     horizon = test.length - context
     log(f"prediction: {context} context frames, {horizon}-step open-loop horizon ...")
     metrics["prediction"] = {"context": context, "horizon": horizon,
-                             **prediction_scores(model, test, mean_frame(train), context, horizon)}
+                             **prediction_scores(model, test, mean_frame(train), context, horizon,
+                                                 progress=progress)}
     truth = config.data.pendulum
     metrics["constants"] = {
         "true": {"g_over_L": truth.gravity / truth.length, "damping": truth.damping, "input_gain": 1.0},
@@ -83,21 +97,27 @@ def evaluate_sequence_model(
 
 
 def write_sequence_pictures(model: StateSpaceModel, test: SequenceSet, run_dir: Path, context: int = 10,
-                            count: int = 6) -> list[Path]:
+                            count: int = 6, names: Collection[str] | None = None) -> list[Path]:
     """predictions.png / predictions.gif (truth above prediction after `context` frames) and
-    reconstructions.png (truth above the filtered reconstruction)."""
+    reconstructions.png (truth above the filtered reconstruction); only those in `names`, when given."""
     device = next(model.parameters()).device
     part = test.subset(slice(0, min(count, len(test))))
     batch = batch_of(part, model.data_kind, device=device)
-    predicted, _ = predict(model, batch, context)
     truth = part.frames.float() / 255.0
-    shown = torch.cat([truth[:, :context], to_unit(model, predicted).cpu()], 1)
-    rows = [r for i in range(len(part)) for r in (truth[i], shown[i])]
-    paths = [save_strips(rows, run_dir / "predictions.png", every=2)]
-    paths.append(save_animation(rows, run_dir / "predictions.gif"))
-    recon = to_unit(model, reconstruct(model, batch)).cpu()
-    rows = [r for i in range(len(part)) for r in (truth[i, :test.length // 2], recon[i, :test.length // 2])]
-    paths.append(save_strips(rows, run_dir / "reconstructions.png"))
+    paths = []
+    if names is None or PREDICTIONS_PNG in names or PREDICTIONS_GIF in names:
+        predicted, _ = predict(model, batch, context)
+        shown = torch.cat([truth[:, :context], to_unit(model, predicted).cpu()], 1)
+        rows = [r for i in range(len(part)) for r in (truth[i], shown[i])]
+        if names is None or PREDICTIONS_PNG in names:
+            paths.append(save_strips(rows, run_dir / PREDICTIONS_PNG, every=2))
+        if names is None or PREDICTIONS_GIF in names:
+            paths.append(save_animation(rows, run_dir / PREDICTIONS_GIF))
+    if names is None or RECONSTRUCTIONS_PNG in names:
+        recon = to_unit(model, reconstruct(model, batch)).cpu()
+        half = test.length // 2
+        rows = [r for i in range(len(part)) for r in (truth[i, :half], recon[i, :half])]
+        paths.append(save_strips(rows, run_dir / RECONSTRUCTIONS_PNG))
     return paths
 
 
@@ -135,12 +155,23 @@ def evaluate_sequence_run(
     device: str = "cpu",
     seed: int = 0,
     log: Callable[[str], None] = print_now,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
-    """Evaluate a run folder; writes metrics.json and the pictures, returns the metrics."""
+    """Evaluate a run folder: keep the numbers as RUN/evaluations/<id>.json, merge them into
+    metrics.json, draw the pictures the run lacks for this model (see `vaelab.evaluation.store`).
+    Returns the numbers with "evaluation", "files", "kept" and "moved"."""
     run_dir = Path(run_dir)
     model, config, splits = load_sequence_run(run_dir, device=device)
-    metrics = evaluate_sequence_model(model, config, splits, k, sequences, context, seed=seed, log=log)
-    paths = write_sequence_pictures(model, splits["test"], run_dir, context)
-    atomic_write_text(run_dir / METRICS_JSON, json.dumps(metrics, indent=2) + "\n")
-    metrics["files"] = [str(p) for p in [run_dir / METRICS_JSON, *paths]]
-    return metrics
+    metrics = evaluate_sequence_model(model, config, splits, k, sequences, context, seed=seed, log=log,
+                                      progress=progress)
+    test = metrics["test"]
+    settings = {"k": k, "examples": test["sequences"], "sequences_asked": sequences, "context": context,
+                "seed": seed, "estimators": ["sequential_elbo", "iwae", "smc"], "device": device}
+    store = RunEvaluations(run_dir, SEQUENCE)
+    weights = weights_fingerprint(model)
+    stamps = dict.fromkeys(SEQUENCE_PICTURES, f"{weights}/context={context}")
+    evaluation = store.begin(settings, weights, stamps)
+    draw = store.keep_or_move(evaluation, stamps)
+    paths = write_sequence_pictures(model, splits["test"], run_dir, context, names=draw)
+    evaluation.drawn.update({p.name: stamps[p.name] for p in paths})
+    return finish(store, evaluation, metrics, paths)

@@ -23,6 +23,7 @@ from vaelab.cli.common import default_run_dir
 from vaelab.evaluation.classification import class_samples, evaluate_semisupervised_run
 from vaelab.evaluation.plots import save_image_grid
 from vaelab.evaluation.run import display
+from vaelab.evaluation.store import output_lines
 from vaelab.kinds.vae import overrides as vae_overrides
 from vaelab.kinds.vae import sample_images
 from vaelab.training.checkpoint import CONFIG, CheckpointError
@@ -155,7 +156,8 @@ def train(args: argparse.Namespace) -> int:
     if not args.no_eval:
         metrics = evaluate_semisupervised_run(run_dir, k=config.train.eval_samples,
                                               examples=config.train.eval_examples,
-                                              device=config.train.device, seed=config.train.seed)
+                                              device=config.train.device, seed=config.train.seed,
+                                              progress=False if args.no_progress else None)
         print(summary_line(metrics))
     print(f"run folder: {run_dir.resolve()}")
     return 0
@@ -178,7 +180,8 @@ def evaluate(args: argparse.Namespace) -> int:
         raise ConfigError("--compare-estimators and --ais-examples are for single-model runs; a "
                           "semi-supervised run reports error, the unlabelled bound and IS log p")
     metrics = evaluate_semisupervised_run(args.run, k=args.samples, examples=args.examples,
-                                          device=args.device, seed=args.seed)
+                                          device=args.device, seed=args.seed,
+                                          progress=False if args.no_progress else None)
     if args.json:
         shown = {k: v for k, v in metrics["classification"].items() if k != "confusion_matrix"}
         print(json.dumps({"classification": shown, "test": metrics["test"]}, indent=2))
@@ -186,7 +189,7 @@ def evaluate(args: argparse.Namespace) -> int:
     for row in metrics["classification"]["confusion_matrix"]:
         print("  " + " ".join(f"{v:5d}" for v in row))
     print(summary_line(metrics))
-    print("wrote:\n  " + "\n  ".join(metrics["files"]))
+    print("\n".join(output_lines(metrics)))
     return 0
 
 

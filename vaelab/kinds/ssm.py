@@ -26,6 +26,7 @@ from vaelab.data.pendulum_physics import sample_forces
 from vaelab.evaluation.sequence_metrics import to_unit
 from vaelab.evaluation.sequence_plots import save_animation, save_strips
 from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
+from vaelab.evaluation.store import output_lines
 from vaelab.kinds.vae import TRAIN_FLAGS
 from vaelab.models.ssm import GUIDES, TRANSITIONS
 from vaelab.models.ssm_rollout import generate
@@ -161,7 +162,7 @@ def train(args: argparse.Namespace) -> int:
     if not args.no_eval:
         metrics = evaluate_sequence_run(run_dir, k=config.train.eval_samples,
                                         sequences=config.train.eval_sequences, device=config.train.device,
-                                        seed=config.train.seed)
+                                        seed=config.train.seed, progress=False if args.no_progress else None)
         for line in summary_lines(metrics):
             print(line)
     print_run_folder(run_dir)
@@ -199,13 +200,13 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.samples < 1 or args.examples < 0:
         raise ConfigError("-k must be >= 1 and --examples >= 0")
     metrics = evaluate_sequence_run(args.run, k=args.samples, sequences=args.examples,
-                                    device=args.device, seed=args.seed)
+                                    device=args.device, seed=args.seed,
+                                    progress=False if args.no_progress else None)
     if args.json:
         print(json.dumps({k: v for k, v in metrics.items() if k != "files"}, indent=2, default=str))
     for line in summary_lines(metrics):
         print(line)
-    if metrics.get("files"):
-        print("wrote:\n  " + "\n  ".join(str(f) for f in metrics["files"]))
+    print("\n".join(output_lines(metrics)))
     return 0
 
 

@@ -22,6 +22,7 @@ from vaelab.cli.report_commands import tensorboard_callback
 from vaelab.evaluation.estimators import DEFAULT_KS
 from vaelab.evaluation.plots import save_image_grid
 from vaelab.evaluation.run import display, evaluate_run
+from vaelab.evaluation.store import output_lines
 from vaelab.training.checkpoint import CONFIG, CheckpointError
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.distributed import current as current_distributed
@@ -106,7 +107,7 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
                                examples=config.train.eval_examples, compare=compare,
                                ks=ks, compare_examples=compare_examples,
                                device=config.train.device,
-                               seed=config.train.seed)
+                               seed=config.train.seed, progress=None if progress else False)
     teardown_distributed()
     if context is not None and not context.is_main:
         return metrics
@@ -167,12 +168,13 @@ def evaluate(args: argparse.Namespace) -> int:
                            compare=args.compare_estimators, ks=tuple(args.ks),
                            compare_examples=args.compare_examples,
                            ais_examples=args.ais_examples, ais_chains=args.ais_chains,
-                           ais_steps=args.ais_steps, device=args.device, seed=args.seed)
+                           ais_steps=args.ais_steps, device=args.device, seed=args.seed,
+                           progress=False if args.no_progress else None)
     if args.json:
         print(json.dumps(metrics["test"], indent=2))
     else:
         print(test_summary(metrics["test"]))
-    print("wrote:\n  " + "\n  ".join(metrics["files"]))
+    print("\n".join(output_lines(metrics)))
     return 0
 
 

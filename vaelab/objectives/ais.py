@@ -11,6 +11,7 @@ importance sampling through q is evidence that both are right.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -59,8 +60,10 @@ def annealed_importance_sampling(
     x: torch.Tensor,
     chains: int = 16,
     schedule: AISSchedule | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> MarginalEstimate:
-    """Per-example AIS estimate of log p(x) (nats) with `chains` independent chains.
+    """Per-example AIS estimate of log p(x) (nats) with `chains` independent chains;
+    `on_step(1)` after each annealing step (a caller's progress bar).
 
     The returned ESS is that of the final chain weights. Step sizes adapt per chain and
     example towards the target HMC acceptance rate (a valid choice: each transition still
@@ -108,6 +111,8 @@ def annealed_importance_sampling(
             log_lik = torch.where(accept, log_lik_new, log_lik_now)
             step = step * torch.where(accept_prob.unsqueeze(-1) > schedule.target_acceptance,
                                       1.02, 0.98)
+            if on_step is not None:
+                on_step(1)
     log_px = torch.logsumexp(log_w, 0) - math.log(chains)
     weights = torch.softmax(log_w, 0)
     return MarginalEstimate(log_px=log_px.float(), ess=(1.0 / (weights**2).sum(0)).float())

@@ -31,11 +31,13 @@ class MarginalEstimate:
 
 
 def streaming_log_mean_exp(
-    draw_log_weights: Callable[[int], torch.Tensor], k: int, chunk: int
+    draw_log_weights: Callable[[int], torch.Tensor], k: int, chunk: int,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> MarginalEstimate:
     """log (1/k) Σ_i w_i over k weights drawn `chunk` at a time as [c, B] log-weights.
 
-    Also tracks log Σ w_i² so ESS = (Σ w)² / Σ w² comes for free.
+    Also tracks log Σ w_i² so ESS = (Σ w)² / Σ w² comes for free. `on_chunk(c)` is called after
+    each chunk of c weights per example (a caller's progress bar; the maths ignores it).
     """
     if k < 1:
         raise ValueError(f"number of samples k must be >= 1, got {k}")
@@ -51,6 +53,8 @@ def streaming_log_mean_exp(
             lse = torch.logaddexp(lse, part)
             lse_sq = torch.logaddexp(lse_sq, part_sq)
         remaining -= c
+        if on_chunk is not None:
+            on_chunk(c)
     assert lse is not None and lse_sq is not None
     return MarginalEstimate(log_px=(lse - math.log(k)).float(), ess=(2 * lse - lse_sq).exp().float())
 
@@ -65,13 +69,15 @@ def importance_sampled_log_marginal(
     x: torch.Tensor,
     k: int = 5000,
     sample_budget: int = DEFAULT_SAMPLE_BUDGET,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> MarginalEstimate:
-    """log p(x) ≈ log (1/k) Σ p(x, z_i) / q(z_i | x), z_i ~ q(z | x), per example in `x`."""
+    """log p(x) ≈ log (1/k) Σ p(x, z_i) / q(z_i | x), z_i ~ q(z | x), per example in `x`;
+    `on_chunk(c)` after each chunk of c samples per example."""
     def draw(c: int) -> torch.Tensor:
         z, log_q = model.guide_sample(x, (c,))
         return model.log_joint(x, z) - log_q
 
-    return streaming_log_mean_exp(draw, k, _chunk(x.shape[0], sample_budget))
+    return streaming_log_mean_exp(draw, k, _chunk(x.shape[0], sample_budget), on_chunk)
 
 
 @torch.no_grad()
@@ -80,11 +86,13 @@ def prior_monte_carlo_log_marginal(
     x: torch.Tensor,
     k: int = 5000,
     sample_budget: int = DEFAULT_SAMPLE_BUDGET,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> MarginalEstimate:
-    """The naive estimator log (1/k) Σ p(x | z_i), z_i ~ p(z), per example in `x`."""
+    """The naive estimator log (1/k) Σ p(x | z_i), z_i ~ p(z), per example in `x`;
+    `on_chunk(c)` after each chunk of c samples per example."""
     batch = x.shape[0]
 
     def draw(c: int) -> torch.Tensor:
         return model.log_likelihood(x, model.prior_sample((c, batch)))
 
-    return streaming_log_mean_exp(draw, k, _chunk(batch, sample_budget))
+    return streaming_log_mean_exp(draw, k, _chunk(batch, sample_budget), on_chunk)

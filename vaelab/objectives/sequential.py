@@ -14,6 +14,7 @@ All are functions of (model, batch); the loop over time is written out in `sampl
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -155,9 +156,11 @@ def sequential_log_marginal(
     batch: SequenceBatch,
     k: int = 100,
     sample_budget: int = DEFAULT_SAMPLE_BUDGET,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> MarginalEstimate:
     """log p(x_{1:T} | u_{1:T}) ≈ log (1/k) Σ_i w_i per sequence (the IWAE_k bound), streamed in
-    chunks of about `sample_budget` decoded frames."""
+    chunks of about `sample_budget` decoded frames; `on_chunk(c)` after each chunk of c draws."""
     summary = model.summarize(batch)
     chunk = max(1, sample_budget // max(1, batch.size * batch.length))
-    return streaming_log_mean_exp(lambda c: sequence_log_weights(model, batch, c, summary), k, chunk)
+    return streaming_log_mean_exp(lambda c: sequence_log_weights(model, batch, c, summary), k, chunk,
+                                  on_chunk)

@@ -17,6 +17,7 @@ evidence on long sequences.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -46,10 +47,12 @@ def smc_log_marginal(
     particles: int = 100,
     resample_below: float = 0.5,
     generator: torch.Generator | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """log Ẑ per sequence [B] (nats) with `particles` particles proposed by the model's guide,
     resampled (systematically) whenever the effective sample size falls below `resample_below`
-    · particles (1.0: every step; 0.0: never — then it is IWAE_k over whole sequences)."""
+    · particles (1.0: every step; 0.0: never — then it is IWAE_k over whole sequences).
+    `on_step(1)` is called after each time step (a caller's progress bar)."""
     if particles < 1:
         raise ValueError(f"a particle filter needs particles >= 1, got {particles}")
     if not 0.0 <= resample_below <= 1.0:
@@ -78,6 +81,8 @@ def smc_log_marginal(
                 z = z.gather(0, ancestors.unsqueeze(-1).expand_as(z))
                 log_weights = torch.where(resample, torch.full_like(log_weights, -math.log(k)), log_weights)
         z_prev = z
+        if on_step is not None:
+            on_step(1)
     return log_z
 
 

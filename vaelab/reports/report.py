@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vaelab import __version__
+from vaelab.evaluation.progress import Advance, ignore, progress_bar
 from vaelab.reports.blocks import Section
 from vaelab.reports.context import DEFAULT_EXAMPLES, RunContext, load_context
 from vaelab.reports.page import Part, render_page
@@ -16,26 +17,47 @@ from vaelab.training.checkpoint import atomic_write_text
 REPORT_HTML = "report.html"
 
 
-def run_part(run: RunContext, index: int) -> Part:
-    """Every registered run section that has something to show for this run."""
-    sections = [s for s in (build(run) for build in run_sections()) if s is not None]
+def _built(builds: Sequence[Callable[..., Section | None]], argument: object,
+           advance: Advance) -> list[Section]:
+    sections = []
+    for build in builds:
+        section = build(argument)
+        advance(1)
+        if section is not None:
+            sections.append(section)
+    return sections
+
+
+def run_part(run: RunContext, index: int, advance: Advance = ignore) -> Part:
+    """Every registered run section that has something to show for this run (`advance(1)`
+    after each section is built)."""
+    sections = _built(run_sections(), run, advance)
     return Part(f"run{index + 1}", f"Run {index + 1}: {run.name}", tuple(sections),
                 subtitle=str(run.run_dir.resolve()))
 
 
-def comparison_part(runs: Sequence[RunContext]) -> Part:
+def comparison_part(runs: Sequence[RunContext], advance: Advance = ignore) -> Part:
     """The registered comparison sections over all runs."""
-    sections: list[Section] = [s for s in (build(runs) for build in comparison_sections())
-                               if s is not None]
+    sections = _built(comparison_sections(), runs, advance)
     return Part("comparison", f"Comparison of {len(runs)} runs", tuple(sections))
 
 
-def render_report(runs: Sequence[RunContext]) -> str:
-    """The HTML page for already loaded runs: comparison first (several runs), then each run."""
+def _section_count(runs: int) -> int:
+    return runs * len(run_sections()) + (len(comparison_sections()) if runs > 1 else 0)
+
+
+def render_report(runs: Sequence[RunContext], progress: bool | None = None,
+                  advance: Advance | None = None) -> str:
+    """The HTML page for already loaded runs: comparison first (several runs), then each run.
+    A bar counts the sections built (`progress`; None: only when stderr is a terminal), or
+    `advance` is called after each when the caller keeps its own bar."""
     if not runs:
         raise ValueError("a report needs at least one run folder")
-    parts = ([comparison_part(runs)] if len(runs) > 1 else []) + [
-        run_part(run, i) for i, run in enumerate(runs)]
+    if advance is None:
+        with progress_bar(_section_count(len(runs)), "report", progress, "sections") as own:
+            return render_report(runs, advance=own)
+    parts = ([comparison_part(runs, advance)] if len(runs) > 1 else []) + [
+        run_part(run, i, advance) for i, run in enumerate(runs)]
     title = f"vaelab report: {runs[0].name}" if len(runs) == 1 else f"vaelab report: {len(runs)} runs"
     footer = (f"Written by vaelab {__version__} on {time.strftime('%Y-%m-%d %H:%M')}. Latent "
               f"statistics and pictures use the first {runs[0].x_test.shape[0]} test images "
@@ -52,14 +74,22 @@ def report_path(run_dirs: Sequence[Path], out: Path | None = None) -> Path:
 
 
 def write_report(run_dirs: Sequence[Path | str], out: Path | None = None, device: str = "cpu",
-                 examples: int = DEFAULT_EXAMPLES, seed: int = 0) -> Path:
-    """Load each run folder, render the report and write it; returns the file's path."""
+                 examples: int = DEFAULT_EXAMPLES, seed: int = 0, progress: bool | None = None) -> Path:
+    """Load each run folder, render the report and write it; returns the file's path. A bar
+    counts the runs loaded and the sections built (`progress`; None: only when stderr is a
+    terminal)."""
     if not run_dirs:
         raise ValueError("a report needs at least one run folder")
     paths = [Path(p) for p in run_dirs]
     target = report_path(paths, out)
     if out is not None and not target.parent.is_dir():
         raise ValueError(f"cannot write {target}: folder {target.parent} does not exist")
-    runs = [load_context(p, device=device, examples=examples, seed=seed) for p in paths]
-    atomic_write_text(target, render_report(runs))
+    total = len(paths) + _section_count(len(paths))
+    with progress_bar(total, "report", progress, "steps") as advance:
+        runs = []
+        for p in paths:
+            runs.append(load_context(p, device=device, examples=examples, seed=seed))
+            advance(1)
+        page = render_report(runs, advance=advance)
+    atomic_write_text(target, page)
     return target

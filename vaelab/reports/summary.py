@@ -80,6 +80,54 @@ def run_summary(run: RunContext) -> Section:
     return Section("summary", "Run", (Table(("what", "value"), rows), full))
 
 
+def _when(time: str | None) -> str:
+    """"2025-11-25 10:15 UTC" from a saved ISO time."""
+    return f"{time[:10]} {time[11:16]} UTC" if time and len(time) >= 16 else DASH
+
+
+def _evaluation_row(label: str, entry: dict[str, Any]) -> tuple[str, ...]:
+    test = entry.get("test") or {}
+    return (label, str(entry.get("k", DASH)), str(entry.get("examples", DASH)),
+            estimate_text(test.get("elbo")), estimate_text(test.get("log_px_is")),
+            _when(entry.get("time")), str(entry.get("file", DASH)))
+
+
+EVALUATION_HEADER = ("evaluation", "k", "test images", "test ELBO", "test log p(x), IS", "when", "saved as")
+
+
+def evaluation_tables(run: RunContext) -> list[Table]:
+    """The latest and the strongest evaluation (largest k, then most test images) labelled with
+    their k and number of test images, and (folded) every evaluation kept in RUN/evaluations/.
+    A metrics.json from before evaluations were kept shows as its one evaluation."""
+    metrics = run.metrics or {}
+    test = metrics.get("test")
+    if not test:
+        return []
+    kept = metrics.get("evaluations") or {}
+    latest, strongest = kept.get("latest"), kept.get("strongest")
+    if not (latest and strongest):
+        entry = {"k": test.get("is_samples", DASH), "examples": test.get("examples", DASH), "test": test,
+                 "file": "metrics.json"}
+        return [Table(EVALUATION_HEADER, (_evaluation_row("the saved evaluation", entry),),
+                      caption="The one evaluation in metrics.json (written before vaelab kept every "
+                              "evaluation in RUN/evaluations/).")]
+    if latest.get("id") == strongest.get("id"):
+        rows = (_evaluation_row("latest, also the strongest", latest),)
+    else:
+        rows = (_evaluation_row("strongest (largest k)", strongest), _evaluation_row("latest", latest))
+    every = kept.get("all") or []
+    tables = [Table(EVALUATION_HEADER, rows, caption=(
+        f"Every `vaelab evaluate` is kept in RUN/evaluations/ ({len(every)} so far). The quantities "
+        f"above are from the strongest evaluation of the current weights: k = {strongest.get('k')} "
+        f"importance samples on {strongest.get('examples')} test images."))]
+    if len(every) > 1:
+        tables.append(Table(EVALUATION_HEADER, tuple(
+            _evaluation_row(entry.get("id", DASH) + ("" if entry.get("current_weights", True)
+                                                      else " (earlier weights)"), entry)
+            for entry in reversed(every)), caption="All evaluations, newest first", collapsed=True))
+    return tables
+
+
 def _metric_rows(run: RunContext) -> list[tuple[str, str, str]]:
     test = run.metrics.get("test", {}) if run.metrics else {}
     dims = math.prod(run.model.data_shape)
@@ -117,7 +165,9 @@ def final_metrics(run: RunContext) -> Section:
         blocks.append(Text("No test metrics yet (metrics.json is missing): run "
                            f"`vaelab evaluate {run.run_dir}` to compute the test ELBO and "
                            "log p(x)."))
+    evaluations = evaluation_tables(run)
+    source = " Test figures from the strongest evaluation (below)." if evaluations else ""
     blocks.append(Table(("quantity", "value", "unit / note"), tuple(_metric_rows(run)),
                         caption="Mean ± standard error over test images. Higher log-likelihoods "
-                                "are better; log p(x) ≥ ELBO up to sampling error."))
-    return Section("metrics", "Final metrics", tuple(blocks))
+                                "are better; log p(x) ≥ ELBO up to sampling error." + source))
+    return Section("metrics", "Final metrics", (*blocks, *evaluations))
