@@ -153,6 +153,14 @@ def run_metrics(run_dir: Path) -> dict[str, Any]:
     return numbers(json.loads((run_dir / "metrics.json").read_text())) or {}
 
 
+def latest_evaluation(run_dir: Path) -> dict[str, Any]:
+    """The numbers of the run's newest evaluation (RUN/evaluations/...; metrics.json headlines
+    the strongest evaluation, which need not be the one just made)."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    latest = metrics["evaluations"]["latest"]["file"]
+    return numbers(json.loads((run_dir / latest).read_text())["results"]) or {}
+
+
 def cli(*argv: str) -> None:
     """`vaelab ARGV` in-process; a non-zero exit status fails loudly."""
     code = main(list(argv))
@@ -176,7 +184,7 @@ def run_spec(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"epochs": epoch_records(run_dir), "train_metrics": run_metrics(run_dir)}
     if spec.evaluate is not None:
         cli("evaluate", str(run_dir), *spec.evaluate)
-        result["evaluate_metrics"] = run_metrics(run_dir)
+        result["evaluate_metrics"] = latest_evaluation(run_dir)
     if (run_dir / "m1").is_dir():  # m1m2: the M1 VAE trained first, in RUN/m1
         result["m1_epochs"] = epoch_records(run_dir / "m1")
     return result
@@ -218,7 +226,7 @@ def check_old_run(kind: str, workdir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {}
     if spec.evaluate is not None:
         cli("evaluate", str(run), *spec.evaluate)
-        result["evaluate_metrics"] = run_metrics(run)
+        result["evaluate_metrics"] = latest_evaluation(run)
     else:  # a sequence run: the evidence table of two copies, and predictions
         other = copy_fixture(kind, workdir / f"{kind}-again")
         table = workdir / f"{kind}-compare.json"

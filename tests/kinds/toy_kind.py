@@ -39,7 +39,7 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def load(run_dir: Path, best: bool = True, device: str = "cpu") -> tuple[Any, Any, Any]:
+def load(run_dir: Path, best: bool = True, device: str = "cpu", data: bool = True) -> tuple[Any, Any, Any]:
     config = json.loads((Path(run_dir) / "config.json").read_text())
     model = vaelab.load_weights(LinearGaussianModel(DATA_DIM, LATENT_DIM), run_dir, best)
     return model.to(device), config, {"test": _data(config["examples"])}

@@ -8,20 +8,29 @@ from pathlib import Path
 from typing import Any
 
 from vaelab import kinds
-from vaelab.cli.common import default_run_dir
-from vaelab.data import DATASET_NAMES, DataError
-from vaelab.data.representation import BINARIZATIONS
-from vaelab.distributions.families import FAMILIES
-from vaelab.distributions.learned_priors import PRIORS
-from vaelab.evaluation.estimators import DEFAULT_KS
-from vaelab.models.config import ARCHITECTURES, INFERENCE
-from vaelab.objectives.registry import OBJECTIVES
-from vaelab.training.checkpoint import CheckpointError
-from vaelab.training.config import LR_SCHEDULES, ConfigError, ExperimentConfig
-from vaelab.training.loop import NonFiniteLossError
+from vaelab.choices import (
+    ARCHITECTURES,
+    BINARIZATIONS,
+    DATASET_NAMES,
+    DEFAULT_KS,
+    FAMILIES,
+    INFERENCE,
+    LR_SCHEDULES,
+    OBJECTIVES,
+    PRIORS,
+)
+from vaelab.cli.common import HelpFormatter, default_run_dir
+from vaelab.data.errors import DataError
+from vaelab.training.config import ConfigError, ExperimentConfig
 
-USER_ERRORS = (ConfigError, DataError, CheckpointError, NonFiniteLossError, FileExistsError,
-               ValueError)
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """What a command raises for a mistake the user can fix (one line, exit status 2). Imported
+    only once a command has failed, so that starting the CLI does not load torch."""
+    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.training.engine import NonFiniteLossError
+
+    return (ConfigError, DataError, CheckpointError, NonFiniteLossError, FileExistsError, ValueError)
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -42,10 +51,11 @@ def add_train(sub: Any) -> None:
                     "[model], [data], [train]), then flags. The run folder gets config.json, "
                     "metrics.jsonl (one line per epoch), checkpoint.safetensors, "
                     "model_best.safetensors, metrics.json and pictures.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--config", type=Path, help="TOML or JSON experiment config")
-    p.add_argument("--run-dir", type=Path, help="output folder (default runs/DATASET-TIME)")
+    p.add_argument("--out", "--run-dir", dest="run_dir", type=Path, metavar="RUN",
+                   help="the run folder to write (default runs/DATASET-TIME)")
     p.add_argument("--resume", type=Path, metavar="RUN",
                    help="continue an interrupted run from its last checkpoint "
                         "(only --epochs, --time-budget, --compile and --bf16 may change)")
@@ -71,12 +81,15 @@ def add_train(sub: Any) -> None:
     d.add_argument("--image-size", type=int, help="resize user images to this square size")
     d.add_argument("--train-limit", type=int, help="use only the first N training examples")
     m = p.add_argument_group("model")
-    m.add_argument("--architecture", choices=ARCHITECTURES)
-    m.add_argument("--latent-dim", type=int)
+    m.add_argument("--architecture", choices=ARCHITECTURES,
+                   help="encoder/decoder networks: fully connected or convolutional")
+    m.add_argument("--latent-dim", type=int, help="size of the latent vector z")
     m.add_argument("--hidden", type=_int_list, help="hidden widths, e.g. 512,512")
-    m.add_argument("--likelihood", choices=FAMILIES)
+    m.add_argument("--likelihood", choices=FAMILIES,
+                   help="p(x | z): bernoulli (binary pixels), gaussian (learned variance), gaussian-fixed, "
+                        "logistic8 (discretized logistic over 8-bit values)")
     m.add_argument("--prior-scale", type=float, help="σ of the prior Normal(0, σ²I)")
-    m.add_argument("--activation")
+    m.add_argument("--activation", help="nonlinearity of the networks: relu, tanh, elu, gelu or silu")
     m.add_argument("--prior", choices=PRIORS,
                    help="normal = Normal(0, σ²I); mog = learned Gaussian mixture; vamp = VampPrior")
     m.add_argument("--prior-components", type=int,
@@ -92,13 +105,14 @@ def add_train(sub: Any) -> None:
     t.add_argument("--objective", choices=OBJECTIVES,
                    help="elbo or iwae; -stl / -dreg select lower-variance gradient estimators")
     t.add_argument("--samples", type=int, help="samples per example (k for IWAE)")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
+    t.add_argument("--epochs", type=int, help="passes over the training data")
+    t.add_argument("--batch-size", type=int, help="examples per optimiser step (per process with --nproc)")
     t.add_argument("--lr", type=float, help="Adam learning rate")
     t.add_argument("--kl-warmup", type=int, help="steps of linear KL warm-up (0 = off)")
     t.add_argument("--grad-clip", type=float, help="max gradient norm (0 = off)")
     t.add_argument("--patience", type=int, help="early stopping patience in epochs (0 = off)")
-    t.add_argument("--seed", type=int)
+    t.add_argument("--seed", type=int,
+                   help="seed of the initial weights, the shuffles and the labelled subset")
     t.add_argument("--device", help="auto, cpu or cuda[:N]")
     t.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                    help="burda = lr·10^(−i/7) for 3^i epochs (Burda et al. 2016)")
@@ -115,7 +129,40 @@ def add_train(sub: Any) -> None:
                        f"{', '.join(kind.models)}: {kind.summary}" for kind in kinds.registered_kinds()))
     for kind in kinds.registered_kinds():
         kind.module().add_train_flags(p)
+    state_defaults(p)
     p.set_defaults(handler=run_train)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "none"
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value)) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def state_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append each train flag's real default to its help, per kind where kinds differ:
+    "(default: 10; ssm: 30; m2, m1m2: 100)". The flags themselves default to None, so that only
+    what the user typed overrides a config file."""
+    per_model: dict[str, dict[str, Any]] = {}
+    for kind in kinds.registered_kinds():
+        defaults = getattr(kind.module(), "flag_defaults", None)
+        for name in kind.models:
+            per_model[name] = defaults(name) if defaults is not None else {}
+    for action in parser._actions:
+        values = {model: d[action.dest] for model, d in per_model.items() if action.dest in d}
+        if not values or action.default is not None or "default" in (action.help or ""):
+            continue
+        groups: dict[str, list[str]] = {}
+        for model, value in values.items():
+            groups.setdefault(_shown(value), []).append(model)
+        first, *rest = groups.items()
+        text = first[0] if len(groups) == 1 else f"{first[0]} ({', '.join(first[1])})"
+        text += "".join(f"; {', '.join(models)}: {value}" for value, models in rest)
+        action.help = f"{action.help or ''} (default: {text})".strip()
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -132,7 +179,7 @@ def add_evaluate(sub: Any) -> None:
                     "naive prior Monte Carlo estimator beside importance sampling for each k and "
                     "writes estimators.png / estimators.json. Each evaluation is kept as "
                     "RUN/evaluations/<kind>-k<k>-n<examples>-<time>.json; metrics.json merges them.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("run", type=Path, help="run folder written by `vaelab train`")
     p.add_argument("-k", "--samples", type=int, default=1000, help="importance samples per image")
@@ -145,10 +192,10 @@ def add_evaluate(sub: Any) -> None:
     p.add_argument("--ais-examples", type=int, default=0,
                    help="also estimate log p(x) by annealed importance sampling on this many test "
                         "images (an estimator independent of the guide; slow)")
-    p.add_argument("--ais-chains", type=int, default=16)
+    p.add_argument("--ais-chains", type=int, default=16, help="independent AIS chains per image")
     p.add_argument("--ais-steps", type=int, default=500, help="annealing steps (HMC, 10 leapfrog)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--seed", type=int, default=0, help="seed of the importance samples and pictures")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run_evaluate)
@@ -163,11 +210,11 @@ def add_sample(sub: Any) -> None:
         "sample", help="draw images from a trained model's prior",
         description="Draw z ~ p(z) and decode E[x | z]; writes a PNG grid (and .npy with --npy).",
         epilog="example: vaelab sample RUN --grid -n 100 --columns 10 --out samples.png",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("run", type=Path, help="run folder written by `vaelab train`")
     p.add_argument("-n", "--num", type=int, default=64, help="number of samples")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the draws z ~ p(z)")
     p.add_argument("--out", type=Path, help="PNG path (default RUN/samples-SEED.png)")
     p.add_argument("--grid", action="store_true",
                    help="write the PNG grid (always done; the flag makes scripts explicit)")
@@ -175,7 +222,7 @@ def add_sample(sub: Any) -> None:
     p.add_argument("--npy", type=Path, help="also save the samples as an .npy array [N,C,H,W]")
     p.add_argument("--class", dest="class_label", type=int, metavar="C",
                    help="semi-supervised runs: draw images of class C (styles z ~ p(z))")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.set_defaults(handler=run_sample)
 
 
@@ -190,17 +237,18 @@ def add_demo(sub: Any) -> None:
                     "binarization) on the embedded 5,000-digit MNIST subset, then writes samples, "
                     "reconstructions, the training curve, metrics.json (test ELBO and "
                     "importance-sampled log p(x)) and the estimator comparison.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("--run-dir", type=Path, help="output folder (default runs/demo-TIME)")
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", "--run-dir", dest="run_dir", type=Path, metavar="RUN",
+                   help="the run folder to write (default runs/demo-TIME)")
+    p.add_argument("--epochs", type=int, default=50, help="passes over the 4,000 training digits")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, shuffles and samples")
     p.add_argument("--compare-examples", type=int, default=50,
                    help="test images in the estimator comparison")
     p.add_argument("--ks", type=_int_list, default=DEFAULT_KS, help="sample counts to compare")
     p.add_argument("--eval-samples", type=int, default=1000,
                    help="k for the importance-sampled log p(x) of all 1,000 test images")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run_demo)
 
 

@@ -1,7 +1,9 @@
-"""The `vaelab` command: train, evaluate, sample, demo, report, reconstruct.
+"""The `vaelab` command: train, evaluate, sample, demo, report, reconstruct, and the commands of
+particular kinds (simulate, predict, compare, classify).
 
 The only place argv and config files are read. Each command turns flags into configs and calls
 the library; any mistake a user can make ends in one line `vaelab: error: ...` and exit 2.
+Building the parser loads no torch, so `--help` and argument errors answer at once.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from vaelab import __version__
 from vaelab.cli import commands, report_commands, semisupervised_commands, sequence_commands
@@ -16,8 +19,16 @@ from vaelab.cli import commands, report_commands, semisupervised_commands, seque
 USAGE_ERRORS = 2
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose mistakes end in one line (and a pointer to --help), not the usage
+    block: `vaelab: error: argument --epochs: invalid int value: 'abc' (see vaelab train --help)`."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERRORS, f"vaelab: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vaelab",
         description="Deep latent-variable models and amortized variational inference (VAEs).",
         epilog="Start with `vaelab demo`: it trains a VAE on the built-in 5,000-digit MNIST subset "
@@ -39,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def interrupted_message(command: str | None) -> str:
+    """What Ctrl-C means for the interrupted command."""
+    if command in ("train", "demo"):
+        return ("vaelab: interrupted; the run keeps its last checkpoint (end of the last finished "
+                "epoch): continue it with `vaelab train --resume RUN`")
+    return "vaelab: interrupted; nothing was written by the unfinished step"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -46,13 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv  # for commands that relaunch themselves (train --nproc)
     try:
         return int(args.handler(args) or 0)
-    except commands.USER_ERRORS as error:
+    except KeyboardInterrupt:
+        print(interrupted_message(getattr(args, "command", None)), file=sys.stderr)
+        return 130
+    except Exception as error:
+        if not isinstance(error, commands.user_errors()):
+            raise
         print(f"vaelab: error: {error}", file=sys.stderr)
         return USAGE_ERRORS
-    except KeyboardInterrupt:
-        print("vaelab: interrupted; a run can be continued with `vaelab train --resume RUN`",
-              file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

@@ -7,12 +7,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from vaelab.evaluation.plots import save_image_grid
-from vaelab.evaluation.run import display, held_out_tensor
+from vaelab.cli.common import RawDescriptionHelpFormatter
 from vaelab.training.config import ConfigError, ExperimentConfig
-from vaelab.training.experiment import data_kind_of, load_splits, load_trained_model
 
 TENSORBOARD_DIR = "tensorboard"
 
@@ -31,7 +27,7 @@ def add_report(sub: Any) -> None:
             "their validation curves.", 78),
         epilog="examples:\n  vaelab report runs/mnist-20261125-101500\n"
                "  vaelab report runs/a runs/b --out comparison.html",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN",
                    help="run folder written by `vaelab train` (several: one comparison page)")
@@ -59,12 +55,17 @@ def run_report(args: argparse.Namespace) -> int:
 
 def add_reconstruct(sub: Any) -> None:
     p = sub.add_parser(
-        "reconstruct", help="write a PNG of test images beside their reconstructions",
-        description="Encode the first N test images of a run and decode them again: writes a PNG "
-                    "grid in which each test image is followed, to its right, by E[x | z] at its "
-                    "posterior mean z = E_q[z | x].",
-        epilog="example: vaelab reconstruct runs/mnist-20261125-101500 -n 16 --out recon.png",
+        "reconstruct", help="write a PNG of images beside their reconstructions",
+        description="Encode the first N test images of a run (or your own images, --images) and "
+                    "decode them again: writes a PNG grid in which each image is followed, to its "
+                    "right, by E[x | z] at its posterior mean z = E_q[z | x]. With --images the run "
+                    "folder alone is enough (no dataset needed).",
+        epilog="examples:\n  vaelab reconstruct runs/mnist-20261125-101500 -n 16 --out recon.png\n"
+               "  vaelab reconstruct RUN --images my_digits/ --out mine.png",
+        formatter_class=RawDescriptionHelpFormatter,
     )
+    p.add_argument("--images", type=Path, nargs="+", metavar="PATH",
+                   help="image files, folders or .npy/.npz arrays to reconstruct instead of test images")
     p.add_argument("run", type=Path, metavar="RUN", help="run folder written by `vaelab train`")
     p.add_argument("-n", "--num", type=int, default=32, metavar="N",
                    help="number of test images (default: 32)")
@@ -78,13 +79,30 @@ def add_reconstruct(sub: Any) -> None:
 
 
 def run_reconstruct(args: argparse.Namespace) -> int:
+    import torch
+
+    from vaelab.evaluation.plots import save_image_grid
+    from vaelab.evaluation.run import display, held_out_tensor
+    from vaelab.training.experiment import load_trained_model
+
     if args.num < 1 or args.columns < 1:
         raise ConfigError(f"--num and --columns must be >= 1, got {args.num} and {args.columns}")
-    model, _, splits = load_trained_model(args.run, device=args.device)
-    if args.num > len(splits.test):
-        raise ConfigError(f"--num {args.num}: the test split has only {len(splits.test)} images")
+    model, _, splits = load_trained_model(args.run, device=args.device, data=args.images is None)
     device = next(model.parameters()).device
-    x = held_out_tensor(model, splits, args.num, device)
+    if args.images is not None:
+        from vaelab.data.user_images import read_images
+        from vaelab.evaluation.classification import model_space
+
+        images, _, binary = read_images(args.images, None)
+        if tuple(images.shape[1:]) != tuple(model.data_shape):
+            raise ConfigError(f"the images are {tuple(images.shape[1:])} (C, H, W) but the run was "
+                              f"trained on {tuple(model.data_shape)}")
+        x = model_space(model, images[:args.num], binary).to(device)
+    else:
+        assert splits is not None
+        if args.num > len(splits.test):
+            raise ConfigError(f"--num {args.num}: the test split has only {len(splits.test)} images")
+        x = held_out_tensor(model, splits, args.num, device)
     pairs = torch.stack([display(model, x), display(model, model.reconstruct(x))], 1)
     out = args.out or args.run / f"reconstructions-{args.num}.png"
     save_image_grid(pairs.flatten(0, 1).cpu(), out, columns=args.columns)
@@ -95,6 +113,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
 def tensorboard_callback(config: ExperimentConfig, run_dir: Path) -> Any:
     """A TensorBoard logger for RUN/tensorboard; ConfigError at once when tensorboard is absent."""
     from vaelab.reports.tensorboard import TensorBoardLogger, summary_writer_class
+    from vaelab.training.experiment import data_kind_of, load_splits
 
     try:
         summary_writer_class()

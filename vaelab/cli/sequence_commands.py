@@ -15,22 +15,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from vaelab.data.pendulum import PENDULUM, PendulumConfig, generate_splits, save_splits
-from vaelab.evaluation.sequence_metrics import (
-    batch_of,
-    evidence_table,
-    format_evidence_table,
-    mean_frame,
-    prediction_scores,
-    sequence_evidence,
-    to_unit,
-)
-from vaelab.evaluation.sequence_plots import save_animation, save_strips
-from vaelab.models.ssm_rollout import predict
+from vaelab.cli.common import HelpFormatter
+from vaelab.data.pendulum_config import PENDULUM, PENDULUM_HELP, PendulumConfig
 from vaelab.training.config import ConfigError
-from vaelab.training.sequence_loop import load_sequence_run
 
 
 def add_simulate(sub: Any) -> None:
@@ -39,18 +26,22 @@ def add_simulate(sub: Any) -> None:
         description="Simulate θ̈ = −(g/L) sin θ − b θ̇ + u(t) with RK4, render 32×32 anti-aliased frames, "
                     "and write every split (uint8 frames, actions u, true states θ, ω, masks) with the "
                     "parameters to DIR/pendulum.npz, plus DIR/preview.png.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("system", choices=(PENDULUM,), help="what to simulate")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     defaults = PendulumConfig()
     for f in fields(PendulumConfig):
         kind = {"float": float, "int": int, "str": str}[str(f.type)]
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=getattr(defaults, f.name))
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=getattr(defaults, f.name),
+                       help=PENDULUM_HELP[f.name])
     p.set_defaults(handler=run_simulate)
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    from vaelab.data.pendulum import generate_splits, save_splits
+    from vaelab.evaluation.sequence_plots import save_strips
+
     config = PendulumConfig(**{f.name: getattr(args, f.name) for f in fields(PendulumConfig)})
     started = time.perf_counter()
     splits = generate_splits(config)
@@ -74,18 +65,25 @@ def add_predict(sub: Any) -> None:
                     "valid prediction time (share of the horizon before the per-frame MSE first exceeds "
                     "0.01) beside the copy-last-frame and mean-frame baselines. Writes a PNG of frame "
                     "strips and an animated GIF (truth, prediction).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("run", type=Path, help="run folder written by `vaelab train --model ssm`")
     p.add_argument("--context", type=int, default=10, help="frames filtered before predicting")
     p.add_argument("--horizon", type=int, default=90, help="frames predicted")
     p.add_argument("--sequences", type=int, default=6, help="test sequences drawn in the pictures")
     p.add_argument("--out", type=Path, help="output folder (default RUN)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N]")
     p.set_defaults(handler=run_predict)
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from vaelab.evaluation.sequence_metrics import batch_of, mean_frame, prediction_scores, to_unit
+    from vaelab.evaluation.sequence_plots import save_animation, save_strips
+    from vaelab.models.ssm_rollout import predict
+    from vaelab.training.sequence_loop import load_sequence_run
+
     model, _, splits = load_sequence_run(args.run, device=args.device)
     test = splits["test"]
     if not 1 <= args.context < test.length:
@@ -122,19 +120,22 @@ def add_compare(sub: Any) -> None:
                     "and the IWAE bound with k samples over whole sequences, in nats per frame, with "
                     "standard errors and the paired difference to the best model. Runs must share "
                     "their test data.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="two or more sequence-model runs")
     p.add_argument("-k", "--samples", type=int, default=100, help="importance samples per sequence")
     p.add_argument("--sequences", type=int, default=100, help="test sequences (0 = all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the importance samples and particles")
     p.add_argument("--json", type=Path, help="also write the table as JSON")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N]")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run_compare)
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    from vaelab.evaluation.sequence_metrics import evidence_table, format_evidence_table, sequence_evidence
+    from vaelab.training.sequence_loop import load_sequence_run
+
     if len(args.runs) < 2:
         raise ConfigError("compare needs at least two runs")
     if args.samples < 1 or args.sequences < 0:

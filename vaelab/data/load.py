@@ -86,3 +86,20 @@ def _load_user(source: str, image_size: int | None, seed: int) -> dict[str, Imag
         **splits,
         "test": dataclasses.replace(test, name=f"{stem}/test"),
     }
+
+
+def dataset_folder(source: str, data_dir: str | None = None) -> str | None:
+    """The folder a dataset's files are read from (None for the embedded subset): for a named
+    benchmark the folder holding its files, for user data the file or folder itself."""
+    if source == EMBEDDED_NAME:
+        return None
+    if source in DATASET_NAMES:
+        from vaelab.data.catalog import FILE_GROUPS
+        from vaelab.data.fetch import resolve_files
+
+        try:
+            paths = resolve_files(FILE_GROUPS[source], data_dir, download=False)
+        except DataError:
+            return None
+        return str(next(iter(paths.values())).resolve().parent)
+    return str(Path(source).resolve())

@@ -21,6 +21,30 @@ if TYPE_CHECKING:
 SPLITS: Final = ("train", "valid", "test")
 
 
+#: what each setting means (the command line's help for `vaelab simulate` and `--pendulum KEY=VALUE`)
+PENDULUM_HELP: Final[dict[str, str]] = {
+    "gravity": "g, m/s²",
+    "length": "L, m (the dynamics depend on g/L)",
+    "damping": "b, 1/s: θ̈ = −(g/L) sin θ − b θ̇ + u(t)",
+    "force": "the external torque u(t): none, random (smooth random steps) or sine",
+    "max_torque": "largest |u(t)|, rad/s²",
+    "dt": "seconds between frames",
+    "substeps": "RK4 steps per frame",
+    "max_initial_speed": "initial |ω| drawn uniformly up to this, rad/s",
+    "image_size": "frame side, pixels",
+    "pixel_noise": "standard deviation of Gaussian pixel noise, in [0, 1] intensity units",
+    "process_noise": "standard deviation of random kicks to ω per second",
+    "drop_probability": "chance that a frame is dropped (blank, no likelihood term)",
+    "train_sequences": "training sequences",
+    "train_length": "frames per training sequence",
+    "valid_sequences": "validation sequences",
+    "valid_length": "frames per validation sequence",
+    "test_sequences": "test sequences",
+    "test_length": "frames per test sequence (longer than training: prediction beyond it)",
+    "seed": "seed of the simulation (each split has its own stream)",
+}
+
+
 def _require(ok: bool, name: str, allowed: str, got: object) -> None:
     if not ok:
         raise DataError(f"pendulum.{name}: must be {allowed}, got {got!r}")

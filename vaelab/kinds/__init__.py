@@ -44,8 +44,10 @@ class KindModule(Protocol):
     def sample(self, args: argparse.Namespace) -> int:
         """`vaelab sample RUN` of this kind."""
 
-    def load(self, run_dir: Path, best: bool = True, device: str = "cpu") -> tuple[Any, Any, Any]:
-        """(model in eval mode, config, data splits) of a run folder of this kind."""
+    def load(self, run_dir: Path, best: bool = True, device: str = "cpu",
+             data: bool = True) -> tuple[Any, Any, Any]:
+        """(model in eval mode, config, data splits) of a run folder of this kind; with
+        `data=False` from the run folder alone (splits may then be None)."""
 
 
 @dataclass(frozen=True)
@@ -153,15 +155,16 @@ register_kind(ModelKind(
 
 def load(run_dir: Path | str, best: bool = True, device: str = "cpu") -> Any:
     """The trained model of a run folder of any registered kind, in eval mode on `device`
-    (its best weights when the run kept them). A run trained through `vaelab.fit` with your own
-    model is reloaded by rebuilding the module and `vaelab.load_weights(model, run_dir)`."""
+    (its best weights when the run kept them), from the run folder alone (no dataset needed).
+    A run trained through `vaelab.fit` with your own model is reloaded by rebuilding the module
+    and `vaelab.load_weights(model, run_dir)`."""
     raw = read_run_config(run_dir)
     if raw.get("kind") == "custom":
         raise KindError(f"{run_dir} holds a model you built ({raw.get('model_class', '?')}); vaelab "
                         "cannot rebuild it: construct it again and call "
                         f"vaelab.load_weights(model, {str(run_dir)!r})")
     model, _, _ = kind_of_config(raw, str(Path(run_dir) / CONFIG)).module().load(
-        Path(run_dir), best=best, device=device)
+        Path(run_dir), best=best, device=device, data=False)
     return model
 
 

@@ -17,25 +17,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from vaelab.cli.common import default_run_dir
-from vaelab.evaluation.classification import class_samples, evaluate_semisupervised_run
-from vaelab.evaluation.plots import save_image_grid
-from vaelab.evaluation.run import display
-from vaelab.evaluation.store import output_lines
+from vaelab.kinds.vae import TRAIN_FLAGS, defaults_of, note_default_dataset, sample_images
 from vaelab.kinds.vae import overrides as vae_overrides
-from vaelab.kinds.vae import sample_images
-from vaelab.training.checkpoint import CONFIG, CheckpointError
 from vaelab.training.config import ConfigError, ExperimentConfig
-from vaelab.training.experiment import load_trained_model
-from vaelab.training.semisupervised import (
+from vaelab.training.run_files import CONFIG
+from vaelab.training.semisupervised_config import (
     SECTION,
     SemiSupervisedExperiment,
     default_experiment,
     load_experiment,
 )
-from vaelab.training.semisupervised_fit import fit_semisupervised
 
 # flag destination -> field of the [semisupervised] section
 SEMI_FLAGS: dict[str, str] = {
@@ -69,6 +61,13 @@ def _widths(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from error
 
 
+def flag_defaults(model: str) -> dict[str, Any]:
+    """Each `vaelab train` flag's default for --model m2 / m1m2 (the paper's settings)."""
+    config = default_experiment(model).to_dict()
+    return {**defaults_of(config, TRAIN_FLAGS),
+            **{dest: config[SECTION][name] for dest, name in SEMI_FLAGS.items()}}
+
+
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
     """The `vaelab train` flags of `--model m2` / `--model m1m2`."""
     g = parser.add_argument_group(
@@ -76,23 +75,23 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
         "M2 learns q(y|x) from a few labels and every unlabelled image; m1m2 runs M2 on the "
         "latent means of an M1 VAE ([model] flags then describe M1).")
     g.add_argument("--labels", type=_labels, metavar="N|all",
-                   help="labelled training images, balanced per class and chosen by --seed "
-                        "(default 100); 'all' = supervised")
+                   help="labelled training images, balanced per class and chosen by --seed; "
+                        "'all' = supervised")
     g.add_argument("--classes", type=int, help="number of classes (default: largest label + 1)")
     g.add_argument("--alpha", type=float,
                    help="α = ALPHA·N, the weight of the classification term (paper: 0.1); per "
                         "labelled example α / N_labels")
     g.add_argument("--labelled-batch-size", type=int,
-                   help="labelled examples drawn per step beside each unlabelled batch (100)")
-    g.add_argument("--classifier-hidden", type=_widths, help="hidden widths of q(y|x) (500)")
-    g.add_argument("--m2-latent-dim", type=int, help="m1m2: size of M2's z (50)")
-    g.add_argument("--m2-hidden", type=_widths, help="m1m2: hidden widths of M2's networks (500)")
+                   help="labelled examples drawn per step beside each unlabelled batch")
+    g.add_argument("--classifier-hidden", type=_widths, help="hidden widths of q(y|x)")
+    g.add_argument("--m2-latent-dim", type=int, help="m1m2: size of M2's z")
+    g.add_argument("--m2-hidden", type=_widths, help="m1m2: hidden widths of M2's networks")
     g.add_argument("--unlabelled", type=Path, metavar="PATH",
                    help="extra images without labels (a folder of images or an .npy/.npz array) "
                         "added to the training images")
     g.add_argument("--m1-run", type=Path, metavar="RUN",
                    help="m1m2: a trained VAE run to use as M1 (else M1 is trained first, in RUN/m1)")
-    g.add_argument("--m1-epochs", type=int, help="m1m2: epochs of M1 training (50)")
+    g.add_argument("--m1-epochs", type=int, help="m1m2: epochs of M1 training")
     g.add_argument("--m1-time-budget", type=float, metavar="MINUTES",
                    help="m1m2: time budget of M1 training (0 = off)")
 
@@ -105,6 +104,8 @@ def _semi_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def semisupervised_config(args: argparse.Namespace,
                           overrides: dict[str, dict[str, Any]]) -> SemiSupervisedExperiment:
     """Paper defaults for the kind, then --config FILE, then flags."""
+    from vaelab.training.checkpoint import CheckpointError
+
     config = default_experiment(args.model)
     if args.config is not None:
         loaded = load_experiment(args.config)
@@ -135,6 +136,9 @@ def semisupervised_config(args: argparse.Namespace,
 
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model m2|m1m2 ...` and `vaelab train --resume RUN` of such a run."""
+    from vaelab.evaluation.classification import evaluate_semisupervised_run
+    from vaelab.training.semisupervised_fit import fit_semisupervised
+
     overrides = vae_overrides(args)
     if args.nproc is not None:
         raise ConfigError("--nproc is not supported for semi-supervised runs yet; use torchrun")
@@ -150,6 +154,7 @@ def train(args: argparse.Namespace) -> int:
         resume = True
     else:
         config = semisupervised_config(args, overrides)
+        note_default_dataset(args, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(args.dataset or "mnist-5k")
         resume = False
     fit_semisupervised(config, run_dir, resume, not args.no_progress)
@@ -174,6 +179,9 @@ def summary_line(metrics: dict) -> str:
 
 def evaluate(args: argparse.Namespace) -> int:
     """`vaelab evaluate RUN` for a semi-supervised run."""
+    from vaelab.evaluation.classification import evaluate_semisupervised_run
+    from vaelab.evaluation.store import output_lines
+
     if args.samples < 1 or args.examples < 0:
         raise ConfigError("-k must be >= 1 and --examples >= 0")
     if args.compare_estimators or args.ais_examples:
@@ -196,11 +204,18 @@ def evaluate(args: argparse.Namespace) -> int:
 def sample(args: argparse.Namespace) -> int:
     """`vaelab sample RUN`: images from the prior, or with --class C images of class C in random
     styles z ~ p(z)."""
+    import torch
+
+    from vaelab.evaluation.classification import class_samples
+    from vaelab.evaluation.plots import save_image_grid
+    from vaelab.evaluation.run import display
+    from vaelab.training.experiment import load_trained_model
+
     if args.class_label is None:
         return sample_images(args)
     if not 1 <= args.num <= 100_000:
         raise ConfigError(f"--num must be in [1, 100000], got {args.num}")
-    model, _, _ = load_trained_model(args.run, device=args.device)
+    model, _, _ = load_trained_model(args.run, device=args.device, data=False)
     classes = model.num_classes
     if not 0 <= args.class_label < classes:
         raise ConfigError(f"--class must be in [0, {classes}), got {args.class_label}")
@@ -218,5 +233,9 @@ def sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def load(run_dir: Path, best: bool = True, device: str = "cpu") -> tuple[Any, SemiSupervisedExperiment, Any]:
-    return load_trained_model(run_dir, best=best, device=device)
+def load(run_dir: Path, best: bool = True, device: str = "cpu",
+         data: bool = True) -> tuple[Any, SemiSupervisedExperiment, Any]:
+    """(model, config, splits) of a run; `data=False`: the run folder alone, splits None."""
+    from vaelab.training.experiment import load_trained_model
+
+    return load_trained_model(run_dir, best=best, device=device, data=data)

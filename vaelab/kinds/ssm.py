@@ -17,28 +17,14 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
+from vaelab.choices import GUIDES, TRANSITIONS
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
-from vaelab.data.pendulum import PendulumConfig
-from vaelab.data.pendulum_physics import sample_forces
-from vaelab.evaluation.sequence_metrics import to_unit
-from vaelab.evaluation.sequence_plots import save_animation, save_strips
-from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
-from vaelab.evaluation.store import output_lines
-from vaelab.kinds.vae import TRAIN_FLAGS
-from vaelab.models.ssm import GUIDES, TRANSITIONS
-from vaelab.models.ssm_rollout import generate
-from vaelab.training.checkpoint import CONFIG, CheckpointError
+from vaelab.data.pendulum_config import PendulumConfig
+from vaelab.kinds.vae import TRAIN_FLAGS, defaults_of
 from vaelab.training.config import ConfigError
 from vaelab.training.config_files import read_config_file
-from vaelab.training.sequence_loop import (
-    SequenceExperiment,
-    fit_sequences,
-    is_sequence_run,
-    load_sequence_run,
-)
+from vaelab.training.run_files import CONFIG
+from vaelab.training.sequence_config import SequenceExperiment, is_sequence_run
 
 # `vaelab train` flags that also mean something for a sequence model: dest -> (section, field)
 SHARED_TRAIN_FLAGS: dict[str, tuple[str, str]] = {
@@ -92,6 +78,11 @@ def _pendulum_setting(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"pendulum.{key}: expected {types[key]}, got {value!r}") from error
 
 
+def flag_defaults(model: str) -> dict[str, Any]:
+    """Each `vaelab train` flag's default for --model ssm."""
+    return defaults_of(SequenceExperiment().to_dict(), {**SHARED_TRAIN_FLAGS, **SSM_FLAGS})
+
+
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
     """The `vaelab train` flags of state-space models (used with --model ssm)."""
     g = parser.add_argument_group("sequence models (--model ssm)")
@@ -140,6 +131,10 @@ def sequence_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model ssm ...`: train, evaluate, print the headline numbers."""
+    from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
+    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.training.sequence_loop import fit_sequences
+
     overrides = sequence_overrides(args)
     if args.resume is not None:
         allowed = {"epochs", "minutes", "compile", "precision"}
@@ -171,11 +166,20 @@ def train(args: argparse.Namespace) -> int:
 
 def sample(args: argparse.Namespace) -> int:
     """`vaelab sample RUN` for a sequence run: new sequences from scratch under sampled forces."""
+    import numpy as np
+    import torch
+
+    from vaelab.data.pendulum_physics import sample_forces
+    from vaelab.evaluation.sequence_metrics import to_unit
+    from vaelab.evaluation.sequence_plots import save_animation, save_strips
+    from vaelab.models.ssm_rollout import generate
+    from vaelab.training.sequence_loop import load_sequence_run
+
     if not 1 <= args.num <= 10_000:
         raise ConfigError(f"--num must be in [1, 10000], got {args.num}")
-    model, config, splits = load_sequence_run(args.run, device=args.device)
+    model, config, _ = load_sequence_run(args.run, device=args.device, data=False)
     data = config.data.pendulum
-    steps = splits["train"].length
+    steps = data.train_length
     rng = np.random.default_rng(args.seed)
     actions = torch.from_numpy(sample_forces(data.force, args.num, steps, data.dt, rng, data.max_torque))
     device = next(model.parameters()).device
@@ -194,6 +198,9 @@ def sample(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     """`vaelab evaluate RUN` of a sequence run: the sequential ELBO, IWAE_k and the particle
     filter's evidence per frame, the probe of the physical state and the prediction scores."""
+    from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
+    from vaelab.evaluation.store import output_lines
+
     if args.compare_estimators or args.ais_examples:
         raise ConfigError("--compare-estimators and --ais-examples are for frame models; a sequence "
                           "run reports ELBO, IWAE and particle-filter evidence (see also `vaelab compare`)")
@@ -210,5 +217,9 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def load(run_dir: Path, best: bool = True, device: str = "cpu") -> tuple[Any, SequenceExperiment, Any]:
-    return load_sequence_run(run_dir, best=best, device=device)
+def load(run_dir: Path, best: bool = True, device: str = "cpu",
+         data: bool = True) -> tuple[Any, SequenceExperiment, Any]:
+    """(model, config, splits) of a sequence run; `data=False`: the config alone, splits None."""
+    from vaelab.training.sequence_loop import load_sequence_run
+
+    return load_sequence_run(run_dir, best=best, device=device, data=data)

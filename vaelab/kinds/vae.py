@@ -15,21 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from vaelab.choices import DEFAULT_KS
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
-from vaelab.cli.report_commands import tensorboard_callback
-from vaelab.evaluation.estimators import DEFAULT_KS
-from vaelab.evaluation.plots import save_image_grid
-from vaelab.evaluation.run import display, evaluate_run
-from vaelab.evaluation.store import output_lines
-from vaelab.training.checkpoint import CONFIG, CheckpointError
 from vaelab.training.config import ConfigError, ExperimentConfig
-from vaelab.training.distributed import current as current_distributed
-from vaelab.training.distributed import launched_by_torchrun
-from vaelab.training.distributed import teardown as teardown_distributed
-from vaelab.training.experiment import load_trained_model
-from vaelab.training.loop import fit
+from vaelab.training.run_files import CONFIG
 
 # flag destination -> (config section, field)
 TRAIN_FLAGS: dict[str, tuple[str, str]] = {
@@ -73,12 +62,27 @@ RESUMABLE = {"epochs", "time_budget_minutes", "compile", "precision"}
 
 
 
+def defaults_of(config: dict[str, Any], flags: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """{flag destination: its value in a config dict}, for the flags that map into it."""
+    return {dest: config[section][name] for dest, (section, name) in flags.items()
+            if name in config.get(section, {})}
+
+
+def flag_defaults(model: str) -> dict[str, Any]:
+    """Each `vaelab train` flag's default for --model vae: the config's own defaults."""
+    return defaults_of(ExperimentConfig().to_dict(), TRAIN_FLAGS)
+
+
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
     """The VAE family uses the common data / model / training flags of `vaelab train` only."""
 
 
-def load(run_dir: Path, best: bool = True, device: str = "cpu") -> tuple[Any, ExperimentConfig, Any]:
-    return load_trained_model(run_dir, best=best, device=device)
+def load(run_dir: Path, best: bool = True, device: str = "cpu",
+         data: bool = True) -> tuple[Any, ExperimentConfig, Any]:
+    """(model, config, splits) of a run; `data=False`: the run folder alone, splits None."""
+    from vaelab.training.experiment import load_trained_model
+
+    return load_trained_model(run_dir, best=best, device=device, data=data)
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -94,6 +98,12 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
                      evaluate: bool, compare: bool = False, compare_examples: int = 100,
                      ks: tuple[int, ...] = DEFAULT_KS, tensorboard: bool = False) -> dict | None:
     """Train (or resume), evaluate on the test split, print the headline numbers and the folder."""
+    from vaelab.cli.report_commands import tensorboard_callback
+    from vaelab.evaluation.run import evaluate_run
+    from vaelab.training.distributed import current as current_distributed
+    from vaelab.training.distributed import teardown as teardown_distributed
+    from vaelab.training.loop import fit
+
     logger = tensorboard_callback(config, run_dir) if tensorboard else None
     try:
         model, loop = fit(config, run_dir, resume=resume, progress=progress, on_epoch=logger)
@@ -134,6 +144,9 @@ def relaunch_with_torchrun(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     """`vaelab train [--model vae]` and `vaelab train --resume RUN` of a VAE-family run."""
+    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.training.distributed import launched_by_torchrun
+
     if args.nproc is not None and not launched_by_torchrun():
         return relaunch_with_torchrun(args)
     flags = overrides(args)
@@ -150,6 +163,7 @@ def train(args: argparse.Namespace) -> int:
     else:
         base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
         config = base.with_overrides(flags)
+        note_default_dataset(args, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(config.data.dataset)
         resume = False
     train_and_report(config, run_dir, resume, not args.no_progress, not args.no_eval,
@@ -157,9 +171,20 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def note_default_dataset(args: argparse.Namespace, dataset: str) -> None:
+    """Say so when neither a flag nor a config file chose the data."""
+    if args.dataset is None and args.config is None:
+        print(f"vaelab: no --dataset given: training on {dataset} (the embedded 5,000-digit MNIST "
+              "subset); pass --dataset mnist, fashion-mnist, a folder or an .npy file for other data",
+              flush=True)
+
+
 def evaluate(args: argparse.Namespace) -> int:
     """`vaelab evaluate RUN`: ELBO and IS log p(x) on the test split, optionally the estimator
     comparison and AIS."""
+    from vaelab.evaluation.run import evaluate_run
+    from vaelab.evaluation.store import output_lines
+
     if args.samples < 1 or args.compare_examples < 1 or min(args.ks) < 1 or args.examples < 0:
         raise ConfigError("-k, --ks and --compare-examples must be >= 1 and --examples >= 0")
     if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
@@ -198,11 +223,17 @@ def sample(args: argparse.Namespace) -> int:
 
 def sample_images(args: argparse.Namespace) -> int:
     """Draw --num images from a frame model's prior and write them (shared with other kinds)."""
+    import torch
+
+    from vaelab.evaluation.plots import save_image_grid
+    from vaelab.evaluation.run import display
+    from vaelab.training.experiment import load_trained_model
+
     if not 1 <= args.num <= 100_000:
         raise ConfigError(f"--num must be in [1, 100000], got {args.num}")
     if args.columns is not None and args.columns < 1:
         raise ConfigError(f"--columns must be >= 1, got {args.columns}")
-    model, _, _ = load_trained_model(args.run, device=args.device)
+    model, _, _ = load_trained_model(args.run, device=args.device, data=False)
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(args.seed)
     images = display(model, model.sample(args.num, generator)).cpu()

@@ -35,7 +35,13 @@ def _require(ok: bool, name: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which data, where to find it, and how to fit it to the likelihood."""
+    """Which data, where to find it, and how to fit it to the likelihood.
+
+    `image_shape` and `found_in` are written by training, not by the user: the [C, H, W] shape the
+    model was built for (so a run folder rebuilds its model without its data: sampling,
+    reconstructing or classifying given images work on any machine) and the folder the dataset's
+    files were read from (a hint for the error when a later evaluation cannot find them).
+    """
 
     dataset: str = "mnist-5k"
     data_dir: str | None = None
@@ -44,8 +50,14 @@ class DataConfig:
     validation_size: int = 500
     image_size: int | None = None
     train_limit: int | None = None
+    image_shape: tuple[int, ...] | None = None
+    found_in: str | None = None
 
     def __post_init__(self) -> None:
+        if self.image_shape is not None:
+            object.__setattr__(self, "image_shape", tuple(int(d) for d in self.image_shape))
+            _require(len(self.image_shape) == 3 and min(self.image_shape) >= 1, "data.image_shape",
+                     f"must be [C, H, W] with positive sizes, got {list(self.image_shape)}")
         _require(bool(self.dataset), "data.dataset", "must name a dataset or a path")
         _require(self.binarization in BINARIZATIONS, "data.binarization",
                  f"{self.binarization!r} is not one of {', '.join(BINARIZATIONS)}")

@@ -275,6 +275,12 @@ def run_training(
     loop = _prepare_folder(task, run_dir, resume, context, settings, say)
     context.barrier()  # nobody trains before rank 0 has set the folder up
 
+    if resume and loop.stopped_early:
+        say(f"{run_dir} stopped early after epoch {loop.epoch} (no validation improvement for "
+            f"{settings.patience} epochs; best epoch {loop.best_epoch}): nothing to do")
+    elif resume and loop.epoch >= settings.epochs:
+        say(f"{run_dir} has already trained {loop.epoch} of {settings.epochs} epochs: nothing to do "
+            f"(pass a larger --epochs to train it further)")
     steps_per_epoch = task.batches.steps_per_epoch(context)
     train_key, valid_key = f"train_{task.score_name}", f"valid_{task.score_name}"
     model.train()

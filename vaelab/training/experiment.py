@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from vaelab.data import ImageSet, load_dataset, split_off
+from vaelab.data import DataError, ImageSet, load_dataset, split_off
 from vaelab.data.representation import check_fit, resolve_binarization, static_binarization
 from vaelab.distributions.families import make_family
 from vaelab.models.base import LatentVariableModel
@@ -108,16 +108,45 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def record_data(config: ExperimentConfig, splits: Splits) -> ExperimentConfig:
+    """The config with what training learned about its data: the image shape the model is built
+    for and the folder the files came from (see DataConfig)."""
+    from vaelab.data.load import dataset_folder
+
+    found_in = dataset_folder(config.data.dataset, config.data.data_dir) or config.data.found_in
+    return replace(config, data=replace(config.data, image_shape=splits.train.image_shape,
+                                        found_in=found_in))
+
+
+def load_run_splits(config: ExperimentConfig) -> Splits:
+    """A run's data splits; when they cannot be found, the error says which folder the run was
+    trained from."""
+    try:
+        return load_experiment_splits(config, data_kind_of(config))
+    except DataError as error:
+        hint = config.data.found_in
+        if hint is None:
+            raise
+        raise DataError(f"{error}\nthis run was trained on files in {hint}: pass --data-dir {hint} "
+                        "(or set $VAELAB_DATA) to evaluate it here") from error
+
+
 def load_trained_model(
-    run_dir: Path | str, best: bool = True, device: str = "cpu"
-) -> tuple[LatentVariableModel, ExperimentConfig, Splits]:
-    """Rebuild a run's model from its saved config and weights (best weights when present)."""
+    run_dir: Path | str, best: bool = True, device: str = "cpu", data: bool = True,
+) -> tuple[LatentVariableModel, ExperimentConfig, Splits | None]:
+    """Rebuild a run's model from its saved config and weights (best weights when present).
+
+    With `data=False` the model is rebuilt from the run folder alone (the image shape training
+    recorded; runs from before that record still read their data) and no splits are returned:
+    enough to sample, reconstruct or classify given images on a machine without the dataset.
+    """
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():
         raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG}); "
                               "pass the folder that `vaelab train` wrote")
     config = load_experiment(run_dir / CONFIG)
-    splits = load_experiment_splits(config, data_kind_of(config))
-    model = build_model(config, splits.train.image_shape)
+    shape = config.data.image_shape
+    splits = load_run_splits(config) if data or shape is None else None
+    model = build_model(config, shape if shape is not None else splits.train.image_shape)
     load_run_weights(run_dir, model, best)
     return model.to(resolve_device(device)).eval(), config, splits

@@ -40,6 +40,7 @@ from vaelab.training.experiment import (
     data_kind_of,
     load_experiment_splits,
     make_training_objective,
+    record_data,
 )
 
 
@@ -89,6 +90,7 @@ def fit(
     torch.manual_seed(train_cfg.seed)
     data_kind = data_kind_of(config)
     splits = load_experiment_splits(config, data_kind)
+    config = record_data(config, splits)
     model = build_model(config, splits.train.image_shape).to(device)
     optimizer = make_optimizer(model, train_cfg.learning_rate)
     objective = make_training_objective(config, model, splits, run_dir, device, make_objective)

@@ -179,9 +179,11 @@ def fit_sequences(
 
 
 def load_sequence_run(
-    run_dir: Path | str, best: bool = True, device: str = "cpu"
-) -> tuple[StateSpaceModel, SequenceExperiment, dict[str, SequenceSet]]:
-    """Rebuild a sequence run's model from its config and weights (best weights when present)."""
+    run_dir: Path | str, best: bool = True, device: str = "cpu", data: bool = True,
+) -> tuple[StateSpaceModel, SequenceExperiment, dict[str, SequenceSet] | None]:
+    """Rebuild a sequence run's model from its config and weights (best weights when present);
+    with `data=False` from the config alone (frames and actions as the simulator makes them) and
+    without simulating the splits."""
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():
         raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG}); "
@@ -190,8 +192,9 @@ def load_sequence_run(
         raise CheckpointError(f"{run_dir} holds a frame model, not a sequence model (train one with "
                               "`vaelab train --model ssm --dataset pendulum`)")
     config = SequenceExperiment.load(run_dir / CONFIG)
-    splits = load_sequence_splits(config.data)
-    model = build_sequence_model(config, splits["train"])
+    splits = load_sequence_splits(config.data) if data else None
+    pendulum = config.data.pendulum
+    model = build_ssm(config.model, (1, pendulum.image_size, pendulum.image_size), pendulum.dt, 1)
     load_run_weights(run_dir, model, best)
     return model.to(resolve_device(device)).eval(), config, splits
 
