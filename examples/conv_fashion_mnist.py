@@ -81,8 +81,9 @@ def main(argv: list[str] | None = None) -> dict:
           f"log p(x) (IS, k={args.k}) {result['log_px_is']['mean']:.2f} ± "
           f"{result['log_px_is']['stderr']:.2f} "
           f"nats over {result['examples']} Fashion-MNIST test images")
-    print(f"run folder: {run.run_dir}")
-    return {"history": run.history, "test": result, "run_dir": run.run_dir}
+    page = vaelab.report(model, run.run_dir, test, k=args.k, examples=args.test)
+    print(f"report: {page}")
+    return {"history": run.history, "test": result, "run_dir": run.run_dir, "report": page}
 
 
 if __name__ == "__main__":

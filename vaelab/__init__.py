@@ -24,6 +24,7 @@ _PUBLIC: dict[str, str] = {
     "load_weights": "vaelab.training.fit_model",
     "evaluate": "vaelab.evaluation.evaluate_model",
     "load": "vaelab.kinds",
+    "report": "vaelab.reports.own_model",
     # model kinds as plug-ins
     "ModelKind": "vaelab.kinds",
     "register_kind": "vaelab.kinds",
@@ -96,4 +97,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from vaelab.objectives.marginal import importance_sampled_log_marginal, prior_monte_carlo_log_marginal
     from vaelab.objectives.result import Estimate, ObjectiveValue
     from vaelab.objectives.smc import smc_log_marginal
+    from vaelab.reports.own_model import report
     from vaelab.training.fit_model import Run, fit, load_weights

@@ -69,7 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(interrupted_message(getattr(args, "command", None)), file=sys.stderr)
         return 130
     except Exception as error:
-        if not isinstance(error, commands.user_errors()):
+        # the common mistakes (ValueError: configs, data, run folders) need no import to recognise
+        light = isinstance(error, ValueError | FileExistsError)
+        if not light and not isinstance(error, commands.user_errors()):
             raise
         print(f"vaelab: error: {error}", file=sys.stderr)
         return USAGE_ERRORS

@@ -21,8 +21,9 @@ def comparison_table(runs: Sequence[RunContext]) -> Section:
         test = (run.metrics or {}).get("test") or {}
         k = test.get("is_samples")
         rows.append((
-            run.name, run.config.data.dataset, run.config.model.likelihood,
-            str(run.config.model.latent_dim),
+            run.name, run.config.data.dataset if run.config else DASH,
+            run.config.model.likelihood if run.config else DASH,
+            str(getattr(run.model, "latent_dim", DASH)),
             str(run.records[-1]["epoch"]) if run.records else "0",
             estimate_text(test.get("elbo")),
             estimate_text(test.get("log_px_is")) + (f" (k = {k})" if k else ""),

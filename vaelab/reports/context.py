@@ -44,13 +44,18 @@ class RunContext:
 
     run_dir: Path
     model: LatentVariableModel
-    config: ExperimentConfig
-    splits: Splits
+    config: ExperimentConfig | None
+    splits: Splits | None
     records: list[dict[str, Any]]
     metrics: dict[str, Any] | None
     estimators: dict[str, Any] | None
     examples: int = DEFAULT_EXAMPLES
     seed: int = 0
+    #: a model you trained with `vaelab.fit`: config is None, the run folder's config.json is
+    #: here, and the test examples are given (in the model's units)
+    description: dict[str, Any] | None = None
+    given_x_test: torch.Tensor | None = None
+    given_labels: torch.Tensor | None = None
 
     @property
     def name(self) -> str:
@@ -68,12 +73,15 @@ class RunContext:
     @cached_property
     def x_test(self) -> torch.Tensor:
         """The first `examples` test images in model space (binarized with a fixed seed)."""
+        if self.given_x_test is not None:
+            given = self.given_x_test if self.examples <= 0 else self.given_x_test[:self.examples]
+            return given.to(self.device)
         return held_out_tensor(self.model, self.splits, self.examples, self.device)
 
     @cached_property
     def labels(self) -> torch.Tensor | None:
         """Labels of `x_test`, or None when the data set has none."""
-        labels = self.splits.test.labels
+        labels = self.given_labels if self.splits is None else self.splits.test.labels
         return None if labels is None else labels[: self.x_test.shape[0]].cpu()
 
     @property

@@ -29,7 +29,8 @@ def training_curves(run: RunContext) -> Section | None:
     records = run.records
     if not records:
         return None
-    objective = run.config.train.objective
+    objective = (run.config.train.objective if run.config is not None
+                 else str((run.description or {}).get("objective", "bound")))
     with report_style():
         fig, axes = new_figure(6.5, 2, 2)
         ax = axes[0, 0]

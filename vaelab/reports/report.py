@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+import torch
 
 from vaelab import __version__
 from vaelab.evaluation.progress import Advance, ignore, progress_bar
@@ -12,7 +16,8 @@ from vaelab.reports.blocks import Section
 from vaelab.reports.context import DEFAULT_EXAMPLES, RunContext, load_context
 from vaelab.reports.page import Part, render_page
 from vaelab.reports.sections import comparison_sections, run_sections
-from vaelab.training.checkpoint import atomic_write_text
+from vaelab.training.checkpoint import CONFIG, atomic_write_text
+from vaelab.training.engine import read_metrics
 
 REPORT_HTML = "report.html"
 
@@ -91,5 +96,36 @@ def write_report(run_dirs: Sequence[Path | str], out: Path | None = None, device
             runs.append(load_context(p, device=device, examples=examples, seed=seed))
             advance(1)
         page = render_report(runs, advance=advance)
+    atomic_write_text(target, page)
+    return target
+
+
+def write_model_report(model: torch.nn.Module, run_dir: Path | str, test: Any, out: Path | None = None,
+                       k: int = 1000, examples: int = DEFAULT_EXAMPLES, seed: int = 0,
+                       progress: bool | None = None) -> Path:
+    """The report of a model you built and trained with `vaelab.fit`: the run folder's config and
+    learning curves, and — computed here on the test data you pass (a tensor, an array, a
+    Dataset or an ImageSet, as `vaelab.evaluate` takes) — the ELBO and IS log p(x) with k samples,
+    samples, reconstructions and the latent space. Written to RUN/report.html unless `out`."""
+    from vaelab.data.imageset import ImageSet
+    from vaelab.evaluation.evaluate_model import evaluate, held_out_examples
+
+    run_dir = Path(run_dir)
+    target = report_path([run_dir], out)
+    device = next(model.parameters()).device
+    x_test = held_out_examples(model, test, examples if examples > 0 else None, device)
+    labels = test.labels if isinstance(test, ImageSet) else None
+    result = evaluate(model, x_test, k=k, seed=seed)
+    entry = {"id": "computed for this report", "k": k, "examples": result["examples"], "test": result,
+             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "file": "(not saved)"}
+    described = json.loads((run_dir / CONFIG).read_text()) if (run_dir / CONFIG).is_file() else {}
+    run = RunContext(run_dir=run_dir, model=model.eval(), config=None, splits=None,
+                     records=read_metrics(run_dir),
+                     metrics={"test": result, "evaluations": {"latest": entry, "strongest": entry,
+                                                              "all": [entry]}},
+                     estimators=None, examples=examples, seed=seed, description=described,
+                     given_x_test=x_test, given_labels=labels)
+    with progress_bar(_section_count(1), "report", progress, "steps") as advance:
+        page = render_report([run], advance=advance)
     atomic_write_text(target, page)
     return target

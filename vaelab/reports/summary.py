@@ -45,6 +45,8 @@ def _best_epoch(records: list[dict[str, Any]]) -> str:
 @register_section(order=10)
 def run_summary(run: RunContext) -> Section:
     """Config, data, wall time and device of the run."""
+    if run.config is None:
+        return _own_model_summary(run)
     config, splits, records = run.config, run.splits, run.records
     model = config.model
     c, h, w = splits.test.image_shape
@@ -76,6 +78,30 @@ def run_summary(run: RunContext) -> Section:
         ("seed", str(config.train.seed)),
     )
     full = Table(("setting", "value"), tuple(_flatten("", config.to_dict())),
+                 caption="Full configuration (config.json)", collapsed=True)
+    return Section("summary", "Run", (Table(("what", "value"), rows), full))
+
+
+def _own_model_summary(run: RunContext) -> Section:
+    """The summary of a model you built and trained with `vaelab.fit` (from its config.json)."""
+    described, records = run.description or {}, run.records
+    loop = described.get("loop", {})
+    parameters = sum(p.numel() for p in run.model.parameters())
+    epochs_done = records[-1]["epoch"] if records else 0
+    samples = described.get("samples", 1)
+    rows = (
+        ("run folder", str(run.run_dir.resolve())),
+        ("data", f"{run.x_test.shape[0]:,} test examples of shape "
+                 f"{'×'.join(map(str, run.model.data_shape))} shown here"),
+        ("model", f"{described.get('model_class', type(run.model).__name__)} (your own, trained with "
+                  f"vaelab.fit); {parameters:,} parameters"),
+        ("objective", f"{described.get('objective', DASH)}" + (f" (k = {samples})" if samples > 1 else "")),
+        ("epochs", f"{epochs_done} of {loop.get('epochs', DASH)}"),
+        ("best epoch", _best_epoch(records)),
+        ("training wall time", duration_text(records[-1].get("seconds")) if records else DASH),
+        ("seed", str(loop.get("seed", DASH))),
+    )
+    full = Table(("setting", "value"), tuple(_flatten("", described)),
                  caption="Full configuration (config.json)", collapsed=True)
     return Section("summary", "Run", (Table(("what", "value"), rows), full))
 

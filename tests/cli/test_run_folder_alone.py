@@ -1,0 +1,103 @@
+"""A run folder works on its own (copied to a colleague, or after the data moved): sampling,
+reconstructing and classifying given images and `vaelab.load` need only the folder; commands that
+score the test split say which data they need and where the run found it. And the messages a
+new user meets along the way."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vaelab
+from vaelab.cli.main import main
+
+TINY = ["--epochs", "1", "--hidden", "16", "--latent-dim", "2", "--batch-size", "32",
+        "--eval-samples", "5", "--eval-examples", "8", "--no-progress", "--validation-size", "16"]
+
+
+def _own_data(folder: Path, labels: bool = False) -> Path:
+    rng = np.random.default_rng(0)
+    images = (rng.random((120, 8, 8)) > 0.5).astype(np.uint8) * 255
+    folder.mkdir(parents=True, exist_ok=True)
+    if labels:
+        path = folder / "digits.npz"
+        np.savez(path, images=images, labels=np.arange(120) % 3)
+    else:
+        path = folder / "digits.npy"
+        np.save(path, images)
+    return path
+
+
+def test_a_run_without_its_data_samples_reconstructs_and_loads(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    data = _own_data(tmp_path / "data")
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", str(data), "--binarization", "static", *TINY, "--out", str(run)]) == 0
+    saved = json.loads((run / "config.json").read_text())["data"]
+    assert saved["image_shape"] == [1, 8, 8] and saved["found_in"] == str(data.resolve())
+    probe = tmp_path / "probe.npy"
+    np.save(probe, np.load(data)[:4])
+    shutil.rmtree(tmp_path / "data")  # the data are gone; the run folder must do alone
+    capsys.readouterr()
+
+    assert main(["sample", str(run), "-n", "4", "--out", str(tmp_path / "s.png")]) == 0
+    assert main(["reconstruct", str(run), "--images", str(probe), "-n", "4",
+                 "--out", str(tmp_path / "r.png")]) == 0
+    assert (tmp_path / "s.png").is_file() and (tmp_path / "r.png").is_file()
+    assert tuple(vaelab.load(run).data_shape) == (1, 8, 8)
+
+    assert main(["evaluate", str(run), "-k", "2"]) == 2  # scoring the test split needs the data
+    err = capsys.readouterr().err
+    assert err.startswith("vaelab: error:") and f"trained on files in {data.resolve()}" in err
+
+
+def test_a_semisupervised_run_classifies_without_its_data(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    data = _own_data(tmp_path / "data", labels=True)
+    run = tmp_path / "m2"
+    assert main(["train", "--model", "m2", "--dataset", str(data), "--binarization", "static",
+                 "--labels", "9", "--classifier-hidden", "8", "--labelled-batch-size", "9", *TINY,
+                 "--out", str(run)]) == 0
+    probe = tmp_path / "probe.npy"
+    np.save(probe, np.load(data)["images"][:3])
+    shutil.rmtree(tmp_path / "data")
+    capsys.readouterr()
+    assert main(["classify", str(run), str(probe)]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    assert main(["sample", str(run), "--class", "1", "-n", "2", "--out", str(tmp_path / "c.png")]) == 0
+
+
+def test_the_messages_a_new_user_meets(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--train-limit", "64", "--no-eval", "--out", str(run)]) == 0
+    assert "no --dataset given: training on mnist-5k" in capsys.readouterr().out
+    assert main(["train", "--resume", str(run)]) == 0  # already finished: says so, does nothing
+    out = capsys.readouterr().out
+    assert "already trained 1 of 1 epochs: nothing to do" in out
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
+    assert main(["evaluate", str(run), "-k", "3", "--examples", "8"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("evaluating") or "test ELBO" in out.splitlines()[0] or "test ELBO" in out
+    assert not out.lstrip().startswith("{")  # a summary for people, not raw JSON
+    assert main(["evaluate", str(run), "-k", "3", "--examples", "8", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"log_px_is"' in out
+
+
+def test_a_run_trained_with_vaelab_data_names_that_folder_later(shared_data: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("VAELAB_DATA", str(shared_data))
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist", "--train-limit", "64", *TINY, "--no-eval",
+                 "--out", str(run)]) == 0
+    found_in = json.loads((run / "config.json").read_text())["data"]["found_in"]
+    assert Path(found_in) == (shared_data / "mnist").resolve()
+    monkeypatch.delenv("VAELAB_DATA")
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "4"]) == 2
+    assert f"trained on files in {found_in}" in capsys.readouterr().err
