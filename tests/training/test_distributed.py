@@ -124,3 +124,38 @@ def test_a_killed_worker_restarts_from_the_last_checkpoint(tmp_path: Path) -> No
     records = read_metrics(run_dir)
     assert [r["epoch"] for r in records] == [1, 2, 3, 4]  # epoch 3 redone once, logged once
     assert (run_dir / "metrics.json").is_file()
+
+
+def _fit_rank_main(rank: int, world: int, port: int, run_dir: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    import vaelab
+
+    vaelab.fit(_tiny_model(), _fit_data(), objective=noiseless_elbo("elbo", 1), epochs=2, batch_size=16,
+               lr=1e-2, run_dir=run_dir, device="cpu", progress=False, log=lambda _: None)
+    torch.distributed.destroy_process_group()
+
+
+def _tiny_model() -> torch.nn.Module:
+    from vaelab.models import ModelConfig, build_vae
+
+    torch.manual_seed(0)
+    return build_vae(ModelConfig(latent_dim=3, hidden=(16,)), (1, 6, 6))
+
+
+def _fit_data() -> torch.Tensor:
+    return (torch.rand(256, 1, 6, 6, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+
+
+def test_vaelab_fit_under_torchrun_matches_one_process(tmp_path: Path) -> None:
+    import vaelab
+
+    mp.spawn(_fit_rank_main, args=(2, free_port(), str(tmp_path / "ddp")), nprocs=2)
+    vaelab.fit(_tiny_model(), _fit_data(), objective=noiseless_elbo("elbo", 1), epochs=2, batch_size=32,
+               lr=1e-2, run_dir=tmp_path / "single", device="cpu", progress=False, log=lambda _: None)
+    ddp, single = (load_file(str(tmp_path / name / CHECKPOINT)) for name in ("ddp", "single"))
+    weights = [k for k in single if k.startswith("model.")]
+    for key in weights:
+        torch.testing.assert_close(ddp[key], single[key], atol=2e-5, rtol=1e-4)
+    assert read_metrics(tmp_path / "ddp")[-1]["step"] == read_metrics(tmp_path / "single")[-1]["step"] == 16
