@@ -26,30 +26,16 @@ from vaelab.training.config_files import read_config_file
 from vaelab.training.run_files import CONFIG
 from vaelab.training.sequence_config import SequenceExperiment, is_sequence_run
 
-# `vaelab train` flags that also mean something for a sequence model: dest -> (section, field)
+# `vaelab train` flags that also mean something for a sequence model: dest -> (section, field);
+# the same field as for the VAE family except where a sequence model names it otherwise
 SHARED_TRAIN_FLAGS: dict[str, tuple[str, str]] = {
-    "dataset": ("data", "dataset"),
-    "data_dir": ("data", "data_dir"),
-    "train_limit": ("data", "train_limit"),
-    "latent_dim": ("model", "latent_dim"),
+    **{dest: TRAIN_FLAGS[dest] for dest in (
+        "dataset", "data_dir", "train_limit", "latent_dim", "likelihood", "activation", "architecture",
+        "objective", "samples", "epochs", "batch_size", "lr", "kl_warmup", "grad_clip", "seed", "device",
+        "eval_samples", "compile", "precision")},
     "hidden": ("model", "decoder_hidden"),
-    "likelihood": ("model", "likelihood"),
-    "activation": ("model", "activation"),
-    "architecture": ("model", "architecture"),
-    "objective": ("train", "objective"),
-    "samples": ("train", "samples"),
-    "epochs": ("train", "epochs"),
-    "batch_size": ("train", "batch_size"),
-    "lr": ("train", "learning_rate"),
-    "kl_warmup": ("train", "kl_warmup_steps"),
-    "grad_clip": ("train", "grad_clip"),
-    "seed": ("train", "seed"),
-    "device": ("train", "device"),
-    "eval_samples": ("train", "eval_samples"),
     "eval_examples": ("train", "eval_sequences"),
     "time_budget": ("train", "minutes"),
-    "compile": ("train", "compile"),
-    "precision": ("train", "precision"),
 }
 SSM_FLAGS: dict[str, tuple[str, str]] = {
     "transition": ("model", "transition"),
