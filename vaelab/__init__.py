@@ -26,6 +26,7 @@ _PUBLIC: dict[str, str] = {
     "evaluate": "vaelab.evaluation.evaluate_model",
     "load": "vaelab.kinds",
     "report": "vaelab.reports.own_model",
+    "TensorBoardLogger": "vaelab.reports.tensorboard",
     # model kinds as plug-ins
     "ModelKind": "vaelab.kinds",
     "register_kind": "vaelab.kinds",
@@ -89,4 +90,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from vaelab.objectives.result import Estimate, ObjectiveValue
     from vaelab.objectives.smc import smc_log_marginal
     from vaelab.reports.own_model import report
+    from vaelab.reports.tensorboard import TensorBoardLogger
     from vaelab.training.fit_model import Run, fit, load_weights

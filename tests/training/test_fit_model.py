@@ -154,3 +154,16 @@ def test_a_state_space_model_trains_on_sequences(tmp_path: Path) -> None:
     assert len(run.history) == 2 and "g_over_L" in run.history[-1]
     result = vaelab.evaluate(model, splits["test"], k=3)
     assert result["sequences"] == 2 and np.isfinite(result["smc_per_frame"]["mean"])
+
+
+def test_tensorboard_logs_a_fit_run(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    logger = vaelab.TensorBoardLogger(tmp_path / "r" / "tensorboard")
+    vaelab.fit(tiny_vae(), binary_data(), epochs=2, run_dir=tmp_path / "r", callbacks=[logger], **quiet())
+    assert list((tmp_path / "r" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_every_public_name_is_documented() -> None:
+    for name in vaelab.__all__:
+        if name != "__version__":
+            assert getattr(vaelab, name).__doc__, f"vaelab.{name} has no docstring"

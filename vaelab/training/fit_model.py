@@ -187,6 +187,8 @@ def fit(
     1e-3) drives Adam, or scales the groups of your own `optimizer`. `time_budget` is in minutes.
     `run_dir` defaults to runs/fit-TIME; `resume=True` continues the run in `run_dir` exactly
     where it stopped (rebuild the same model and call fit again with the same arguments).
+    `callbacks` run after each epoch as callback(model, record) and are closed at the end when
+    they have a close(): `vaelab.TensorBoardLogger(run_dir + "/tensorboard")` logs to TensorBoard.
     Sequence data (`SequenceSet`) trains on random windows of `window` frames (0 = whole).
     Under torchrun every rank calls fit with the same arguments; rank 0 writes the folder.
     """
@@ -234,8 +236,14 @@ def fit(
                         learning_rate=lambda _epoch, _seconds: base_lr, save_config=save_config,
                         validate=validate, unit="nats per sequence" if sequence else "nats",
                         extras=(lambda m: m.physical_constants()) if sequence else None)
-    state = run_training(task, settings, run_path, context, resume=resume, progress=progress, log=log,
-                         on_epoch=_chain(callbacks))
+    try:
+        state = run_training(task, settings, run_path, context, resume=resume, progress=progress, log=log,
+                             on_epoch=_chain(callbacks))
+    finally:
+        for callback in callbacks:  # e.g. a TensorBoardLogger flushes and closes its writer
+            close = getattr(callback, "close", None)
+            if callable(close):
+                close()
     return Run(model=model, run_dir=run_path, state=state, history=read_metrics(run_path))
 
 
