@@ -142,6 +142,10 @@ def evaluation_tables(run: RunContext) -> list[Table]:
     else:
         rows = (_evaluation_row("strongest (largest k)", strongest), _evaluation_row("latest", latest))
     every = kept.get("all") or []
+    if run.config is None:  # vaelab.report of your own model: evaluated for the page, not kept
+        return [Table(EVALUATION_HEADER, rows, caption=(
+            f"Computed for this report by vaelab.report: k = {strongest.get('k')} importance samples "
+            f"on {strongest.get('examples')} test examples (`vaelab.evaluate` gives the same numbers)."))]
     tables = [Table(EVALUATION_HEADER, rows, caption=(
         f"Every `vaelab evaluate` is kept in RUN/evaluations/ ({len(every)} so far). The quantities "
         f"above are from the strongest evaluation of the current weights: k = {strongest.get('k')} "
