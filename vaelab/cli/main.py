@@ -1,5 +1,5 @@
-"""The `vaelab` command: train, evaluate, sample, demo, report, reconstruct, and the commands of
-particular kinds (simulate, predict, compare, classify).
+"""The `vaelab` command: train, evaluate, sample, demo, report, reconstruct, explore, and the
+commands of particular kinds (simulate, predict, compare, classify).
 
 The only place argv and config files are read. Each command turns flags into configs and calls
 the library; any mistake a user can make ends in one line `vaelab: error: ...` and exit 2.
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from vaelab import __version__
-from vaelab.cli import commands, report_commands, semisupervised_commands, sequence_commands
+from vaelab.cli import commands, explore_commands, report_commands, semisupervised_commands, sequence_commands
 
 USAGE_ERRORS = 2
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sequence_commands.add_predict(sub)
     sequence_commands.add_compare(sub)
     semisupervised_commands.add_classify(sub)
+    explore_commands.add_explore(sub)
     return parser
 
 

@@ -133,3 +133,26 @@ def sample_forces(
     ends = np.cumsum(lengths, axis=1)  # segment j covers frames [ends[j-1], ends[j])
     segment = (np.arange(steps)[None, :, None] >= ends[:, None, :]).sum(-1)
     return np.take_along_axis(levels, segment, axis=1).astype(np.float32)
+
+
+def imposed_torque(spec: str, steps: int, dt: float) -> np.ndarray:
+    """A torque sequence u_1..u_steps imposed from outside — do(u) — from a short spec:
+    "constant:V" (V rad/s² throughout), "sine:A,F" (A·sin(2π F t), F in Hz), "none", or a
+    comma-separated list of values (repeated to fill `steps`). ValueError names what is wrong."""
+    kind, _, values = spec.strip().partition(":")
+    try:
+        if kind == "none":
+            return np.zeros(steps)
+        if kind == "constant":
+            return np.full(steps, float(values))
+        if kind == "sine":
+            amplitude, frequency = (float(v) for v in values.split(","))
+            t = dt * np.arange(1, steps + 1)
+            return amplitude * np.sin(2 * np.pi * frequency * t)
+        listed = np.array([float(v) for v in spec.split(",") if v.strip()])
+    except ValueError as error:
+        raise ValueError(f"torque {spec!r}: expected constant:V, sine:A,F, none or comma-separated "
+                         f"values ({error})") from error
+    if listed.size == 0:
+        raise ValueError(f"torque {spec!r}: no values")
+    return np.resize(listed, steps)
