@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import socket
 import sys
 from pathlib import Path
@@ -73,6 +74,7 @@ def run_explore(args: argparse.Namespace) -> int:
     app = make_app(args.run, args.device)
     from werkzeug.serving import make_server
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request; errors still show
     server = make_server(args.host, args.port, app, threaded=True)
     if args.host not in LOCAL_HOSTS:
         print(f"vaelab: warning: serving on {args.host}: other machines that can reach it can use "
