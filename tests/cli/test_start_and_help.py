@@ -78,3 +78,10 @@ def test_interrupting_says_what_happens_to_the_work() -> None:
 def test_out_is_the_run_folder_flag_and_run_dir_stays_an_alias() -> None:
     train = _subcommands()["train"]
     assert train.parse_args(["--out", "a"]).run_dir == train.parse_args(["--run-dir", "a"]).run_dir
+
+
+def test_explore_without_flask_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, "flask", None)  # as if Flask were not installed
+    assert main(["explore", str(tmp_path)]) == 2
+    assert "pip install 'vaelab[explore]'" in capsys.readouterr().err
