@@ -90,6 +90,15 @@ def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.
     assert main(["predict", str(run), "--context", "5", "--horizon", "15", "--sequences", "2"]) == 0
     out = capsys.readouterr().out
     assert "copy_last" in out and "mean_frame" in out
+
+    # do(u): an imposed torque against the simulator; a torque file of the wrong length is refused
+    assert main(["predict", str(run), "--context", "5", "--horizon", "10", "--torque", "constant:3"]) == 0
+    out = capsys.readouterr().out
+    assert "do(u = constant:3)" in out and "valid prediction time" in out
+    (tmp_path / "u.csv").write_text("1,2,3\n")
+    assert main(["predict", str(run), "--context", "5", "--horizon", "10", "--torque",
+                 str(tmp_path / "u.csv")]) == 2
+    assert "holds 3 values; the horizon is 10" in capsys.readouterr().err
     assert (run / "predict-c5-h15.png").is_file() and (run / "predict-c5-h15.gif").is_file()
 
     assert main(["sample", str(run), "-n", "3", "--seed", "2", "--npy", str(tmp_path / "s.npy")]) == 0

@@ -142,3 +142,31 @@ def test_default_dataset_generates_quickly_offline() -> None:
     data = simulate(PendulumConfig(), 200, 50, seed=(0, 0))  # a tenth of the default training split
     assert time.perf_counter() - started < 5.0
     assert data.frames.shape == (200, 50, 1, 32, 32) and data.name == "pendulum"
+
+
+def test_a_torque_that_was_never_applied_is_recorded_but_moves_nothing() -> None:
+    from vaelab.data.pendulum import PendulumConfig, simulate
+
+    config = PendulumConfig(force="random", max_torque=5.0, image_size=16)
+    applied = simulate(config, 4, 40, seed=3)
+    control = simulate(PendulumConfig(force="random", max_torque=5.0, image_size=16, torque_applied=False),
+                       4, 40, seed=3)
+    unforced = simulate(PendulumConfig(force="none", image_size=16), 4, 40, seed=3)
+    assert torch.equal(control.actions, applied.actions) and control.actions.abs().max() > 0.5
+    assert torch.allclose(control.states, unforced.states)  # the recorded torque did nothing
+    assert not torch.allclose(control.states, applied.states)
+
+
+def test_a_placebo_gives_every_sequence_another_ones_torque() -> None:
+    from vaelab.data.pendulum import PendulumConfig, placebo, simulate
+
+    data = simulate(PendulumConfig(image_size=16), 7, 10, seed=0)
+    swapped = placebo(data, seed=1)
+    assert torch.equal(swapped.frames, data.frames) and torch.equal(swapped.states, data.states)
+    matches = [[torch.equal(swapped.actions[i], data.actions[j]) for j in range(7)] for i in range(7)]
+    assert all(not matches[i][i] for i in range(7))               # nobody keeps their own torque
+    assert all(sum(row) == 1 for row in matches)                  # each gets exactly one other's
+    assert sorted(row.index(True) for row in matches) == list(range(7))  # a permutation
+    assert torch.equal(placebo(data, seed=1).actions, swapped.actions)   # seeded
+    with pytest.raises(DataError, match="at least two"):
+        placebo(data.subset(slice(0, 1)))

@@ -105,7 +105,8 @@ def simulate(config: PendulumConfig, count: int, steps: int, seed: int | tuple[i
     theta0 = g_init.uniform(-np.pi, np.pi, size=count)
     omega0 = g_init.uniform(-config.max_initial_speed, config.max_initial_speed, size=count)
     actions = sample_forces(config.force, count, steps, config.dt, g_force, config.max_torque)
-    states = integrate(theta0, omega0, actions, config.physics, config.dt, config.substeps,
+    applied = actions if config.torque_applied else np.zeros_like(actions)  # recorded either way
+    states = integrate(theta0, omega0, applied, config.physics, config.dt, config.substeps,
                        config.process_noise, g_process)
     frames = render(states[..., 0], config.image_size, Geometry())
     if config.pixel_noise > 0:
@@ -207,3 +208,18 @@ def load_pendulum(
         except OSError:
             pass
     return splits
+
+
+def placebo(data: SequenceSet, seed: int = 0) -> SequenceSet:
+    """The same sequences with the torque of another sequence: a seeded derangement, so that no
+    sequence keeps its own recorded torque (needs at least two sequences). A model told this
+    torque drives the state can only use it if torques of other sequences predict this one."""
+    n = len(data)
+    if n < 2:
+        raise DataError("a placebo needs at least two sequences to exchange torques")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    others = order.roll(1)  # a cycle through a random order: every sequence gets another's torque
+    source = torch.empty(n, dtype=torch.long)
+    source[order] = others
+    return SequenceSet(data.frames, data.actions[source], data.states, data.mask, f"{data.name}+placebo",
+                       data.dt)

@@ -42,6 +42,8 @@ PENDULUM_HELP: Final[dict[str, str]] = {
     "test_sequences": "test sequences",
     "test_length": "frames per test sequence (longer than training: prediction beyond it)",
     "seed": "seed of the simulation (each split has its own stream)",
+    "torque_applied": "whether the recorded torque drives the pendulum (off: it is sampled and recorded "
+                      "but never applied, a negative control for causal claims)",
 }
 
 
@@ -77,6 +79,7 @@ class PendulumConfig:
     test_sequences: int = 500
     test_length: int = 100
     seed: int = 0
+    torque_applied: bool = True
 
     def __post_init__(self) -> None:
         _require(self.gravity > 0, "gravity", "> 0", self.gravity)
@@ -123,3 +126,22 @@ class PendulumConfig:
         """A short hash of every field: the cache file's name."""
         text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def parse_setting(key: str, text: str) -> Any:
+    """The value of PendulumConfig field `key` from text (a `KEY=VALUE` flag or a simulate option):
+    numbers as numbers, booleans from true/false, yes/no, on/off, 1/0. ValueError names the field."""
+    kinds = {f.name: str(f.type) for f in fields(PendulumConfig)}
+    if key not in kinds:
+        raise ValueError(f"pendulum: unknown setting {key!r}; known: {', '.join(kinds)}")
+    kind = kinds[key]
+    if kind == "bool":
+        words = {"true": True, "yes": True, "on": True, "1": True,
+                 "false": False, "no": False, "off": False, "0": False}
+        if text.lower() not in words:
+            raise ValueError(f"pendulum.{key}: expected true or false, got {text!r}")
+        return words[text.lower()]
+    try:
+        return {"float": float, "int": int, "str": str}[kind](text)
+    except ValueError as error:
+        raise ValueError(f"pendulum.{key}: expected {kind}, got {text!r}") from error

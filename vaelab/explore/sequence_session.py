@@ -7,15 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from vaelab import kinds
-from vaelab.data.pendulum_physics import imposed_torque, integrate
-from vaelab.data.pendulum_render import Geometry, render
-from vaelab.evaluation.sequence_metrics import batch_of, to_unit, valid_prediction_time
+from vaelab.evaluation.interventions import intervene, load_torque
+from vaelab.evaluation.sequence_metrics import batch_of
 from vaelab.explore.session import png_data_url
-from vaelab.models.ssm_rollout import filtering_means, rollout
+from vaelab.models.ssm_rollout import filtering_means
 
 MAX_HORIZON = 200
 
@@ -71,7 +69,6 @@ class SequenceSession:
             "torque": part.actions[0, :, 0].tolist(),
         }
 
-    @torch.no_grad()
     def intervene(self, index: int, start: int, torque: str, horizon: int = 60) -> dict[str, Any]:
         """do(u): filter frames 0..start of test sequence `index`, then roll the model's transition
         forward `horizon` steps under the imposed torque; the simulator runs from the true state at
@@ -81,23 +78,13 @@ class SequenceSession:
             raise ValueError(f"start must be a frame of the sequence, 0 to {self.test.length - 1}")
         if not 1 <= horizon <= MAX_HORIZON:
             raise ValueError(f"horizon must be in [1, {MAX_HORIZON}], got {horizon}")
-        u = imposed_torque(torque, horizon, self.pendulum.dt)
-        part = self.test.subset(slice(index, index + 1)).window(0, start + 1)
-        z_start = filtering_means(self.model, batch_of(part, self.model.data_kind, device=self.device))[:, -1]
-        actions = torch.as_tensor(u, dtype=torch.float32, device=self.device)[None, :, None]
-        states_ahead = rollout(self.model, z_start, actions)
-        model_frames = to_unit(self.model, self.model.emit_mean(states_ahead))[0].cpu()
-        theta0, omega0 = part.states[:, -1, 0].double().numpy(), part.states[:, -1, 1].double().numpy()
-        states = integrate(theta0, omega0, np.concatenate([[0.0], u])[None], self.pendulum.physics,
-                           self.pendulum.dt, self.pendulum.substeps)[0, 1:]
-        truth = torch.from_numpy(render(states[:, 0], self.pendulum.image_size, Geometry())).float()
-        mse = ((model_frames[:, 0] - truth) ** 2).mean((-1, -2))
-        vpt = float(valid_prediction_time(model_frames[None], truth[:, None][None]).mean())
+        u = load_torque(torque, horizon, self.pendulum.dt)
+        result = intervene(self.model, self.test, self.pendulum, u, start + 1, slice(index, index + 1))
         return {
-            "model": [png_data_url(f[None], side=128) for f in model_frames],
-            "simulator": [png_data_url(f[None, None], side=128) for f in truth],
-            "mse": mse.tolist(), "valid_prediction_time": vpt, "torque": u.tolist(),
-            "simulator_theta": states[:, 0].tolist(),
+            "model": [png_data_url(f[None], side=128) for f in result.model_frames[0]],
+            "simulator": [png_data_url(f[None], side=128) for f in result.truth_frames[0]],
+            "mse": result.mse[0].tolist(), "valid_prediction_time": float(result.valid_prediction_time[0]),
+            "torque": u.tolist(), "simulator_theta": result.truth_states[0, :, 0].tolist(),
         }
 
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from vaelab.choices import GUIDES, TRANSITIONS
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
-from vaelab.data.pendulum_config import PendulumConfig
+from vaelab.data.pendulum_config import parse_setting
 from vaelab.kinds.vae import TRAIN_FLAGS, defaults_of
 from vaelab.training.config import ConfigError
 from vaelab.training.config_files import read_config_file
@@ -50,18 +49,16 @@ SSM_FLAGS: dict[str, tuple[str, str]] = {
 }
 
 
+
 def _pendulum_setting(text: str) -> tuple[str, Any]:
     """KEY=VALUE for a PendulumConfig field, the value parsed as the field's type."""
     key, sep, value = text.partition("=")
-    types = {f.name: f.type for f in fields(PendulumConfig)}
-    if not sep or key not in types:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY one of {', '.join(types)}, "
-                                         f"got {text!r}")
-    kind = {"float": float, "int": int, "str": str}[str(types[key])]
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, e.g. damping=0.2, got {text!r}")
     try:
-        return key, kind(value)
+        return key, parse_setting(key, value)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"pendulum.{key}: expected {types[key]}, got {value!r}") from error
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def flag_defaults(model: str) -> dict[str, Any]:
