@@ -165,3 +165,18 @@ def test_init_from_warm_starts_another_rule(tmp_path: Path, capsys: pytest.Captu
                  "--no-progress"]) == 0
     assert json.loads((tight / "config.json").read_text())["train"]["precision"] == "bf16"
     assert "warning: bf16 autocast on a CPU" in capsys.readouterr().out
+
+
+def test_input_hypotheses_none_and_placebo(tmp_path: Path) -> None:
+    from vaelab.training.sequence_loop import load_sequence_run
+
+    none = _train(tmp_path, "none", "--input", "none", "--no-eval")
+    saved = json.loads((none / "config.json").read_text())
+    assert saved["model"]["driven"] is False and saved["data"]["torque"] == "recorded"
+    placebo = _train(tmp_path, "placebo", "--input", "placebo", "--no-eval")
+    assert json.loads((placebo / "config.json").read_text())["data"]["torque"] == "placebo"
+    _, _, shuffled = load_sequence_run(placebo)
+    _, _, recorded = load_sequence_run(none)
+    assert shuffled["test"].frames.equal(recorded["test"].frames)       # the same motion ...
+    assert not shuffled["test"].actions.equal(recorded["test"].actions)  # ... told another torque
+

@@ -221,3 +221,20 @@ def test_smoothing_guide_measures_the_first_velocity_by_the_forward_difference(s
     m, _ = combiner.pseudo_observation(None, h)  # t = 1: no previous state
     assert torch.allclose(m[:, :2], torch.stack([theta.cos(), theta.sin()], -1), atol=1e-6)
     assert torch.allclose(m[:, 2], seen_next * (theta_next - theta) / 0.05, atol=1e-4)
+
+
+def test_a_model_that_is_not_driven_ignores_the_input() -> None:
+    from vaelab.models import SSMConfig, build_ssm
+
+    torch.manual_seed(0)
+    tiny = {"encoder_hidden": (16, 8), "rnn_hidden": 8, "combiner_hidden": 8, "decoder_hidden": (16,)}
+    driven = build_ssm(SSMConfig(**tiny), (1, 16, 16), 0.05, 1)
+    undriven = build_ssm(SSMConfig(**tiny, driven=False), (1, 16, 16), 0.05, 1)
+    with torch.no_grad():
+        driven.dynamics.input_gain.fill_(1.0)  # a gain learned from data (it starts at 0)
+    undriven.load_state_dict(driven.state_dict())
+    z = torch.randn(4, 3)
+    pushed, still = torch.full((4, 1), 3.0), torch.zeros(4, 1)
+    assert torch.allclose(undriven.transition_mean(z, pushed), undriven.transition_mean(z, still))
+    assert torch.allclose(undriven.transition_mean(z, pushed), driven.transition_mean(z, still))
+    assert not torch.allclose(driven.transition_mean(z, pushed), driven.transition_mean(z, still))

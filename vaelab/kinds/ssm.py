@@ -25,6 +25,9 @@ from vaelab.training.config_files import read_config_file
 from vaelab.training.run_files import CONFIG
 from vaelab.training.sequence_config import SequenceExperiment, is_sequence_run
 
+#: --input: which torque drives the state in the hypothesis
+INPUTS = ("recorded", "placebo", "none")
+
 # `vaelab train` flags that also mean something for a sequence model: dest -> (section, field);
 # the same field as for the VAE family except where a sequence model names it otherwise
 SHARED_TRAIN_FLAGS: dict[str, tuple[str, str]] = {
@@ -90,6 +93,10 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
                         "new settings (e.g. a tighter --noise-ceiling)")
     g.add_argument("--pendulum", type=_pendulum_setting, action="append", metavar="KEY=VALUE",
                    help="a simulation setting, e.g. --pendulum damping=0.2 --pendulum force=sine")
+    g.add_argument("--input", choices=INPUTS,
+                   help="the hypothesis about the recorded torque: it drives the state (recorded), the "
+                        "torque of another sequence drives it (placebo), or nothing does (none) "
+                        "(default: recorded)")
 
 
 def sequence_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -106,6 +113,9 @@ def sequence_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             out.setdefault(section, {})[name] = value
     if args.pendulum:
         out.setdefault("data", {})["pendulum"] = dict(args.pendulum)
+    if getattr(args, "input", None) is not None:
+        out.setdefault("model", {})["driven"] = args.input != "none"
+        out.setdefault("data", {})["torque"] = "placebo" if args.input == "placebo" else "recorded"
     if out.get("model", {}).get("transition") == "none":
         out["model"].setdefault("guide", "frame")
         out["model"].setdefault("combiner", "frame")

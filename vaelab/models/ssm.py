@@ -119,8 +119,10 @@ class StateSpaceModel(nn.Module):
         summarizer: Summarizer,
         combiner: nn.Module,
         data_kind: str,
+        driven: bool = True,
     ) -> None:
         super().__init__()
+        self.driven = driven
         self.initial = initial
         self.dynamics = dynamics
         self.emitter = emitter
@@ -136,12 +138,13 @@ class StateSpaceModel(nn.Module):
         return self.initial(batch_shape)
 
     def transition(self, z_prev: torch.Tensor, u: torch.Tensor) -> Distribution:
-        """p(z_t | z_{t−1}, u_t)."""
-        return self.dynamics(z_prev, u)
+        """p(z_t | z_{t−1}, u_t); for a model that is not `driven` (the hypothesis "the input does
+        not act on the state") p(z_t | z_{t−1}), whatever u is."""
+        return self.dynamics(z_prev, u if self.driven else torch.zeros_like(u))
 
     def transition_mean(self, z_prev: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """E[z_t | z_{t−1}, u_t], the noiseless step of open-loop prediction."""
-        return self.dynamics.mean(z_prev, u)
+        return self.dynamics.mean(z_prev, u if self.driven else torch.zeros_like(u))
 
     def emit(self, z: torch.Tensor) -> Distribution:
         """p(x_t | z_t), event shape = frame shape."""
@@ -242,7 +245,8 @@ def build_ssm(config: SSMConfig, frame_shape: tuple[int, int, int], dt: float,
                                   velocity_correction=config.velocity_correction)
     else:
         combiner = GatedCombiner(summarizer.out_features, d)
-    return StateSpaceModel(initial, dynamics, emitter, encoder, summarizer, combiner, data_kind)
+    return StateSpaceModel(initial, dynamics, emitter, encoder, summarizer, combiner, data_kind,
+                           driven=config.driven)
 
 
 __all__ = [

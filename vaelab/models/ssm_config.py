@@ -42,6 +42,8 @@ class SSMConfig:
     It is part of a hypothesis: "the state follows this rule up to noise ≤ σ". Comparing rules
     by evidence needs a ceiling tight enough that noise cannot stand in for a missing term
     (see bench/pendulum.py --evidence).
+    `driven`: whether the recorded input u acts on the state (False: the hypothesis "no input",
+    compared with the driven one by evidence to ask whether the force causes the motion).
     """
 
     transition: str = "pendulum"
@@ -61,6 +63,7 @@ class SSMConfig:
     substeps: int = 2
     velocity_correction: bool = False
     noise_ceiling: tuple[float, ...] | None = None
+    driven: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))

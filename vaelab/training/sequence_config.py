@@ -18,6 +18,8 @@ from vaelab.training.config_files import ConfigError, build_sections, read_confi
 from vaelab.training.run_files import CONFIG, atomic_write_text
 
 KIND: Final = "ssm"
+#: which torque the model is told drove each sequence: its own, or another sequence's (a placebo)
+TORQUES: Final = ("recorded", "placebo")
 SEQUENCE_OBJECTIVES: Final = ("elbo", "iwae")
 SEQUENCE_DATASETS: Final = (PENDULUM,)
 
@@ -28,18 +30,24 @@ def _require(ok: bool, name: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class SequenceDataConfig:
-    """Which sequences: the dataset name, where to cache it, its simulation parameters."""
+    """Which sequences: the dataset name, where to cache it, its simulation parameters, and which
+    torque goes with each sequence ("placebo": another sequence's, the same exchange in every
+    split, seeded by the simulation seed)."""
 
     dataset: str = PENDULUM
     data_dir: str | None = None
     train_limit: int | None = None
     pendulum: PendulumConfig = field(default_factory=PendulumConfig)
+    torque: str = "recorded"
 
     def __post_init__(self) -> None:
         _require(self.dataset in SEQUENCE_DATASETS, "data.dataset",
                  f"{self.dataset!r} is not a sequence dataset; choose one of {', '.join(SEQUENCE_DATASETS)}")
         _require(self.train_limit is None or self.train_limit >= 1, "data.train_limit",
                  f"must be >= 1, got {self.train_limit}")
+        _require(self.torque in TORQUES, "data.torque",
+                 f"{self.torque!r} is not one of {', '.join(TORQUES)} (recorded: each sequence's own; "
+                 "placebo: another sequence's)")
         if isinstance(self.pendulum, dict):
             object.__setattr__(self, "pendulum", PendulumConfig.from_dict(self.pendulum))
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from vaelab.data.pendulum import SequenceSet, load_pendulum
+from vaelab.data.pendulum import SequenceSet, load_pendulum, placebo
 from vaelab.models.ssm import SequenceBatch, StateSpaceModel, build_ssm
 from vaelab.objectives.result import ObjectiveValue
 from vaelab.objectives.sequential import sequential_elbo, sequential_iwae_bound
@@ -38,6 +38,9 @@ def load_sequence_splits(config: SequenceDataConfig) -> dict[str, SequenceSet]:
     splits = load_pendulum(config.pendulum, config.data_dir)
     if config.train_limit is not None and config.train_limit < len(splits["train"]):
         splits["train"] = splits["train"].subset(slice(0, config.train_limit))
+    if config.torque == "placebo":
+        splits = {name: placebo(data, config.pendulum.seed) if len(data) >= 2 else data
+                  for name, data in splits.items()}
     return splits
 
 
