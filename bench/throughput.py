@@ -130,6 +130,37 @@ def time_hand_written(images: torch.Tensor, steps: int, state: dict) -> float:
     return steps * BATCH / (time.perf_counter() - started)
 
 
+#: (in, out) of each linear layer of the default model: encoder 784-512-512-(2×32), decoder 32-512-512-784
+LAYERS = ((784, 512), (512, 512), (512, 2 * LATENT), (LATENT, 512), (512, 512), (512, 784))
+
+
+def matmul_floor_state(device: torch.device) -> dict:
+    """Random operands with the shapes of the step's matrix products (batch 128)."""
+    g = torch.Generator(device=device).manual_seed(0)
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g, device=device)
+
+    return {"layers": [(rand(BATCH, i), rand(o, i), rand(BATCH, o)) for i, o in LAYERS]}
+
+
+def time_matmul_floor(images: torch.Tensor, steps: int, state: dict) -> float:
+    """Only the training step's matrix products: per linear layer the forward x Wᵀ, the weight
+    gradient gᵀ x and (but for the input layer) the input gradient g W — the floor no framework can
+    beat; everything else a step does (activations, sampling, the likelihood, Adam) is overhead."""
+    layers = state["layers"]
+    started = time.perf_counter()
+    for _ in range(steps):
+        for index, (x, w, g) in enumerate(layers):
+            torch.mm(x, w.t())
+            torch.mm(g.t(), x)
+            if index != 0:
+                torch.mm(g, w)
+    if images.is_cuda:
+        torch.cuda.synchronize()
+    return steps * BATCH / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
@@ -182,6 +213,8 @@ def main() -> None:
         contenders[name] = (time_vaelab, {"model": model, "objective": objective,
                                           "optimizer": make_optimizer(model, 1e-3),
                                           "generator": generator(), "running": RunningMeans()})
+    # the step's matrix products alone: the floor of a training step of this model (issue 14)
+    contenders["matmul floor"] = (time_matmul_floor, matmul_floor_state(device))
     pyro_contender = make_pyro_contender(device)
     if pyro_contender is not None:  # Pyro's SVI, Trace_ELBO: the probabilistic-programming peer
         contenders["pyro"] = pyro_contender
@@ -197,7 +230,7 @@ def main() -> None:
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"batch {BATCH}, {args.rounds} interleaved rounds x {args.steps} steps")
     for name, values in rates.items():
-        print(f"  {name:<13} {statistics.median(values):10.0f} images/s (median; "
+        print(f"  {name:<14} {statistics.median(values):10.0f} images/s (median; "
               f"min {min(values):.0f}, max {max(values):.0f})")
 
     def paired_ratio(a: str, b: str) -> float:
@@ -207,6 +240,10 @@ def main() -> None:
           "(median of paired rounds)  target >= 0.95")
     print(f"ratio vaelab / hand+fused:  {paired_ratio('vaelab', 'hand+fused'):.3f} "
           "(framework overhead alone)")
+    floor = 1 / paired_ratio("vaelab", "matmul floor")
+    print(f"step time vaelab / matrix products alone: {floor:.3f}  target <= 1.3")
+    for name in (n for n in rates if n.startswith("vaelab+")):
+        print(f"step time {name} / matrix products alone: {1 / paired_ratio(name, 'matmul floor'):.3f}")
     for name in (n for n in rates if n.startswith("vaelab+")):
         print(f"ratio {name} / vaelab: {paired_ratio(name, 'vaelab'):.3f}")
     if "pyro" in rates:
