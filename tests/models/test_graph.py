@@ -349,3 +349,17 @@ def test_a_few_adam_steps_reduce_the_elbo_loss() -> None:
         optimiser.step()
     after = loss()
     assert math.isfinite(after) and after < before - 2.0, (before, after)
+
+
+def test_vaelab_fit_trains_a_graph_model(tmp_path) -> None:  # noqa: ANN001 - pytest's tmp_path
+    import vaelab
+
+    torch.manual_seed(0)
+    model = graph_of_vae(build_vae(ModelConfig(latent_dim=2, hidden=(16,)), (1, 5, 5)))
+    prototypes = torch.rand(3, *SHAPE, generator=torch.Generator().manual_seed(1)) > 0.5
+    x = prototypes[torch.arange(64) % 3].float()  # three patterns a latent can tell apart
+    before = elbo(model, x).bound.mean().item()
+    run = vaelab.fit(model, x, epochs=20, batch_size=32, lr=1e-2, run_dir=tmp_path, progress=False,
+                     log=lambda _: None)
+    assert len(run.history) == 20 and elbo(model, x).bound.mean().item() > before + 1.0
+    assert vaelab.evaluate(model, x, k=20)["log_px_is"]["n"] == 64
