@@ -83,15 +83,15 @@ class ArrayFile:
         """Rows can be read one by one: a C-ordered array in a `.npy` file."""
         return self.key is None and not self.fortran_order
 
-    def blocks(self, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
-        """(first row, rows) for consecutive blocks of rows, front to back."""
+    def blocks(self, block_bytes: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, rows) for consecutive blocks of about `block_bytes` (default BLOCK_BYTES)."""
         n = len(self)
         if self.fortran_order or not self.shape:  # rows are not contiguous: read it whole
             array = _load_whole(self)
             if n:
                 yield 0, array
             return
-        per_block = max(1, block_bytes // max(1, self.row_bytes))
+        per_block = max(1, (block_bytes or BLOCK_BYTES) // max(1, self.row_bytes))
         with _data(self.path, self.key, self.offset) as handle:
             for start in range(0, n, per_block):
                 count = min(per_block, n - start)

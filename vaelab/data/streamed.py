@@ -88,8 +88,9 @@ class ArrayImages:
         return (c, h, w) if self.image_size is None else (c, self.image_size, self.image_size)
 
     def _pixels(self, block: np.ndarray) -> torch.Tensor:
-        images = torch.from_numpy(np.ascontiguousarray(block_pixels(block, self.layout, bool(self.binary))))
-        return images if self.image_size is None else resize_images(images, self.image_size, bool(self.binary))
+        binary = bool(self.binary)
+        images = torch.from_numpy(np.ascontiguousarray(block_pixels(block, self.layout, binary)))
+        return images if self.image_size is None else resize_images(images, self.image_size, binary)
 
     def read(self, rows: np.ndarray) -> torch.Tensor:
         if not self.file.seekable:

@@ -156,8 +156,9 @@ class LoaderBatches:
         return _steps(len(self), self.batch_size, context)
 
     def epoch(self, epoch: int, context: Distributed) -> Iterator[tuple[torch.Tensor, int]]:
-        shuffle = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
-        pixels = torch.Generator(device=self.device).manual_seed(epoch_seed(self.seed, epoch) + 1 + context.rank)
+        seed = epoch_seed(self.seed, epoch)
+        shuffle = torch.Generator().manual_seed(seed)
+        pixels = torch.Generator(device=self.device).manual_seed(seed + 1 + context.rank)
         order = torch.randperm(len(self), generator=shuffle)
         global_batch = self.batch_size * context.world_size
         mine = [[int(i) for i in order[step * global_batch + context.rank * self.batch_size:
