@@ -2,14 +2,20 @@
 
 For each size N a synthetic uint8 RGB `.npy` of N × SIDE × SIDE × 3 images (channels last, as
 most users save them) is written to a temporary folder, and `vaelab train --dataset X.npy` runs
-in a fresh process per size and path, so each peak is that run's alone. The peak resident set
-(`ru_maxrss`) of the training process and of its largest DataLoader worker is printed with its
-ratio to the raw uint8 bytes of the file. The model is small (MLP, hidden 32, latent 4, Gaussian
-likelihood) so the data, not the network, is what is measured; the same runs give the training
-steps per second of the last epoch, and the ratio streamed / in memory.
+in a fresh process per size and path, so each peak is that run's alone. Printed per run: the peak
+resident set (`ru_maxrss`) of the training process and of its largest DataLoader worker, the
+peak of the same run on a tiny dataset (N = 1000: the interpreter, torch, the model, the training
+step's and the validation's tensors), and the memory each byte of data adds to the peak:
+(peak − tiny-run peak) / (raw uint8 bytes − the tiny set's). The model is small (MLP, hidden 32,
+latent 4, Gaussian likelihood) so that the data, not the network, is what is measured, and so
+that reading the data costs the most relative to a step.
 
-    python bench/memory.py [--sizes 5000,10000,20000] [--side 64] [--epochs 2] [--workers 0]
-                           [--paths memory,stream] [--keep DIR]
+Throughput is measured in this one process on the largest size: the same model trained from the
+in-memory batch source and from the streamed one in alternating rounds of `--steps` steps; the
+ratio is the median of the per-round ratios (streamed / in memory).
+
+    python bench/memory.py [--sizes 5000,10000,20000] [--side 64] [--epochs 1] [--workers 0]
+                           [--paths memory,stream] [--rounds 8] [--steps 20] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +34,8 @@ from pathlib import Path
 import numpy as np
 
 MB = 1024 * 1024
+#: the size of the reference run: 500 validation + 100 test + 400 training images
+TINY = 1000
 
 
 def write_images(path: Path, n: int, side: int, seed: int = 0) -> int:
@@ -58,7 +67,7 @@ def child(args: list[str]) -> None:
 
 
 def run_one(data: Path, run_dir: Path, stream: bool, epochs: int, workers: int) -> dict:
-    """Train once in a fresh process; its peak memory and the last epoch's steps per second."""
+    """Train once in a fresh process; its peak memory (bytes) and its wall time."""
     args = ["--dataset", str(data), "--out", str(run_dir), "--epochs", str(epochs),
             "--hidden", "32", "--latent-dim", "4", "--likelihood", "gaussian",
             "--batch-size", "128", "--no-eval", "--no-progress", "--device", "cpu"]
@@ -67,13 +76,58 @@ def run_one(data: Path, run_dir: Path, stream: bool, epochs: int, workers: int) 
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     done = subprocess.run([sys.executable, __file__, "--child", *args], env=env,
                           capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+    result = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {"code": 1}
+    if result["code"] != 0:
         raise RuntimeError(f"training failed:\n{done.stdout}\n{done.stderr}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    last, before = records[-1], (records[-2] if len(records) > 1 else {"step": 0, "seconds": 0.0})
-    result["steps_per_s"] = (last["step"] - before["step"]) / (last["seconds"] - before["seconds"])
     return result
+
+
+def paired_throughput(data: Path, rounds: int, steps: int, workers: int) -> tuple[float, float, float]:
+    """(in-memory steps/s, streamed steps/s, median per-round ratio) of one model trained from
+    both batch sources of the same file, in alternating rounds."""
+    import torch
+
+    from vaelab.models import ModelConfig
+    from vaelab.objectives import make_objective
+    from vaelab.training.batches import image_batches, streamed_batches
+    from vaelab.training.config import DataConfig, ExperimentConfig
+    from vaelab.training.distributed import Distributed
+    from vaelab.training.experiment import build_model, load_splits
+    from vaelab.training.loop import make_optimizer, train_step
+
+    torch.manual_seed(0)
+    single = Distributed(rank=0, world_size=1, device=torch.device("cpu"))
+    memory = load_splits(DataConfig(dataset=str(data)), "unit", 0)
+    streamed = load_splits(DataConfig(dataset=str(data), stream=True), "unit", 0)
+    config = ExperimentConfig(model=ModelConfig(hidden=(32,), latent_dim=4, likelihood="gaussian"))
+    model = build_model(config, memory.train.image_shape)
+    optimizer, objective = make_optimizer(model, 1e-3), make_objective("elbo", 1)
+    sources = {"memory": image_batches(memory.train, "unit", 128, 0, torch.device("cpu")),
+               "stream": streamed_batches(streamed.train, "unit", 128, 0, torch.device("cpu"), workers)}
+    epochs = dict.fromkeys(sources, 0)
+    batches = {name: source.epoch(0, single) for name, source in sources.items()}
+
+    def step(name: str) -> None:
+        try:
+            batch, _ = next(batches[name])
+        except StopIteration:
+            epochs[name] += 1
+            batches[name] = sources[name].epoch(epochs[name], single)
+            batch, _ = next(batches[name])
+        train_step(model, optimizer, objective, batch)
+
+    speeds: dict[str, list[float]] = {name: [] for name in sources}
+    for name in sources:  # warm-up (and, with workers, their start)
+        for _ in range(3):
+            step(name)
+    for i in range(rounds):
+        for name in (("memory", "stream") if i % 2 == 0 else ("stream", "memory")):
+            started = time.perf_counter()
+            for _ in range(steps):
+                step(name)
+            speeds[name].append(steps / (time.perf_counter() - started))
+    ratios = [s / m for s, m in zip(speeds["stream"], speeds["memory"], strict=True)]
+    return statistics.median(speeds["memory"]), statistics.median(speeds["stream"]), statistics.median(ratios)
 
 
 def main() -> None:
@@ -83,31 +137,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5000,10000,20000", help="dataset sizes N, comma-separated")
     parser.add_argument("--side", type=int, default=64, help="image side (RGB)")
-    parser.add_argument("--epochs", type=int, default=2, help="epochs per run (throughput: the last)")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs per memory run")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers of the streamed path")
     parser.add_argument("--paths", default="memory,stream", help="memory, stream or both")
+    parser.add_argument("--rounds", type=int, default=8, help="throughput: alternating rounds (0 = skip)")
+    parser.add_argument("--steps", type=int, default=20, help="throughput: steps per round")
     parser.add_argument("--keep", type=Path, help="write the data and runs here (default: a temp folder)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     paths = args.paths.split(",")
     folder = args.keep or Path(tempfile.mkdtemp(prefix="vaelab-memory-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"{'N':>8} {'raw MB':>8} {'path':>7} {'peak MB':>8} {'worker MB':>9} {'peak/raw':>8} "
-          f"{'steps/s':>8}", flush=True)
-    speed: dict[str, float] = {}
+    tiny = folder / f"images-{TINY}.npy"
+    tiny_raw = write_images(tiny, TINY, args.side)
+    base = {path: run_one(tiny, folder / f"run-{TINY}-{path}", path == "stream", args.epochs,
+                          args.workers)["peak"] for path in paths}
+    print(f"{'N':>8} {'raw MB':>8} {'path':>7} {'peak MB':>8} {'worker MB':>9} {f'N={TINY} MB':>9} "
+          f"{'data/raw':>8}", flush=True)
     for n in sizes:
         data = folder / f"images-{n}.npy"
         raw = write_images(data, n, args.side)
         for path in paths:
             result = run_one(data, folder / f"run-{n}-{path}", path == "stream", args.epochs, args.workers)
-            speed[path] = result["steps_per_s"]
             print(f"{n:>8} {raw / MB:>8.0f} {path:>7} {result['peak'] / MB:>8.0f} "
-                  f"{result['worker_peak'] / MB:>9.0f} {result['peak'] / raw:>8.2f} "
-                  f"{result['steps_per_s']:>8.1f}", flush=True)
+                  f"{result['worker_peak'] / MB:>9.0f} {base[path] / MB:>9.0f} "
+                  f"{(result['peak'] - base[path]) / (raw - tiny_raw):>8.2f}", flush=True)
+        if n != sizes[-1] or args.rounds == 0 or set(paths) != {"memory", "stream"}:
+            data.unlink()
+    if args.rounds > 0 and set(paths) == {"memory", "stream"}:
+        data = folder / f"images-{sizes[-1]}.npy"
+        memory, stream, ratio = paired_throughput(data, args.rounds, args.steps, args.workers)
+        print(f"throughput at N = {sizes[-1]}: in memory {memory:.1f} steps/s, streamed {stream:.1f} "
+              f"steps/s (workers = {args.workers}); streamed / in memory {ratio:.2f} "
+              f"(median of {args.rounds} rounds of {args.steps} steps)")
         data.unlink()
-    if {"memory", "stream"} <= set(speed):
-        print(f"streamed / in-memory steps per second at N = {sizes[-1]}: "
-              f"{speed['stream'] / speed['memory']:.2f} (workers = {args.workers})")
+    tiny.unlink()
 
 
 if __name__ == "__main__":
