@@ -100,3 +100,19 @@ def test_streaming_refuses_static_binarization_and_semi_supervised_models(images
 def test_workers_must_be_a_sensible_count() -> None:
     with pytest.raises(ConfigError, match="data.workers"):
         ExperimentConfig().with_overrides({"data": {"workers": -1}})
+
+
+def test_vaelab_fit_streams_with_the_numbers_of_memory(images: Path, tmp_path: Path) -> None:
+    import vaelab
+    from vaelab.models import ModelConfig, build_vae
+
+    streamed = vaelab.open_dataset(str(images), seed=0, stream=True)
+    histories = []
+    for name, train, valid in (("stream", streamed["train"], streamed["test"]),
+                               ("memory", streamed["train"].load(), streamed["test"].load())):
+        torch.manual_seed(0)
+        model = build_vae(ModelConfig(hidden=(16,), latent_dim=3, likelihood="gaussian"), (3, 8, 8))
+        run = vaelab.fit(model, train, valid=valid, epochs=1, batch_size=16, run_dir=tmp_path / name,
+                         device="cpu", progress=False, log=lambda _: None)
+        histories.append([{k: v for k, v in r.items() if k != "seconds"} for r in run.history])
+    assert histories[0] == histories[1]
