@@ -154,16 +154,20 @@ def main() -> None:
                           args.workers)["peak"] for path in paths}
     print(f"{'N':>8} {'raw MB':>8} {'path':>7} {'peak MB':>8} {'worker MB':>9} {f'N={TINY} MB':>9} "
           f"{'data/raw':>8}", flush=True)
+    points: dict[str, list[tuple[float, float]]] = {path: [(tiny_raw, base[path])] for path in paths}
     for n in sizes:
         data = folder / f"images-{n}.npy"
         raw = write_images(data, n, args.side)
         for path in paths:
             result = run_one(data, folder / f"run-{n}-{path}", path == "stream", args.epochs, args.workers)
+            points[path].append((raw, result["peak"]))
             print(f"{n:>8} {raw / MB:>8.0f} {path:>7} {result['peak'] / MB:>8.0f} "
                   f"{result['worker_peak'] / MB:>9.0f} {base[path] / MB:>9.0f} "
                   f"{(result['peak'] - base[path]) / (raw - tiny_raw):>8.2f}", flush=True)
         if n != sizes[-1] or args.rounds == 0 or set(paths) != {"memory", "stream"}:
             data.unlink()
+    slopes = ", ".join(f"{path} {np.polyfit(*zip(*points[path], strict=True), 1)[0]:.2f}" for path in paths)
+    print(f"peak memory per byte of data (least-squares slope over N = {TINY} and the sizes): {slopes}")
     if args.rounds > 0 and set(paths) == {"memory", "stream"}:
         data = folder / f"images-{sizes[-1]}.npy"
         memory, stream, ratio = paired_throughput(data, args.rounds, args.steps, args.workers)
