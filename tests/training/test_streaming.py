@@ -97,9 +97,11 @@ def test_streaming_refuses_static_binarization_and_semi_supervised_models(images
         load_experiment_splits(semi, "unit")
 
 
-def test_workers_must_be_a_sensible_count() -> None:
+def test_workers_must_be_a_sensible_count_and_need_streaming() -> None:
     with pytest.raises(ConfigError, match="data.workers"):
-        ExperimentConfig().with_overrides({"data": {"workers": -1}})
+        ExperimentConfig().with_overrides({"data": {"workers": -1, "stream": True}})
+    with pytest.raises(ConfigError, match="only when streaming"):
+        ExperimentConfig().with_overrides({"data": {"workers": 2}})
 
 
 def test_vaelab_fit_streams_with_the_numbers_of_memory(images: Path, tmp_path: Path) -> None:

@@ -73,6 +73,8 @@ class DataConfig:
         _require(self.train_limit is None or self.train_limit >= 1, "data.train_limit",
                  f"must be >= 1, got {self.train_limit}")
         _require(0 <= self.workers <= 256, "data.workers", f"must be in [0, 256], got {self.workers}")
+        _require(self.stream or self.workers == 0, "data.workers",
+                 "DataLoader workers read batches only when streaming: set data.stream (--stream) too")
 
 
 @dataclass(frozen=True)

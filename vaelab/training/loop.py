@@ -68,11 +68,12 @@ def held_out_bound(model: LatentVariableModel, images: ImageSet | StreamedImages
     """Mean single-sample ELBO over held-out images (nats per example), put in the model's units
     a chunk at a time, so no float copy of the set is ever held; grey images meeting a Bernoulli
     likelihood are binarized with a fixed seed, the same sample every call. With a distributed
-    `context`, each rank scores every world_size-th image and the mean is over all of them."""
+    `context`, each rank scores every world_size-th image (binarized from its own seed) and the
+    mean is over all of them."""
     device = next(model.parameters()).device
     rank, world = (context.rank, context.world_size) if context is not None else (0, 1)
     rows = torch.arange(rank, len(images), world)
-    fixed = torch.Generator(device=device).manual_seed(SPLIT_SEED)
+    fixed = torch.Generator(device=device).manual_seed(SPLIT_SEED + rank)
     model.eval()
     total = torch.zeros(2, dtype=torch.float64, device=device)
     for start in range(0, rows.shape[0], batch_size):
