@@ -58,6 +58,8 @@ _PUBLIC: dict[str, str] = {
     "SequenceSet": "vaelab.data.pendulum",
     "PendulumConfig": "vaelab.data.pendulum",
     "load_dataset": "vaelab.data.load",
+    "open_dataset": "vaelab.data.load",
+    "StreamedImages": "vaelab.data.streamed",
     "load_pendulum": "vaelab.data.pendulum",
 }
 
@@ -69,8 +71,9 @@ __getattr__, __dir__ = lazy_exports(__name__, _PUBLIC, globals())
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from vaelab.data.imageset import ImageSet
-    from vaelab.data.load import load_dataset
+    from vaelab.data.load import load_dataset, open_dataset
     from vaelab.data.pendulum import PendulumConfig, SequenceSet, load_pendulum
+    from vaelab.data.streamed import StreamedImages
     from vaelab.evaluation.evaluate_model import evaluate
     from vaelab.kinds import ModelKind, load, register_kind
     from vaelab.models.base import LatentVariableModel, SingleLatentModel

@@ -48,6 +48,25 @@ def test_train_evaluate_sample_round_trip(tmp_path: Path, capsys: pytest.Capture
     assert (run / "samples-3.png").is_file()
 
 
+def test_train_streams_a_npy_and_evaluates_reading_only_test_rows(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).integers(0, 256, (120, 8, 8, 3), dtype=np.uint8))
+    args = ["train", "--dataset", str(tmp_path / "x.npy"), "--validation-size", "20", "--latent-dim", "3",
+            "--hidden", "16", "--likelihood", "gaussian", "--batch-size", "32", "--epochs", "1",
+            "--eval-samples", "5", "--eval-examples", "8", "--no-progress"]
+    assert main([*args, "--stream", "--workers", "1", "--out", str(tmp_path / "stream")]) == 0
+    assert main([*args, "--out", str(tmp_path / "memory")]) == 0
+    numbers = [json.loads((tmp_path / run / "metrics.json").read_text())["test"]["elbo"]
+               for run in ("stream", "memory")]
+    assert numbers[0] == numbers[1]
+    assert json.loads((tmp_path / "stream" / "config.json").read_text())["data"]["workers"] == 1
+    capsys.readouterr()
+    assert main(["train", "--dataset", str(tmp_path / "x.npy"), "--workers", "2", "--no-progress"]) == 2
+    assert "only when streaming" in capsys.readouterr().err
+
+
 def test_train_from_config_file(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[model]\nlatent_dim = 3\nhidden = [16]\n[data]\ntrain_limit = 128\n'

@@ -105,7 +105,7 @@ def test_check_finite_passes_finite_losses() -> None:
 
 def test_early_stopping_after_patience_epochs(tmp_path: Path, monkeypatch) -> None:
     scores = iter([-100.0, -101.0, -102.0, -99.0, -98.0])
-    monkeypatch.setattr(fit_module, "validation_bound", lambda model, x, context: next(scores))
+    monkeypatch.setattr(fit_module, "held_out_bound", lambda model, images, kind, context: next(scores))
     logs: list[str] = []
     _, loop = fit(tiny_config(epochs=5, patience=2), tmp_path, progress=False, log=logs.append)
     assert loop.stopped_early and loop.epoch == 3 and loop.best_epoch == 1

@@ -80,6 +80,12 @@ def add_train(sub: Any) -> None:
     d.add_argument("--validation-size", type=int, help="examples held out for validation")
     d.add_argument("--image-size", type=int, help="resize user images to this square size")
     d.add_argument("--train-limit", type=int, help="use only the first N training examples")
+    d.add_argument("--stream", action="store_true", default=None,
+                   help="leave a .npy file or an image folder on disk and read it a batch at a time "
+                        "(for data larger than memory); otherwise it is read into memory once, as uint8")
+    d.add_argument("--workers", type=int, metavar="N",
+                   help="with --stream: DataLoader processes reading and decoding batches ahead "
+                        "(0 = in the training process)")
     m = p.add_argument_group("model")
     m.add_argument("--architecture", choices=ARCHITECTURES,
                    help="encoder/decoder networks: fully connected or convolutional")

@@ -2,8 +2,10 @@
 
 Named datasets (DATASET_NAMES) are the embedded mnist-5k sample, and MNIST, binarized MNIST
 and Fashion-MNIST read from checksum-verified files (downloaded when missing). User data is a
-folder of images or a .npy / .npz array file. Sequence data: the simulated `pendulum`
-(PendulumConfig -> SequenceSet splits, generated offline and cached).
+folder of images or a .npy / .npz array file, read into memory as uint8 (`load_dataset`) or
+left on disk and read a batch at a time (`open_dataset(..., stream=True)` -> StreamedImages).
+Sequence data: the simulated `pendulum` (PendulumConfig -> SequenceSet splits, generated
+offline and cached).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ _EXPORTS: dict[str, str] = {
     "DataError": "vaelab.data.errors",
     "ImageSet": "vaelab.data.imageset",
     "load_dataset": "vaelab.data.load",
+    "open_dataset": "vaelab.data.load",
+    "StreamedImages": "vaelab.data.streamed",
+    "materialize": "vaelab.data.streamed",
     "PendulumConfig": "vaelab.data.pendulum",
     "SequenceSet": "vaelab.data.pendulum",
     "cache_path": "vaelab.data.pendulum",
@@ -34,12 +39,15 @@ __all__ = [
     "ImageSet",
     "PendulumConfig",
     "SequenceSet",
+    "StreamedImages",
     "binarize",
     "cache_path",
     "cache_root",
     "data_roots",
     "load_dataset",
     "load_pendulum",
+    "materialize",
+    "open_dataset",
     "resize_images",
     "simulate",
     "split_off",

@@ -6,15 +6,16 @@ import dataclasses
 import difflib
 from pathlib import Path
 
-from vaelab.data.array_files import ALL, load_array_file
+from vaelab.data.array_files import ALL, open_array_file
 from vaelab.data.benchmarks import load_benchmark
 from vaelab.data.catalog import DATASET_NAMES, EMBEDDED_NAME
 from vaelab.data.errors import DataError
-from vaelab.data.image_folder import load_image_folder
+from vaelab.data.image_folder import open_image_folder
 from vaelab.data.imageset import ImageSet
 from vaelab.data.mnist5k import load_mnist5k
 from vaelab.data.resize import check_image_size, resize_images
 from vaelab.data.splits import split_off
+from vaelab.data.streamed import StreamedImages, materialize
 
 TEST_FRACTION = 0.1
 ARRAY_SUFFIXES = (".npy", ".npz")
@@ -34,7 +35,24 @@ def load_dataset(
     the folder), a folder of images, or a `.npy` / `.npz` file. `data_dir` and `download` only
     matter for the downloadable datasets. `image_size` resizes every image to a square of that
     side. User data without splits has 10% (at least one image) held out as "test" by
-    `split_off(..., seed=seed)`; the named datasets ignore `seed`.
+    `split_off(..., seed=seed)`; the named datasets ignore `seed`. User files are read straight
+    into one uint8 tensor per split (no other copy of the data is made).
+    """
+    return materialize(open_dataset(source, data_dir, download, image_size, seed))
+
+
+def open_dataset(
+    source: str,
+    data_dir: str | None = None,
+    download: bool = True,
+    image_size: int | None = None,
+    seed: int = 0,
+    stream: bool = False,
+) -> dict[str, StreamedImages]:
+    """The splits of `load_dataset`, not yet read: `StreamedImages` whose images a DataLoader
+    reads a batch at a time (or `materialize` reads into memory). With `stream`, user data must
+    be a `.npy` file or a folder of images, and are checked without being held in memory; the
+    named datasets are small and always come from memory.
     """
     check_image_size(image_size)
     if source == EMBEDDED_NAME:
@@ -42,7 +60,7 @@ def load_dataset(
     elif source in DATASET_NAMES:
         splits = load_benchmark(source, data_dir, download)
     else:
-        return _load_user(source, image_size, seed)
+        return _open_user(source, image_size, seed, stream)
     if image_size is not None:
         splits = {
             split: dataclasses.replace(
@@ -50,15 +68,15 @@ def load_dataset(
             )
             for split, data in splits.items()
         }
-    return splits
+    return {split: StreamedImages.of(data) for split, data in splits.items()}
 
 
-def _load_user(source: str, image_size: int | None, seed: int) -> dict[str, ImageSet]:
+def _open_user(source: str, image_size: int | None, seed: int, stream: bool) -> dict[str, StreamedImages]:
     path = Path(source).expanduser()
     if path.is_dir():
-        splits = {ALL: load_image_folder(path, image_size)}
+        splits = {ALL: open_image_folder(path, image_size, stream)}
     elif path.is_file() and path.suffix.lower() in ARRAY_SUFFIXES:
-        splits = load_array_file(path, image_size)
+        splits = open_array_file(path, image_size, stream)
     elif path.is_file():
         raise DataError(
             f"{path}: unsupported file type {path.suffix!r}; give a folder of images "

@@ -12,6 +12,10 @@ import torch
 
 from vaelab.choices import BINARIZATIONS as BINARIZATIONS
 from vaelab.data import DATASET_NAMES, DataError, ImageSet, binarize
+from vaelab.data.streamed import StreamedImages
+
+#: images binarized at a time by `static_binarization` (its float32 probabilities are 4× the bytes)
+BINARIZE_CHUNK = 4096
 
 
 def resolve_binarization(binarization: str, dataset: str) -> str:
@@ -22,7 +26,7 @@ def resolve_binarization(binarization: str, dataset: str) -> str:
     return "dynamic" if dataset in DATASET_NAMES else "none"
 
 
-def check_fit(data: ImageSet, data_kind: str, binarization: str) -> None:
+def check_fit(data: ImageSet | StreamedImages, data_kind: str, binarization: str) -> None:
     """Raise DataError when `data` cannot be modelled by a likelihood of `data_kind`.
 
     `binarization` is a resolved choice (see `resolve_binarization`), not 'auto'.
@@ -47,8 +51,12 @@ def static_binarization(data: ImageSet, seed: int) -> ImageSet:
     if data.binary:
         return data
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    images = binarize(data.images.cpu(), generator).to(torch.uint8).to(data.images.device)
-    return ImageSet(images=images, labels=data.labels, binary=True, name=data.name)
+    images = torch.empty_like(data.images, device="cpu")
+    for start in range(0, len(data), BINARIZE_CHUNK):  # one generator, drawn in order: as one call
+        chunk = data.images[start:start + BINARIZE_CHUNK].cpu()
+        images[start:start + BINARIZE_CHUNK] = binarize(chunk, generator).to(torch.uint8)
+    return ImageSet(images=images.to(data.images.device), labels=data.labels, binary=True,
+                    name=data.name)
 
 
 def to_model_space(

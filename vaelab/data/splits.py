@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 
 from vaelab.data.errors import DataError
 from vaelab.data.imageset import ImageSet
+from vaelab.data.streamed import StreamedImages
+
+Images = TypeVar("Images", ImageSet, StreamedImages)
 
 
-def split_off(data: ImageSet, size: int, seed: int) -> tuple[ImageSet, ImageSet]:
+def split_off(data: Images, size: int, seed: int) -> tuple[Images, Images]:
     """(rest, held_out) with `size` examples held out, chosen by a seeded permutation.
 
     The permutation comes from `torch.Generator().manual_seed(seed)`, so the split depends only
-    on `len(data)`, `size` and `seed`. Both parts keep the permuted order.
+    on `len(data)`, `size` and `seed`. Both parts keep the permuted order. Splitting an
+    `ImageSet` copies its images; splitting `StreamedImages` only divides their row numbers.
     """
     n = len(data)
     if isinstance(size, bool) or not isinstance(size, int) or not 0 < size < n:

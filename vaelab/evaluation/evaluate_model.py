@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from vaelab.data.imageset import ImageSet
 from vaelab.data.pendulum import SequenceSet
 from vaelab.data.representation import to_model_space
+from vaelab.data.streamed import StreamedImages
 from vaelab.evaluation.metrics import ais_metrics, held_out_metrics
 from vaelab.objectives.result import Estimate
 
@@ -24,13 +25,16 @@ from vaelab.objectives.result import Estimate
 TEST_BINARIZATION_SEED = 1241
 
 
-def held_out_examples(model: torch.nn.Module, data: torch.Tensor | np.ndarray | Dataset | ImageSet,
+def held_out_examples(model: torch.nn.Module,
+                      data: torch.Tensor | np.ndarray | Dataset | ImageSet | StreamedImages,
                 examples: int | None, device: torch.device) -> torch.Tensor:
     """The first `examples` test examples (None = all) in the model's units on `device`:
     uint8 pixels are converted (and, for a Bernoulli likelihood, binarized with a fixed seed)."""
     binary = False
     if isinstance(data, ImageSet):
         tensor, binary = data.images, data.binary
+    elif isinstance(data, StreamedImages):  # read only the images evaluated
+        tensor, binary = data.head(examples or 0), data.binary
     elif isinstance(data, np.ndarray):
         tensor = torch.from_numpy(data)
     elif isinstance(data, torch.Tensor):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from vaelab.data.imageset import ImageSet
 from vaelab.data.representation import to_model_space
 from vaelab.evaluation.diagnostics import latent_diagnostics
 from vaelab.evaluation.estimators import DEFAULT_KS, compare_estimators, format_table
@@ -49,8 +50,13 @@ def display(model: LatentVariableModel, x: torch.Tensor) -> torch.Tensor:
 
 def held_out_tensor(model: LatentVariableModel, splits: Splits, examples: int,
                 device: torch.device) -> torch.Tensor:
-    """The first `examples` test images (0 = all) in model space, binarized with a fixed seed."""
-    images = splits.test.images if examples <= 0 else splits.test.images[:examples]
+    """The first `examples` test images (0 = all) in model space, binarized with a fixed seed
+    (of a streamed test split only those images are read)."""
+    test = splits.test
+    if isinstance(test, ImageSet):
+        images = test.images if examples <= 0 else test.images[:examples]
+    else:
+        images = test.head(examples)
     generator = torch.Generator(device=device).manual_seed(SPLIT_SEED + 7)
     return to_model_space(images.to(device), splits.test.binary, model.data_kind, generator)
 

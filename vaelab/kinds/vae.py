@@ -28,6 +28,8 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "validation_size": ("data", "validation_size"),
     "image_size": ("data", "image_size"),
     "train_limit": ("data", "train_limit"),
+    "stream": ("data", "stream"),
+    "workers": ("data", "workers"),
     "architecture": ("model", "architecture"),
     "latent_dim": ("model", "latent_dim"),
     "hidden": ("model", "hidden"),

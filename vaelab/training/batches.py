@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from vaelab.data.imageset import ImageSet
 from vaelab.data.pendulum import SequenceSet
 from vaelab.data.representation import to_model_space
+from vaelab.data.streamed import StreamedImages
 from vaelab.models.ssm import SequenceBatch, frames_to_model_space
 from vaelab.training.distributed import Distributed
 from vaelab.training.engine import epoch_seed
@@ -133,13 +134,20 @@ class LoaderBatches:
     read and decode while the model trains; memory stays flat as the dataset grows).
 
     An item may be a tensor or a tuple whose first element is the example (labels are ignored).
-    The order is seeded per epoch like the other sources.
+    The order is seeded per epoch like the other sources, and the loader's own seed is drawn from
+    it, so the global RNG (the model's noise) is never touched: with the same `prepare` and seed
+    the batches are exactly those `TensorBatches` draws from the same examples in memory.
+    `prepare(x, generator)`, when given, puts each batch (kept as stored, e.g. uint8, until it is
+    on the device) in the model's units; without it items are stacked as float tensors.
     """
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, device: torch.device,
-                 workers: int = 0) -> None:
+                 workers: int = 0,
+                 prepare: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
-        self.device, self.workers = device, workers
+        self.device, self.workers, self.prepare = device, workers, prepare
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
@@ -148,19 +156,38 @@ class LoaderBatches:
         return _steps(len(self), self.batch_size, context)
 
     def epoch(self, epoch: int, context: Distributed) -> Iterator[tuple[torch.Tensor, int]]:
-        shuffle = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
+        seed = epoch_seed(self.seed, epoch)
+        shuffle = torch.Generator().manual_seed(seed)
+        pixels = torch.Generator(device=self.device).manual_seed(seed + 1 + context.rank)
         order = torch.randperm(len(self), generator=shuffle)
         global_batch = self.batch_size * context.world_size
-        mine = [int(i) for step in range(self.steps_per_epoch(context))
-                for i in order[step * global_batch + context.rank * self.batch_size:
-                               min(step * global_batch + (context.rank + 1) * self.batch_size,
-                                   (step + 1) * global_batch)]]
-        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=mine, drop_last=False,
-                            num_workers=self.workers, collate_fn=_collate_examples,
-                            pin_memory=self.device.type == "cuda")
+        mine = [[int(i) for i in order[step * global_batch + context.rank * self.batch_size:
+                                       min(step * global_batch + (context.rank + 1) * self.batch_size,
+                                           (step + 1) * global_batch)]]
+                for step in range(self.steps_per_epoch(context))]
+        loader = DataLoader(self.dataset, batch_sampler=mine, num_workers=self.workers,
+                            collate_fn=_collate_examples if self.prepare is None else _stack_stored,
+                            pin_memory=self.device.type == "cuda",
+                            generator=torch.Generator().manual_seed(epoch_seed(self.seed, epoch, 2)),
+                            persistent_workers=False)
         for x in loader:
             x = x.to(self.device, non_blocking=True)
+            if self.prepare is not None:
+                x = self.prepare(x, pixels)
             yield x, int(x.shape[0])
+
+
+def streamed_batches(images: StreamedImages, data_kind: str, batch_size: int, seed: int,
+                     device: torch.device, workers: int = 0) -> LoaderBatches:
+    """Batches of images read from disk a batch at a time (by `workers` DataLoader processes,
+    or this one when 0), kept uint8 until on the device; the same batches, in the same order
+    and in the same units, as `image_batches` of the same images in memory."""
+    binary = images.binary
+
+    def prepare(rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return to_model_space(rows, binary, data_kind, generator)
+
+    return LoaderBatches(images, batch_size, seed, device, workers, prepare)
 
 
 def _collate_examples(items: list[Any]) -> torch.Tensor:
@@ -171,5 +198,13 @@ def _collate_examples(items: list[Any]) -> torch.Tensor:
     return batch if batch.is_floating_point() else batch.float()
 
 
+def _stack_stored(items: torch.Tensor | list[Any]) -> torch.Tensor:
+    """A batch as stored: the tensor a dataset's `__getitems__` read at once, or its items stacked."""
+    if isinstance(items, torch.Tensor):
+        return items
+    return torch.stack([torch.as_tensor(item[0] if isinstance(item, (tuple, list)) else item)
+                        for item in items])
+
+
 __all__ = ["LoaderBatches", "SequenceBatches", "TensorBatches", "image_batches", "random_windows",
-           "sequence_batch"]
+           "sequence_batch", "streamed_batches"]

@@ -37,7 +37,10 @@ def _require(ok: bool, name: str, message: str) -> None:
 class DataConfig:
     """Which data, where to find it, and how to fit it to the likelihood.
 
-    `image_shape` and `found_in` are written by training, not by the user: the [C, H, W] shape the
+    `stream` leaves a `.npy` file or an image folder on disk and reads it a batch at a time
+    (memory stays flat as the data grow), with `workers` DataLoader processes reading and
+    decoding ahead (0: in the training process); otherwise the images are read into memory once,
+    as uint8. `image_shape` and `found_in` are written by training, not by the user: the [C, H, W] shape the
     model was built for (so a run folder rebuilds its model without its data: sampling,
     reconstructing or classifying given images work on any machine) and the folder the dataset's
     files were read from (a hint for the error when a later evaluation cannot find them).
@@ -50,6 +53,8 @@ class DataConfig:
     validation_size: int = 500
     image_size: int | None = None
     train_limit: int | None = None
+    stream: bool = False
+    workers: int = 0
     image_shape: tuple[int, ...] | None = None
     found_in: str | None = None
 
@@ -67,6 +72,9 @@ class DataConfig:
                  f"must be in [4, 1024], got {self.image_size}")
         _require(self.train_limit is None or self.train_limit >= 1, "data.train_limit",
                  f"must be >= 1, got {self.train_limit}")
+        _require(0 <= self.workers <= 256, "data.workers", f"must be in [0, 256], got {self.workers}")
+        _require(self.stream or self.workers == 0, "data.workers",
+                 "DataLoader workers read batches only when streaming: set data.stream (--stream) too")
 
 
 @dataclass(frozen=True)

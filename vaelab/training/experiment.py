@@ -12,15 +12,17 @@ from pathlib import Path
 
 import torch
 
-from vaelab.data import DataError, ImageSet, load_dataset, split_off
+from vaelab.data import DataError, ImageSet, split_off
+from vaelab.data.load import open_dataset
 from vaelab.data.representation import check_fit, resolve_binarization, static_binarization
+from vaelab.data.streamed import StreamedImages, materialize
 from vaelab.distributions.families import make_family
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.config import build_model as build_model_from_config
 from vaelab.objectives.registry import make_objective
 from vaelab.objectives.result import ObjectiveValue
 from vaelab.training.checkpoint import CONFIG, CheckpointError, load_run_weights
-from vaelab.training.config import DataConfig, ExperimentConfig
+from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig
 from vaelab.training.semisupervised import (
     SemiSupervisedExperiment,
     build_semisupervised_model,
@@ -37,17 +39,22 @@ SPLIT_SEED = 1234
 
 @dataclass(frozen=True)
 class Splits:
-    """Train, validation (possibly empty) and test sets, fitted to the likelihood."""
+    """Train, validation (possibly empty) and test sets, fitted to the likelihood: in memory
+    (`ImageSet`), or left on disk and read a batch at a time (`StreamedImages`, data.stream)."""
 
-    train: ImageSet
-    valid: ImageSet | None
-    test: ImageSet
+    train: ImageSet | StreamedImages
+    valid: ImageSet | StreamedImages | None
+    test: ImageSet | StreamedImages
 
 
 def load_splits(config: DataConfig, data_kind: str, seed: int) -> Splits:
-    """Load, split off validation data, and apply static binarization when asked for."""
-    splits = load_dataset(config.dataset, data_dir=config.data_dir, download=config.download,
-                          image_size=config.image_size, seed=seed)
+    """Load, split off validation data, and apply static binarization when asked for.
+
+    Splits are made on row numbers before any image is read; the images are then read once,
+    each straight into its split's uint8 tensor — or, with `config.stream`, left on disk.
+    """
+    splits = open_dataset(config.dataset, data_dir=config.data_dir, download=config.download,
+                          image_size=config.image_size, seed=seed, stream=config.stream)
     train, test = splits["train"], splits["test"]
     valid = splits.get("valid")
     if valid is None and config.validation_size > 0:
@@ -58,6 +65,15 @@ def load_splits(config: DataConfig, data_kind: str, seed: int) -> Splits:
     if config.train_limit is not None and config.train_limit < len(train):
         train = train.subset(torch.arange(config.train_limit))
     binarization = resolve_binarization(config.binarization, config.dataset)
+    if config.stream:
+        check_fit(train, data_kind, binarization)
+        if data_kind == "binary" and binarization == "static" and not train.binary:
+            raise DataError("data.binarization='static' binarizes the images once, in memory; a "
+                            "streamed dataset is binarized per batch: use --binarization dynamic, "
+                            "or drop --stream")
+        return Splits(train=train, valid=valid, test=test)
+    loaded = materialize({"train": train, "test": test, **({} if valid is None else {"valid": valid})})
+    train, test, valid = loaded["train"], loaded["test"], loaded.get("valid")
     check_fit(train, data_kind, binarization)
     if data_kind == "binary" and binarization == "static":
         train = static_binarization(train, seed)
@@ -69,6 +85,9 @@ def load_splits(config: DataConfig, data_kind: str, seed: int) -> Splits:
 def load_experiment_splits(config: ExperimentConfig, data_kind: str) -> Splits:
     """The experiment's splits (`load_splits`); a semi-supervised run's training split also
     holds its extra unlabelled images (label -1), when it names any."""
+    if isinstance(config, SemiSupervisedExperiment) and config.data.stream:
+        raise ConfigError("data.stream: semi-supervised models (m2, m1m2) train on data in memory; "
+                          "drop --stream")
     splits = load_splits(config.data, data_kind, config.train.seed)
     if isinstance(config, SemiSupervisedExperiment):
         splits = replace(splits, train=with_unlabelled(config, splits.train, data_kind))

@@ -24,9 +24,16 @@ from torch.utils.data import Dataset
 from vaelab.data.imageset import ImageSet
 from vaelab.data.pendulum import SequenceSet
 from vaelab.data.representation import to_model_space
+from vaelab.data.streamed import StreamedImages
 from vaelab.objectives.registry import OBJECTIVES, make_objective
 from vaelab.objectives.result import ObjectiveValue
-from vaelab.training.batches import LoaderBatches, SequenceBatches, TensorBatches, image_batches
+from vaelab.training.batches import (
+    LoaderBatches,
+    SequenceBatches,
+    TensorBatches,
+    image_batches,
+    streamed_batches,
+)
 from vaelab.training.checkpoint import LoopState, atomic_write_text
 from vaelab.training.distributed import Distributed
 from vaelab.training.distributed import setup as setup_distributed
@@ -44,7 +51,7 @@ from vaelab.training.run_folder import default_run_dir
 #: the "kind" a run folder trained through `vaelab.fit` records in its config.json
 CUSTOM_KIND = "custom"
 
-Data = torch.Tensor | np.ndarray | Dataset | ImageSet | SequenceSet
+Data = torch.Tensor | np.ndarray | Dataset | ImageSet | StreamedImages | SequenceSet
 
 
 @dataclass
@@ -120,6 +127,8 @@ def _batches(data: Data, model: torch.nn.Module, batch_size: int, seed: int, dev
     data_kind = getattr(model, "data_kind", "unit")
     if isinstance(data, ImageSet):
         return image_batches(data, data_kind, batch_size, seed, device)
+    if isinstance(data, StreamedImages):
+        return streamed_batches(data, data_kind, batch_size, seed, device, workers)
     if isinstance(data, SequenceSet):
         return SequenceBatches(data, data_kind, batch_size, seed, device, window)
     if isinstance(data, (torch.Tensor, np.ndarray)):
@@ -190,6 +199,9 @@ def fit(
     `callbacks` run after each epoch as callback(model, record) and are closed at the end when
     they have a close(): `vaelab.TensorBoardLogger(run_dir + "/tensorboard")` logs to TensorBoard.
     Sequence data (`SequenceSet`) trains on random windows of `window` frames (0 = whole).
+    Data larger than memory: `vaelab.open_dataset("big.npy", stream=True)["train"]` (or an image
+    folder) is read a batch at a time by `workers` DataLoader processes, kept uint8 until on the
+    device; any other `Dataset` is read through a DataLoader too.
     Under torchrun every rank calls fit with the same arguments; rank 0 writes the folder.
     """
     if epochs < 0:

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import torch
 
+from vaelab.data.imageset import ImageSet
 from vaelab.data.representation import to_model_space
+from vaelab.data.streamed import StreamedImages
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.elbo import elbo
 from vaelab.objectives.registry import make_objective
-from vaelab.training.batches import image_batches
+from vaelab.training.batches import image_batches, streamed_batches
 from vaelab.training.checkpoint import LoopState
 from vaelab.training.config import ExperimentConfig, learning_rate_at
 from vaelab.training.distributed import Distributed
@@ -60,6 +62,32 @@ def validation_bound(model: LatentVariableModel, x: torch.Tensor,
     return (total[0] / total[1]).item()
 
 
+@torch.no_grad()
+def held_out_bound(model: LatentVariableModel, images: ImageSet | StreamedImages, data_kind: str,
+                   context: Distributed | None = None, batch_size: int = 1000) -> float:
+    """Mean single-sample ELBO over held-out images (nats per example), put in the model's units
+    a chunk at a time, so no float copy of the set is ever held; grey images meeting a Bernoulli
+    likelihood are binarized with a fixed seed, the same sample every call. With a distributed
+    `context`, each rank scores every world_size-th image (binarized from its own seed) and the
+    mean is over all of them."""
+    device = next(model.parameters()).device
+    rank, world = (context.rank, context.world_size) if context is not None else (0, 1)
+    rows = torch.arange(rank, len(images), world)
+    fixed = torch.Generator(device=device).manual_seed(SPLIT_SEED + rank)
+    model.eval()
+    total = torch.zeros(2, dtype=torch.float64, device=device)
+    for start in range(0, rows.shape[0], batch_size):
+        index = rows[start:start + batch_size]
+        chunk = (images.images[index] if isinstance(images, ImageSet) else images.read(index.numpy()))
+        x = to_model_space(chunk.to(device), images.binary, data_kind, fixed)
+        bound = elbo(model, x).bound
+        total += torch.stack([bound.double().sum(), bound.new_tensor(bound.numel()).double()])
+    model.train()
+    if context is not None:
+        total = context.sum(total)
+    return (total[0] / total[1]).item()
+
+
 def settings_of(config: ExperimentConfig) -> LoopSettings:
     """The loop settings of a frame experiment's [train] section."""
     t = config.train
@@ -95,19 +123,19 @@ def fit(
     optimizer = make_optimizer(model, train_cfg.learning_rate)
     objective = make_training_objective(config, model, splits, run_dir, device, make_objective)
 
-    valid_x = None
-    if splits.valid is not None and len(splits.valid) > 0:
-        fixed = torch.Generator(device=device).manual_seed(SPLIT_SEED)
-        valid_x = to_model_space(splits.valid.images.to(device), splits.valid.binary, data_kind,
-                                 fixed)
-        valid_x = valid_x[context.rank::context.world_size]
+    valid = splits.valid if splits.valid is not None and len(splits.valid) > 0 else None
 
     def validate(model: LatentVariableModel) -> float | None:
-        return validation_bound(model, valid_x, context) if valid_x is not None else None
+        return held_out_bound(model, valid, data_kind, context) if valid is not None else None
 
+    if isinstance(splits.train, StreamedImages):
+        batches = streamed_batches(splits.train, data_kind, train_cfg.batch_size, train_cfg.seed, device,
+                                   config.data.workers)
+    else:
+        batches = image_batches(splits.train, data_kind, train_cfg.batch_size, train_cfg.seed, device)
     task = TrainingTask(
         model=model, optimizer=optimizer, objective=objective,
-        batches=image_batches(splits.train, data_kind, train_cfg.batch_size, train_cfg.seed, device),
+        batches=batches,
         learning_rate=lambda epoch, _seconds: learning_rate_at(train_cfg.lr_schedule,
                                                                 train_cfg.learning_rate, epoch),
         save_config=config.save, validate=validate)
@@ -122,6 +150,7 @@ __all__ = [
     "RunningMeans",
     "check_finite",
     "fit",
+    "held_out_bound",
     "kl_weight_at",
     "make_optimizer",
     "print_now",
