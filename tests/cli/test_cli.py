@@ -93,9 +93,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
      (["train", "--dataset", "no-such-data", "--epochs", "1"], "no-such-data"),
      (["train", "--likelihood", "bernoulli", "--binarization", "none", "--epochs", "1"],
       "binarization"),
-     (["evaluate", "/no/such/run"], "not a vaelab run folder"),
-     (["sample", "/no/such/run"], "not a vaelab run folder"),
-     (["train", "--resume", "/no/such/run"], "not a vaelab run folder")],
+     (["evaluate", "/no/such/run"], "does not exist"),
+     (["sample", "/no/such/run"], "does not exist"),
+     (["train", "--resume", "/no/such/run"], "does not exist")],
 )
 def test_user_mistakes_give_one_clear_error(argv: list[str], message: str, tmp_path: Path,
                                             capsys: pytest.CaptureFixture) -> None:

@@ -101,3 +101,42 @@ def test_a_run_trained_with_vaelab_data_names_that_folder_later(shared_data: Pat
     capsys.readouterr()
     assert main(["evaluate", str(run), "-k", "2", "--examples", "4"]) == 2
     assert f"trained on files in {found_in}" in capsys.readouterr().err
+
+
+def test_flags_of_another_kind_and_sequence_data_are_refused(capsys: pytest.CaptureFixture) -> None:
+    cases = [(["--pendulum", "damping=0.2"], "--pendulum: not used by --model vae (for --model ssm)"),
+             (["--model", "m2", "--window", "5"], "--window: not used by --model m2|m1m2"),
+             (["--labels", "10"], "--labels: not used by --model vae (for --model m2|m1m2)"),
+             (["--dataset", "pendulum"], "train a sequence model on it with `vaelab train --model ssm")]
+    for argv, message in cases:
+        assert main(["train", *argv]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_a_finished_run_resumed_is_not_evaluated_again(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--train-limit", "64", "--out", str(run)]) == 0
+    kept = sorted((run / "evaluations").iterdir())
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run)]) == 0
+    assert "no new epochs: the evaluation" in capsys.readouterr().out
+    assert sorted((run / "evaluations").iterdir()) == kept
+
+
+def test_a_sequence_run_evaluates_with_its_own_settings(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    config = tmp_path / "ssm.json"
+    config.write_text(json.dumps({
+        "model": {"encoder_hidden": [16, 8], "rnn_hidden": 8, "combiner_hidden": 8,
+                  "decoder_hidden": [16]},
+        "data": {"data_dir": str(tmp_path / "data"),
+                 "pendulum": {"train_sequences": 8, "train_length": 10, "valid_sequences": 2,
+                              "valid_length": 10, "test_sequences": 5, "test_length": 12, "image_size": 16}},
+        "train": {"batch_size": 4, "eval_samples": 3, "eval_sequences": 2}}))
+    run = tmp_path / "ssm"
+    assert main(["train", "--model", "ssm", "--config", str(config), "--epochs", "1", "--no-eval",
+                 "--no-progress", "--out", str(run)]) == 0
+    assert main(["evaluate", str(run)]) == 0  # k and sequences from the run, not the image defaults
+    assert "SMC_3" in capsys.readouterr().out
+    assert list((run / "evaluations").glob("*-k3-n2-*.json"))

@@ -58,4 +58,7 @@ def test_unknown_run_kinds_and_non_runs_are_one_clear_error(tmp_path: Path,
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "no registered kind reads runs of kind 'martian'" in capsys.readouterr().err
     assert main(["sample", str(tmp_path / "missing")]) == 2
+    assert "missing does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["sample", str(tmp_path / "empty")]) == 2
     assert "not a vaelab run folder" in capsys.readouterr().err

@@ -60,7 +60,9 @@ def add_train(sub: Any) -> None:
                    help="continue an interrupted run from its last checkpoint "
                         "(only --epochs, --time-budget, --compile and --bf16 may change)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--no-eval", action="store_true", help="skip the final test evaluation")
+    p.add_argument("--no-eval", action="store_true",
+                   help="skip the final test evaluation (on a short run it can take longer than the "
+                        "training; `vaelab evaluate RUN` does it later)")
     p.add_argument("--nproc", type=int, metavar="N",
                    help="train with N processes on this machine: shorthand for "
                         "`torchrun --nproc-per-node N -m vaelab train ...` (DDP; gloo on CPU, "
@@ -133,10 +135,13 @@ def add_train(sub: Any) -> None:
     p.add_argument("--model", choices=kinds.model_names(), default="vae",
                    help="the kind of model: " + "; ".join(
                        f"{', '.join(kind.models)}: {kind.summary}" for kind in kinds.registered_kinds()))
+    own_flags: dict[str, set[str]] = {}
     for kind in kinds.registered_kinds():
+        before = {action.dest for action in p._actions}
         kind.module().add_train_flags(p)
+        own_flags[kind.name] = {action.dest for action in p._actions} - before
     state_defaults(p)
-    p.set_defaults(handler=run_train)
+    p.set_defaults(handler=run_train, kind_flags=own_flags)
 
 
 def _shown(value: Any) -> str:
@@ -174,7 +179,25 @@ def state_defaults(parser: argparse.ArgumentParser) -> None:
 def run_train(args: argparse.Namespace) -> int:
     """One path for every kind: the kind of the run being resumed, or the one --model names."""
     kind = kinds.kind_of_run(args.resume) if args.resume is not None else kinds.kind_for_model(args.model)
+    refuse_foreign_flags(args, kind)
     return int(kind.module().train(args) or 0)
+
+
+def refuse_foreign_flags(args: argparse.Namespace, kind: kinds.ModelKind) -> None:
+    """ConfigError when a flag of another kind was given (e.g. --transition to a VAE): silently
+    ignoring it would train something the user did not ask for."""
+    given = []
+    for other, dests in getattr(args, "kind_flags", {}).items():
+        if other == kind.name:
+            continue
+        owner = kinds.registered_kinds_by_name()[other].models
+        given += [(f"--{dest.replace('_', '-')}", owner) for dest in sorted(dests)
+                  if getattr(args, dest, None) not in (None, False)]
+    if given:
+        flags = ", ".join(flag for flag, _ in given)
+        owners = sorted({"|".join(owner) for _, owner in given})
+        raise ConfigError(f"{flags}: not used by --model {'|'.join(kind.models)} (for --model "
+                          f"{' or '.join(owners)})")
 
 
 def add_evaluate(sub: Any) -> None:
@@ -188,8 +211,13 @@ def add_evaluate(sub: Any) -> None:
         formatter_class=HelpFormatter,
     )
     p.add_argument("run", type=Path, help="run folder written by `vaelab train`")
-    p.add_argument("-k", "--samples", type=int, default=1000, help="importance samples per image")
-    p.add_argument("--examples", type=int, default=1000, help="test images (0 = all)")
+    p.add_argument("-k", "--samples", type=int,
+                   help="importance samples per image (per sequence: particles) (default: 1000; sequence "
+                        "runs: the run's train.eval_samples, 100)")
+    p.add_argument("--examples", type=int,
+                   help="test images (0 = all) (default: 1000; sequence runs: the run's "
+                        "train.eval_sequences, 100, for the evidence — the probe and the prediction "
+                        "scores always use every test sequence)")
     p.add_argument("--compare-estimators", action="store_true",
                    help="prior Monte Carlo vs importance sampling for each k in --ks")
     p.add_argument("--ks", type=_int_list, default=DEFAULT_KS, help="sample counts to compare")
@@ -238,7 +266,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 def add_demo(sub: Any) -> None:
     p = sub.add_parser(
-        "demo", help="train and evaluate a VAE on the built-in MNIST subset (offline, ~2 min)",
+        "demo", help="train and evaluate a VAE on the built-in MNIST subset (offline, 3-4 min on 2 cores)",
         description="Trains an MLP VAE (784-512-512-32, Bernoulli likelihood, dynamic "
                     "binarization) on the embedded 5,000-digit MNIST subset, then writes samples, "
                     "reconstructions, the training curve, metrics.json (test ELBO and "

@@ -34,7 +34,7 @@ def print_run_folder(run_dir: Path) -> None:
     """Print where a run lives and the files it holds."""
     run_dir = Path(run_dir)
     print(f"run folder: {run_dir.resolve()}")
-    for name in sorted(p.name for p in run_dir.iterdir() if p.is_file()):
+    for name in sorted(p.name + ("/" if p.is_dir() else "") for p in run_dir.iterdir()):
         print(f"  {name}")
 
 

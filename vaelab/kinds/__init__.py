@@ -91,6 +91,11 @@ def registered_kinds() -> tuple[ModelKind, ...]:
     return tuple(_REGISTRY.values())
 
 
+def registered_kinds_by_name() -> dict[str, ModelKind]:
+    """Every kind by its name."""
+    return dict(_REGISTRY)
+
+
 def model_names() -> tuple[str, ...]:
     """Every `--model` name any kind answers to."""
     return tuple(name for kind in _REGISTRY.values() for name in kind.models)
@@ -107,6 +112,8 @@ def kind_for_model(name: str) -> ModelKind:
 def read_run_config(run_dir: Path | str) -> dict[str, Any]:
     """A run folder's saved config.json as a dict; KindError when the folder is no run."""
     path = Path(run_dir) / CONFIG
+    if not Path(run_dir).exists():
+        raise KindError(f"{run_dir} does not exist; pass the run folder that `vaelab train` wrote")
     if not path.is_file():
         raise KindError(f"{run_dir} is not a vaelab run folder (no {CONFIG}); pass the folder that "
                         "`vaelab train` wrote")
@@ -180,5 +187,6 @@ __all__ = [
     "read_run_config",
     "register_kind",
     "registered_kinds",
+    "registered_kinds_by_name",
     "unregister_kind",
 ]

@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.cli.common import default_run_dir
-from vaelab.kinds.vae import TRAIN_FLAGS, defaults_of, note_default_dataset, sample_images
+from vaelab.kinds.vae import (
+    TRAIN_FLAGS,
+    already_evaluated,
+    defaults_of,
+    epochs_done,
+    note_default_dataset,
+    refuse_sequence_data,
+    sample_images,
+    with_image_defaults,
+)
 from vaelab.kinds.vae import overrides as vae_overrides
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.run_files import CONFIG
@@ -154,11 +163,13 @@ def train(args: argparse.Namespace) -> int:
         resume = True
     else:
         config = semisupervised_config(args, overrides)
+        refuse_sequence_data(config.data.dataset)
         note_default_dataset(args, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(args.dataset or "mnist-5k")
         resume = False
+    epochs_before = epochs_done(run_dir) if resume else -1
     fit_semisupervised(config, run_dir, resume, not args.no_progress)
-    if not args.no_eval:
+    if not args.no_eval and not already_evaluated(run_dir, epochs_before):
         metrics = evaluate_semisupervised_run(run_dir, k=config.train.eval_samples,
                                               examples=config.train.eval_examples,
                                               device=config.train.device, seed=config.train.seed,
@@ -182,6 +193,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from vaelab.evaluation.classification import evaluate_semisupervised_run
     from vaelab.evaluation.store import output_lines
 
+    with_image_defaults(args)
     if args.samples < 1 or args.examples < 0:
         raise ConfigError("-k must be >= 1 and --examples >= 0")
     if args.compare_estimators or args.ais_examples:

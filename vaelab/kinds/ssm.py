@@ -19,7 +19,7 @@ from typing import Any
 from vaelab.choices import GUIDES, TRANSITIONS
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.data.pendulum_config import parse_setting
-from vaelab.kinds.vae import TRAIN_FLAGS, defaults_of
+from vaelab.kinds.vae import TRAIN_FLAGS, already_evaluated, defaults_of, epochs_done
 from vaelab.training.config import ConfigError
 from vaelab.training.config_files import read_config_file
 from vaelab.training.run_files import CONFIG
@@ -146,8 +146,9 @@ def train(args: argparse.Namespace) -> int:
         config = base.with_overrides(overrides)
         run_dir = args.run_dir or default_run_dir(f"{config.data.dataset}-{config.model.transition}")
         resume = False
+    epochs_before = epochs_done(run_dir) if resume else -1
     fit_sequences(config, run_dir, resume=resume, progress=not args.no_progress)
-    if not args.no_eval:
+    if not args.no_eval and not already_evaluated(run_dir, epochs_before):
         metrics = evaluate_sequence_run(run_dir, k=config.train.eval_samples,
                                         sequences=config.train.eval_sequences, device=config.train.device,
                                         seed=config.train.seed, progress=False if args.no_progress else None)
@@ -197,6 +198,10 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.compare_estimators or args.ais_examples:
         raise ConfigError("--compare-estimators and --ais-examples are for frame models; a sequence "
                           "run reports ELBO, IWAE and particle-filter evidence (see also `vaelab compare`)")
+    if args.samples is None or args.examples is None:  # the run's own evaluation settings
+        saved = SequenceExperiment.load(args.run / CONFIG).train
+        args.samples = saved.eval_samples if args.samples is None else args.samples
+        args.examples = saved.eval_sequences if args.examples is None else args.examples
     if args.samples < 1 or args.examples < 0:
         raise ConfigError("-k must be >= 1 and --examples >= 0")
     metrics = evaluate_sequence_run(args.run, k=args.samples, sequences=args.examples,

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vaelab.choices import DEFAULT_KS
+from vaelab.choices import DEFAULT_KS, PENDULUM
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.run_files import CONFIG
@@ -107,6 +107,7 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
     from vaelab.training.loop import fit
 
     logger = tensorboard_callback(config, run_dir) if tensorboard else None
+    epochs_before = epochs_done(run_dir) if resume else -1
     try:
         model, loop = fit(config, run_dir, resume=resume, progress=progress, on_epoch=logger)
     finally:
@@ -114,6 +115,7 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
             logger.close()
     context = current_distributed()
     metrics = None
+    evaluate = evaluate and not already_evaluated(run_dir, epochs_before)
     if evaluate:
         metrics = evaluate_run(run_dir, k=config.train.eval_samples,
                                examples=config.train.eval_examples, compare=compare,
@@ -127,6 +129,24 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
         print(test_summary(metrics["test"]))
     print_run_folder(run_dir)
     return metrics
+
+
+def epochs_done(run_dir: Path) -> int:
+    """Epochs a run folder has recorded (its metrics.jsonl lines)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.is_file() else 0
+
+
+def already_evaluated(run_dir: Path, epochs_before: int) -> bool:
+    """Whether a resumed run trained nothing new and already holds an evaluation: then there is
+    nothing to evaluate again (say so instead)."""
+    if epochs_before < 0 or epochs_done(run_dir) != epochs_before:
+        return False
+    if not (Path(run_dir) / "metrics.json").is_file():
+        return False
+    print(f"no new epochs: the evaluation in {Path(run_dir) / 'metrics.json'} stands "
+          "(`vaelab evaluate RUN` evaluates again)", flush=True)
+    return True
 
 
 def relaunch_with_torchrun(args: argparse.Namespace) -> int:
@@ -165,12 +185,20 @@ def train(args: argparse.Namespace) -> int:
     else:
         base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
         config = base.with_overrides(flags)
+        refuse_sequence_data(config.data.dataset)
         note_default_dataset(args, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(config.data.dataset)
         resume = False
     train_and_report(config, run_dir, resume, not args.no_progress, not args.no_eval,
                      tensorboard=args.tensorboard)
     return 0
+
+
+def refuse_sequence_data(dataset: str) -> None:
+    """The pendulum is a dataset of sequences: a frame model cannot train on it."""
+    if dataset == PENDULUM:
+        raise ConfigError(f"--dataset {PENDULUM} holds image sequences: train a sequence model on it with "
+                          f"`vaelab train --model ssm --dataset {PENDULUM}`")
 
 
 def note_default_dataset(args: argparse.Namespace, dataset: str) -> None:
@@ -187,6 +215,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from vaelab.evaluation.run import evaluate_run
     from vaelab.evaluation.store import output_lines
 
+    with_image_defaults(args)
     if args.samples < 1 or args.compare_examples < 1 or min(args.ks) < 1 or args.examples < 0:
         raise ConfigError("-k, --ks and --compare-examples must be >= 1 and --examples >= 0")
     if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
@@ -203,6 +232,12 @@ def evaluate(args: argparse.Namespace) -> int:
         print(test_summary(metrics["test"]))
     print("\n".join(output_lines(metrics)))
     return 0
+
+
+def with_image_defaults(args: argparse.Namespace) -> None:
+    """`vaelab evaluate`'s -k and --examples for image runs when not given: 1,000 and 1,000."""
+    args.samples = 1000 if args.samples is None else args.samples
+    args.examples = 1000 if args.examples is None else args.examples
 
 
 def test_summary(test: dict[str, Any]) -> str:
