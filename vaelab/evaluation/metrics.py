@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -18,6 +19,10 @@ from vaelab.objectives.marginal import DEFAULT_SAMPLE_BUDGET, importance_sampled
 from vaelab.objectives.result import Estimate
 from vaelab.training.distributed import Distributed
 
+#: samples × examples decoded at once on a CPU: chunks this small stay in cache, which made
+#: k = 5,000 on MNIST about twice as fast (one thread) as DEFAULT_SAMPLE_BUDGET, kept for GPUs
+CPU_SAMPLE_BUDGET = 4096
+
 
 @torch.no_grad()
 def held_out_metrics(
@@ -25,16 +30,23 @@ def held_out_metrics(
     x: torch.Tensor,
     k: int = 1000,
     batch_size: int = 100,
-    sample_budget: int = DEFAULT_SAMPLE_BUDGET,
+    sample_budget: int | None = None,
     context: Distributed | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, object]:
     """ELBO and IS log p(x) (k samples) over `x`, with standard errors, ESS and timings.
 
     With a distributed `context`, each rank evaluates its own shard of `x` and the
-    per-example values of all ranks are gathered before they are summarised.
+    per-example values of all ranks are gathered before they are summarised. `sample_budget`
+    (samples × examples decoded at once) defaults by device; `log`, when given, hears the
+    running means about every tenth of the way.
     """
     if context is not None and context.enabled:
         x = x[context.rank::context.world_size]
+    if sample_budget is None:
+        sample_budget = CPU_SAMPLE_BUDGET if x.device.type == "cpu" else DEFAULT_SAMPLE_BUDGET
+    batches = max(1, math.ceil(x.shape[0] / batch_size))
+    every = max(1, batches // 10)
     model.eval()
     bounds, log_px, ess = [], [], []
     started = time.perf_counter()
@@ -44,6 +56,12 @@ def held_out_metrics(
         estimate = importance_sampled_log_marginal(model, xb, k, sample_budget)
         log_px.append(estimate.log_px)
         ess.append(estimate.ess)
+        done = start // batch_size + 1
+        if log is not None and (done % every == 0 or done == batches):
+            log(f"  {min(start + batch_size, x.shape[0])}/{x.shape[0]} examples: running "
+                f"-log p(x) {-float(torch.cat(log_px).mean()):.2f}, "
+                f"-ELBO {-float(torch.cat(bounds).mean()):.2f} "
+                f"({time.perf_counter() - started:.0f} s)")
     elbo_all, log_px_all, ess_all = torch.cat(bounds), torch.cat(log_px), torch.cat(ess)
     if context is not None and context.enabled:
         elbo_all, log_px_all, ess_all = (context.gather(t) for t in (elbo_all, log_px_all, ess_all))
