@@ -92,10 +92,30 @@ def run_row(row: Row, seed: int, minutes: float, args: argparse.Namespace, workd
               f"{args.lr:g}, batch {batch_size_of(args)}, {minutes:g} min)")
     started = time.perf_counter()
     _, loop = fit(config, run_dir, progress=False, log=print_now)
-    train_seconds = time.perf_counter() - started
+    return evaluate_row(row, config, run_dir, loop, time.perf_counter() - started, args)
+
+
+def resume_row(row: Row, run_dir: Path, minutes: float, args: argparse.Namespace) -> dict:
+    """Continue a kept run folder under a new time budget, then evaluate it.
+
+    The cosine schedule re-paces itself to the new budget (a shorter one moves the rate further
+    down its curve at once), so a run can be shortened to leave time for its evaluation."""
+    config = ExperimentConfig.load(run_dir / "config.json").with_overrides(
+        {"train": {"time_budget_minutes": minutes}})
+    config.save(run_dir / "config.json")
+    print_now(f"{row.name}: resuming {run_dir} with a budget of {minutes:g} min")
+    started = time.perf_counter()
+    _, loop = fit(config, run_dir, resume=True, progress=False, log=print_now)
+    return evaluate_row(row, config, run_dir, loop, time.perf_counter() - started, args)
+
+
+def evaluate_row(row: Row, config: ExperimentConfig, run_dir: Path, loop, wall_seconds: float,
+                 args: argparse.Namespace) -> dict:
+    """k-sample importance sampling on the test digits; the row's numbers and learning curve."""
     # imported here, after training, so a long run picks up the evaluation code as it is then
     from vaelab.evaluation.run import evaluate_run
 
+    seed, train = config.train.seed, config.train
     print_now(f"{row.name} seed {seed}: evaluating (k={args.eval_k}, "
               f"{args.eval_examples or 'all'} test images)")
     metrics = evaluate_run(run_dir, k=args.eval_k, examples=args.eval_examples,
@@ -103,11 +123,15 @@ def run_row(row: Row, seed: int, minutes: float, args: argparse.Namespace, workd
     test = metrics["test"]
     curve = [{key: record.get(key) for key in ("epoch", "seconds", "train_bound", "learning_rate")}
              for record in read_metrics(run_dir)]
-    return {"row": row.name, "seed": seed, "epochs": loop.epoch, "train_seconds": train_seconds,
+    # train_seconds: this process's wall time in fit (with data loading and checkpoints);
+    # loop_seconds: the training time the budget counts, over all sessions of the run
+    return {"row": row.name, "seed": seed, "epochs": loop.epoch, "train_seconds": wall_seconds,
+            "loop_seconds": loop.seconds, "budget_minutes": train.time_budget_minutes,
             "nll": -test["log_px_is"]["mean"], "nll_stderr": test["log_px_is"]["stderr"],
-            "neg_elbo": -test["elbo"]["mean"], "examples": test["examples"],
-            "eval_seconds": test["seconds"], "schedule": args.schedule, "lr": args.lr,
-            "final_lr_fraction": args.final_lr_fraction, "batch_size": batch_size_of(args),
+            "neg_elbo": -test["elbo"]["mean"], "neg_elbo_stderr": test["elbo"]["stderr"],
+            "examples": test["examples"], "eval_seconds": test["seconds"],
+            "schedule": train.lr_schedule, "lr": train.learning_rate,
+            "final_lr_fraction": train.final_lr_fraction, "batch_size": train.batch_size,
             "run_dir": str(run_dir), "curve": curve}
 
 
@@ -139,6 +163,9 @@ def main() -> None:
                         help="cosine: the last learning rate as a fraction of --lr")
     parser.add_argument("--runs-dir", type=Path, default=Path(__file__).parent / "results" / "runs",
                         help="where the run folders are kept (git-ignored)")
+    parser.add_argument("--resume-run", type=Path, default=None,
+                        help="continue this kept run folder (of the one row given) with --minutes "
+                             "as its new training budget, then evaluate it")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
     names = list(ROWS) if args.rows == ["all"] else args.rows
@@ -149,14 +176,20 @@ def main() -> None:
     results = []
     args.runs_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
+    if args.resume_run is not None and len(names) != 1:
+        parser.error("--resume-run continues one run: give the one row it belongs to")
     for name in names:
-        for seed in args.seeds:
-            result = run_row(ROWS[name], seed, args.minutes, args, args.runs_dir)
+        for seed in args.seeds if args.resume_run is None else [None]:
+            if args.resume_run is not None:
+                result = resume_row(ROWS[name], args.resume_run, args.minutes, args)
+                seed = result["seed"]
+            else:
+                result = run_row(ROWS[name], seed, args.minutes, args, args.runs_dir)
             results.append(result)
             if args.out:  # written after every row, so a later failure keeps the finished ones
                 write_results(args, device, results)
             print(f"{name} seed {seed}: {result['epochs']} epochs in "
-                  f"{result['train_seconds'] / 60:.1f} min, -log p(x) {result['nll']:.2f} "
+                  f"{result['loop_seconds'] / 60:.1f} min of training, -log p(x) {result['nll']:.2f} "
                   f"± {result['nll_stderr']:.2f} (k={args.eval_k}, {result['examples']} test "
                   f"images), -ELBO {result['neg_elbo']:.2f}, evaluation "
                   f"{result['eval_seconds'] / 60:.1f} min", flush=True)
