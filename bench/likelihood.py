@@ -9,22 +9,28 @@ GPU row at the paper's budget checks the claim.
 
     python bench/likelihood.py --data-dir ../shared/data --rows vae-1 --minutes 30 --seeds 0
     python bench/likelihood.py --rows all --minutes 600 --seeds 0 1 2 --device cuda
+
+`--schedule burda` (the default) is the paper's learning-rate protocol, paced by epochs, so a
+short budget stops it in its early high-rate stages; `--schedule cosine` decays the rate over the
+time budget instead (see bench/README.md for the vae-1 recipe). Each run folder is kept under
+`--runs-dir` (git-ignored), and the results JSON records its learning curve.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from vaelab.evaluation.run import evaluate_run
 from vaelab.training import ExperimentConfig, fit
+from vaelab.training.config import LR_SCHEDULES
+from vaelab.training.loop import print_now, read_metrics
 
 
 @dataclass(frozen=True)
@@ -75,21 +81,65 @@ def run_row(row: Row, seed: int, minutes: float, args: argparse.Namespace, workd
     config = ExperimentConfig().with_overrides({
         "model": {"likelihood": "bernoulli", **row.model},
         "data": {"dataset": row.dataset, "data_dir": args.data_dir, "validation_size": 0},
-        "train": {"epochs": args.max_epochs, "batch_size": 20 if args.paper_batch else 100,
-                  "learning_rate": 1e-3, "lr_schedule": "burda", "seed": seed,
+        "train": {"epochs": args.max_epochs, "batch_size": batch_size_of(args),
+                  "learning_rate": args.lr, "lr_schedule": args.schedule,
+                  "final_lr_fraction": args.final_lr_fraction, "seed": seed,
                   "device": args.device, "time_budget_minutes": minutes, **row.train},
     })
-    run_dir = workdir / f"{row.name}-seed{seed}"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = workdir / f"{row.name}-seed{seed}-{args.schedule}-{stamp}"
+    print_now(f"{row.name} seed {seed}: training in {run_dir} ({args.schedule} schedule, lr "
+              f"{args.lr:g}, batch {batch_size_of(args)}, {minutes:g} min)")
     started = time.perf_counter()
-    _, loop = fit(config, run_dir, progress=False, log=lambda line: None)
-    train_seconds = time.perf_counter() - started
+    _, loop = fit(config, run_dir, progress=False, log=print_now)
+    return evaluate_row(row, config, run_dir, loop, time.perf_counter() - started, args)
+
+
+def resume_row(row: Row, run_dir: Path, minutes: float, args: argparse.Namespace) -> dict:
+    """Continue a kept run folder under a new time budget, then evaluate it.
+
+    The cosine schedule re-paces itself to the new budget (a shorter one moves the rate further
+    down its curve at once), so a run can be shortened to leave time for its evaluation."""
+    config = ExperimentConfig.load(run_dir / "config.json").with_overrides(
+        {"train": {"time_budget_minutes": minutes}})
+    config.save(run_dir / "config.json")
+    print_now(f"{row.name}: resuming {run_dir} with a budget of {minutes:g} min")
+    started = time.perf_counter()
+    _, loop = fit(config, run_dir, resume=True, progress=False, log=print_now)
+    return evaluate_row(row, config, run_dir, loop, time.perf_counter() - started, args)
+
+
+def evaluate_row(row: Row, config: ExperimentConfig, run_dir: Path, loop, wall_seconds: float,
+                 args: argparse.Namespace) -> dict:
+    """k-sample importance sampling on the test digits; the row's numbers and learning curve."""
+    # imported here, after training, so a long run picks up the evaluation code as it is then
+    from vaelab.evaluation.run import evaluate_run
+
+    seed, train = config.train.seed, config.train
+    print_now(f"{row.name} seed {seed}: evaluating (k={args.eval_k}, "
+              f"{args.eval_examples or 'all'} test images)")
     metrics = evaluate_run(run_dir, k=args.eval_k, examples=args.eval_examples,
-                           device=args.device, seed=seed, log=lambda line: None)
+                           device=args.device, seed=seed, log=print_now)
     test = metrics["test"]
-    return {"row": row.name, "seed": seed, "epochs": loop.epoch, "train_seconds": train_seconds,
+    curve = [{key: record.get(key) for key in ("epoch", "seconds", "train_bound", "learning_rate")}
+             for record in read_metrics(run_dir)]
+    # train_seconds: this process's wall time in fit (with data loading and checkpoints);
+    # loop_seconds: the training time the budget counts, over all sessions of the run
+    return {"row": row.name, "seed": seed, "epochs": loop.epoch, "train_seconds": wall_seconds,
+            "loop_seconds": loop.seconds, "budget_minutes": train.time_budget_minutes,
             "nll": -test["log_px_is"]["mean"], "nll_stderr": test["log_px_is"]["stderr"],
-            "neg_elbo": -test["elbo"]["mean"], "examples": test["examples"],
-            "eval_seconds": test["seconds"]}
+            "neg_elbo": -test["elbo"]["mean"], "neg_elbo_stderr": test["elbo"]["stderr"],
+            "examples": test["examples"], "eval_seconds": test["seconds"],
+            "schedule": train.lr_schedule, "lr": train.learning_rate,
+            "final_lr_fraction": train.final_lr_fraction, "batch_size": train.batch_size,
+            "run_dir": str(run_dir), "curve": curve}
+
+
+def batch_size_of(args: argparse.Namespace) -> int:
+    """--batch-size, else Burda's 20 with --paper-batch, else 100."""
+    if args.batch_size is not None:
+        return args.batch_size
+    return 20 if args.paper_batch else 100
 
 
 def main() -> None:
@@ -104,6 +154,18 @@ def main() -> None:
     parser.add_argument("--eval-examples", type=int, default=0, help="test images (0 = all 10,000)")
     parser.add_argument("--max-epochs", type=int, default=3280)
     parser.add_argument("--paper-batch", action="store_true", help="batch 20 as in Burda et al.")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 100 (20 with --paper-batch)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (peak for cosine)")
+    parser.add_argument("--schedule", choices=LR_SCHEDULES, default="burda",
+                        help="learning-rate schedule: burda (the paper's, by epochs) or cosine "
+                             "(decays over the time budget)")
+    parser.add_argument("--final-lr-fraction", type=float, default=0.01,
+                        help="cosine: the last learning rate as a fraction of --lr")
+    parser.add_argument("--runs-dir", type=Path, default=Path(__file__).parent / "results" / "runs",
+                        help="where the run folders are kept (git-ignored)")
+    parser.add_argument("--resume-run", type=Path, default=None,
+                        help="continue this kept run folder (of the one row given) with --minutes "
+                             "as its new training budget, then evaluate it")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
     names = list(ROWS) if args.rows == ["all"] else args.rows
@@ -112,15 +174,25 @@ def main() -> None:
         parser.error(f"unknown rows {unknown}; choose from {', '.join(ROWS)}")
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
-            for seed in args.seeds:
-                result = run_row(ROWS[name], seed, args.minutes, args, Path(tmp))
-                results.append(result)
-                print(f"{name} seed {seed}: {result['epochs']} epochs in "
-                      f"{result['train_seconds'] / 60:.1f} min, -log p(x) {result['nll']:.2f} "
-                      f"± {result['nll_stderr']:.2f} (k={args.eval_k}, {result['examples']} test "
-                      f"images), -ELBO {result['neg_elbo']:.2f}", flush=True)
+    args.runs_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
+    if args.resume_run is not None and len(names) != 1:
+        parser.error("--resume-run continues one run: give the one row it belongs to")
+    for name in names:
+        for seed in args.seeds if args.resume_run is None else [None]:
+            if args.resume_run is not None:
+                result = resume_row(ROWS[name], args.resume_run, args.minutes, args)
+                seed = result["seed"]
+            else:
+                result = run_row(ROWS[name], seed, args.minutes, args, args.runs_dir)
+            results.append(result)
+            if args.out:  # written after every row, so a later failure keeps the finished ones
+                write_results(args, device, results)
+            print(f"{name} seed {seed}: {result['epochs']} epochs in "
+                  f"{result['loop_seconds'] / 60:.1f} min of training, -log p(x) {result['nll']:.2f} "
+                  f"± {result['nll_stderr']:.2f} (k={args.eval_k}, {result['examples']} test "
+                  f"images), -ELBO {result['neg_elbo']:.2f}, evaluation "
+                  f"{result['eval_seconds'] / 60:.1f} min", flush=True)
     print(f"\ndevice {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"budget {args.minutes:g} min per row and seed, seeds {args.seeds}, "
           f"IS k = {args.eval_k}\n")
@@ -137,8 +209,14 @@ def main() -> None:
               f"{mean:.2f}{spread} | {row.paper_nll:.2f} | {mean - row.paper_nll:+.2f} | "
               f"{row.source} |")
     if args.out:
-        args.out.write_text(json.dumps({"device": device, "minutes": args.minutes,
-                                        "results": results}, indent=2) + "\n")
+        write_results(args, device, results)
+
+
+def write_results(args: argparse.Namespace, device: str, results: list[dict]) -> None:
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"device": device, "threads": torch.get_num_threads(),
+                                    "torch": torch.__version__, "minutes": args.minutes,
+                                    "eval_k": args.eval_k, "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ ACTIVATION_NAMES: Final = ("relu", "tanh", "elu", "gelu", "silu")
 INFERENCE: Final = ("bottom-up", "top-down")
 #: training objectives ("-stl" / "-dreg": lower-variance gradient estimators of the same bounds)
 OBJECTIVES: Final = ("elbo", "elbo-stl", "iwae", "iwae-dreg", "iwae-stl")
-#: "burda": lr · 10^(−i/7) for 3^i epochs, i = 0..7 (Burda et al. 2016, 3,280 epochs in all)
-LR_SCHEDULES: Final = ("constant", "burda")
+#: "burda": lr · 10^(−i/7) for 3^i epochs, i = 0..7 (Burda et al. 2016, 3,280 epochs in all);
+#: "cosine": cosine decay from lr to final_lr_fraction · lr, paced by the epochs done or (with a
+#: time budget) the share of the budget spent, whichever is further along
+LR_SCHEDULES: Final = ("constant", "burda", "cosine")
 #: numeric precision of the training step's forward pass
 PRECISIONS: Final = ("fp32", "bf16")
 #: sample counts of the estimator comparison

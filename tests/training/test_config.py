@@ -55,3 +55,27 @@ def test_shipped_config_files_load() -> None:
     assert shipped
     for path in shipped:
         assert ExperimentConfig.load(path).model.latent_dim >= 1
+
+
+def test_cosine_schedule_is_paced_by_epochs_or_time_whichever_is_further() -> None:
+    from vaelab.training.config import learning_rate_at
+
+    def lr(epoch: int, seconds: float = 0.0, budget: float = 0.0) -> float:
+        return learning_rate_at("cosine", 1e-3, epoch, seconds, epochs=100, budget_minutes=budget,
+                                final_fraction=0.01)
+
+    assert lr(0) == pytest.approx(1e-3)
+    assert lr(50) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5))
+    assert lr(100) == pytest.approx(1e-5) and lr(150) == pytest.approx(1e-5)
+    assert lr(25) > lr(50) > lr(75) > lr(100)
+    # with a 10-minute budget, time is further along than epochs: 5 min spent = halfway
+    assert lr(1, seconds=300.0, budget=10.0) == pytest.approx(lr(50))
+    assert lr(1, seconds=600.0, budget=10.0) == pytest.approx(1e-5)
+    # epochs further along than time: the epochs pace it
+    assert lr(50, seconds=1.0, budget=10.0) == pytest.approx(lr(50))
+    # the other schedules ignore time
+    assert learning_rate_at("constant", 1e-3, 7, 1e9, 100, 1.0) == 1e-3
+    assert learning_rate_at("burda", 1e-3, 1, 1e9, 100, 1.0) == pytest.approx(1e-3 * 10 ** (-1 / 7))
+    assert TrainConfig(lr_schedule="cosine", final_lr_fraction=0.1).final_lr_fraction == 0.1
+    with pytest.raises(ConfigError, match="train.final_lr_fraction"):
+        TrainConfig(final_lr_fraction=0.0)

@@ -123,7 +123,11 @@ def add_train(sub: Any) -> None:
                    help="seed of the initial weights, the shuffles and the labelled subset")
     t.add_argument("--device", help="auto, cpu or cuda[:N]")
     t.add_argument("--lr-schedule", choices=LR_SCHEDULES,
-                   help="burda = lr·10^(−i/7) for 3^i epochs (Burda et al. 2016)")
+                   help="burda = lr·10^(−i/7) for 3^i epochs (Burda et al. 2016); cosine = "
+                        "decay to --final-lr-fraction·lr over the epochs or the --time-budget, "
+                        "whichever runs out first")
+    t.add_argument("--final-lr-fraction", type=float,
+                   help="cosine schedule: the last learning rate as a fraction of --lr (default 0.01)")
     t.add_argument("--time-budget", type=float, metavar="MINUTES",
                    help="stop after the epoch that uses up this much training time (0 = off)")
     t.add_argument("--compile", action="store_true", default=None,

@@ -8,16 +8,59 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import torch
+from torch.distributions import Bernoulli, Independent
+from torch.nn import functional as F
 
 from vaelab.evaluation.progress import progress_bar, scaled
-from vaelab.models.base import LatentVariableModel
+from vaelab.models.base import LatentVariableModel, SingleLatentModel
 from vaelab.objectives.ais import AISSchedule, annealed_importance_sampling
 from vaelab.objectives.elbo import elbo
-from vaelab.objectives.marginal import DEFAULT_SAMPLE_BUDGET, importance_sampled_log_marginal
+from vaelab.objectives.marginal import (
+    DEFAULT_SAMPLE_BUDGET,
+    MarginalEstimate,
+    _chunk,
+    importance_sampled_log_marginal,
+    streaming_log_mean_exp,
+)
 from vaelab.objectives.result import Estimate
 from vaelab.training.distributed import Distributed
+
+#: samples × examples decoded at once on a CPU: chunks this small stay in cache, which made
+#: k = 5,000 on MNIST about twice as fast (one thread) as DEFAULT_SAMPLE_BUDGET, kept for GPUs
+CPU_SAMPLE_BUDGET = 4096
+
+
+def _plain_bernoulli(model: LatentVariableModel) -> bool:
+    """Whether log p(x, z) is the base one with p(x | z) = Independent(Bernoulli(logits))."""
+    kind = type(model)
+    if not (isinstance(model, SingleLatentModel)
+            and kind.log_joint is LatentVariableModel.log_joint
+            and kind.log_likelihood is SingleLatentModel.log_likelihood):
+        return False
+    probe = model.likelihood(torch.zeros(1, *model.prior().event_shape,
+                                         device=next(model.parameters()).device))
+    return (isinstance(probe, Independent) and type(probe.base_dist) is Bernoulli
+            and "logits" in probe.base_dist.__dict__)
+
+
+@torch.no_grad()
+def _bernoulli_log_marginal(model: SingleLatentModel, x: torch.Tensor, k: int,
+                            sample_budget: int) -> MarginalEstimate:
+    """importance_sampled_log_marginal for a Bernoulli-logit decoder, with log p(x | z) as
+    Σ x·l − softplus(l): fewer passes over the [samples, batch, pixels] logits than
+    Bernoulli.log_prob's binary cross-entropy (about 15 % of a CPU evaluation)."""
+    def draw(c: int) -> torch.Tensor:
+        z, log_q = model.guide_sample(x, (c,))
+        likelihood = model.likelihood(z)
+        logits = likelihood.base_dist.logits
+        dims = tuple(range(-likelihood.reinterpreted_batch_ndims, 0))
+        log_px_z = (logits * x).sum(dims) - F.softplus(logits).sum(dims)
+        return log_px_z + model.log_prior(z) - log_q
+
+    return streaming_log_mean_exp(draw, k, _chunk(x.shape[0], sample_budget))
 
 
 @torch.no_grad()
@@ -26,30 +69,47 @@ def held_out_metrics(
     x: torch.Tensor,
     k: int = 1000,
     batch_size: int = 100,
-    sample_budget: int = DEFAULT_SAMPLE_BUDGET,
+    sample_budget: int | None = None,
     context: Distributed | None = None,
     progress: bool | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, object]:
     """ELBO and IS log p(x) (k samples) over `x`, with standard errors, ESS and timings.
 
     With a distributed `context`, each rank evaluates its own shard of `x` and the
     per-example values of all ranks are gathered before they are summarised; only rank 0
-    shows the progress bar (over images × samples).
+    shows the progress bar (over images × samples). `sample_budget` (samples × examples decoded
+    at once) defaults by device; `log`, when given, hears the running means about every tenth of
+    the way.
     """
     if context is not None and context.enabled:
         x = x[context.rank::context.world_size]
         progress = progress if context.is_main else False
+    if sample_budget is None:
+        sample_budget = CPU_SAMPLE_BUDGET if x.device.type == "cpu" else DEFAULT_SAMPLE_BUDGET
+    batches = max(1, math.ceil(x.shape[0] / batch_size))
+    every = max(1, batches // 10)
     model.eval()
+    estimator = _bernoulli_log_marginal if _plain_bernoulli(model) else importance_sampled_log_marginal
     bounds, log_px, ess = [], [], []
     started = time.perf_counter()
     with progress_bar(x.shape[0] * k, f"log p(x), k = {k}", progress, "samples") as advance:
         for start in range(0, x.shape[0], batch_size):
             xb = x[start:start + batch_size]
             bounds.append(elbo(model, xb).bound)
-            estimate = importance_sampled_log_marginal(model, xb, k, sample_budget,
-                                                       scaled(advance, xb.shape[0]))
+            if estimator is importance_sampled_log_marginal:
+                estimate = estimator(model, xb, k, sample_budget, scaled(advance, xb.shape[0]))
+            else:
+                estimate = estimator(model, xb, k, sample_budget)
+                advance(xb.shape[0] * k)
             log_px.append(estimate.log_px)
             ess.append(estimate.ess)
+            done = start // batch_size + 1
+            if log is not None and (done % every == 0 or done == batches):
+                log(f"  {min(start + batch_size, x.shape[0])}/{x.shape[0]} examples: running "
+                    f"-log p(x) {-float(torch.cat(log_px).mean()):.2f}, "
+                    f"-ELBO {-float(torch.cat(bounds).mean()):.2f} "
+                    f"({time.perf_counter() - started:.0f} s)")
     elbo_all, log_px_all, ess_all = torch.cat(bounds), torch.cat(log_px), torch.cat(ess)
     if context is not None and context.enabled:
         elbo_all, log_px_all, ess_all = (context.gather(t) for t in (elbo_all, log_px_all, ess_all))

@@ -127,7 +127,7 @@ def evaluate_run(
     x_test = held_out_tensor(model, splits, examples, dev)
     log(f"evaluating on {x_test.shape[0]} test images of {config.data.dataset} with k = {k} ...")
     metrics = {"dataset": config.data.dataset, "likelihood": config.model.likelihood,
-               "test": held_out_metrics(model, x_test, k, context=context, progress=progress)}
+               "test": held_out_metrics(model, x_test, k, context=context, progress=progress, log=log)}
     if context is not None and not context.is_main:
         return {**metrics, "files": []}
     estimators = ["elbo", "importance_sampling"]

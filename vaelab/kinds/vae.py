@@ -54,6 +54,7 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "eval_samples": ("train", "eval_samples"),
     "eval_examples": ("train", "eval_examples"),
     "lr_schedule": ("train", "lr_schedule"),
+    "final_lr_fraction": ("train", "final_lr_fraction"),
     "time_budget": ("train", "time_budget_minutes"),
     "compile": ("train", "compile"),
     "precision": ("train", "precision"),

@@ -7,6 +7,7 @@ experiment config is saved with every run so the run can be rebuilt, resumed and
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,23 @@ from vaelab.models.model_config import ModelConfig
 from vaelab.training.config_files import ConfigError, build_sections, read_config_file
 
 
-def learning_rate_at(schedule: str, base: float, epoch: int) -> float:
-    """The learning rate for a 0-based epoch under a named schedule."""
+def learning_rate_at(schedule: str, base: float, epoch: int, seconds: float = 0.0,
+                     epochs: int = 0, budget_minutes: float = 0.0,
+                     final_fraction: float = 0.01) -> float:
+    """The learning rate for a 0-based epoch under a named schedule.
+
+    `seconds` is the training time spent before this epoch; "cosine" uses it with `epochs` and
+    `budget_minutes` (0 = no time budget) to know how far along the run is, so a time-limited
+    run reaches its low rates before the budget runs out. The other schedules ignore them.
+    """
     if schedule == "constant":
         return base
+    if schedule == "cosine":
+        progress = epoch / max(1, epochs)
+        if budget_minutes > 0:
+            progress = max(progress, seconds / (60.0 * budget_minutes))
+        progress = min(1.0, progress)
+        return base * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
     stage, first_epoch_of_next = 0, 1
     while epoch >= first_epoch_of_next and stage < 7:
         stage += 1
@@ -94,6 +108,7 @@ class TrainConfig:
     eval_samples: int = 1000
     eval_examples: int = 1000
     lr_schedule: str = "constant"
+    final_lr_fraction: float = 0.01
     time_budget_minutes: float = 0.0
     compile: bool = False
     precision: str = "fp32"
@@ -117,6 +132,8 @@ class TrainConfig:
                  f"must be in [1, 1000000], got {self.eval_samples}")
         _require(self.lr_schedule in LR_SCHEDULES, "train.lr_schedule",
                  f"{self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}")
+        _require(0 < self.final_lr_fraction <= 1, "train.final_lr_fraction",
+                 f"must be in (0, 1], got {self.final_lr_fraction}")
         _require(self.time_budget_minutes >= 0, "train.time_budget_minutes",
                  f"must be >= 0 (0 = no limit), got {self.time_budget_minutes}")
         _require(self.precision in PRECISIONS, "train.precision",

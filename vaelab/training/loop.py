@@ -136,8 +136,9 @@ def fit(
     task = TrainingTask(
         model=model, optimizer=optimizer, objective=objective,
         batches=batches,
-        learning_rate=lambda epoch, _seconds: learning_rate_at(train_cfg.lr_schedule,
-                                                                train_cfg.learning_rate, epoch),
+        learning_rate=lambda epoch, seconds: learning_rate_at(
+            train_cfg.lr_schedule, train_cfg.learning_rate, epoch, seconds, train_cfg.epochs,
+            train_cfg.time_budget_minutes, train_cfg.final_lr_fraction),
         save_config=config.save, validate=validate)
     loop = run_training(task, settings_of(config), run_dir, context, resume=resume,
                         progress=progress, log=log, on_epoch=on_epoch)
