@@ -21,7 +21,7 @@ def test_bernoulli_shortcut_matches_the_generic_estimator() -> None:
     torch.testing.assert_close(fast.log_px, generic.log_px, rtol=0, atol=1e-4)
     torch.testing.assert_close(fast.ess, generic.ess, rtol=1e-4, atol=1e-4)
     lines: list[str] = []
-    result = held_out_metrics(model, x, k=50, batch_size=2, log=lines.append)
+    result = held_out_metrics(model, x, k=50, batch_size=2, log=lines.append, bernoulli_shortcut=True)
     assert result["examples"] == 5 and lines and "5/5 examples" in lines[-1]
 
 
