@@ -119,7 +119,7 @@ def evaluate_row(row: Row, config: ExperimentConfig, run_dir: Path, loop, wall_s
     print_now(f"{row.name} seed {seed}: evaluating (k={args.eval_k}, "
               f"{args.eval_examples or 'all'} test images)")
     metrics = evaluate_run(run_dir, k=args.eval_k, examples=args.eval_examples,
-                           device=args.device, seed=seed, log=print_now)
+                           device=args.device, seed=seed, log=print_now, bernoulli_shortcut=True)
     test = metrics["test"]
     curve = [{key: record.get(key) for key in ("epoch", "seconds", "train_bound", "learning_rate")}
              for record in read_metrics(run_dir)]

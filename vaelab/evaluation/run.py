@@ -108,12 +108,13 @@ def evaluate_run(
     seed: int = 0,
     log: Callable[[str], None] = print_now,
     progress: bool | None = None,
+    bernoulli_shortcut: bool = False,
 ) -> dict:
     """Compute test metrics (and optionally the estimator comparison and AIS), keep them as
     RUN/evaluations/<id>.json, merge them into metrics.json, and draw the pictures the run lacks
     for this model. Returns this evaluation's results with "evaluation" (its id), "files"
     (written), "kept" and "moved" (see `vaelab.evaluation.store`). `progress`: bars on stderr
-    (None: only when stderr is a terminal)."""
+    (None: only when stderr is a terminal). `bernoulli_shortcut`: see held_out_metrics."""
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
     context = distributed.current()
@@ -127,7 +128,8 @@ def evaluate_run(
     x_test = held_out_tensor(model, splits, examples, dev)
     log(f"evaluating on {x_test.shape[0]} test images of {config.data.dataset} with k = {k} ...")
     metrics = {"dataset": config.data.dataset, "likelihood": config.model.likelihood,
-               "test": held_out_metrics(model, x_test, k, context=context, progress=progress, log=log)}
+               "test": held_out_metrics(model, x_test, k, context=context, progress=progress, log=log,
+                                        bernoulli_shortcut=bernoulli_shortcut)}
     if context is not None and not context.is_main:
         return {**metrics, "files": []}
     estimators = ["elbo", "importance_sampling"]
