@@ -42,21 +42,13 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-#: Training is bit-identical to the recorded code. The frame models' importance-sampled
-#: evaluation since got a Bernoulli-logit fast path (log p(x | z) = Σ x·l − softplus(l)) and
-#: cache-sized sample chunks: the same quantities summed in another order, which moves the 6th
-#: significant digit; evaluation numbers are held to 1e-4 relative, everything else to 1e-6.
-EVALUATION_PARTS = ("train_metrics", "evaluate_metrics")
-
-
 def assert_same_numbers(actual: Any, expected: Any, what: str) -> None:
     """Every number of `expected` is in `actual` and equal to it."""
     got, want = flatten(actual), flatten(expected)
     missing = sorted(set(want) - set(got))
     assert not missing, f"{what}: numbers no longer written: {missing}"
     got = {key: got[key] for key in want}
-    tolerance = 1e-4 if what.endswith(EVALUATION_PARTS) else 1e-6
-    assert got == pytest.approx(want, rel=tolerance, abs=tolerance), what
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-6), what
 
 
 def test_the_baseline_covers_every_spec() -> None:
