@@ -180,3 +180,10 @@ def test_input_hypotheses_none_and_placebo(tmp_path: Path) -> None:
     assert shuffled["test"].frames.equal(recorded["test"].frames)       # the same motion ...
     assert not shuffled["test"].actions.equal(recorded["test"].actions)  # ... told another torque
 
+
+def test_report_of_a_sequence_run_says_where_to_look(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = _train(tmp_path, "physics", "--no-eval")
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 2
+    assert "is a sequence run" in capsys.readouterr().err
+

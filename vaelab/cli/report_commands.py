@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from vaelab import kinds
 from vaelab.cli.common import RawDescriptionHelpFormatter
 from vaelab.training.config import ConfigError, ExperimentConfig
 
@@ -47,6 +48,10 @@ def run_report(args: argparse.Namespace) -> int:
 
     if args.examples < 0 or args.examples == 1:
         raise ConfigError(f"--examples must be 0 (all) or >= 2, got {args.examples}")
+    for run in args.runs:
+        if (run / "config.json").is_file() and kinds.kind_of_run(run).name == "ssm":
+            raise ConfigError(f"{run} is a sequence run: the HTML report covers image models; see "
+                              "`vaelab evaluate`, `predict`, `compare` and `explore` for sequence runs")
     path = write_report(args.runs, out=args.out, device=args.device, examples=args.examples,
                         seed=args.seed, progress=False if args.no_progress else None)
     print(f"wrote {path}")
