@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from vaelab.training.batches import sequence_batch
 from vaelab.training.fast_path import compiled
 from vaelab.training.loop import train_step
 from vaelab.training.sequence_loop import (
@@ -24,7 +25,6 @@ from vaelab.training.sequence_loop import (
     load_sequence_splits,
     make_sequence_objective,
     make_sequence_optimizer,
-    to_batch,
 )
 
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     eager = make_sequence_objective(config.train)
     fast = compiled(eager)  # type: ignore[arg-type]
     window = config.train.window
-    batch = to_batch(splits["train"], models[0].data_kind, device,
+    batch = sequence_batch(splits["train"], models[0].data_kind, device,
                      torch.arange(config.train.batch_size)).window(0, window)
 
     def step(i: int) -> float:

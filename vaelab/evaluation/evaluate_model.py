@@ -20,6 +20,7 @@ from vaelab.data.representation import to_model_space
 from vaelab.data.streamed import StreamedImages
 from vaelab.evaluation.metrics import ais_metrics, held_out_metrics
 from vaelab.objectives.result import Estimate
+from vaelab.training.batches import stack_examples
 
 #: seed of the fixed binarization of grey test images (so two evaluations see the same pixels)
 TEST_BINARIZATION_SEED = 1241
@@ -40,7 +41,7 @@ def held_out_examples(model: torch.nn.Module,
     elif isinstance(data, torch.Tensor):
         tensor = data
     elif isinstance(data, Dataset):
-        items = [x for x in DataLoader(data, batch_size=256, collate_fn=_first_elements)]
+        items = [x for x in DataLoader(data, batch_size=256, collate_fn=stack_examples)]
         tensor = torch.cat(items)
     else:
         raise TypeError(f"cannot evaluate on {type(data).__name__}; pass a tensor, a numpy array, a "
@@ -51,10 +52,6 @@ def held_out_examples(model: torch.nn.Module,
         generator = torch.Generator(device=device).manual_seed(TEST_BINARIZATION_SEED)
         return to_model_space(tensor.to(device), binary, model.data_kind, generator)
     return tensor.to(device).float()
-
-
-def _first_elements(items: list[Any]) -> torch.Tensor:
-    return torch.stack([torch.as_tensor(i[0] if isinstance(i, (tuple, list)) else i) for i in items])
 
 
 @torch.no_grad()

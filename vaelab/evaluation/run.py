@@ -30,8 +30,8 @@ from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.result import Estimate
 from vaelab.training import distributed
 from vaelab.training.checkpoint import atomic_write_text
+from vaelab.training.engine import print_now, read_metrics, silent
 from vaelab.training.experiment import SPLIT_SEED, Splits, load_trained_model
-from vaelab.training.loop import print_now, read_metrics
 
 ESTIMATORS_JSON = "estimators.json"
 ESTIMATORS_TXT = "estimators.txt"
@@ -90,10 +90,6 @@ def picture_stamps(run_dir: Path, weights: str, pictures: Collection[str]) -> di
     return stamps
 
 
-def _silent(message: str) -> None:
-    """Ranks other than 0 say nothing."""
-
-
 def evaluate_run(
     run_dir: Path,
     k: int = 1000,
@@ -122,7 +118,7 @@ def evaluate_run(
         torch.manual_seed(seed + context.rank)
         device = str(context.device)
         if not context.is_main:
-            log = _silent
+            log = silent
     model, config, splits = load_trained_model(run_dir, device=device)
     dev = next(model.parameters()).device
     x_test = held_out_tensor(model, splits, examples, dev)

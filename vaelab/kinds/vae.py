@@ -134,8 +134,9 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
 
 def epochs_done(run_dir: Path) -> int:
     """Epochs a run folder has recorded (its metrics.jsonl lines)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.is_file() else 0
+    from vaelab.training.engine import read_metrics
+
+    return len(read_metrics(run_dir))
 
 
 def already_evaluated(run_dir: Path, epochs_before: int) -> bool:

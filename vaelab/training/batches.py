@@ -166,7 +166,7 @@ class LoaderBatches:
                                            (step + 1) * global_batch)]]
                 for step in range(self.steps_per_epoch(context))]
         loader = DataLoader(self.dataset, batch_sampler=mine, num_workers=self.workers,
-                            collate_fn=_collate_examples if self.prepare is None else _stack_stored,
+                            collate_fn=_collate_examples if self.prepare is None else stack_examples,
                             pin_memory=self.device.type == "cuda",
                             generator=torch.Generator().manual_seed(epoch_seed(self.seed, epoch, 2)),
                             persistent_workers=False)
@@ -190,21 +190,20 @@ def streamed_batches(images: StreamedImages, data_kind: str, batch_size: int, se
     return LoaderBatches(images, batch_size, seed, device, workers, prepare)
 
 
-def _collate_examples(items: list[Any]) -> torch.Tensor:
-    """Stack the examples of a batch (the first element of tuple items), as float tensors."""
-    first = [item[0] if isinstance(item, (tuple, list)) else item for item in items]
-    tensors = [torch.as_tensor(x) for x in first]
-    batch = torch.stack(tensors)
-    return batch if batch.is_floating_point() else batch.float()
-
-
-def _stack_stored(items: torch.Tensor | list[Any]) -> torch.Tensor:
-    """A batch as stored: the tensor a dataset's `__getitems__` read at once, or its items stacked."""
+def stack_examples(items: torch.Tensor | list[Any]) -> torch.Tensor:
+    """A batch as stored: the tensor a dataset's `__getitems__` read at once, or its items stacked
+    (the first element of tuple items: labels are dropped)."""
     if isinstance(items, torch.Tensor):
         return items
     return torch.stack([torch.as_tensor(item[0] if isinstance(item, (tuple, list)) else item)
                         for item in items])
 
 
+def _collate_examples(items: list[Any]) -> torch.Tensor:
+    """Stack the examples of a batch as float tensors."""
+    batch = stack_examples(items)
+    return batch if batch.is_floating_point() else batch.float()
+
+
 __all__ = ["LoaderBatches", "SequenceBatches", "TensorBatches", "image_batches", "random_windows",
-           "sequence_batch", "streamed_batches"]
+           "sequence_batch", "stack_examples", "streamed_batches"]

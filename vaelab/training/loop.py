@@ -47,22 +47,6 @@ from vaelab.training.experiment import (
 
 
 @torch.no_grad()
-def validation_bound(model: LatentVariableModel, x: torch.Tensor,
-                     context: Distributed | None = None, batch_size: int = 1000) -> float:
-    """Mean single-sample ELBO over a fixed validation tensor (nats per example); with a
-    distributed `context`, each rank holds a shard and the mean is over all of them."""
-    model.eval()
-    total = torch.zeros(2, dtype=torch.float64, device=x.device)
-    for start in range(0, x.shape[0], batch_size):
-        bound = elbo(model, x[start:start + batch_size]).bound
-        total += torch.stack([bound.double().sum(), bound.new_tensor(bound.numel()).double()])
-    model.train()
-    if context is not None:
-        total = context.sum(total)
-    return (total[0] / total[1]).item()
-
-
-@torch.no_grad()
 def held_out_bound(model: LatentVariableModel, images: ImageSet | StreamedImages, data_kind: str,
                    context: Distributed | None = None, batch_size: int = 1000) -> float:
     """Mean single-sample ELBO over held-out images (nats per example), put in the model's units
@@ -158,5 +142,4 @@ __all__ = [
     "read_metrics",
     "settings_of",
     "train_step",
-    "validation_bound",
 ]

@@ -214,9 +214,5 @@ __all__ = [
     "load_sequence_splits",
     "make_sequence_objective",
     "sequence_task",
-    "to_batch",
     "warm_start",
 ]
-
-#: the former name of `vaelab.training.batches.sequence_batch`
-to_batch = sequence_batch
