@@ -100,14 +100,33 @@ EVIDENCE_RULES = ("pendulum", "undamped", "small-angle", "generic")
 DEFAULT_MODELS = ("pendulum", "undamped", "generic", "framewise", "dkf")
 
 
+#: hypotheses about the input (--inputs): model and data overrides of the true (pendulum) rule
+INPUT_HYPOTHESES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "recorded": ({}, {}),                     # the recorded torque drives the state
+    "none": ({"driven": False}, {}),          # the input does not act
+    "placebo": ({}, {"torque": "placebo"}),   # each sequence told another sequence's torque
+    "generic": ({"transition": "generic", "readout": "circle"}, {}),  # recorded input, no rule
+}
+#: imposed torques of the interventions (--inputs): held at ≈ 31° (g/L · sin θ = 5), pumped at
+#: about the natural frequency √(g/L)/2π ≈ 0.5 Hz, and no torque; training torques stay in ±2
+INTERVENTIONS = ("constant:5", "sine:4,0.5", "none")
+#: the datasets of --inputs: the default pendulum, and the negative control whose recorded torque
+#: was never applied to the pendulum (the simulator's torque_applied switch)
+INPUT_DATASETS: dict[str, dict[str, Any]] = {
+    "applied": {},
+    "control": {"pendulum": {"torque_applied": False}},
+}
+
+
 def train(name: str, seed: int, minutes: float, out: Path, window: int, init_from: Path | None = None,
           label: str | None = None, model: dict[str, Any] | None = None, epochs: int = 1000,
-          init_transition: bool = False) -> Path:
+          init_transition: bool = False, data: dict[str, Any] | None = None) -> Path:
     run = out / f"seed{seed}" / (label or name)
     if (run / "model_best.safetensors").is_file() and (run / "done").is_file():
         print(f"[{run.name} seed {seed}] reusing {run}", flush=True)
         return run
     config = SequenceExperiment().with_overrides({
+        "data": data or {},
         "model": {**HYPOTHESES[name], **(model or {})},
         "train": {"seed": seed, "minutes": minutes, "epochs": epochs, "window": window, "device": "cpu",
                   "init_from": None if init_from is None else str(init_from),
@@ -158,24 +177,26 @@ def evaluate_seed(runs: dict[str, Path], k: int, eval_sequences: int, seed: int)
     return result
 
 
-def gaps_to_true_rule(evidence: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, Any]]:
-    """log p(x | pendulum) − log p(x | other) per frame, paired over test sequences, for each
-    estimator (mean and standard error of the paired differences; > 0: the true rule preferred)."""
+def gaps_to_true_rule(evidence: dict[str, dict[str, torch.Tensor]],
+                      reference: str = "pendulum") -> dict[str, dict[str, Any]]:
+    """log p(x | reference) − log p(x | other) per frame, paired over test sequences, for each
+    estimator (mean and standard error of the paired differences; > 0: the reference preferred)."""
     out: dict[str, dict[str, Any]] = {}
     for name, e in evidence.items():
-        if name == "pendulum":
+        if name == reference:
             continue
         out[name] = {}
         for key in ("elbo", "iwae", "smc"):
-            d = evidence["pendulum"][key] / evidence["pendulum"]["frames"] - e[key] / e["frames"]
+            d = evidence[reference][key] / evidence[reference]["frames"] - e[key] / e["frames"]
             out[name][key] = {"mean": float(d.mean()), "stderr": float(d.std() / len(d) ** 0.5),
                               "sequences_preferring_true_rule": float((d > 0).double().mean())}
         out[name].update(out[name]["smc"])  # the headline: the tightest estimator
     return out
 
 
-def evaluate_evidence(runs: dict[str, Path], k: int, eval_sequences: int, seed: int) -> dict[str, Any]:
-    """Evidence only, with paired per-sequence differences to the true-rule model."""
+def evaluate_evidence(runs: dict[str, Path], k: int, eval_sequences: int, seed: int,
+                      reference: str = "pendulum") -> dict[str, Any]:
+    """Evidence only, with paired per-sequence differences to the `reference` model."""
     evidence, constants, noise = {}, {}, {}
     for name, run in runs.items():
         model, _, splits = load_sequence_run(run)
@@ -189,7 +210,7 @@ def evaluate_evidence(runs: dict[str, Path], k: int, eval_sequences: int, seed: 
     print(format_evidence_table(rows, k, constants), flush=True)
     return {"learned_constants": constants, "learned_noise": noise,
             "evidence": {r.name: r.as_dict() for r in rows},
-            "evidence_vs_pendulum": gaps_to_true_rule(evidence)}
+            "evidence_vs_pendulum": gaps_to_true_rule(evidence, reference)}
 
 
 def summarize_evidence(results: dict[int, dict[str, Any]], rules: list[str]) -> str:
@@ -309,6 +330,114 @@ def run_evidence(args: argparse.Namespace, seeds: list[int], argv: list[str] | N
     return 0
 
 
+def run_inputs(args: argparse.Namespace, seeds: list[int], argv: list[str] | None, started: float) -> int:
+    """The --inputs protocol: does the recorded torque cause the motion? Per dataset and seed, the
+    observation model of a fit of the WRONG hypothesis (no input) is shared by every input
+    hypothesis, each adapting a fresh transition of the true rule for the same epochs under the
+    same noise ceilings as --evidence; then paired SMC evidence against `recorded`."""
+    chosen = {"applied": [n for n in args.inputs_hypotheses.split(",") if n],
+              "control": [n for n in args.control_hypotheses.split(",") if n]}
+    for names in chosen.values():
+        if "recorded" not in names or not set(names) <= set(INPUT_HYPOTHESES):
+            raise SystemExit(f"input hypotheses must include recorded; from {', '.join(INPUT_HYPOTHESES)}")
+    datasets = [n for n in args.inputs_datasets.split(",") if n]
+    guide = {"guide": args.evidence_guide}
+    loose = {**guide, "noise_ceiling": list(args.adapt_noise_ceiling)}
+    tight = {**guide, "noise_ceiling": list(args.noise_ceiling)}
+    results: dict[str, dict[int, dict[str, Any]]] = {}
+    for dataset in datasets:
+        results[dataset] = {}
+        hypotheses = chosen[dataset]
+        for seed in seeds:
+            saved = args.out / f"seed{seed}" / f"inputs-{dataset}.json"
+            data = INPUT_DATASETS[dataset]
+            base = train("pendulum", seed, args.minutes, args.out, args.window, data=data,
+                         label=f"{dataset}-base-none", model={**guide, "driven": False})
+            runs = {}
+            for name in hypotheses:
+                model, extra = INPUT_HYPOTHESES[name]
+                both = {**data, **extra}
+                adapted = train("pendulum", seed, 0.0, args.out, args.window, init_from=base, data=both,
+                                label=f"{dataset}-adapt-{name}", model={**loose, **model},
+                                epochs=args.adapt_epochs)
+                runs[name] = train("pendulum", seed, 0.0, args.out, args.window, init_from=adapted,
+                                   data=both, label=f"{dataset}-tight-{name}", model={**tight, **model},
+                                   epochs=args.tight_epochs, init_transition=True)
+            if saved.is_file() and json.loads(saved.read_text()).get("hypotheses") == hypotheses:
+                results[dataset][seed] = json.loads(saved.read_text())
+                print(f"[{dataset} seed {seed}] reusing {saved}")
+                continue
+            results[dataset][seed] = {"hypotheses": hypotheses, **evaluate_evidence(
+                runs, args.k, args.eval_sequences, seed, reference="recorded")}
+            if dataset == "applied":
+                results[dataset][seed]["interventions"] = evaluate_interventions(
+                    runs, args.intervention_sequences, seed)
+            saved.write_text(json.dumps(results[dataset][seed], indent=2) + "\n")
+    text = summarize_inputs(results, chosen)
+    print(text)
+    record = {"command": " ".join(["python", "bench/pendulum.py", *(argv or sys.argv[1:])]),
+              "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+                         f"{args.threads} thread(s)",
+              "minutes_base": args.minutes, "adapt_epochs": args.adapt_epochs,
+              "tight_epochs": args.tight_epochs, "noise_ceiling": args.noise_ceiling,
+              "adapt_noise_ceiling": args.adapt_noise_ceiling, "guide": args.evidence_guide,
+              "k": args.k, "eval_sequences": args.eval_sequences, "seeds": seeds,
+              "wall_seconds": time.perf_counter() - started, "results": results, "summary": text}
+    (args.out / "inputs_summary.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {args.out / 'inputs_summary.json'}")
+    return 0
+
+
+def evaluate_interventions(runs: dict[str, Path], sequences: int, seed: int) -> dict[str, Any]:
+    """do(u) for each model: filter 10 frames of the first `sequences` test sequences, roll the
+    model under each imposed torque of INTERVENTIONS for 90 steps, and score it against the
+    simulator run from the true state under the same torque."""
+    from vaelab.evaluation.interventions import intervene, load_torque
+
+    out: dict[str, Any] = {}
+    for name, run in runs.items():
+        model, config, splits = load_sequence_run(run)
+        pendulum = config.data.pendulum
+        out[name] = {}
+        for spec in INTERVENTIONS:
+            torque = load_torque(spec, 90, pendulum.dt)
+            result = intervene(model, splits["test"], pendulum, torque, context=10,
+                               sequences=slice(0, sequences))
+            out[name][spec] = result.summary()
+        print(f"[interventions seed {seed}] {name}: " + ", ".join(
+            f"{spec} {out[name][spec]['valid_prediction_time']:.3f}" for spec in INTERVENTIONS), flush=True)
+    return out
+
+
+def summarize_inputs(results: dict[str, dict[int, dict[str, Any]]], chosen: dict[str, list[str]]) -> str:
+    """Per dataset, the paired SMC gap recorded − other per seed, in standard errors; and the
+    valid prediction time under each intervention."""
+    lines = ["does the recorded torque cause the motion? SMC_k evidence per frame, recorded − other, "
+             "paired over test sequences (> 0: the input hypothesis preferred)"]
+    for dataset, by_seed in results.items():
+        seeds = sorted(by_seed)
+        for name in [n for n in chosen[dataset] if n != "recorded"]:
+            gaps = [by_seed[s]["evidence_vs_pendulum"][name]["smc"] for s in seeds]
+            means = [g["mean"] for g in gaps]
+            per_seed = ", ".join(f"{g['mean']:+.4f} ± {g['stderr']:.4f} "
+                                 f"({g['mean'] / g['stderr']:+.1f} s.e.; "
+                                 f"{g['sequences_preferring_true_rule']:.0%})" for g in gaps)
+            lines.append(f"{dataset:<8} recorded − {name:<8}: mean {statistics.mean(means):+.4f}; "
+                         f"per seed {per_seed}")
+        gains = [by_seed[s]["learned_constants"]["recorded"] for s in seeds]
+        lines.append(f"{dataset:<8} learned constants of `recorded`: " + "; ".join(map(str, gains)))
+        if any("interventions" in by_seed[s] for s in seeds):
+            lines.append("valid prediction time under do(u), 10 context frames, 90 steps "
+                         "(mean over seeds; per seed)")
+            for name in chosen[dataset]:
+                for spec in INTERVENTIONS:
+                    v = [by_seed[s]["interventions"][name][spec]["valid_prediction_time"] for s in seeds
+                         if "interventions" in by_seed[s]]
+                    lines.append(f"  {name:<9} {spec:<11}: {statistics.mean(v):.3f} ("
+                                 + ", ".join(f"{x:.3f}" for x in v) + ")")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -337,6 +466,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="process-noise ceiling for every rule while adapting (--evidence; the default "
                              "is the physics rules' own)")
     parser.add_argument("--evidence-guide", default="smooth", choices=("smooth", "filter"))
+    parser.add_argument("--inputs", action="store_true",
+                        help="compare hypotheses about the input by evidence: recorded / none / placebo, "
+                             "on the default data and on the negative control (torque never applied)")
+    parser.add_argument("--inputs-hypotheses", default=",".join(INPUT_HYPOTHESES),
+                        help="hypotheses compared by --inputs on the default data (generic: the "
+                             "recorded input into a network transition)")
+    parser.add_argument("--control-hypotheses", default="recorded,none",
+                        help="hypotheses compared by --inputs on the negative control")
+    parser.add_argument("--intervention-sequences", type=int, default=100,
+                        help="test sequences scored under each imposed torque (--inputs)")
+    parser.add_argument("--inputs-datasets", default=",".join(INPUT_DATASETS),
+                        help="datasets of --inputs: applied (default pendulum), control (torque recorded, "
+                             "never applied)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -349,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if args.evidence:
         return run_evidence(args, seeds, argv, started)
+    if args.inputs:
+        return run_inputs(args, seeds, argv, started)
     for seed in seeds:
         runs = {name: train(name, seed, args.minutes * BUDGET_SHARE[name], args.out, args.window)
                 for name in names}

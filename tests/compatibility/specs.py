@@ -92,6 +92,7 @@ SPECS: tuple[RunSpec, ...] = (
             None, config=SSM_CONFIG, fixture=True),
     RunSpec("m2", ("--model", "m2", "--latent-dim", "4", "--hidden", "16", *SEMI), SEMI_EVALUATE),
     RunSpec("m1m2", ("--model", "m1m2", "--latent-dim", "8", "--hidden", "16", "--m1-epochs", "1",
+                     "--m1-features", "mean",
                      "--m2-latent-dim", "4", "--m2-hidden", "16", *SEMI), SEMI_EVALUATE),
 )
 SPEC_BY_KIND: dict[str, RunSpec] = {spec.kind: spec for spec in SPECS}

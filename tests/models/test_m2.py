@@ -57,3 +57,29 @@ def test_stacked_model_reads_frozen_m1_features() -> None:
     assert model.log_likelihood(x, (y, z)).shape == (4,)
     with pytest.raises(ValueError, match="features of shape"):
         StackedM1M2(m1, build_m2(M2Shape(2, 2, (8,), (8,)), (5,), GaussianFamily()))
+
+
+def test_stacked_model_samples_active_m1_features_only_in_training() -> None:
+    torch.manual_seed(0)
+    m1 = build_vae(ModelConfig(latent_dim=3, hidden=(8,)), (1, 4, 4))
+    model = StackedM1M2(m1, build_m2(M2Shape(2, 2, (8,), (8,)), (3,), GaussianFamily()))
+    x = torch.bernoulli(torch.full((64, 1, 4, 4), 0.5))
+    posterior = m1.posterior(x)
+    model.sample_features = True
+    model.train()
+    drawn = model.features(x)
+    assert not torch.allclose(drawn, posterior.mean)
+    # a draw from q(z1 | x): standardised residuals look like N(0, 1)
+    residual = (drawn - posterior.mean) / posterior.stddev
+    assert abs(float(residual.mean())) < 0.3 and 0.7 < float(residual.std()) < 1.3
+    model.eval()  # evaluation and classification always see the means
+    torch.testing.assert_close(model.features(x), posterior.mean)
+    model.train()
+    with torch.no_grad():  # M1's middle mean made constant: an inactive dimension, never sampled
+        m1.encoder.network.layers[-1].weight[1].zero_()
+    mask = model.mark_active(x, threshold=1e-4)
+    assert mask.tolist() == [True, False, True]
+    drawn = model.features(x)
+    mean = m1.posterior(x).mean
+    torch.testing.assert_close(drawn[:, 1], mean[:, 1])
+    assert not torch.allclose(drawn[:, 0], mean[:, 0])

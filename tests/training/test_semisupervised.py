@@ -148,3 +148,13 @@ def test_labels_beyond_the_data_and_classes_below_the_labels_are_refused(tmp_pat
     with pytest.raises(DataError, match=r"outside the class range \[0, 5\)"):
         fit_semisupervised(tiny(100, classes=5), tmp_path / "c", progress=False,
                            log=lambda message: None)
+
+
+def test_new_m1m2_runs_train_on_posterior_draws_and_old_configs_keep_the_means() -> None:
+    assert default_experiment("m1m2").semisupervised.m1_features == "sample"
+    assert default_experiment("m2").semisupervised.m1_features == "mean"
+    saved = default_experiment("m1m2").to_dict()
+    del saved["semisupervised"]["m1_features"]  # a run folder written before the field existed
+    assert SemiSupervisedExperiment.from_dict(saved).semisupervised.m1_features == "mean"
+    with pytest.raises(ConfigError, match="m1_features: 'median' is not one of mean, sample"):
+        default_experiment("m1m2").with_overrides({"semisupervised": {"m1_features": "median"}})

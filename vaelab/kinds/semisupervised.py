@@ -32,6 +32,7 @@ from vaelab.kinds.vae import overrides as vae_overrides
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.run_files import CONFIG
 from vaelab.training.semisupervised_config import (
+    M1_FEATURES,
     SECTION,
     SemiSupervisedExperiment,
     default_experiment,
@@ -49,6 +50,7 @@ SEMI_FLAGS: dict[str, str] = {
     "m2_hidden": "m2_hidden",
     "m1_epochs": "m1_epochs",
     "m1_time_budget": "m1_time_budget_minutes",
+    "m1_features": "m1_features",
 }
 #: what a resumed semi-supervised run may change
 RESUMABLE = {"epochs", "time_budget_minutes"}
@@ -103,6 +105,9 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--m1-epochs", type=int, help="m1m2: epochs of M1 training")
     g.add_argument("--m1-time-budget", type=float, metavar="MINUTES",
                    help="m1m2: time budget of M1 training (0 = off)")
+    g.add_argument("--m1-features", choices=M1_FEATURES,
+                   help="m1m2: what M2 trains on: M1's posterior means, or a fresh draw from the "
+                        "posterior each step (Kingma et al.'s code; evaluation uses the means)")
 
 
 def _semi_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 M1 is a VAE trained on all images; its guide's means E[z₁ | x] are the features that M2
 models with a Gaussian likelihood p(z₁ | y, z₂) and classifies with q(y | z₁). M1 stays frozen
-while M2 trains. As a latent-variable model, its bound is M2's bound on the features (a bound on
+while M2 trains. With `sample_features` on, training draws z₁ ~ q(z₁ | x) afresh on each step
+(on M1's active dimensions) instead of taking the mean, as Kingma et al.'s own code does: a free
+augmentation of the 100 labelled examples; evaluation always uses the means. As a latent-variable model, its bound is M2's bound on the features (a bound on
 log p(z₁), not on log p(x)); pictures go through M1's decoder.
 """
 
@@ -30,11 +32,27 @@ class StackedM1M2(LatentVariableModel):
         self.latent_dim = m2.latent_dim
         self.data_shape = m1.data_shape
         self.data_kind = m1.data_kind
+        self.sample_features = False
+        #: M1's dimensions that vary with x (set by `mark_active`); the rest are never sampled
+        self.register_buffer("active", torch.ones(m1.latent_dim, dtype=torch.bool), persistent=False)
 
     @torch.no_grad()
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """E_q[z₁ | x] from M1: what M2 sees of an image."""
-        return self.m1.posterior(x).mean
+        """What M2 sees of an image: E_q[z₁ | x] from M1, or in training with `sample_features`
+        a draw from q(z₁ | x) on the active dimensions."""
+        posterior = self.m1.posterior(x)
+        if not (self.training and self.sample_features):
+            return posterior.mean
+        noise = posterior.stddev * torch.randn_like(posterior.mean)
+        return posterior.mean + noise * self.active
+
+    @torch.no_grad()
+    def mark_active(self, x: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
+        """Mark the dimensions whose posterior mean varies across the images `x` (standard
+        deviation above `threshold`, Kingma et al.'s rule); an inactive dimension's draw would be
+        pure prior noise. Returns the mask."""
+        self.active = self.m1.posterior(x).mean.std(0) > threshold
+        return self.active
 
     def classifier(self, x: torch.Tensor) -> Categorical:
         """q(y | z₁ = features(x))."""

@@ -119,6 +119,10 @@ def labelled_subset(config: SemiSupervisedExperiment, train: ImageSet,
     return index
 
 
+#: training images from which M1's active dimensions are judged
+ACTIVE_PROBE = 1000
+
+
 def make_semisupervised_objective(config: SemiSupervisedExperiment, model: LatentVariableModel,
                                   train: ImageSet, run_dir: Path | None,
                                   device: torch.device) -> SemiSupervisedObjective:
@@ -129,6 +133,10 @@ def make_semisupervised_objective(config: SemiSupervisedExperiment, model: Laten
     assert train.labels is not None
     if isinstance(model, StackedM1M2):
         load_m1(config, model)
+        model.sample_features = config.semisupervised.m1_features == "sample"
+        if model.sample_features:
+            probe = train.images[:ACTIVE_PROBE].to(device)
+            model.mark_active(to_model_space(probe, train.binary, model.data_kind))
     weight = classification_weight(len(train), index.numel(), config.semisupervised.alpha)
     data_kind = model.data_kind
 

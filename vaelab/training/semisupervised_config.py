@@ -17,6 +17,8 @@ from vaelab.training.config_files import build_sections
 from vaelab.training.run_files import CONFIG
 
 KINDS = ("m2", "m1m2")
+#: what M2 of an M1+M2 run trains on: M1's posterior means or draws from the posterior
+M1_FEATURES = ("mean", "sample")
 LABELLED_JSON = "labelled.json"
 #: section name in config.json that marks a semi-supervised run
 SECTION = "semisupervised"
@@ -38,7 +40,9 @@ class SemiSupervisedConfig:
     `labels`: an integer N_l or "all". `alpha`: α = alpha · N as in the paper (w = α / N_l per
     labelled example). `classes`: C, or None to take largest label + 1 from the data.
     `unlabelled`: a folder of images or an .npy/.npz array of extra images without labels, added
-    to the training split (their labels, if any, are ignored).
+    to the training split (their labels, if any, are ignored). `m1_features`: what M2 trains on,
+    M1's posterior "mean" or a fresh "sample" of q(z₁ | x) per step (Kingma et al.'s code; new
+    M1+M2 runs default to it, runs saved without the field keep "mean").
     """
 
     kind: str = "m2"
@@ -53,6 +57,7 @@ class SemiSupervisedConfig:
     m1_epochs: int = 50
     unlabelled: str | None = None
     m1_time_budget_minutes: float = 0.0
+    m1_features: str = "mean"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classifier_hidden", tuple(int(h) for h in self.classifier_hidden))
@@ -73,6 +78,8 @@ class SemiSupervisedConfig:
                  f"must be in [1, 4096], got {self.m2_latent_dim}")
         _require(all(h >= 1 for h in self.m2_hidden), "m2_hidden", f"widths must be >= 1: {self.m2_hidden}")
         _require(self.m1_epochs >= 0, "m1_epochs", f"must be >= 0, got {self.m1_epochs}")
+        _require(self.m1_features in M1_FEATURES, "m1_features",
+                 f"{self.m1_features!r} is not one of {', '.join(M1_FEATURES)}")
         _require(self.m1_time_budget_minutes >= 0, "m1_time_budget_minutes",
                  f"must be >= 0, got {self.m1_time_budget_minutes}")
 
@@ -170,4 +177,5 @@ def default_experiment(kind: str) -> SemiSupervisedExperiment:
     """The paper's starting point for `kind`, before config files and flags."""
     _require(kind in KINDS, "kind", f"{kind!r} is not one of {', '.join(KINDS)}")
     base = ExperimentConfig().with_overrides(KIND_DEFAULTS[kind])
-    return semisupervised_experiment(base, SemiSupervisedConfig(kind=kind))
+    features = "sample" if kind == "m1m2" else "mean"
+    return semisupervised_experiment(base, SemiSupervisedConfig(kind=kind, m1_features=features))
