@@ -8,16 +8,60 @@ the guide's own mixture over a few "prototype" inputs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, MixtureSameFamily, Normal
 
 from vaelab.choices import PRIORS as PRIORS
+from vaelab.distributions.mixture import DiagonalGaussianMixture
 
 
-class MixtureOfGaussiansPrior(nn.Module):
+def mixture_of(logits: torch.Tensor, components: Distribution) -> Distribution:
+    """The mixture Σ_k π_k components_k: the fast diagonal-Gaussian form where the components are
+    diagonal Normals [K] × [d], torch's `MixtureSameFamily` otherwise."""
+    base = components.base_dist if isinstance(components, Independent) else None
+    if (isinstance(base, Normal) and components.reinterpreted_batch_ndims == 1
+            and base.loc.dim() == 2):
+        return DiagonalGaussianMixture(logits, base.loc, base.scale)
+    return MixtureSameFamily(Categorical(logits=logits, validate_args=False), components,
+                             validate_args=False)
+
+
+class _Reusable(nn.Module):
+    """A learned prior that can keep the distribution it computed inside `priors_fixed`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fixed: dict[object, Distribution] | None = None
+
+    def reuse(self, key: object, compute: Callable[[], Distribution]) -> Distribution:
+        if self.fixed is None:
+            return compute()
+        if key not in self.fixed:
+            self.fixed[key] = compute()
+        return self.fixed[key]
+
+
+@contextmanager
+def priors_fixed(model: nn.Module) -> Iterator[None]:
+    """Inside the block each learned prior of `model` computes its distribution once and reuses
+    it — for evaluation under `torch.no_grad()`, where the weights do not change: a VampPrior then
+    encodes its pseudo-inputs once per evaluation, not once per chunk of importance samples."""
+    priors = [m for m in model.modules() if isinstance(m, _Reusable)]
+    before = [m.fixed for m in priors]
+    for m in priors:
+        m.fixed = {} if m.fixed is None else m.fixed
+    try:
+        yield
+    finally:
+        for m, old in zip(priors, before, strict=True):
+            m.fixed = old
+
+
+class MixtureOfGaussiansPrior(_Reusable):
     """p(z) = Σ_k π_k Normal(μ_k, diag σ_k²) with learned π, μ, σ (K components)."""
 
     def __init__(self, latent_dim: int, components: int) -> None:
@@ -30,12 +74,11 @@ class MixtureOfGaussiansPrior(nn.Module):
         self.log_scales = nn.Parameter(torch.zeros(components, latent_dim))
 
     def forward(self, encoder: nn.Module | None = None) -> Distribution:
-        components = Independent(Normal(self.means, self.log_scales.exp(), validate_args=False), 1)
-        return MixtureSameFamily(Categorical(logits=self.logits, validate_args=False), components,
-                                 validate_args=False)
+        return self.reuse(None, lambda: DiagonalGaussianMixture(self.logits, self.means,
+                                                                self.log_scales.exp()))
 
 
-class VampPrior(nn.Module):
+class VampPrior(_Reusable):
     """p(z) = (1/K) Σ_k q(z | u_k): the guide evaluated at K learned pseudo-inputs u_k.
 
     The pseudo-inputs live in data space, squashed into the data's range [0, `upper`]; the
@@ -54,13 +97,18 @@ class VampPrior(nn.Module):
     def pseudo_inputs(self) -> torch.Tensor:
         return torch.sigmoid(self.raw_inputs) * self.upper
 
-    def forward(self, encoder: nn.Module | None = None) -> Distribution:
+    def forward(self, encoder: Callable[[torch.Tensor], Distribution] | None = None) -> Distribution:
         if encoder is None:
             raise ValueError("the VampPrior needs the guide q(z | x) to evaluate its pseudo-inputs")
-        components = encoder(self.pseudo_inputs)  # batch [K], event [d]
-        k = self.raw_inputs.shape[0]
-        mixing = Categorical(logits=torch.zeros(k, device=self.raw_inputs.device), validate_args=False)
-        return MixtureSameFamily(mixing, components, validate_args=False)
+
+        def compute() -> Distribution:
+            components = encoder(self.pseudo_inputs)  # batch [K], event [d]
+            k = self.raw_inputs.shape[0]
+            return mixture_of(torch.zeros(k, device=self.raw_inputs.device), components)
+
+        # a bound method is a new object on each access: key on its owner and function
+        key = (id(getattr(encoder, "__self__", encoder)), getattr(encoder, "__func__", None))
+        return self.reuse(key, compute)
 
 
 DEFAULT_COMPONENTS = {"mog": 10, "vamp": 500}

@@ -14,6 +14,7 @@ import torch
 from torch.distributions import Bernoulli, Independent
 from torch.nn import functional as F
 
+from vaelab.distributions.learned_priors import priors_fixed
 from vaelab.evaluation.progress import progress_bar, scaled
 from vaelab.models.base import LatentVariableModel, SingleLatentModel
 from vaelab.objectives.ais import AISSchedule, annealed_importance_sampling
@@ -97,7 +98,8 @@ def held_out_metrics(
                  else importance_sampled_log_marginal)
     bounds, log_px, ess = [], [], []
     started = time.perf_counter()
-    with progress_bar(x.shape[0] * k, f"log p(x), k = {k}", progress, "samples") as advance:
+    with (progress_bar(x.shape[0] * k, f"log p(x), k = {k}", progress, "samples") as advance,
+          priors_fixed(model)):
         for start in range(0, x.shape[0], batch_size):
             xb = x[start:start + batch_size]
             bounds.append(elbo(model, xb).bound)

@@ -4,7 +4,8 @@ M1 is a VAE trained on all images; its guide's means E[z₁ | x] are the feature
 models with a Gaussian likelihood p(z₁ | y, z₂) and classifies with q(y | z₁). M1 stays frozen
 while M2 trains. With `sample_features` on, training draws z₁ ~ q(z₁ | x) afresh on each step
 (on M1's active dimensions) instead of taking the mean, as Kingma et al.'s own code does: a free
-augmentation of the 100 labelled examples; evaluation always uses the means. As a latent-variable model, its bound is M2's bound on the features (a bound on
+augmentation of the 100 labelled examples; evaluation always uses the means.
+As a latent-variable model, its bound is M2's bound on the features (a bound on
 log p(z₁), not on log p(x)); pictures go through M1's decoder.
 """
 

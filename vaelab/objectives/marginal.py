@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from vaelab.distributions.learned_priors import priors_fixed
 from vaelab.models.base import LatentVariableModel
 
 #: samples × examples decoded at once; bounds memory to about this × data size × 4 bytes
@@ -77,7 +78,8 @@ def importance_sampled_log_marginal(
         z, log_q = model.guide_sample(x, (c,))
         return model.log_joint(x, z) - log_q
 
-    return streaming_log_mean_exp(draw, k, _chunk(x.shape[0], sample_budget), on_chunk)
+    with priors_fixed(model):
+        return streaming_log_mean_exp(draw, k, _chunk(x.shape[0], sample_budget), on_chunk)
 
 
 @torch.no_grad()
@@ -95,4 +97,5 @@ def prior_monte_carlo_log_marginal(
     def draw(c: int) -> torch.Tensor:
         return model.log_likelihood(x, model.prior_sample((c, batch)))
 
-    return streaming_log_mean_exp(draw, k, _chunk(batch, sample_budget), on_chunk)
+    with priors_fixed(model):
+        return streaming_log_mean_exp(draw, k, _chunk(batch, sample_budget), on_chunk)
