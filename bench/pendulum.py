@@ -118,6 +118,21 @@ INPUT_DATASETS: dict[str, dict[str, Any]] = {
 }
 
 
+#: pendulum settings of --grid (issue 12): each trains the true rule for the same budget
+GRID: dict[str, dict[str, Any]] = {
+    "default": {},
+    "slow-lightly-damped": {"length": 2.5, "damping": 0.05},     # g/L 3.92
+    "fast-heavily-damped": {"gravity": 20.0, "damping": 0.4},    # g/L 20
+    "strong-torque": {"max_torque": 4.0},
+    "weak-torque": {"max_torque": 0.5},
+    "large-image": {"image_size": 48},
+    "pixel-noise": {"pixel_noise": 0.05},
+}
+#: --grid targets on every setting
+GRID_TARGETS = {"g_over_L": 0.05, "damping": 0.20, "input_gain": 0.10, "sin_theta": 0.98,
+                "cos_theta": 0.98, "omega": 0.95, "valid_prediction_time": 0.5}
+
+
 def train(name: str, seed: int, minutes: float, out: Path, window: int, init_from: Path | None = None,
           label: str | None = None, model: dict[str, Any] | None = None, epochs: int = 1000,
           init_transition: bool = False, data: dict[str, Any] | None = None) -> Path:
@@ -409,6 +424,85 @@ def evaluate_interventions(runs: dict[str, Path], sequences: int, seed: int) -> 
     return out
 
 
+def true_constants(pendulum: Any) -> dict[str, float]:
+    """The simulator's g/L, b and input gain (1 when the torque is applied, else 0)."""
+    return {"g_over_L": pendulum.gravity / pendulum.length, "damping": pendulum.damping,
+            "input_gain": 1.0 if pendulum.torque_applied else 0.0}
+
+
+def evaluate_grid_run(run: Path, seed: int) -> dict[str, Any]:
+    """Constants (learned, regressed from the probed states, true), probe R² and valid prediction
+    time of one --grid run, with each target's verdict."""
+    model, config, splits = load_sequence_run(run)
+    train_set, test = splits["train"], splits["test"]
+    truth = true_constants(config.data.pendulum)
+    learned = model.physical_constants() or {}
+    fit = probe(model, train_set, test, mlp=False, seed=seed)
+    vpt = prediction_scores(model, test, mean_frame(train_set), context=10)["model"]["valid_prediction_time"]
+    errors = {name: (learned[name] - truth[name]) / truth[name] for name in truth if truth[name] > 0}
+    met = {name: abs(errors[name]) <= GRID_TARGETS[name] for name in errors}
+    met.update({name: fit.linear[name] >= GRID_TARGETS[name] for name in ("sin_theta", "cos_theta", "omega")})
+    met["valid_prediction_time"] = vpt >= GRID_TARGETS["valid_prediction_time"]
+    return {"true": truth, "learned": learned, "relative_error": errors,
+            "probe_constants": constants_from_probe(fit, test), "probe_r2": fit.linear,
+            "valid_prediction_time": vpt, "met": met,
+            "epochs": len((run / "metrics.jsonl").read_text().splitlines())}
+
+
+def run_grid(args: argparse.Namespace, seeds: list[int], argv: list[str] | None, started: float) -> int:
+    """--grid: the true rule trained for `--minutes` on each pendulum setting of GRID, per seed."""
+    settings = [n for n in args.grid_settings.split(",") if n]
+    unknown = set(settings) - set(GRID)
+    if unknown:
+        raise SystemExit(f"unknown --grid-settings {sorted(unknown)}; choose from {', '.join(GRID)}")
+    model = {"guide": args.grid_guide}
+    results: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in settings}
+    for seed in seeds:
+        for name in settings:
+            saved = args.out / f"seed{seed}" / f"grid-{name}.json"
+            if saved.is_file():
+                results[name][seed] = json.loads(saved.read_text())
+                continue
+            run = train("pendulum", seed, args.minutes, args.out, args.window, label=f"grid-{name}",
+                        model=model, data={"pendulum": GRID[name]})
+            results[name][seed] = evaluate_grid_run(run, seed)
+            saved.write_text(json.dumps(results[name][seed], indent=2) + "\n")
+            print(f"[grid {name} seed {seed}] " + format_grid_row(results[name][seed]), flush=True)
+    text = summarize_grid(results)
+    print(text)
+    record = {"command": " ".join(["python", "bench/pendulum.py", *(argv or sys.argv[1:])]),
+              "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+                         f"{args.threads} thread(s)",
+              "minutes_per_setting": args.minutes, "guide": args.grid_guide, "settings": GRID,
+              "targets": GRID_TARGETS, "seeds": seeds, "wall_seconds": time.perf_counter() - started,
+              "results": results, "summary": text}
+    (args.out / "grid_summary.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {args.out / 'grid_summary.json'}")
+    return 0
+
+
+def format_grid_row(r: dict[str, Any]) -> str:
+    learned, truth = r["learned"], r["true"]
+    cells = [f"{name} {learned[name]:.3f} (true {truth[name]:.3f}, {100 * r['relative_error'][name]:+.0f}%)"
+             if name in r["relative_error"] else f"{name} {learned.get(name, float('nan')):.3f}"
+             for name in ("g_over_L", "damping", "input_gain")]
+    r2 = r["probe_r2"]
+    cells.append(f"R² {r2['sin_theta']:.3f}/{r2['cos_theta']:.3f}/{r2['omega']:.3f}")
+    cells.append(f"VPT {r['valid_prediction_time']:.3f}")
+    missed = [name for name, ok in r["met"].items() if not ok]
+    return "; ".join(cells) + f"; {r['epochs']} epochs; " + ("all targets met" if not missed
+                                                             else "missed: " + ", ".join(missed))
+
+
+def summarize_grid(results: dict[str, dict[int, dict[str, Any]]]) -> str:
+    lines = ["constants on any pendulum: per setting and seed (targets g/L ±5 %, b ±20 %, gain ±10 %, "
+             "probe R² ≥ 0.98/0.98/0.95, valid prediction time ≥ 0.5)"]
+    for name, by_seed in results.items():
+        for seed in sorted(by_seed):
+            lines.append(f"{name:<20} seed {seed}: {format_grid_row(by_seed[seed])}")
+    return "\n".join(lines)
+
+
 def summarize_inputs(results: dict[str, dict[int, dict[str, Any]]], chosen: dict[str, list[str]]) -> str:
     """Per dataset, the paired SMC gap recorded − other per seed, in standard errors; and the
     valid prediction time under each intervention."""
@@ -466,6 +560,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="process-noise ceiling for every rule while adapting (--evidence; the default "
                              "is the physics rules' own)")
     parser.add_argument("--evidence-guide", default="smooth", choices=("smooth", "filter"))
+    parser.add_argument("--grid", action="store_true",
+                        help="train the true rule on each pendulum setting of GRID for --minutes and check "
+                             "the recovered constants, probe and prediction")
+    parser.add_argument("--grid-settings", default=",".join(GRID), help="settings of --grid")
+    parser.add_argument("--grid-guide", default="filter", choices=("filter", "smooth"),
+                        help="the guide of --grid runs (default: the CLI's, filter)")
     parser.add_argument("--inputs", action="store_true",
                         help="compare hypotheses about the input by evidence: recorded / none / placebo, "
                              "on the default data and on the negative control (torque never applied)")
@@ -493,6 +593,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_evidence(args, seeds, argv, started)
     if args.inputs:
         return run_inputs(args, seeds, argv, started)
+    if args.grid:
+        return run_grid(args, seeds, argv, started)
     for seed in seeds:
         runs = {name: train(name, seed, args.minutes * BUDGET_SHARE[name], args.out, args.window)
                 for name in names}
