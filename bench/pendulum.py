@@ -463,8 +463,9 @@ def run_grid(args: argparse.Namespace, seeds: list[int], argv: list[str] | None,
             if saved.is_file():
                 results[name][seed] = json.loads(saved.read_text())
                 continue
-            run = train("pendulum", seed, args.minutes, args.out, args.window, label=f"grid-{name}",
-                        model=model, data={"pendulum": GRID[name]})
+            run = train("pendulum", seed, 0.0 if args.grid_epochs else args.minutes, args.out, args.window,
+                        label=f"grid-{name}", model=model, data={"pendulum": GRID[name]},
+                        epochs=args.grid_epochs or 1000)
             results[name][seed] = evaluate_grid_run(run, seed)
             saved.write_text(json.dumps(results[name][seed], indent=2) + "\n")
             print(f"[grid {name} seed {seed}] " + format_grid_row(results[name][seed]), flush=True)
@@ -473,7 +474,8 @@ def run_grid(args: argparse.Namespace, seeds: list[int], argv: list[str] | None,
     record = {"command": " ".join(["python", "bench/pendulum.py", *(argv or sys.argv[1:])]),
               "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
                          f"{args.threads} thread(s)",
-              "minutes_per_setting": args.minutes, "guide": args.grid_guide, "settings": GRID,
+              "minutes_per_setting": 0 if args.grid_epochs else args.minutes,
+              "epochs_per_setting": args.grid_epochs, "guide": args.grid_guide, "settings": GRID,
               "targets": GRID_TARGETS, "seeds": seeds, "wall_seconds": time.perf_counter() - started,
               "results": results, "summary": text}
     (args.out / "grid_summary.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -564,6 +566,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="train the true rule on each pendulum setting of GRID for --minutes and check "
                              "the recovered constants, probe and prediction")
     parser.add_argument("--grid-settings", default=",".join(GRID), help="settings of --grid")
+    parser.add_argument("--grid-epochs", type=int, default=0,
+                        help="train each --grid setting this many epochs instead of --minutes (a budget that "
+                             "does not depend on how busy the machine is)")
     parser.add_argument("--grid-guide", default="filter", choices=("filter", "smooth"),
                         help="the guide of --grid runs (default: the CLI's, filter)")
     parser.add_argument("--inputs", action="store_true",

@@ -35,6 +35,7 @@ def test_log_prob_equals_mixture_same_family(dtype: torch.dtype) -> None:
     tolerance = 1e-9 if dtype == torch.float64 else 2e-3
     torch.testing.assert_close(fast.log_prob(z).double(), exact, atol=tolerance, rtol=0)
     torch.testing.assert_close(fast.mean.double(), reference(logits, loc, scale).mean.double())
+    torch.testing.assert_close(fast.stddev.double(), reference(logits, loc, scale).stddev.double())
 
 
 def test_samples_follow_the_mixture() -> None:

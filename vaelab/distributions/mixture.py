@@ -41,6 +41,12 @@ class DiagonalGaussianMixture(Distribution):
     def mean(self) -> torch.Tensor:
         return (self.log_weights.exp()[:, None] * self.loc).sum(0)
 
+    @property
+    def variance(self) -> torch.Tensor:
+        weights = self.log_weights.exp()[:, None]
+        second_moment = (weights * (self.scale.square() + self.loc.square())).sum(0)
+        return second_moment - self.mean.square()
+
     def component_log_prob(self, value: torch.Tensor) -> torch.Tensor:
         """log π_k + log Normal(value; μ_k, σ_k) for every component: [*, K]."""
         flat = value.reshape(-1, value.shape[-1])
