@@ -181,9 +181,12 @@ def test_input_hypotheses_none_and_placebo(tmp_path: Path) -> None:
     assert not shuffled["test"].actions.equal(recorded["test"].actions)  # ... told another torque
 
 
-def test_report_of_a_sequence_run_says_where_to_look(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_report_of_a_sequence_run_shows_its_causal_checks(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
     run = _train(tmp_path, "physics", "--no-eval")
     capsys.readouterr()
-    assert main(["report", str(run)]) == 2
-    assert "is a sequence run" in capsys.readouterr().err
+    assert main(["report", str(run), "--sequences", "2", "--torque", "constant:5", "--no-progress"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {run / 'report.html'}"
+    page = (run / "report.html").read_text()
+    assert 'id="run1-run"' in page and 'id="run1-causal"' in page and "<td>constant:5</td>" in page
 

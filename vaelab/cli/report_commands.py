@@ -25,9 +25,18 @@ def add_report(sub: Any) -> None:
             "latent traversals, the latent space (PCA beyond 2 dimensions; the decoded manifold "
             "for 2) and, after `vaelab evaluate --compare-estimators`, the estimator "
             "comparison. Given several runs, the page starts with a table comparing them and "
-            "their validation curves.", 78),
+            "their validation curves.", 78) + "\n\n" + textwrap.fill(
+            "Sequence runs (`vaelab train --model ssm`, the pendulum) get a page of their own: "
+            "the hypothesis each run encodes (transition rule, input, guide), its data and its "
+            "learned physical constants beside the simulator's, and causal checks: torques the "
+            "data never showed, do(u), imposed on the model and on the simulator from the same "
+            "true state (valid prediction time, pixel MSE, frame strips). Given several sequence "
+            "runs of the same data, the page starts with their evidence on identical test "
+            "sequences (ELBO, IWAE_k, SMC_k; paired gaps) and their valid prediction times "
+            "under each torque. Image and sequence runs do not mix on one page.", 78),
         epilog="examples:\n  vaelab report runs/mnist-20261125-101500\n"
-               "  vaelab report runs/a runs/b --out comparison.html",
+               "  vaelab report runs/a runs/b --out comparison.html\n"
+               "  vaelab report runs/pendulum runs/pendulum-no-input --torque constant:5 --torque none",
         formatter_class=RawDescriptionHelpFormatter,
     )
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN",
@@ -35,9 +44,21 @@ def add_report(sub: Any) -> None:
     p.add_argument("--out", type=Path, metavar="PATH",
                    help="HTML file (or folder) to write (default: FIRST_RUN/report.html)")
     p.add_argument("--examples", type=int, default=1000,
-                   help="test images used for latent statistics and pictures (0 = all; "
+                   help="image runs: test images used for latent statistics and pictures (0 = all; "
                         "default: 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed for samples (default: 0)")
+    p.add_argument("--sequences", type=int, default=100, metavar="N",
+                   help="sequence runs: test sequences for the interventions and the evidence (0 = all; "
+                        "default: 100)")
+    p.add_argument("-k", "--samples", type=int, default=100, dest="k",
+                   help="sequence runs, several: importance samples and particles per sequence for the "
+                        "evidence (default: 100)")
+    p.add_argument("--torque", action="append", metavar="SPEC",
+                   help="sequence runs: a torque to impose, do(u), for 90 steps after 10 context frames "
+                        "(repeatable): constant:V, sine:A,F (A rad/s², F Hz), none, or a file "
+                        "(.npy/.txt/.csv) of 90 values (default: constant:5 and sine:4,0.5)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed for samples and, for sequence runs, for the evidence's samples and "
+                        "particles (default: 0)")
     p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N] (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=run_report)
@@ -48,12 +69,41 @@ def run_report(args: argparse.Namespace) -> int:
 
     if args.examples < 0 or args.examples == 1:
         raise ConfigError(f"--examples must be 0 (all) or >= 2, got {args.examples}")
-    for run in args.runs:
-        if (run / "config.json").is_file() and kinds.kind_of_run(run).name == "ssm":
-            raise ConfigError(f"{run} is a sequence run: the HTML report covers image models; see "
-                              "`vaelab evaluate`, `predict`, `compare` and `explore` for sequence runs")
+    found = {run: kinds.kind_of_run(run).name for run in args.runs if (run / "config.json").is_file()}
+    sequence_runs = [run for run, kind in found.items() if kind == "ssm"]
+    image_runs = [run for run, kind in found.items() if kind != "ssm"]
+    if sequence_runs and image_runs:
+        raise ConfigError(f"{sequence_runs[0]} is a sequence run and {image_runs[0]} is not: report image "
+                          "runs and sequence runs on separate pages")
+    if sequence_runs:
+        return _sequence_report(args, sequence_runs[0])
     path = write_report(args.runs, out=args.out, device=args.device, examples=args.examples,
                         seed=args.seed, progress=False if args.no_progress else None)
+    print(f"wrote {path}")
+    return 0
+
+
+def _sequence_report(args: argparse.Namespace, first: Path) -> int:
+    """`vaelab report` of sequence runs: their hypotheses, constants and causal checks (`first`: a
+    sequence run whose dt reads the torque specs)."""
+    from vaelab.evaluation.interventions import STANDARD_INTERVENTIONS, load_torque
+    from vaelab.reports.sequence_report import HORIZON, write_sequence_report
+    from vaelab.training.sequence_config import SequenceExperiment
+
+    if args.sequences < 0:
+        raise ConfigError(f"--sequences must be >= 0 (0 = all), got {args.sequences}")
+    if args.k < 1:
+        raise ConfigError(f"-k must be >= 1, got {args.k}")
+    torques = tuple(args.torque) if args.torque else STANDARD_INTERVENTIONS
+    dt = SequenceExperiment.load(first / "config.json").data.pendulum.dt
+    for spec in torques:
+        try:
+            load_torque(spec, HORIZON, dt)
+        except ValueError as error:
+            raise ConfigError(f"--torque: {error}") from error
+    path = write_sequence_report(args.runs, out=args.out, device=args.device,
+                                 sequences=args.sequences or None, k=args.k, torques=torques, seed=args.seed,
+                                 progress=False if args.no_progress else None)
     print(f"wrote {path}")
     return 0
 

@@ -25,6 +25,10 @@ from vaelab.models.ssm import StateSpaceModel
 from vaelab.models.ssm_rollout import filtering_means, rollout
 
 TORQUE_FILE_SUFFIXES = (".npy", ".txt", ".csv")
+#: torques the data never showed (training torques stay within ±2 rad/s²): a constant 5 rad/s²
+#: holds the default pendulum near 31° (sin θ = 5 / 9.81), and a sine of 4 rad/s² at 0.5 Hz pumps
+#: it near its natural frequency (√(g/L) / 2π ≈ 0.5 Hz)
+STANDARD_INTERVENTIONS: tuple[str, ...] = ("constant:5", "sine:4,0.5")
 
 
 def load_torque(spec: str, steps: int, dt: float) -> np.ndarray:
@@ -103,4 +107,4 @@ def intervene(model: StateSpaceModel, test: SequenceSet, pendulum: PendulumConfi
     return InterventionResult(np.asarray(torque, dtype=np.float64), model_frames, truth, states)
 
 
-__all__ = ["InterventionResult", "intervene", "load_torque"]
+__all__ = ["STANDARD_INTERVENTIONS", "InterventionResult", "intervene", "load_torque"]

@@ -2,8 +2,11 @@
 
 The only layer besides evaluation that uses matplotlib. A report is a list of sections, each a
 function of a loaded run registered in `vaelab.reports.sections`; importing this package
-registers the built-in ones.
+registers the built-in ones. `write_sequence_report` (sequence runs: interventions and evidence)
+loads on first use.
 """
+
+from vaelab._lazy import lazy_exports
 
 # the built-in sections register themselves on import
 from vaelab.reports import (  # noqa: F401
@@ -48,4 +51,8 @@ __all__ = [
     "unit_activity",
     "unregister",
     "write_report",
+    "write_sequence_report",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {"write_sequence_report": "vaelab.reports.sequence_report"},
+                                    globals())
