@@ -58,6 +58,7 @@ from typing import Any
 
 import torch
 
+from vaelab.evaluation.interventions import STANDARD_INTERVENTIONS
 from vaelab.evaluation.sequence_metrics import (
     constants_from_probe,
     constants_from_truth,
@@ -109,7 +110,7 @@ INPUT_HYPOTHESES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 }
 #: imposed torques of the interventions (--inputs): held at ≈ 31° (g/L · sin θ = 5), pumped at
 #: about the natural frequency √(g/L)/2π ≈ 0.5 Hz, and no torque; training torques stay in ±2
-INTERVENTIONS = ("constant:5", "sine:4,0.5", "none")
+INTERVENTIONS = (*STANDARD_INTERVENTIONS, "none")
 #: the datasets of --inputs: the default pendulum, and the negative control whose recorded torque
 #: was never applied to the pendulum (the simulator's torque_applied switch)
 INPUT_DATASETS: dict[str, dict[str, Any]] = {

@@ -49,3 +49,7 @@ def test_the_simulator_side_is_the_pendulum_under_the_imposed_torque() -> None:
     assert 0 <= summary["valid_prediction_time"] <= 1
     with pytest.raises(ValueError, match="context must be"):
         intervene(model, test, config, np.zeros(3), context=0)
+    # in the negative control's world the torque never reaches the pendulum: do(u) changes nothing
+    control = PendulumConfig(image_size=16, force="none", torque_applied=False)
+    unmoved = intervene(model, test, control, np.full(6, 8.0), context=6)
+    assert torch.equal(unmoved.truth_frames, free.truth_frames)

@@ -87,7 +87,8 @@ def intervene(model: StateSpaceModel, test: SequenceSet, pendulum: PendulumConfi
               context: int, sequences: slice | list[int] | None = None) -> InterventionResult:
     """do(u): for each chosen test sequence, filter its first `context` frames and roll the model
     forward under `torque` [H]; the simulator (`pendulum`'s physics) runs from the true state at
-    frame `context` under the same torque."""
+    frame `context` under the same torque (none at all in a world whose torque is never applied,
+    `torque_applied=false`)."""
     if not 1 <= context <= test.length:
         raise ValueError(f"context must be in [1, {test.length}] frames, got {context}")
     horizon = int(np.asarray(torque).size)
@@ -101,6 +102,8 @@ def intervene(model: StateSpaceModel, test: SequenceSet, pendulum: PendulumConfi
     model_frames = to_unit(model, model.emit_mean(rollout(model, z_start, actions))).cpu()
     theta0, omega0 = part.states[:, -1, 0].double().numpy(), part.states[:, -1, 1].double().numpy()
     u = np.concatenate([[0.0], np.asarray(torque, dtype=np.float64)])  # u_0 is not applied
+    if not pendulum.torque_applied:  # the negative control's world: the torque never reaches the pendulum
+        u = np.zeros_like(u)
     states = integrate(theta0, omega0, np.tile(u, (len(part), 1)), pendulum.physics, pendulum.dt,
                        pendulum.substeps)[:, 1:]
     truth = torch.from_numpy(render(states[..., 0], pendulum.image_size, Geometry())).float()[:, :, None]

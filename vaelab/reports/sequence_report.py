@@ -207,8 +207,9 @@ def causal_section(run: SequenceRun, checks: Sequence[InterventionCheck], limits
         intro += (" This run's hypothesis has no input: its rollout ignores the torque, so it can match "
                   "the simulator only where the torque does not matter.")
     if not pendulum.torque_applied:
-        intro += (" This run's data never applied the recorded torque (torque_applied=false); the "
-                  "simulator here applies the imposed one.")
+        intro += (" This run's data never applied the recorded torque (torque_applied=false): in that "
+                  "world the imposed torque does not reach the pendulum either, so the simulator's "
+                  "frames are the unforced motion and a model that learned no input effect matches them.")
     blocks: list[Block] = [Text(intro), intervention_table(checks)]
     shown = min(STRIP_SEQUENCES, checks[0].sequences)
     for check in checks:
