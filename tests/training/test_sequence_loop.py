@@ -38,7 +38,8 @@ def test_warm_start_copies_the_matching_weights_and_leaves_the_transition_fresh(
                   "generic": {"transition": "generic", "readout": "circle"},
                   "full": {"transition": "generic", "readout": "full"}}  # emitter input 3-d, not 2-d
     for name, model_config in hypotheses.items():
-        config = _config(tmp_path, model_config, epochs=0, init_from=str(tmp_path / "source"))
+        config = _config(tmp_path, model_config, epochs=0, init_from=str(tmp_path / "source"),
+                         init_constants="fixed")
         model, _ = fit_sequences(config, tmp_path / name, progress=False, log=lambda _: None)
         torch.manual_seed(0)  # what fit_sequences builds before the warm start
         fresh = build_sequence_model(config, load_sequence_splits(config.data)["train"]).state_dict()
@@ -110,3 +111,40 @@ def test_a_bad_warm_start_writes_no_run_folder(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="not a vaelab run folder"):
         fit_sequences(config, tmp_path / "run", progress=False, log=lambda _: None)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_fresh_physics_rule_starts_at_the_least_squares_fit_of_its_guides_states(tmp_path: Path) -> None:
+    """The guide's first state estimates (a keypoint angle, finite-difference velocities) already
+    carry the constants; a fresh run starts there instead of at g/L 5, b 0.5, gain 0."""
+    from vaelab.training.constants_init import least_squares_constants
+
+    config = SequenceExperiment().with_overrides({
+        "model": SMALL, "data": {"data_dir": str(tmp_path / "data"), "pendulum": {
+            "gravity": 20.0, "damping": 0.4, "train_sequences": 60, "valid_sequences": 2,
+            "test_sequences": 2}}})
+    splits = load_sequence_splits(config.data)
+    torch.manual_seed(0)
+    model = build_sequence_model(config, splits["train"])
+    fitted = least_squares_constants(model, splits["train"])
+    assert fitted is not None and model.physical_constants() is not None
+    learned = model.physical_constants()
+    for name, true in (("g_over_L", 20.0), ("damping", 0.4), ("input_gain", 1.0)):
+        assert learned[name] == pytest.approx(fitted[name], rel=1e-5)
+        assert learned[name] == pytest.approx(true, rel=0.15), (name, learned)
+    undriven = build_sequence_model(config.with_overrides({"model": {"driven": False}}), splits["train"])
+    assert least_squares_constants(undriven, splits["train"])["input_gain"] == 0.0
+    generic = build_sequence_model(config.with_overrides({"model": {"transition": "generic"}}),
+                                   splits["train"])
+    assert least_squares_constants(generic, splits["train"]) is None  # no constants to start
+
+
+def test_runs_saved_before_the_least_squares_start_keep_their_fixed_start(tmp_path: Path) -> None:
+    import json
+
+    fit_sequences(_config(tmp_path, {"transition": "pendulum"}, epochs=0), tmp_path / "run", progress=False,
+                  log=lambda _: None)
+    assert SequenceExperiment.load(tmp_path / "run" / "config.json").train.init_constants == "least-squares"
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    del saved["train"]["init_constants"]
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    assert SequenceExperiment.load(tmp_path / "run" / "config.json").train.init_constants == "fixed"

@@ -23,7 +23,7 @@ from vaelab.kinds.vae import TRAIN_FLAGS, already_evaluated, defaults_of, epochs
 from vaelab.training.config import ConfigError
 from vaelab.training.config_files import read_config_file
 from vaelab.training.run_files import CONFIG
-from vaelab.training.sequence_config import SequenceExperiment, is_sequence_run
+from vaelab.training.sequence_config import INIT_CONSTANTS, SequenceExperiment, is_sequence_run
 
 #: --input: which torque drives the state in the hypothesis
 INPUTS = ("recorded", "placebo", "none")
@@ -49,6 +49,7 @@ SSM_FLAGS: dict[str, tuple[str, str]] = {
     "window": ("train", "window"),
     "init_from": ("train", "init_from"),
     "init_transition": ("train", "init_transition"),
+    "init_constants": ("train", "init_constants"),
 }
 
 
@@ -91,6 +92,9 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--init-transition", action=argparse.BooleanOptionalAction,
                    help="with --init-from, copy the transition too: go on with the same hypothesis under "
                         "new settings (e.g. a tighter --noise-ceiling)")
+    g.add_argument("--init-constants", choices=INIT_CONSTANTS,
+                   help="where a fresh physics rule's g/L, b and input gain start: the least-squares fit "
+                        "on the guide's first state estimates, or fixed guesses (g/L 5, b 0.5, gain 0)")
     g.add_argument("--pendulum", type=_pendulum_setting, action="append", metavar="KEY=VALUE",
                    help="a simulation setting, e.g. --pendulum damping=0.2 --pendulum force=sine")
     g.add_argument("--input", choices=INPUTS,

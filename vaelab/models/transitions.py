@@ -118,6 +118,15 @@ class PendulumTransition(nn.Module):
             return {"g_over_L": float(self.omega_squared), "damping": float(self.damping),
                     "input_gain": float(self.input_gain), "down": float(self.down)}
 
+    @torch.no_grad()
+    def set_constants(self, g_over_L: float, damping: float, input_gain: float) -> None:
+        """Start (or restart) the rule at these constants; b > 0 (ignored by the undamped rule)."""
+        if not (g_over_L > 0 and damping > 0):
+            raise ValueError(f"need g/L > 0 and b > 0, got {g_over_L} and {damping}")
+        self.log_omega_squared.fill_(math.log(g_over_L))
+        self.raw_damping.fill_(math.log(math.expm1(damping)))
+        self.input_gain.fill_(input_gain)
+
     def _derivative(self, state: torch.Tensor, u: torch.Tensor, down_cos: torch.Tensor,
                     down_sin: torch.Tensor) -> torch.Tensor:
         c, s, w = state.unbind(-1)

@@ -20,6 +20,8 @@ from vaelab.training.run_files import CONFIG, atomic_write_text
 KIND: Final = "ssm"
 #: which torque the model is told drove each sequence: its own, or another sequence's (a placebo)
 TORQUES: Final = ("recorded", "placebo")
+#: where a fresh physics rule's constants start (SequenceTrainConfig.init_constants)
+INIT_CONSTANTS: Final = ("least-squares", "fixed")
 SEQUENCE_OBJECTIVES: Final = ("elbo", "iwae")
 SEQUENCE_DATASETS: Final = (PENDULUM,)
 
@@ -60,7 +62,10 @@ class SequenceTrainConfig:
     by time as well as epochs); `window` > 0 trains on random windows of that many frames.
     `init_from` names a sequence run whose weights start this one (see `warm_start`); with
     `init_transition` its transition's too (to go on with one hypothesis under new settings, e.g.
-    a tighter noise ceiling), otherwise the transition starts fresh. `compile` and `precision`
+    a tighter noise ceiling), otherwise the transition starts fresh. `init_constants`: where a fresh
+    physics rule's constants start, at its "fixed" guesses or at the "least-squares" fit on its
+    guide's first state estimates (vaelab.training.constants_init; new runs default to it, runs
+    saved without the field keep "fixed"). `compile` and `precision`
     are the speed switches of vaelab.training.fast_path (the training step only; validation and
     every reported bound stay eager float32).
     """
@@ -83,6 +88,7 @@ class SequenceTrainConfig:
     eval_sequences: int = 100
     init_from: str | None = None
     init_transition: bool = False
+    init_constants: str = "least-squares"
     compile: bool = False
     precision: str = "fp32"
 
@@ -114,6 +120,8 @@ class SequenceTrainConfig:
                  f"must be >= 0 (0 = whole test split), got {self.eval_sequences}")
         _require(self.precision in PRECISIONS, "train.precision",
                  f"{self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        _require(self.init_constants in INIT_CONSTANTS, "train.init_constants",
+                 f"{self.init_constants!r} is not one of {', '.join(INIT_CONSTANTS)}")
         _require(self.init_from is not None or not self.init_transition, "train.init_transition",
                  "copies the transition of the run named by train.init_from, and none is named")
 
@@ -155,6 +163,9 @@ class SequenceExperiment:
     def load(path: Path) -> SequenceExperiment:
         raw = read_config_file(path)
         _require(raw.get("kind") == KIND, str(path), "is not a sequence-model config")
+        train = raw.get("train")
+        if isinstance(train, dict) and "init_constants" not in train:  # saved before the field
+            raw = {**raw, "train": {**train, "init_constants": "fixed"}}
         return SequenceExperiment.from_dict(raw)
 
 

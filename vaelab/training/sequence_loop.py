@@ -21,6 +21,7 @@ from vaelab.objectives.result import ObjectiveValue
 from vaelab.objectives.sequential import sequential_elbo, sequential_iwae_bound
 from vaelab.training.batches import SequenceBatches, sequence_batch
 from vaelab.training.checkpoint import CONFIG, CheckpointError, LoopState, load_run_weights
+from vaelab.training.constants_init import least_squares_constants
 from vaelab.training.distributed import setup as setup_distributed
 from vaelab.training.engine import LoopSettings, TrainingTask, make_optimizer, print_now, run_training
 from vaelab.training.experiment import resolve_device
@@ -148,6 +149,11 @@ def sequence_task(config: SequenceExperiment, model: StateSpaceModel, splits: di
             copied = warm_start(model, cfg.init_from, cfg.init_transition)
             log(f"warm start from {cfg.init_from}: {len(copied)} of {len(model.state_dict())} tensors "
                 "copied" + ("" if cfg.init_transition else " (the transition's own stay fresh)"))
+        if cfg.init_constants == "least-squares" and not cfg.init_transition:
+            fitted = least_squares_constants(model, splits["train"])
+            if fitted is not None:
+                log("constants start at the least-squares fit on the guide's first state estimates: "
+                    + ", ".join(f"{name} {value:.3f}" for name, value in fitted.items()))
 
     return TrainingTask(
         model=model, optimizer=make_sequence_optimizer(model, cfg),
