@@ -134,6 +134,10 @@ GRID_TARGETS = {"g_over_L": 0.05, "damping": 0.20, "input_gain": 0.10, "sin_thet
                 "cos_theta": 0.98, "omega": 0.95, "valid_prediction_time": 0.5}
 
 
+#: where fresh physics rules' constants start (--init-constants)
+INIT_CONSTANTS = "least-squares"
+
+
 def train(name: str, seed: int, minutes: float, out: Path, window: int, init_from: Path | None = None,
           label: str | None = None, model: dict[str, Any] | None = None, epochs: int = 1000,
           init_transition: bool = False, data: dict[str, Any] | None = None) -> Path:
@@ -145,6 +149,7 @@ def train(name: str, seed: int, minutes: float, out: Path, window: int, init_fro
         "data": data or {},
         "model": {**HYPOTHESES[name], **(model or {})},
         "train": {"seed": seed, "minutes": minutes, "epochs": epochs, "window": window, "device": "cpu",
+                  "init_constants": INIT_CONSTANTS,
                   "init_from": None if init_from is None else str(init_from),
                   "init_transition": init_transition},
     })
@@ -563,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="process-noise ceiling for every rule while adapting (--evidence; the default "
                              "is the physics rules' own)")
     parser.add_argument("--evidence-guide", default="smooth", choices=("smooth", "filter"))
+    parser.add_argument("--init-constants", default="least-squares", choices=("least-squares", "fixed"),
+                        help="where fresh physics rules' constants start (train.init_constants)")
     parser.add_argument("--grid", action="store_true",
                         help="train the true rule on each pendulum setting of GRID for --minutes and check "
                              "the recovered constants, probe and prediction")
@@ -587,6 +594,8 @@ def main(argv: list[str] | None = None) -> int:
                              "never applied)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    global INIT_CONSTANTS
+    INIT_CONSTANTS = args.init_constants
     seeds = [int(s) for s in args.seeds.split(",")]
     names = [n for n in (args.models or ",".join(DEFAULT_MODELS)).split(",") if n]
     unknown = set(names) - set(HYPOTHESES)

@@ -12,7 +12,7 @@ import torch
 from vaelab.data import PendulumConfig, simulate
 from vaelab.data.pendulum_render import render
 from vaelab.models.ssm import SequenceBatch, SSMConfig, build_ssm, frames_to_model_space
-from vaelab.models.ssm_guide import FusionCombiner
+from vaelab.models.ssm_guide import FusionCombiner, Summarizer
 from vaelab.models.ssm_rollout import generate, posterior_means, predict, rollout
 from vaelab.models.transitions import GatedTransition, PendulumTransition
 from vaelab.nn.keypoints import KeypointEncoder
@@ -238,3 +238,40 @@ def test_a_model_that_is_not_driven_ignores_the_input() -> None:
     assert torch.allclose(undriven.transition_mean(z, pushed), undriven.transition_mean(z, still))
     assert torch.allclose(undriven.transition_mean(z, pushed), driven.transition_mean(z, still))
     assert not torch.allclose(driven.transition_mean(z, pushed), driven.transition_mean(z, still))
+
+
+@pytest.mark.parametrize("seen_before", [1.0, 0.0])
+def test_filtering_guide_measures_velocity_by_a_second_order_backward_difference(seen_before: float) -> None:
+    """(3θ_t − 4θ_{t−1} + θ_{t−2}) / 2dt is exact for an angle quadratic in time and holds no
+    transition; where frame t−2 was not seen, the first-order difference carried by the
+    prediction stands in."""
+    combiner = FusionCombiner(16, 3, 8, skip=2, circle_dt=0.05, lookback=True, velocity_correction=False)
+    dt, omega, accel = 0.05, torch.tensor([1.5, -2.0]), torch.tensor([-8.0, 5.0])
+    angle = lambda t: 0.3 + omega * t + 0.5 * accel * t ** 2  # noqa: E731  θ(t), t in seconds
+    keypoint = lambda a: torch.stack([a.sin(), a.cos()], -1)  # noqa: E731  (x, y)
+    theta, theta_prev, theta_prev2 = angle(0.0), angle(-dt), angle(-2 * dt)
+    h = torch.cat([torch.randn(2, 8), keypoint(theta), keypoint(theta_prev), torch.ones(2, 1),
+                   keypoint(theta_prev2), torch.full((2, 1), seen_before)], -1)
+    z_prev = torch.stack([theta_prev.cos(), theta_prev.sin(), torch.zeros(2)], -1)
+    predicted = torch.stack([theta.cos(), theta.sin(), torch.full((2,), 0.6)], -1)
+    m, _ = combiner.pseudo_observation(z_prev, h, predicted)
+    carried = (theta - theta_prev) / dt + 0.5 * 0.6
+    expected = omega if seen_before else carried
+    assert torch.allclose(m[:, 2], expected, atol=1e-4)
+
+
+def test_the_forward_summarizer_hands_on_the_two_previous_keypoints() -> None:
+    summarizer = Summarizer(6, 1, 5, "forward", skip=2, lookback=True)
+    e, u, mask = torch.randn(3, 4, 6), torch.randn(3, 4, 1), torch.ones(3, 4)
+    mask[0, 1] = 0
+    h = summarizer(e, u, mask)
+    assert h.shape == (3, 4, 5 + 8) and summarizer.skip_features == 8
+    keypoints = e[..., -2:] * mask[..., None]
+    assert torch.equal(h[:, 1:, 7:9], keypoints[:, :-1]) and torch.equal(h[:, 0, 7:9], torch.zeros(3, 2))
+    assert torch.equal(h[:, 2:, 10:12], keypoints[:, :-2]) and torch.equal(h[:, 1, 12], torch.zeros(3))
+    assert h[0, 2, 9] == 0 and h[1, 2, 9] == 1  # frame 2 of sequence 0 was dropped
+    tiny = {"encoder_hidden": (16, 8), "rnn_hidden": 8, "combiner_hidden": 8, "decoder_hidden": (16,)}
+    second = {**tiny, "velocity_difference": "second-order"}
+    assert build_ssm(SSMConfig(**second), (1, 16, 16), 0.05, 1).summarizer.lookback
+    assert not build_ssm(SSMConfig(**tiny), (1, 16, 16), 0.05, 1).summarizer.lookback
+    assert not build_ssm(SSMConfig(**second, guide="smooth"), (1, 16, 16), 0.05, 1).summarizer.lookback

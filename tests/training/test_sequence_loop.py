@@ -138,12 +138,15 @@ def test_a_fresh_physics_rule_starts_at_the_least_squares_fit_of_its_guides_stat
     assert least_squares_constants(generic, splits["train"]) is None  # no constants to start
 
 
-def test_runs_saved_before_the_least_squares_start_keep_their_fixed_start(tmp_path: Path) -> None:
+def test_runs_saved_before_the_new_defaults_keep_their_own(tmp_path: Path) -> None:
+    """The least-squares start is new runs' default; a run folder written before it existed loads
+    (and resumes) with the fixed start."""
     import json
 
     fit_sequences(_config(tmp_path, {"transition": "pendulum"}, epochs=0), tmp_path / "run", progress=False,
                   log=lambda _: None)
-    assert SequenceExperiment.load(tmp_path / "run" / "config.json").train.init_constants == "least-squares"
+    new = SequenceExperiment.load(tmp_path / "run" / "config.json")
+    assert new.train.init_constants == "least-squares"
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     del saved["train"]["init_constants"]
     (tmp_path / "run" / "config.json").write_text(json.dumps(saved))

@@ -235,14 +235,16 @@ def build_ssm(config: SSMConfig, frame_shape: tuple[int, int, int], dt: float,
     encoder = FrameEncoder(enc_net, frame_shape, enc_out)
 
     direction = {"filter": "forward", "smooth": "backward", "frame": "none"}[config.guide]
-    summarizer = Summarizer(enc_out, action_dim, config.rnn_hidden, direction, skip)
+    lookback = config.velocity_difference == "second-order"
+    summarizer = Summarizer(enc_out, action_dim, config.rnn_hidden, direction, skip, lookback=lookback)
     if frame_wise:
         combiner: nn.Module = FrameCombiner(d)
     elif config.combiner == "fusion":
         circle_dt = dt if readout == "circle" and d >= 3 else 0.0
         combiner = FusionCombiner(summarizer.out_features, d, config.combiner_hidden, act, skip=skip,
                                   circle_dt=circle_dt, lookahead=summarizer.lookahead,
-                                  velocity_correction=config.velocity_correction)
+                                  velocity_correction=config.velocity_correction,
+                                  lookback=summarizer.lookback)
     else:
         combiner = GatedCombiner(summarizer.out_features, d)
     return StateSpaceModel(initial, dynamics, emitter, encoder, summarizer, combiner, data_kind,

@@ -20,6 +20,9 @@ from vaelab.choices import (
     TRANSITIONS,
 )
 
+#: how the filtering guide measures velocity (SSMConfig.velocity_difference)
+VELOCITY_DIFFERENCES = ("first-order", "second-order")
+
 
 def _require(ok: bool, name: str, message: str) -> None:
     if not ok:
@@ -42,6 +45,10 @@ class SSMConfig:
     It is part of a hypothesis: "the state follows this rule up to noise ≤ σ". Comparing rules
     by evidence needs a ceiling tight enough that noise cannot stand in for a missing term
     (see bench/pendulum.py --evidence).
+    `velocity_difference`: how the filtering guide measures the velocity from keypoint angles,
+    "first-order" (the last interval's difference carried to time t with half the transition's
+    predicted change) or "second-order" ((3θ_t − 4θ_{t−1} + θ_{t−2}) / 2dt, no transition in it,
+    but 2.5× the keypoint noise: trained with it the damping collapses toward 0, see bench/README.md).
     `driven`: whether the recorded input u acts on the state (False: the hypothesis "no input",
     compared with the driven one by evidence to ask whether the force causes the motion).
     """
@@ -64,6 +71,7 @@ class SSMConfig:
     velocity_correction: bool = False
     noise_ceiling: tuple[float, ...] | None = None
     driven: bool = True
+    velocity_difference: str = "first-order"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
@@ -101,6 +109,8 @@ class SSMConfig:
                  f"{self.likelihood!r} is not one of {', '.join(SSM_LIKELIHOODS)} (grey frames: "
                  "a Bernoulli likelihood would not be a likelihood of the data)")
         _require(self.fixed_scale > 0, "fixed_scale", f"must be > 0, got {self.fixed_scale}")
+        _require(self.velocity_difference in VELOCITY_DIFFERENCES, "velocity_difference",
+                 f"{self.velocity_difference!r} is not one of {', '.join(VELOCITY_DIFFERENCES)}")
         _require(1 <= self.substeps <= 100, "substeps", f"must be in [1, 100], got {self.substeps}")
         if self.noise_ceiling is not None:
             ceiling = tuple(float(v) for v in self.noise_ceiling)

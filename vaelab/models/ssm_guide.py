@@ -46,18 +46,22 @@ class Summarizer(nn.Module):
     "backward" from t = T (smoothing: x_{≥t}), "none" returns e unchanged (a frame-wise guide).
     The last `skip` features of e_t (a frame's keypoint) are appended to the GRU's state — a skip
     connection handing the combiner what frame t alone shows — and, looking backward, those of
-    frame t+1 with a flag saying whether frame t+1 exists and was seen: [GRU_t, k_t, k_{t+1}, m_{t+1}].
+    frame t+1 with a flag saying whether frame t+1 exists and was seen: [GRU_t, k_t, k_{t+1}, m_{t+1}];
+    looking forward with `lookback`, those of frames t−1 and t−2 with their flags:
+    [GRU_t, k_t, k_{t−1}, m_{t−1}, k_{t−2}, m_{t−2}] (a second-order velocity measurement).
     """
 
     def __init__(self, in_features: int, action_dim: int, hidden: int, direction: str = "forward",
-                 skip: int = 0) -> None:
+                 skip: int = 0, lookback: bool = False) -> None:
         super().__init__()
         if direction not in DIRECTIONS:
             raise ValueError(f"summarizer direction {direction!r} is not one of {', '.join(DIRECTIONS)}")
         self.direction = direction
         self.skip = 0 if direction == "none" else skip
         self.lookahead = direction == "backward" and skip > 0
-        self.skip_features = self.skip * (2 if self.lookahead else 1) + (1 if self.lookahead else 0)
+        self.lookback = lookback and direction == "forward" and skip > 0
+        self.skip_features = (self.skip * 2 + 1 if self.lookahead
+                              else self.skip * 3 + 2 if self.lookback else self.skip)
         self.out_features = in_features if direction == "none" else hidden + self.skip_features
         self.rnn = None if direction == "none" else nn.GRU(in_features + 1 + action_dim, hidden,
                                                            batch_first=True)
@@ -79,6 +83,10 @@ class Summarizer(nn.Module):
             after = torch.cat([here[:, 1:], torch.zeros_like(here[:, :1])], 1)
             seen_after = torch.cat([m[:, 1:], torch.zeros_like(m[:, :1])], 1)
             parts += [after, seen_after]
+        if self.lookback:
+            for back in (1, 2):
+                parts += [torch.cat([torch.zeros_like(here[:, :back]), here[:, :-back]], 1),
+                          torch.cat([torch.zeros_like(m[:, :back]), m[:, :-back]], 1)]
         return torch.cat(parts, -1)
 
 
@@ -114,6 +122,13 @@ class FusionCombiner(nn.Module):
     smoothing guide, whose h_t also holds frame t+1's keypoint) it is the central difference
     ∠(z_{t−1}, m_{t+1}) / 2dt wherever frame t+1 was seen: no lag at all.
 
+    With `lookback` (a filtering guide whose h_t also holds the keypoints of frames t−1 and t−2)
+    it is the second-order backward difference (3θ_t − 4θ_{t−1} + θ_{t−2}) / 2dt of the keypoint
+    angles wherever both earlier frames were seen: no lag to second order and no transition in the
+    measurement (carrying with the transition's own prediction lets the ELBO confirm a wrong input
+    gain: +12 % on the default pendulum started at the true constants), but 2.5× the keypoint noise,
+    under which the learned damping collapses toward 0 — an option, not the default.
+
     `velocity_correction` adds the MLP's output to that finite difference. Left off, the velocity
     measurement is a fixed function of the keypoints and the prediction: a learned correction
     co-adapts with the transition and biases the constants (trained jointly, g/L came out 5–10 %
@@ -123,7 +138,7 @@ class FusionCombiner(nn.Module):
     def __init__(self, summary_features: int, latent_dim: int, hidden: int = 64,
                  activation: str = "relu", use_previous: bool = False, skip: int = 0,
                  initial_log_scale: float = -3.0, circle_dt: float = 0.0, lookahead: bool = False,
-                 velocity_correction: bool = True) -> None:
+                 velocity_correction: bool = True, lookback: bool = False) -> None:
         super().__init__()
         if circle_dt > 0 and latent_dim < 3:
             raise ValueError(f"circle_dt needs latent_dim >= 3 (position on a circle, velocity), "
@@ -132,7 +147,9 @@ class FusionCombiner(nn.Module):
         self.use_previous = use_previous
         self.skip = skip
         self.lookahead = lookahead
-        self.skip_features = (2 * skip + 1) if lookahead and skip else skip
+        self.lookback = lookback and not lookahead and skip > 0
+        self.skip_features = (2 * skip + 1 if lookahead and skip
+                              else 3 * skip + 2 if self.lookback else skip)
         self.circle_dt = float(circle_dt)
         self.velocity_correction = velocity_correction
         inputs = summary_features + (latent_dim if use_previous else 0)
@@ -170,6 +187,14 @@ class FusionCombiner(nn.Module):
                 backward = self.angle_between(z_prev, position) / self.circle_dt
                 if predicted is not None:  # mid-interval velocity carried to time t
                     backward = backward + 0.5 * (predicted[..., 2:3] - z_prev[..., 2:3])
+                if self.lookback and self.measures_position:
+                    # second-order backward difference where frames t−1 and t−2 were seen
+                    k = self.skip
+                    before, seen = _unit(skipped[..., k:k + 2].flip(-1)), skipped[..., k + 2:k + 3]
+                    before2, seen2 = _unit(skipped[..., k + 3:k + 5].flip(-1)), skipped[..., k + 5:k + 6]
+                    last, previous = self.angle_between(before, position), self.angle_between(before2, before)
+                    second_order = (3 * last - previous) / (2 * self.circle_dt)
+                    backward = seen * seen2 * second_order + (1 - seen * seen2) * backward
                 if self.lookahead and self.measures_position:
                     # central difference (θ_{t+1} − θ_{t−1}) / 2dt where frame t+1 was seen
                     after, seen = _unit(skipped[..., self.skip:self.skip + 2].flip(-1)), skipped[..., -1:]
