@@ -78,17 +78,24 @@ def report_path(run_dirs: Sequence[Path], out: Path | None = None) -> Path:
     return out / REPORT_HTML if out.is_dir() else out
 
 
-def write_report(run_dirs: Sequence[Path | str], out: Path | None = None, device: str = "cpu",
-                 examples: int = DEFAULT_EXAMPLES, seed: int = 0, progress: bool | None = None) -> Path:
-    """Load each run folder, render the report and write it; returns the file's path. A bar
-    counts the runs loaded and the sections built (`progress`; None: only when stderr is a
-    terminal)."""
+def report_target(run_dirs: Sequence[Path | str], out: Path | None) -> tuple[list[Path], Path]:
+    """The run folders as paths and the file the report goes to; ValueError for no runs or an
+    `out` in a folder that does not exist."""
     if not run_dirs:
         raise ValueError("a report needs at least one run folder")
     paths = [Path(p) for p in run_dirs]
     target = report_path(paths, out)
     if out is not None and not target.parent.is_dir():
         raise ValueError(f"cannot write {target}: folder {target.parent} does not exist")
+    return paths, target
+
+
+def write_report(run_dirs: Sequence[Path | str], out: Path | None = None, device: str = "cpu",
+                 examples: int = DEFAULT_EXAMPLES, seed: int = 0, progress: bool | None = None) -> Path:
+    """Load each run folder, render the report and write it; returns the file's path. A bar
+    counts the runs loaded and the sections built (`progress`; None: only when stderr is a
+    terminal)."""
+    paths, target = report_target(run_dirs, out)
     total = len(paths) + _section_count(len(paths))
     with progress_bar(total, "report", progress, "steps") as advance:
         runs = []

@@ -32,7 +32,7 @@ from vaelab.reports.blocks import Block, Figure, Section, Table, Text
 from vaelab.reports.figures import figure_png, grid_png, new_figure, report_style
 from vaelab.reports.numbers import DASH
 from vaelab.reports.page import Part, render_page
-from vaelab.reports.report import report_path
+from vaelab.reports.report import report_target
 from vaelab.training.checkpoint import atomic_write_text
 from vaelab.training.engine import read_metrics
 from vaelab.training.sequence_loop import SequenceExperiment, load_sequence_run
@@ -360,18 +360,13 @@ def write_sequence_report(
     their evidence with `k` samples on those sequences; write one HTML page to RUN/report.html
     (the first run's) unless `out`, and return its path. A bar counts the steps (`progress`; None:
     only when stderr is a terminal)."""
-    if not run_dirs:
-        raise ValueError("a report needs at least one run folder")
     if sequences is not None and sequences < 1:
         raise ValueError(f"sequences must be >= 1 (None = all), got {sequences}")
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     if not torques:
         raise ValueError("the causal checks need at least one torque to impose")
-    paths = [Path(p) for p in run_dirs]
-    target = report_path(paths, out)
-    if out is not None and not target.parent.is_dir():
-        raise ValueError(f"cannot write {target}: folder {target.parent} does not exist")
+    paths, target = report_target(run_dirs, out)
     several = len(paths) > 1
     with progress_bar(len(paths) * (1 + len(torques) + int(several)), "report", progress, "steps") as advance:
         runs = []
