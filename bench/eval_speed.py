@@ -8,7 +8,9 @@ and 2).
    same shapes (the same chunks of samples × digits), timed in the same process; the ratio is
    IS time / floor (target ≤ 1.5).
 2. Burda et al.'s two-layer model (100 and 50 latents) with a standard normal prior and with a
-   VampPrior of 500 pseudo-inputs on z₂: IS time per digit, and their ratio (target ≤ 2).
+   VampPrior of 500 pseudo-inputs on z₂: IS time per digit, and their ratio (target ≤ 2); with
+   `--before`, also the VampPrior as it was evaluated before (torch's MixtureSameFamily,
+   recomputed for every chunk of samples).
 
 Rounds alternate the contenders and the reported ratio is the median of per-round ratios, so a
 machine shared with other jobs slows both sides alike. Weights are untrained (`--run` loads a
@@ -23,10 +25,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
 
+import vaelab.distributions.learned_priors as learned_priors
+import vaelab.evaluation.metrics as metrics
+import vaelab.objectives.marginal as marginal
 from vaelab.evaluation.metrics import CPU_SAMPLE_BUDGET, held_out_metrics
 from vaelab.models import ModelConfig, build_model
 from vaelab.training.experiment import load_trained_model
@@ -47,6 +54,22 @@ def test_digits(count: int, data_dir: str | None) -> torch.Tensor:
     except Exception as error:  # noqa: BLE001 - any failure to find data falls back to noise
         print(f"(MNIST not found: {error}; timing on random binary images)")
         return torch.bernoulli(torch.full((count, 1, 28, 28), 0.2))
+
+
+@contextmanager
+def mixture_before() -> Iterator[None]:
+    """The VampPrior's evaluation before issue 14: torch's MixtureSameFamily (a [N, K, d]
+    broadcast per sample), recomputed for every chunk of samples (no `priors_fixed`)."""
+    from torch.distributions import Categorical, MixtureSameFamily
+
+    saved = learned_priors.mixture_of, metrics.priors_fixed, marginal.priors_fixed
+    learned_priors.mixture_of = lambda logits, components: MixtureSameFamily(
+        Categorical(logits=logits, validate_args=False), components, validate_args=False)
+    metrics.priors_fixed = marginal.priors_fixed = lambda model: nullcontext()
+    try:
+        yield
+    finally:
+        learned_priors.mixture_of, metrics.priors_fixed, marginal.priors_fixed = saved
 
 
 def time_is(model: torch.nn.Module, x: torch.Tensor, k: int, shortcut: bool = False) -> float:
@@ -102,10 +125,15 @@ def part_vamp(args: argparse.Namespace, x: torch.Tensor) -> None:
         extra = {"prior": prior, "prior_components": 500} if prior == "vamp" else {}
         models[prior] = build_model(ModelConfig(**BURDA_2, **extra), tuple(x.shape[1:])).eval()
     times: dict[str, list[float]] = {name: [] for name in models}
+    if args.before:
+        times["vamp before"] = []
     for index in range(args.rounds):
         for name, model in models.items():
             times[name].append(time_is(model, x, args.k))
-        print(f"  round {index + 1}: normal {times['normal'][-1]:.1f} s, vamp {times['vamp'][-1]:.1f} s",
+        if args.before:
+            with mixture_before():
+                times["vamp before"].append(time_is(models["vamp"], x, args.k))
+        print(f"  round {index + 1}: " + ", ".join(f"{name} {t[-1]:.1f} s" for name, t in times.items()),
               flush=True)
     ratios = [v / n for v, n in zip(times["vamp"], times["normal"], strict=True)]
     per_digit = {name: statistics.median(t) / x.shape[0] for name, t in times.items()}
@@ -115,6 +143,10 @@ def part_vamp(args: argparse.Namespace, x: torch.Tensor) -> None:
               f"{seconds * 10_000 / 60:.1f} min)")
     print(f"  VampPrior / normal prior: {statistics.median(ratios):.2f} (per round "
           + ", ".join(f"{r:.2f}" for r in ratios) + ")  target ≤ 2")
+    if args.before:
+        before = [v / n for v, n in zip(times["vamp before"], times["normal"], strict=True)]
+        print(f"  VampPrior before (MixtureSameFamily per chunk) / normal prior: "
+              f"{statistics.median(before):.2f}")
 
 
 def main() -> None:
@@ -124,6 +156,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--parts", nargs="+", choices=("is", "vamp"), default=["is", "vamp"])
+    parser.add_argument("--before", action="store_true",
+                        help="part 2 also times the VampPrior's evaluation as it was before issue 14")
     parser.add_argument("--run", type=Path, help="a trained VAE run for part 1 (default: untrained)")
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--threads", type=int, default=1)
