@@ -76,7 +76,10 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--transition", choices=TRANSITIONS,
                    help="the hypothesis: pendulum physics, undamped physics, small-angle physics, a "
                         "generic network, or none (a frame-wise VAE)")
-    g.add_argument("--guide", choices=GUIDES, help="filter (forward RNN), smooth (backward RNN), frame")
+    g.add_argument("--guide", choices=GUIDES,
+                   help="filter (forward RNN), smooth (backward RNN: its velocity is a central "
+                        "difference, so use it to recover the constants or compare by evidence; slower "
+                        "to filter), frame")
     g.add_argument("--velocity-correction", action=argparse.BooleanOptionalAction,
                    help="let the guide learn a correction to its finite-difference velocity (off by "
                         "default: it co-adapts with the physics and biases g/L)")
