@@ -445,7 +445,7 @@ def evaluate_grid_run(run: Path, seed: int) -> dict[str, Any]:
     train_set, test = splits["train"], splits["test"]
     truth = true_constants(config.data.pendulum)
     learned = model.physical_constants() or {}
-    # a smoothing guide filters by re-running on every prefix (O(T²)): probe on fewer sequences
+    # 100 + 100 probe sequences: the recorded grid filtered exactly (every prefix, O(T²))
     fit = probe(model, train_set, test, mlp=False, seed=seed, train_sequences=GRID_PROBE_SEQUENCES,
                 test_sequences=GRID_PROBE_SEQUENCES)
     vpt = prediction_scores(model, test, mean_frame(train_set), context=10)["model"]["valid_prediction_time"]
@@ -581,8 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid-epochs", type=int, default=0,
                         help="train each --grid setting this many epochs instead of --minutes (a budget that "
                              "does not depend on how busy the machine is)")
-    parser.add_argument("--grid-guide", default="filter", choices=("filter", "smooth"),
-                        help="the guide of --grid runs (default: the CLI's, filter)")
+    parser.add_argument("--grid-guide", default="auto", choices=("auto", "filter", "smooth"),
+                        help="the guide of --grid runs (default: the CLI's, auto = smooth for the physics rule)")
     parser.add_argument("--inputs", action="store_true",
                         help="compare hypotheses about the input by evidence: recorded / none / placebo, "
                              "on the default data and on the negative control (torque never applied)")

@@ -40,7 +40,7 @@ FORCE_MODES: Final = ("none", "random", "sine")
 #: state-space models: dynamics hypotheses (physics rules, a network, none) and guides
 PHYSICS_RULES: Final = ("pendulum", "undamped", "small-angle")
 TRANSITIONS: Final = (*PHYSICS_RULES, "generic", "none")
-GUIDES: Final = ("filter", "smooth", "frame")
+GUIDES: Final = ("auto", "filter", "smooth", "frame")
 COMBINERS: Final = ("fusion", "gated", "frame")
 READOUTS: Final = ("auto", "circle", "full")
 SSM_LIKELIHOODS: Final = ("gaussian-fixed", "gaussian", "logistic8")

@@ -53,7 +53,7 @@ FRAME_EVALUATE = ("-k", "10", "--examples", "32", "--seed", "1", "--device", "cp
 # (isolated) cache; only a config file reaches the encoder / RNN / combiner widths.
 SSM_CONFIG: dict[str, Any] = {
     "model": {"encoder_hidden": [16, 8], "rnn_hidden": 8, "combiner_hidden": 8, "decoder_hidden": [16],
-              "transition_hidden": 8},
+              "transition_hidden": 8, "guide": "filter"},  # the guide of the recorded runs
     "data": {"pendulum": {"train_sequences": 24, "train_length": 12, "valid_sequences": 4,
                           "valid_length": 12, "test_sequences": 6, "test_length": 20, "image_size": 16}},
     "train": {"batch_size": 8, "init_constants": "fixed"},  # the constants' start of the recorded runs

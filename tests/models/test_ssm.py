@@ -13,7 +13,7 @@ from vaelab.data import PendulumConfig, simulate
 from vaelab.data.pendulum_render import render
 from vaelab.models.ssm import SequenceBatch, SSMConfig, build_ssm, frames_to_model_space
 from vaelab.models.ssm_guide import FusionCombiner, Summarizer
-from vaelab.models.ssm_rollout import generate, posterior_means, predict, rollout
+from vaelab.models.ssm_rollout import filtered_state, filtering_means, generate, posterior_means, predict, rollout
 from vaelab.models.transitions import GatedTransition, PendulumTransition
 from vaelab.nn.keypoints import KeypointEncoder
 
@@ -103,11 +103,11 @@ def test_noise_ceiling_bounds_every_rule_process_noise(transition: str) -> None:
 
 @pytest.mark.parametrize(
     ("overrides", "guide_direction"),
-    [({}, "forward"), ({"guide": "smooth"}, "backward"),
+    [({}, "backward"), ({"guide": "filter"}, "forward"),
      ({"transition": "generic", "latent_dim": 4}, "forward"),
-     ({"transition": "small-angle"}, "forward"), ({"combiner": "gated"}, "forward"),
+     ({"transition": "small-angle"}, "backward"), ({"combiner": "gated"}, "backward"),
      ({"transition": "none", "guide": "frame", "combiner": "frame", "latent_dim": 2}, "none"),
-     ({"likelihood": "logistic8", "architecture": "mlp"}, "forward")],
+     ({"likelihood": "logistic8", "architecture": "mlp"}, "backward")],
 )
 def test_every_variant_builds_and_speaks_distributions(overrides: dict, guide_direction: str) -> None:
     config = SSMConfig(**{**SMALL, **overrides})
@@ -189,7 +189,7 @@ def test_tiny_training_lowers_the_loss_and_the_probe_finds_the_state(tmp_path: P
     assert {"g_over_L", "damping", "input_gain"} <= set(records[-1])
     splits = load_sequence_splits(config.data)
     result = probe(model, splits["train"], splits["test"], mlp=False)
-    assert result.guide == "filter" and result.train_frames == 32 * 16 and result.test_frames == 16 * 20
+    assert result.guide == "smooth" and result.train_frames == 32 * 16 and result.test_frames == 16 * 20
     # chance is R² = 0; the keypoint guide reads the angle (and its finite difference the
     # velocity) from the frames, so the filtering means carry the state from the start
     assert result.linear["sin_theta"] > 0.9 and result.linear["cos_theta"] > 0.9
@@ -272,6 +272,64 @@ def test_the_forward_summarizer_hands_on_the_two_previous_keypoints() -> None:
     assert h[0, 2, 9] == 0 and h[1, 2, 9] == 1  # frame 2 of sequence 0 was dropped
     tiny = {"encoder_hidden": (16, 8), "rnn_hidden": 8, "combiner_hidden": 8, "decoder_hidden": (16,)}
     second = {**tiny, "velocity_difference": "second-order"}
-    assert build_ssm(SSMConfig(**second), (1, 16, 16), 0.05, 1).summarizer.lookback
-    assert not build_ssm(SSMConfig(**tiny), (1, 16, 16), 0.05, 1).summarizer.lookback
+    assert build_ssm(SSMConfig(**second, guide="filter"), (1, 16, 16), 0.05, 1).summarizer.lookback
+    assert not build_ssm(SSMConfig(**tiny, guide="filter"), (1, 16, 16), 0.05, 1).summarizer.lookback
     assert not build_ssm(SSMConfig(**second, guide="smooth"), (1, 16, 16), 0.05, 1).summarizer.lookback
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward", "none"])
+def test_the_summary_at_the_end_is_the_summary_of_the_cut_sequence(direction: str) -> None:
+    torch.manual_seed(0)
+    summarizer = Summarizer(6, 1, 5, direction, skip=2)
+    e, u, mask = torch.randn(3, 5, 6), torch.randn(3, 5, 1), torch.ones(3, 5)
+    mask[1, 3] = 0
+    at_end = summarizer.at_end(e, u, mask)
+    for t in range(5):
+        cut = summarizer(e[:, :t + 1], u[:, :t + 1], mask[:, :t + 1])
+        assert torch.allclose(at_end[:, t], cut[:, -1], atol=1e-6)
+
+
+def _smoothing_model_and_batch() -> tuple:
+    torch.manual_seed(0)
+    model = build_ssm(SSMConfig(**SMALL, guide="smooth"), (1, 16, 16), dt=0.05)
+    data = simulate(PendulumConfig(image_size=16), 2, 7, seed=0)
+    return model, SequenceBatch(frames_to_model_space(data.frames, model.data_kind), data.actions, data.mask)
+
+
+def test_a_smoothing_guide_filters_exactly_by_rerunning_every_prefix_or_within_a_lag() -> None:
+    model, batch = _smoothing_model_and_batch()
+    prefixes = torch.stack([posterior_means(model, batch.window(0, t))[0][:, -1] for t in range(1, 8)], 1)
+    exact = filtering_means(model, batch, lag=None)
+    assert torch.allclose(exact, prefixes, atol=1e-6)
+    assert torch.allclose(filtering_means(model, batch, lag=7), exact, atol=1e-6)  # a lag as long as the data
+    assert torch.allclose(filtered_state(model, batch), exact[:, -1], atol=1e-6)
+    online = filtering_means(model, batch, lag=0)
+    assert torch.allclose(online[:, 0], exact[:, 0], atol=1e-6)  # the first step has no past to re-smooth
+    assert not torch.allclose(online, exact, atol=1e-4)
+    # lag L: the last L frames re-smoothed from the online state before them
+    lag2 = filtering_means(model, batch, lag=2)
+    z4 = posterior_means(model, batch.window(3, 5), z_start=online[:, 2])[0][:, -1]
+    assert torch.allclose(lag2[:, 4], z4, atol=1e-6)
+    with pytest.raises(ValueError, match="lag"):
+        filtering_means(model, batch, lag=-1)
+
+
+def test_a_filtering_guide_filters_in_one_pass_whatever_the_lag() -> None:
+    model = build_ssm(SSMConfig(**SMALL, guide="filter"), (1, 16, 16), dt=0.05)
+    data = simulate(PendulumConfig(image_size=16), 2, 5, seed=0)
+    batch = SequenceBatch(frames_to_model_space(data.frames, model.data_kind), data.actions, data.mask)
+    means = posterior_means(model, batch)[0]
+    assert torch.equal(filtering_means(model, batch, lag=None), means)
+    assert torch.equal(filtering_means(model, batch, lag=0), means)
+
+
+@pytest.mark.parametrize(("transition", "guide"), [("pendulum", "smooth"), ("small-angle", "smooth"),
+                                                   ("generic", "filter"), ("none", "frame")])
+def test_the_automatic_guide_smooths_for_physics_rules(transition: str, guide: str) -> None:
+    extra = {"combiner": "frame", "latent_dim": 2} if transition == "none" else {}
+    extra = {"latent_dim": 4} if transition == "generic" else extra
+    config = SSMConfig(transition=transition, **extra)
+    assert config.guide == guide
+    assert SSMConfig.from_dict(config.to_dict()).guide == guide  # stored resolved
+    if transition != "none":
+        assert SSMConfig(transition=transition, guide="filter", **extra).guide == "filter"  # asked for: kept

@@ -22,7 +22,7 @@ from vaelab.data.pendulum_physics import imposed_torque, integrate
 from vaelab.data.pendulum_render import Geometry, render
 from vaelab.evaluation.sequence_metrics import batch_of, to_unit, valid_prediction_time
 from vaelab.models.ssm import StateSpaceModel
-from vaelab.models.ssm_rollout import filtering_means, rollout
+from vaelab.models.ssm_rollout import filtered_state, rollout
 
 TORQUE_FILE_SUFFIXES = (".npy", ".txt", ".csv")
 #: torques the data never showed (training torques stay within ±2 rad/s²): a constant 5 rad/s²
@@ -96,7 +96,7 @@ def intervene(model: StateSpaceModel, test: SequenceSet, pendulum: PendulumConfi
         raise ValueError("the imposed torque has no steps")
     part = test.subset(sequences if sequences is not None else slice(None)).window(0, context)
     device = next(model.parameters()).device
-    z_start = filtering_means(model, batch_of(part, model.data_kind, device=device))[:, -1]
+    z_start = filtered_state(model, batch_of(part, model.data_kind, device=device))
     actions = torch.as_tensor(torque, dtype=torch.float32, device=device)
     actions = actions.expand(len(part), horizon)[..., None]
     model_frames = to_unit(model, model.emit_mean(rollout(model, z_start, actions))).cpu()

@@ -25,7 +25,7 @@ from vaelab.data.pendulum import PendulumConfig, SequenceSet
 from vaelab.data.pendulum_physics import integrate
 from vaelab.evaluation.sequence_metrics import MSE_THRESHOLD, batch_of, to_unit, valid_prediction_time
 from vaelab.models.ssm import StateSpaceModel
-from vaelab.models.ssm_rollout import filtering_means, rollout
+from vaelab.models.ssm_rollout import filtered_state, rollout
 
 ORACLES = ("model", "emitter", "learned_transition", "true_physics")
 
@@ -60,7 +60,7 @@ def prediction_oracles(
         frames = to_unit(model, model.emit_mean(z.to(device))).cpu()
         return float(valid_prediction_time(frames, truth, threshold).mean())
 
-    filtered = filtering_means(model, batch.window(0, context))[:, -1]
+    filtered = filtered_state(model, batch.window(0, context))
     true_end = _latent(states[:, context - 1, 0], states[:, context - 1, 1]).to(device)
     theta = torch.atan2(filtered[:, 1], filtered[:, 0]).double().cpu().numpy()
     omega = filtered[:, 2].double().cpu().numpy()

@@ -78,8 +78,8 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
                         "generic network, or none (a frame-wise VAE)")
     g.add_argument("--guide", choices=GUIDES,
                    help="filter (forward RNN), smooth (backward RNN: its velocity is a central "
-                        "difference, so use it to recover the constants or compare by evidence; slower "
-                        "to filter), frame")
+                        "difference, which keeps the learned constants unbiased), frame (transition "
+                        "none); auto = smooth for physics rules, filter for generic, frame for none")
     g.add_argument("--velocity-correction", action=argparse.BooleanOptionalAction,
                    help="let the guide learn a correction to its finite-difference velocity (off by "
                         "default: it co-adapts with the physics and biases g/L)")
@@ -124,7 +124,6 @@ def sequence_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         out.setdefault("model", {})["driven"] = args.input != "none"
         out.setdefault("data", {})["torque"] = "placebo" if args.input == "placebo" else "recorded"
     if out.get("model", {}).get("transition") == "none":
-        out["model"].setdefault("guide", "frame")
         out["model"].setdefault("combiner", "frame")
     return out
 

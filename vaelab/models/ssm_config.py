@@ -37,7 +37,10 @@ class SSMConfig:
     latent_dim 3), "generic" (DMM gated network) or "none" (frame-wise VAE). `readout` says what
     the emitter sees: "circle" = only the angle (z_1, z_2)/‖(z_1, z_2)‖, "full" = all of z,
     "auto" = circle for physics rules, full otherwise. `guide`: "filter" (forward GRU), "smooth"
-    (backward GRU) or "frame" (per-frame encoder, only with transition "none").
+    (backward GRU) or "frame" (per-frame encoder, only with transition "none"); "auto" becomes
+    "smooth" for physics rules (its central-difference velocity holds no transition, so the ELBO
+    cannot confirm a biased input gain through it; see FusionCombiner), "frame" for "none" and
+    "filter" for the generic network.
     `velocity_correction`: whether the fusion guide adds a learned correction to its
     finite-difference velocity measurement (physics rules only; see FusionCombiner).
     `noise_ceiling`: the largest process-noise σ per latent dimension the transition may learn
@@ -55,7 +58,7 @@ class SSMConfig:
 
     transition: str = "pendulum"
     latent_dim: int = 3
-    guide: str = "filter"
+    guide: str = "auto"
     combiner: str = "fusion"
     readout: str = "auto"
     architecture: str = "keypoint"
@@ -82,6 +85,8 @@ class SSMConfig:
         _require(self.transition not in PHYSICS_RULES or self.latent_dim == 3, "latent_dim",
                  f"physics transitions use z = (cos θ, sin θ, ω): latent_dim must be 3, "
                  f"got {self.latent_dim}")
+        if self.guide == "auto":
+            object.__setattr__(self, "guide", self.resolved_guide())
         _require(self.guide in GUIDES, "guide", f"{self.guide!r} is not one of {', '.join(GUIDES)}")
         _require((self.guide == "frame") == (self.transition == "none"), "guide",
                  "the frame-wise guide goes with transition 'none' and only with it")
@@ -119,6 +124,13 @@ class SSMConfig:
                      f"only physics and generic transitions learn process noise, not {self.transition!r}")
             _require(len(ceiling) == self.latent_dim and all(0 < v <= 10 for v in ceiling), "noise_ceiling",
                      f"need {self.latent_dim} values in (0, 10] (one σ per latent dimension), got {ceiling}")
+
+    def resolved_guide(self) -> str:
+        if self.guide != "auto":
+            return self.guide
+        if self.transition == "none":
+            return "frame"
+        return "smooth" if self.transition in PHYSICS_RULES else "filter"
 
     def resolved_readout(self) -> str:
         if self.readout != "auto":

@@ -89,6 +89,25 @@ class Summarizer(nn.Module):
                           torch.cat([torch.zeros_like(m[:, :back]), m[:, :-back]], 1)]
         return torch.cat(parts, -1)
 
+    def at_end(self, e: torch.Tensor, u: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """h [B, T, H] where h_t is what `forward` gives at step t of the sequence cut after frame t.
+
+        A forward or frame-wise summary never looks ahead, so it is `forward` itself; a backward one
+        cut after frame t has read frame t alone (one GRU step from a zero state) and sees no frame
+        t+1. One pass for all t: what an online filter built on a smoothing guide needs.
+        """
+        if self.direction != "backward":
+            return self(e, u, mask)
+        batch, length = e.shape[:2]
+        m = mask.to(e.dtype).unsqueeze(-1)
+        inputs = torch.cat([e * m, m, u], -1)
+        assert self.rnn is not None
+        h = self.rnn(inputs.reshape(batch * length, 1, -1))[0].reshape(batch, length, -1)
+        if not self.skip:
+            return h
+        here = (e * m)[..., e.shape[-1] - self.skip:]
+        return torch.cat([h, here, torch.zeros_like(here), torch.zeros_like(m)], -1)
+
 
 def _unit(v: torch.Tensor) -> torch.Tensor:
     return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-6)
