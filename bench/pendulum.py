@@ -582,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="train each --grid setting this many epochs instead of --minutes (a budget that "
                              "does not depend on how busy the machine is)")
     parser.add_argument("--grid-guide", default="auto", choices=("auto", "filter", "smooth"),
-                        help="the guide of --grid runs (default: the CLI's, auto = smooth for the physics rule)")
+                        help="the guide of --grid runs (default: the CLI's; auto = smooth for physics)")
     parser.add_argument("--inputs", action="store_true",
                         help="compare hypotheses about the input by evidence: recorded / none / placebo, "
                              "on the default data and on the negative control (torque never applied)")

@@ -13,7 +13,14 @@ from vaelab.data import PendulumConfig, simulate
 from vaelab.data.pendulum_render import render
 from vaelab.models.ssm import SequenceBatch, SSMConfig, build_ssm, frames_to_model_space
 from vaelab.models.ssm_guide import FusionCombiner, Summarizer
-from vaelab.models.ssm_rollout import filtered_state, filtering_means, generate, posterior_means, predict, rollout
+from vaelab.models.ssm_rollout import (
+    filtered_state,
+    filtering_means,
+    generate,
+    posterior_means,
+    predict,
+    rollout,
+)
 from vaelab.models.transitions import GatedTransition, PendulumTransition
 from vaelab.nn.keypoints import KeypointEncoder
 

@@ -38,7 +38,8 @@ FILTER_LAG: Final = 5
 
 
 @torch.no_grad()
-def filtering_means(model: StateSpaceModel, batch: SequenceBatch, lag: int | None = FILTER_LAG) -> torch.Tensor:
+def filtering_means(model: StateSpaceModel, batch: SequenceBatch,
+                    lag: int | None = FILTER_LAG) -> torch.Tensor:
     """Means [B, T, d] of the filtering distribution q(z_t | x_{≤t}) at every step.
 
     A forward guide gives them in one pass. A smoothing guide, cut after frame t, gives q(z_t | x_{≤t})
