@@ -29,6 +29,12 @@ from tests.compatibility.specs import (
 )
 
 BASELINE = load_baseline()
+#: numbers whose float rounding changed on purpose since the baseline, with their tolerance: a
+#: Bernoulli decoder's importance sampling sums x·l − log(1 + e^l) (issue 14, evaluation speed),
+#: which moves log p(x) by < 1e-6 relative and the numbers derived from it (its standard error,
+#: IS − ELBO, the ESS) by up to ~1e-5
+REROUNDED = {f"test.{name}": 1e-4 for name in ("ess_mean", "log_px_is.mean", "log_px_is.stderr",
+                                               "iwae_minus_elbo.mean", "iwae_minus_elbo.stderr")}
 FIXTURE_KINDS = [spec.kind for spec in SPECS if spec.fixture]
 
 
@@ -48,6 +54,9 @@ def assert_same_numbers(actual: Any, expected: Any, what: str) -> None:
     missing = sorted(set(want) - set(got))
     assert not missing, f"{what}: numbers no longer written: {missing}"
     got = {key: got[key] for key in want}
+    for key, rel in REROUNDED.items():
+        if key in want:
+            assert got.pop(key) == pytest.approx(want.pop(key), rel=rel), f"{what}: {key}"
     assert got == pytest.approx(want, rel=1e-6, abs=1e-6), what
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import torch
 from torch.distributions import Bernoulli, Independent
-from torch.nn import functional as F
 
 from vaelab.distributions.learned_priors import priors_fixed
 from vaelab.evaluation.progress import progress_bar, scaled
@@ -51,15 +50,19 @@ def _plain_bernoulli(model: LatentVariableModel) -> bool:
 def _bernoulli_log_marginal(model: SingleLatentModel, x: torch.Tensor, k: int,
                             sample_budget: int) -> MarginalEstimate:
     """importance_sampled_log_marginal for a Bernoulli-logit decoder, with log p(x | z) as
-    Σ x·l − softplus(l): fewer passes over the [samples, batch, pixels] logits than
-    Bernoulli.log_prob's binary cross-entropy (about 15 % of a CPU evaluation)."""
+    Σ x·l − log(1 + e^l): fewer passes over the [samples, batch, pixels] logits than
+    Bernoulli.log_prob's binary cross-entropy, and q(z | x) encoded once per batch, not once per
+    chunk of samples (together about a fifth of a CPU evaluation)."""
+    q = model.posterior(x)
+    zero = x.new_zeros(())
+
     def draw(c: int) -> torch.Tensor:
-        z, log_q = model.guide_sample(x, (c,))
+        z = q.rsample((c,))
         likelihood = model.likelihood(z)
         logits = likelihood.base_dist.logits
         dims = tuple(range(-likelihood.reinterpreted_batch_ndims, 0))
-        log_px_z = (logits * x).sum(dims) - F.softplus(logits).sum(dims)
-        return log_px_z + model.log_prior(z) - log_q
+        log_px_z = (logits * x).sum(dims) - torch.logaddexp(logits, zero).sum(dims)
+        return log_px_z + model.log_prior(z) - q.log_prob(z)
 
     return streaming_log_mean_exp(draw, k, _chunk(x.shape[0], sample_budget))
 
@@ -74,7 +77,7 @@ def held_out_metrics(
     context: Distributed | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
-    bernoulli_shortcut: bool = False,
+    bernoulli_shortcut: bool = True,
 ) -> dict[str, object]:
     """ELBO and IS log p(x) (k samples) over `x`, with standard errors, ESS and timings.
 
@@ -83,8 +86,9 @@ def held_out_metrics(
     shows the progress bar (over images × samples). `sample_budget` (samples × examples decoded
     at once) defaults by device; `log`, when given, hears the running means about every tenth of
     the way. `bernoulli_shortcut` computes log p(x | z) of a Bernoulli-logit decoder as
-    Σ x·l − softplus(l): the same values up to float rounding (~1e-5 relative), about a quarter
-    faster on a CPU; off by default so recorded numbers stay.
+    Σ x·l − log(1 + e^l) and encodes each batch once: the same values up to float rounding
+    (~1e-6 relative), about a fifth faster on a CPU; False gives the generic path's exact rounding
+    (the numbers recorded before the shortcut became the default).
     """
     if context is not None and context.enabled:
         x = x[context.rank::context.world_size]

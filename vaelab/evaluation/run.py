@@ -104,7 +104,7 @@ def evaluate_run(
     seed: int = 0,
     log: Callable[[str], None] = print_now,
     progress: bool | None = None,
-    bernoulli_shortcut: bool = False,
+    bernoulli_shortcut: bool = True,
 ) -> dict:
     """Compute test metrics (and optionally the estimator comparison and AIS), keep them as
     RUN/evaluations/<id>.json, merge them into metrics.json, and draw the pictures the run lacks
