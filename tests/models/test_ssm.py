@@ -332,11 +332,18 @@ def test_a_filtering_guide_filters_in_one_pass_whatever_the_lag() -> None:
 
 @pytest.mark.parametrize(("transition", "guide"), [("pendulum", "smooth"), ("small-angle", "smooth"),
                                                    ("generic", "filter"), ("none", "frame")])
-def test_the_automatic_guide_smooths_for_physics_rules(transition: str, guide: str) -> None:
+def test_the_automatic_guide_smooths_for_physics_rules(transition: str, guide: str, tmp_path: Path) -> None:
+    from vaelab.training.sequence_config import SequenceExperiment
+
     extra = {"combiner": "frame", "latent_dim": 2} if transition == "none" else {}
     extra = {"latent_dim": 4} if transition == "generic" else extra
-    config = SSMConfig(transition=transition, **extra)
-    assert config.guide == guide
-    assert SSMConfig.from_dict(config.to_dict()).guide == guide  # stored resolved
+    direction = {"smooth": "backward", "filter": "forward", "frame": "none"}[guide]
+    model = build_ssm(SSMConfig(transition=transition, **extra), (1, 16, 16), 0.05)
+    assert model.summarizer.direction == direction
+    # "auto" follows a transition given later, and a saved run holds the guide it was built with
+    experiment = SequenceExperiment().with_overrides({"model": {"transition": transition, **extra}})
+    assert experiment.model.guide == "auto" and experiment.model.resolved_guide() == guide
+    experiment.save(tmp_path / "config.json")
+    assert SequenceExperiment.load(tmp_path / "config.json").model.guide == guide
     if transition != "none":
-        assert SSMConfig(transition=transition, guide="filter", **extra).guide == "filter"  # asked for: kept
+        assert SSMConfig(transition=transition, guide="filter", **extra).resolved_guide() == "filter"

@@ -12,6 +12,7 @@ from vaelab.training.sequence_loop import (
     SequenceExperiment,
     build_sequence_model,
     fit_sequences,
+    guide_of_warm_start,
     load_sequence_run,
     load_sequence_splits,
 )
@@ -42,7 +43,9 @@ def test_warm_start_copies_the_matching_weights_and_leaves_the_transition_fresh(
                          init_constants="fixed")
         model, _ = fit_sequences(config, tmp_path / name, progress=False, log=lambda _: None)
         torch.manual_seed(0)  # what fit_sequences builds before the warm start
-        fresh = build_sequence_model(config, load_sequence_splits(config.data)["train"]).state_dict()
+        built = guide_of_warm_start(config)  # the source's guide: smoothing
+        assert built.model.guide == "smooth"
+        fresh = build_sequence_model(built, load_sequence_splits(config.data)["train"]).state_dict()
         ours = model.state_dict()
         copied = [n for n in ours
                   if not n.startswith("dynamics.") and n in source and source[n].shape == ours[n].shape]

@@ -66,7 +66,7 @@ def evaluate_sequence_model(
     metrics: dict[str, Any] = {
         "dataset": config.data.dataset,
         "transition": config.model.transition,
-        "guide": config.model.guide,
+        "guide": config.model.resolved_guide(),
         "likelihood": config.model.likelihood,
         "test": {
             "sequences": n,

@@ -52,6 +52,8 @@ SEMI_FLAGS: dict[str, str] = {
     "m1_time_budget": "m1_time_budget_minutes",
     "m1_features": "m1_features",
 }
+#: flags that only mean something to --model m1m2 (their help shows only its default)
+M1M2_ONLY = {"m2_latent_dim", "m2_hidden", "m1_epochs", "m1_time_budget", "m1_features"}
 #: what a resumed semi-supervised run may change
 RESUMABLE = {"epochs", "time_budget_minutes"}
 
@@ -75,8 +77,9 @@ def _widths(text: str) -> tuple[int, ...]:
 def flag_defaults(model: str) -> dict[str, Any]:
     """Each `vaelab train` flag's default for --model m2 / m1m2 (the paper's settings)."""
     config = default_experiment(model).to_dict()
-    return {**defaults_of(config, TRAIN_FLAGS),
-            **{dest: config[SECTION][name] for dest, name in SEMI_FLAGS.items()}}
+    semi = {dest: config[SECTION][name] for dest, name in SEMI_FLAGS.items()
+            if model == "m1m2" or dest not in M1M2_ONLY}
+    return {**defaults_of(config, TRAIN_FLAGS), **semi}
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:

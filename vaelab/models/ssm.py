@@ -215,7 +215,8 @@ def build_ssm(config: SSMConfig, frame_shape: tuple[int, int, int], dt: float,
         dec_net = MLP((emit_in,), config.decoder_hidden, p_out * math.prod(frame_shape), act)
     emitter = Emitter(ConditionalDistribution(dec_net, family, frame_shape, (emit_in,)), readout)
 
-    frame_wise = config.guide == "frame"
+    guide = config.resolved_guide()
+    frame_wise = guide == "frame"
     skip = 0
     if frame_wise:
         enc_net: nn.Module = MLP(frame_shape, config.encoder_hidden, 2 * d, act, in_scale)
@@ -234,7 +235,7 @@ def build_ssm(config: SSMConfig, frame_shape: tuple[int, int, int], dt: float,
         enc_out = config.encoder_hidden[-1]
     encoder = FrameEncoder(enc_net, frame_shape, enc_out)
 
-    direction = {"filter": "forward", "smooth": "backward", "frame": "none"}[config.guide]
+    direction = {"filter": "forward", "smooth": "backward", "frame": "none"}[guide]
     lookback = config.velocity_difference == "second-order"
     summarizer = Summarizer(enc_out, action_dim, config.rnn_hidden, direction, skip, lookback=lookback)
     if frame_wise:

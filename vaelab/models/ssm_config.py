@@ -40,7 +40,7 @@ class SSMConfig:
     (backward GRU) or "frame" (per-frame encoder, only with transition "none"); "auto" becomes
     "smooth" for physics rules (its central-difference velocity holds no transition, so the ELBO
     cannot confirm a biased input gain through it; see FusionCombiner), "frame" for "none" and
-    "filter" for the generic network.
+    "filter" for the generic network; a run's saved config holds the resolved guide.
     `velocity_correction`: whether the fusion guide adds a learned correction to its
     finite-difference velocity measurement (physics rules only; see FusionCombiner).
     `noise_ceiling`: the largest process-noise σ per latent dimension the transition may learn
@@ -85,14 +85,12 @@ class SSMConfig:
         _require(self.transition not in PHYSICS_RULES or self.latent_dim == 3, "latent_dim",
                  f"physics transitions use z = (cos θ, sin θ, ω): latent_dim must be 3, "
                  f"got {self.latent_dim}")
-        if self.guide == "auto":
-            object.__setattr__(self, "guide", self.resolved_guide())
         _require(self.guide in GUIDES, "guide", f"{self.guide!r} is not one of {', '.join(GUIDES)}")
-        _require((self.guide == "frame") == (self.transition == "none"), "guide",
+        _require((self.resolved_guide() == "frame") == (self.transition == "none"), "guide",
                  "the frame-wise guide goes with transition 'none' and only with it")
         _require(self.combiner in COMBINERS, "combiner",
                  f"{self.combiner!r} is not one of {', '.join(COMBINERS)}")
-        _require((self.combiner == "frame") == (self.guide == "frame"), "combiner",
+        _require((self.combiner == "frame") == (self.resolved_guide() == "frame"), "combiner",
                  "the 'frame' combiner goes with the frame-wise guide and only with it")
         _require(self.readout in READOUTS, "readout", f"{self.readout!r} is not one of {', '.join(READOUTS)}")
         _require(self.resolved_readout() != "circle" or self.latent_dim >= 2, "readout",

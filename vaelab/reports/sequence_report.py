@@ -278,7 +278,7 @@ def run_section(run: SequenceRun) -> Section:
         ("transition (the rule)", config.model.transition),
         ("input", f"{hypothesis}: {INPUTS[hypothesis]} (model.driven = {str(config.model.driven).lower()}, "
                   f"data.torque = {config.data.torque})"),
-        ("guide", config.model.guide),
+        ("guide", config.model.resolved_guide()),
         ("data", data),
         ("test split", f"{len(test)} sequences × {test.length} frames of {h}×{w}"),
         ("epochs trained", epochs),

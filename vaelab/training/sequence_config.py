@@ -157,7 +157,11 @@ class SequenceExperiment:
         return SequenceExperiment.from_dict(merged)
 
     def save(self, path: Path) -> None:
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+        """Write the config with every "auto" choice resolved, so the run rebuilds the same model
+        whatever a later version resolves "auto" to."""
+        raw = self.to_dict()
+        raw["model"]["guide"] = self.model.resolved_guide()
+        atomic_write_text(Path(path), json.dumps(raw, indent=2) + "\n")
 
     @staticmethod
     def load(path: Path) -> SequenceExperiment:

@@ -109,6 +109,16 @@ def warm_start(model: StateSpaceModel, run_dir: Path | str, transition: bool = F
     return copied
 
 
+def guide_of_warm_start(config: SequenceExperiment) -> SequenceExperiment:
+    """With `train.init_from` and the automatic guide, the guide of the run warm-started from:
+    its guide's weights are copied, and they read the frames in one direction."""
+    saved = Path(config.train.init_from or "") / CONFIG
+    if not config.train.init_from or config.model.guide != "auto" or not saved.is_file():
+        return config  # (a missing run is reported by the warm start itself)
+    source = SequenceExperiment.load(saved)
+    return config.with_overrides({"model": {"guide": source.model.resolved_guide()}})
+
+
 def learning_rate_at(config: SequenceTrainConfig, epoch: int, seconds: float) -> float:
     """Cosine decay from the learning rate to `final_lr_fraction` of it, paced by the epochs done
     or (with a time budget) the share of the budget spent, whichever is further along."""
@@ -176,6 +186,7 @@ def fit_sequences(
 ) -> tuple[StateSpaceModel, LoopState]:
     """Train (or continue) the configured state-space model in `run_dir`; returns model and state."""
     log = log or print_now
+    config = guide_of_warm_start(config)
     cfg = config.train
     context = setup_distributed(cfg.device)
     torch.manual_seed(cfg.seed)
