@@ -136,22 +136,20 @@ GRID_TARGETS = {"g_over_L": 0.05, "damping": 0.20, "input_gain": 0.10, "sin_thet
                 "cos_theta": 0.98, "omega": 0.95, "valid_prediction_time": 0.5}
 
 
-#: where fresh physics rules' constants start (--init-constants)
-INIT_CONSTANTS = "least-squares"
-
-
-def train(name: str, seed: int, minutes: float, out: Path, window: int, init_from: Path | None = None,
+def train(args: argparse.Namespace, name: str, seed: int, minutes: float, init_from: Path | None = None,
           label: str | None = None, model: dict[str, Any] | None = None, epochs: int = 1000,
           init_transition: bool = False, data: dict[str, Any] | None = None) -> Path:
-    run = out / f"seed{seed}" / (label or name)
+    """Train hypothesis `name` into --out/seedS/LABEL (reused when finished) with the run-wide
+    --window and --init-constants."""
+    run = args.out / f"seed{seed}" / (label or name)
     if (run / "model_best.safetensors").is_file() and (run / "done").is_file():
         print(f"[{run.name} seed {seed}] reusing {run}", flush=True)
         return run
     config = SequenceExperiment().with_overrides({
         "data": data or {},
         "model": {**HYPOTHESES[name], **(model or {})},
-        "train": {"seed": seed, "minutes": minutes, "epochs": epochs, "window": window, "device": "cpu",
-                  "init_constants": INIT_CONSTANTS,
+        "train": {"seed": seed, "minutes": minutes, "epochs": epochs, "window": args.window, "device": "cpu",
+                  "init_constants": args.init_constants,
                   "init_from": None if init_from is None else str(init_from),
                   "init_transition": init_transition},
     })
@@ -320,13 +318,13 @@ def run_evidence(args: argparse.Namespace, seeds: list[int], argv: list[str] | N
     results: dict[int, dict[str, Any]] = {}
     for seed in seeds:
         saved = args.out / f"seed{seed}" / "evidence_results.json"
-        base = train(args.base_rule, seed, args.minutes, args.out, args.window,
+        base = train(args, args.base_rule, seed, args.minutes,
                      label=f"base-{args.base_rule}", model=guide)
         runs, adapted_runs = {}, {}
         for name in rules:
-            adapted_runs[name] = train(name, seed, 0.0, args.out, args.window, init_from=base,
+            adapted_runs[name] = train(args, name, seed, 0.0, init_from=base,
                                        label=f"adapt-{name}", model=loose, epochs=args.adapt_epochs)
-            runs[name] = train(name, seed, 0.0, args.out, args.window, init_from=adapted_runs[name],
+            runs[name] = train(args, name, seed, 0.0, init_from=adapted_runs[name],
                                label=f"tight-{name}", model=tight, epochs=args.tight_epochs,
                                init_transition=True)
         if saved.is_file() and json.loads(saved.read_text()).get("rules") == rules:
@@ -374,16 +372,16 @@ def run_inputs(args: argparse.Namespace, seeds: list[int], argv: list[str] | Non
         for seed in seeds:
             saved = args.out / f"seed{seed}" / f"inputs-{dataset}.json"
             data = INPUT_DATASETS[dataset]
-            base = train("pendulum", seed, args.minutes, args.out, args.window, data=data,
+            base = train(args, "pendulum", seed, args.minutes, data=data,
                          label=f"{dataset}-base-none", model={**guide, "driven": False})
             runs = {}
             for name in hypotheses:
                 model, extra = INPUT_HYPOTHESES[name]
                 both = {**data, **extra}
-                adapted = train("pendulum", seed, 0.0, args.out, args.window, init_from=base, data=both,
+                adapted = train(args, "pendulum", seed, 0.0, init_from=base, data=both,
                                 label=f"{dataset}-adapt-{name}", model={**loose, **model},
                                 epochs=args.adapt_epochs)
-                runs[name] = train("pendulum", seed, 0.0, args.out, args.window, init_from=adapted,
+                runs[name] = train(args, "pendulum", seed, 0.0, init_from=adapted,
                                    data=both, label=f"{dataset}-tight-{name}", model={**tight, **model},
                                    epochs=args.tight_epochs, init_transition=True)
             if saved.is_file() and json.loads(saved.read_text()).get("hypotheses") == hypotheses:
@@ -473,7 +471,7 @@ def run_grid(args: argparse.Namespace, seeds: list[int], argv: list[str] | None,
             if saved.is_file():
                 results[name][seed] = json.loads(saved.read_text())
                 continue
-            run = train("pendulum", seed, 0.0 if args.grid_epochs else args.minutes, args.out, args.window,
+            run = train(args, "pendulum", seed, 0.0 if args.grid_epochs else args.minutes,
                         label=f"grid-{name}", model=model, data={"pendulum": GRID[name]},
                         epochs=args.grid_epochs or 1000)
             results[name][seed] = evaluate_grid_run(run, seed)
@@ -598,8 +596,6 @@ def main(argv: list[str] | None = None) -> int:
                              "never applied)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    global INIT_CONSTANTS
-    INIT_CONSTANTS = args.init_constants
     seeds = [int(s) for s in args.seeds.split(",")]
     names = [n for n in (args.models or ",".join(DEFAULT_MODELS)).split(",") if n]
     unknown = set(names) - set(HYPOTHESES)
@@ -615,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.grid:
         return run_grid(args, seeds, argv, started)
     for seed in seeds:
-        runs = {name: train(name, seed, args.minutes * BUDGET_SHARE[name], args.out, args.window)
+        runs = {name: train(args, name, seed, args.minutes * BUDGET_SHARE[name])
                 for name in names}
         results[seed] = evaluate_seed(runs, args.k, args.eval_sequences, seed)
         (args.out / f"seed{seed}" / "results.json").write_text(json.dumps(results[seed], indent=2) + "\n")
