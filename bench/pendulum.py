@@ -70,6 +70,7 @@ from vaelab.evaluation.sequence_metrics import (
     sequence_evidence,
 )
 from vaelab.evaluation.sequence_oracles import prediction_oracles
+from vaelab.models.ssm_config import SSMConfig
 from vaelab.training.sequence_loop import (
     SequenceExperiment,
     build_sequence_model,
@@ -443,9 +444,9 @@ def evaluate_grid_run(run: Path, seed: int) -> dict[str, Any]:
     train_set, test = splits["train"], splits["test"]
     truth = true_constants(config.data.pendulum)
     learned = model.physical_constants() or {}
-    # 100 + 100 probe sequences: the recorded grid filtered exactly (every prefix, O(T²))
+    # 100 + 100 probe sequences, a smoothing guide filtering exactly (every prefix, O(T²)), as recorded
     fit = probe(model, train_set, test, mlp=False, seed=seed, train_sequences=GRID_PROBE_SEQUENCES,
-                test_sequences=GRID_PROBE_SEQUENCES)
+                test_sequences=GRID_PROBE_SEQUENCES, lag=None)
     vpt = prediction_scores(model, test, mean_frame(train_set), context=10)["model"]["valid_prediction_time"]
     errors = {name: (learned[name] - truth[name]) / truth[name] for name in truth if truth[name] > 0}
     met = {name: abs(errors[name]) <= GRID_TARGETS[name] for name in errors}
@@ -483,7 +484,8 @@ def run_grid(args: argparse.Namespace, seeds: list[int], argv: list[str] | None,
               "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
                          f"{args.threads} thread(s)",
               "minutes_per_setting": 0 if args.grid_epochs else args.minutes,
-              "epochs_per_setting": args.grid_epochs, "guide": args.grid_guide, "settings": GRID,
+              "epochs_per_setting": args.grid_epochs,
+              "guide": SSMConfig(guide=args.grid_guide).resolved_guide(), "settings": GRID,
               "targets": GRID_TARGETS, "seeds": seeds, "wall_seconds": time.perf_counter() - started,
               "results": results, "summary": text}
     (args.out / "grid_summary.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -31,10 +31,10 @@ from tests.compatibility.specs import (
 BASELINE = load_baseline()
 #: numbers whose float rounding changed on purpose since the baseline, with their tolerance: a
 #: Bernoulli decoder's importance sampling sums x·l − log(1 + e^l) (issue 14, evaluation speed),
-#: which moves log p(x) by < 1e-6 relative and the numbers derived from it (its standard error,
-#: IS − ELBO, the ESS) by up to ~1e-5
-REROUNDED = {f"test.{name}": 1e-4 for name in ("ess_mean", "log_px_is.mean", "log_px_is.stderr",
-                                               "iwae_minus_elbo.mean", "iwae_minus_elbo.stderr")}
+#: which moves log p(x) by < 1e-6 relative (still held to 1e-6) and the numbers derived from it
+#: (its standard error, IS − ELBO, the ESS) by up to 8e-6
+REROUNDED = {f"test.{name}": 2e-5 for name in ("ess_mean", "log_px_is.stderr", "iwae_minus_elbo.mean",
+                                               "iwae_minus_elbo.stderr")}
 FIXTURE_KINDS = [spec.kind for spec in SPECS if spec.fixture]
 
 

@@ -197,6 +197,7 @@ def test_tiny_training_lowers_the_loss_and_the_probe_finds_the_state(tmp_path: P
     splits = load_sequence_splits(config.data)
     result = probe(model, splits["train"], splits["test"], mlp=False)
     assert result.guide == "smooth" and result.train_frames == 32 * 16 and result.test_frames == 16 * 20
+    assert result.as_dict()["filter_lag"] == 5  # how the smoothing guide filtered, on record
     # chance is R² = 0; the keypoint guide reads the angle (and its finite difference the
     # velocity) from the frames, so the filtering means carry the state from the start
     assert result.linear["sin_theta"] > 0.9 and result.linear["cos_theta"] > 0.9
@@ -281,7 +282,9 @@ def test_the_forward_summarizer_hands_on_the_two_previous_keypoints() -> None:
     second = {**tiny, "velocity_difference": "second-order"}
     assert build_ssm(SSMConfig(**second, guide="filter"), (1, 16, 16), 0.05, 1).summarizer.lookback
     assert not build_ssm(SSMConfig(**tiny, guide="filter"), (1, 16, 16), 0.05, 1).summarizer.lookback
-    assert not build_ssm(SSMConfig(**second, guide="smooth"), (1, 16, 16), 0.05, 1).summarizer.lookback
+    for guide in ("auto", "smooth"):  # the smoothing guide measures by central differences
+        with pytest.raises(ValueError, match="model.velocity_difference"):
+            SSMConfig(**second, guide=guide)
 
 
 @pytest.mark.parametrize("direction", ["forward", "backward", "none"])
@@ -345,5 +348,5 @@ def test_the_automatic_guide_smooths_for_physics_rules(transition: str, guide: s
     assert experiment.model.guide == "auto" and experiment.model.resolved_guide() == guide
     experiment.save(tmp_path / "config.json")
     assert SequenceExperiment.load(tmp_path / "config.json").model.guide == guide
-    if transition != "none":
+    if transition != "none":  # a guide asked for is kept
         assert SSMConfig(transition=transition, guide="filter", **extra).resolved_guide() == "filter"

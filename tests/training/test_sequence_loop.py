@@ -154,3 +154,19 @@ def test_runs_saved_before_the_new_defaults_keep_their_own(tmp_path: Path) -> No
     del saved["train"]["init_constants"]
     (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
     assert SequenceExperiment.load(tmp_path / "run" / "config.json").train.init_constants == "fixed"
+
+
+def test_a_warm_start_with_the_automatic_guide_reads_the_frames_like_its_source(tmp_path: Path) -> None:
+    fit_sequences(_config(tmp_path, {"transition": "pendulum", "guide": "filter"}, epochs=0),
+                  tmp_path / "filtering", progress=False, log=lambda _: None)
+    fit_sequences(_config(tmp_path, {"transition": "none", "combiner": "frame", "latent_dim": 2}, epochs=0),
+                  tmp_path / "framewise", progress=False, log=lambda _: None)
+    cases = [({"transition": "undamped"}, "filtering", "filter"),  # the source's, not smooth
+             ({"transition": "undamped"}, "framewise", "smooth"),  # nothing to share: its own
+             ({"transition": "none", "combiner": "frame", "latent_dim": 2}, "filtering", "frame")]
+    for model, source, guide in cases:
+        config = _config(tmp_path, model, epochs=0, init_from=str(tmp_path / source), init_constants="fixed")
+        assert guide_of_warm_start(config).model.resolved_guide() == guide
+        run = tmp_path / f"{source}-{model['transition']}"
+        fit_sequences(config, run, progress=False, log=lambda _: None)
+        assert SequenceExperiment.load(run / "config.json").model.guide == guide  # saved resolved

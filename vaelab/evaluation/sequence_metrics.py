@@ -29,7 +29,7 @@ from sklearn.preprocessing import StandardScaler
 from vaelab.data.pendulum import SequenceSet
 from vaelab.evaluation.progress import Advance, progress_bar, scaled
 from vaelab.models.ssm import SequenceBatch, StateSpaceModel, frames_to_model_space
-from vaelab.models.ssm_rollout import filtering_means, predict
+from vaelab.models.ssm_rollout import FILTER_LAG, filtering_means, predict
 from vaelab.objectives.result import Estimate
 from vaelab.objectives.sequential import sequential_elbo, sequential_log_marginal
 from vaelab.objectives.smc import smc_log_marginal
@@ -53,15 +53,16 @@ def to_unit(model: StateSpaceModel, frames: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def filtering_features(model: StateSpaceModel, data: SequenceSet, sequences: int | None = None,
-                       batch_size: int = 100, advance: Advance | None = None) -> torch.Tensor:
+                       batch_size: int = 100, advance: Advance | None = None,
+                       lag: int | None = FILTER_LAG) -> torch.Tensor:
     """Filtering posterior means E_q[z_t | x_{≤t}] [N, T, d] for the first `sequences` (None = all);
-    `advance(b)` after each batch of b sequences."""
+    `advance(b)` after each batch of b sequences; `lag`: see filtering_means."""
     device = next(model.parameters()).device
     n = len(data) if sequences is None else min(sequences, len(data))
     parts = []
     for s in range(0, n, batch_size):
         part = slice(s, min(n, s + batch_size))
-        parts.append(filtering_means(model, batch_of(data, model.data_kind, part, device)).cpu())
+        parts.append(filtering_means(model, batch_of(data, model.data_kind, part, device), lag).cpu())
         if advance is not None:
             advance(part.stop - part.start)
     return torch.cat(parts)
@@ -83,11 +84,15 @@ class ProbeResult:
     test_frames: int
     guide: str
     test_prediction: np.ndarray  # linear probe's (sin θ, cos θ, ω) on test sequences [N, T, 3]
+    filter_lag: int | None = FILTER_LAG  # how a smoothing guide filtered (None: exactly)
 
     def as_dict(self) -> dict[str, object]:
-        return {"linear_r2": self.linear, "mlp_r2": self.mlp, "train_frames": self.train_frames,
-                "test_frames": self.test_frames, "features": "filtering posterior means",
-                "guide": self.guide}
+        record: dict[str, object] = {
+            "linear_r2": self.linear, "mlp_r2": self.mlp, "train_frames": self.train_frames,
+            "test_frames": self.test_frames, "features": "filtering posterior means", "guide": self.guide}
+        if self.guide == "smooth":
+            record["filter_lag"] = "exact" if self.filter_lag is None else self.filter_lag
+        return record
 
 
 def probe(
@@ -99,16 +104,18 @@ def probe(
     mlp: bool = True,
     seed: int = 0,
     progress: bool | None = None,
+    lag: int | None = FILTER_LAG,
 ) -> ProbeResult:
     """Fit probes from filtering posterior means to (sin θ, cos θ, ω) on training sequences and
     score them by R² on test sequences (every frame of every sequence). The bar counts the
-    sequences filtered, then one step per fitted probe."""
+    sequences filtered, then one step per fitted probe; `lag`: how a smoothing guide filters
+    (see filtering_means)."""
     n_train = len(train) if train_sequences is None else min(train_sequences, len(train))
     n_test = len(test) if test_sequences is None else min(test_sequences, len(test))
     with progress_bar(n_train + n_test + 1 + int(mlp), "probe", progress) as advance:
-        x_train = filtering_features(model, train, train_sequences, advance=advance)
+        x_train = filtering_features(model, train, train_sequences, advance=advance, lag=lag)
         y_train = probe_targets(train.states[: x_train.shape[0]])
-        x_test = filtering_features(model, test, test_sequences, advance=advance)
+        x_test = filtering_features(model, test, test_sequences, advance=advance, lag=lag)
         y_test = probe_targets(test.states[: x_test.shape[0]])
         xa, ya = x_train.reshape(-1, x_train.shape[-1]).numpy(), y_train.reshape(-1, 3).numpy()
         xb, yb = x_test.reshape(-1, x_test.shape[-1]).numpy(), y_test.reshape(-1, 3).numpy()
@@ -132,6 +139,7 @@ def probe(
         test_frames=int(xb.shape[0]),
         guide={"forward": "filter", "backward": "smooth"}.get(model.summarizer.direction, "frame"),
         test_prediction=predicted.reshape(*x_test.shape[:2], 3),
+        filter_lag=lag,
     )
 
 

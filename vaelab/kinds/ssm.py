@@ -124,6 +124,7 @@ def sequence_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         out.setdefault("model", {})["driven"] = args.input != "none"
         out.setdefault("data", {})["torque"] = "placebo" if args.input == "placebo" else "recorded"
     if out.get("model", {}).get("transition") == "none":
+        out["model"].setdefault("guide", "frame")  # also over a saved config's recurrent guide
         out["model"].setdefault("combiner", "frame")
     return out
 

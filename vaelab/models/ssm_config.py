@@ -114,6 +114,9 @@ class SSMConfig:
         _require(self.fixed_scale > 0, "fixed_scale", f"must be > 0, got {self.fixed_scale}")
         _require(self.velocity_difference in VELOCITY_DIFFERENCES, "velocity_difference",
                  f"{self.velocity_difference!r} is not one of {', '.join(VELOCITY_DIFFERENCES)}")
+        _require(self.velocity_difference == "first-order" or self.resolved_guide() == "filter",
+                 "velocity_difference", "'second-order' is how the filtering guide measures velocity: "
+                 "use it with guide 'filter'")
         _require(1 <= self.substeps <= 100, "substeps", f"must be in [1, 100], got {self.substeps}")
         if self.noise_ceiling is not None:
             ceiling = tuple(float(v) for v in self.noise_ceiling)

@@ -157,8 +157,8 @@ class SequenceExperiment:
         return SequenceExperiment.from_dict(merged)
 
     def save(self, path: Path) -> None:
-        """Write the config with every "auto" choice resolved, so the run rebuilds the same model
-        whatever a later version resolves "auto" to."""
+        """Write the config with the guide resolved ("auto" becomes the guide built), so the run
+        rebuilds the same model whatever a later version resolves "auto" to."""
         raw = self.to_dict()
         raw["model"]["guide"] = self.model.resolved_guide()
         atomic_write_text(Path(path), json.dumps(raw, indent=2) + "\n")

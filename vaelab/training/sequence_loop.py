@@ -112,11 +112,13 @@ def warm_start(model: StateSpaceModel, run_dir: Path | str, transition: bool = F
 def guide_of_warm_start(config: SequenceExperiment) -> SequenceExperiment:
     """With `train.init_from` and the automatic guide, the guide of the run warm-started from:
     its guide's weights are copied, and they read the frames in one direction."""
-    saved = Path(config.train.init_from or "") / CONFIG
-    if not config.train.init_from or config.model.guide != "auto" or not saved.is_file():
-        return config  # (a missing run is reported by the warm start itself)
-    source = SequenceExperiment.load(saved)
-    return config.with_overrides({"model": {"guide": source.model.resolved_guide()}})
+    source_dir = Path(config.train.init_from or "")
+    if not config.train.init_from or config.model.guide != "auto" or not is_sequence_run(source_dir):
+        return config  # (a missing or foreign run is reported by the warm start itself)
+    theirs = SequenceExperiment.load(source_dir / CONFIG).model.resolved_guide()
+    if (theirs == "frame") != (config.model.transition == "none"):
+        return config  # a frame-wise guide and a recurrent one share no weights worth matching
+    return config.with_overrides({"model": {"guide": theirs}})
 
 
 def learning_rate_at(config: SequenceTrainConfig, epoch: int, seconds: float) -> float:
