@@ -15,13 +15,14 @@ from vaelab.models.ssm import SequenceBatch, StateSpaceModel, guide_step
 
 
 @torch.no_grad()
-def posterior_means(model: StateSpaceModel, batch: SequenceBatch,
-                    z_start: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def posterior_means(model: StateSpaceModel, batch: SequenceBatch, z_start: torch.Tensor | None = None,
+                    h: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Means and standard deviations [B, T, d] of q(z_t | z_{t−1}, h_t) along the mean path
     z_{t−1} = E_q[z_{t−1}]. With a forward summarizer (guide "filter") h_t sees only x_{≤t}: these
     are filtering estimates; with a backward one they are smoothing estimates. `z_start` [B, d] is
-    the state before the batch's first frame (None: the batch starts the sequence)."""
-    h = model.summarize(batch)
+    the state before the batch's first frame (None: the batch starts the sequence); `h` replaces
+    the guide's summaries of the batch (default `model.summarize(batch)`)."""
+    h = model.summarize(batch) if h is None else h
     observed = batch.mask.to(h.dtype)
     means, scales = [], []
     z_prev = z_start
@@ -55,27 +56,20 @@ def filtering_means(model: StateSpaceModel, batch: SequenceBatch,
         raise ValueError(f"lag must be >= 0 frames or None (exact), got {lag}")
     if model.summarizer.direction != "backward":
         return posterior_means(model, batch)[0]
-    online = _online_filter(model, batch)
-    if lag is not None and lag <= 1:
+    online = None if lag is None else _online_filter(model, batch)
+    if online is not None and lag is not None and lag <= 1:
         return online
     steps = []
     for t in range(batch.length):
         start = 0 if lag is None else max(0, t + 1 - lag)
-        z_start = None if start == 0 else online[:, start - 1]
+        z_start = None if start == 0 or online is None else online[:, start - 1]
         steps.append(posterior_means(model, batch.window(start, t + 1), z_start)[0][:, -1])
     return torch.stack(steps, 1)
 
 
 def _online_filter(model: StateSpaceModel, batch: SequenceBatch) -> torch.Tensor:
     h = model.summarizer.at_end(model.encoder(batch.frames), batch.actions, batch.mask)
-    observed = batch.mask.to(h.dtype)
-    means = []
-    z_prev: torch.Tensor | None = None
-    for t in range(batch.length):
-        _, q = guide_step(model, z_prev, h[:, t], batch.actions[:, t], observed[:, t])
-        means.append(q.mean)
-        z_prev = q.mean
-    return torch.stack(means, 1)
+    return posterior_means(model, batch, h=h)[0]
 
 
 @torch.no_grad()
