@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from safetensors.torch import load_file
 
 from vaelab.objectives import ObjectiveValue
 from vaelab.training import CHECKPOINT, ExperimentConfig, fit, read_metrics
+from vaelab.training.distributed import Distributed
+from vaelab.training.engine import LoopSettings, TrainingTask, _prepare_folder
 
 
 def free_port() -> int:
@@ -159,3 +162,28 @@ def test_vaelab_fit_under_torchrun_matches_one_process(tmp_path: Path) -> None:
     for key in weights:
         torch.testing.assert_close(ddp[key], single[key], atol=2e-5, rtol=1e-4)
     assert read_metrics(tmp_path / "ddp")[-1]["step"] == read_metrics(tmp_path / "single")[-1]["step"] == 16
+
+
+@dataclass(frozen=True)
+class RecordingContext(Distributed):
+    """A rank without a process group: each barrier records whether the run has a checkpoint."""
+
+    run_dir: Path = Path()
+    seen: list[bool] = field(default_factory=list)
+
+    def barrier(self) -> None:
+        self.seen.append((self.run_dir / CHECKPOINT).exists())
+
+
+def test_rank_0_writes_a_fresh_run_folder_only_after_every_rank_has_looked_at_it(tmp_path: Path) -> None:
+    # The other rank refuses a folder that already holds a checkpoint: if rank 0 wrote before
+    # the first barrier, a slow rank 1 would find rank 0's checkpoint and stop the job.
+    context = RecordingContext(rank=0, world_size=2, device=torch.device("cpu"), run_dir=tmp_path / "run")
+    model = torch.nn.Linear(2, 2)
+    task = TrainingTask(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                        objective=None, batches=None, learning_rate=lambda epoch, seconds: 0.1,
+                        save_config=lambda path: path.write_text("{}"))
+    _prepare_folder(task, tmp_path / "run", resume=False, context=context,
+                    settings=LoopSettings(epochs=1), say=lambda _: None)
+    assert context.seen == [False]
+    assert (tmp_path / "run" / CHECKPOINT).exists()

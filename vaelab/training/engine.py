@@ -235,6 +235,7 @@ def _prepare_folder(task: TrainingTask, run_dir: Path, resume: bool, context: Di
     if task.before_start is not None:  # before anything is written: a failure leaves no half-made run
         task.before_start(task.model)
     loop = LoopState()
+    context.barrier()  # every rank has looked at the folder before rank 0 writes into it
     if context.is_main:  # a run folder is complete from the start: --epochs 0 evaluates the initial model
         run_dir.mkdir(parents=True, exist_ok=True)
         task.save_config(run_dir / CONFIG)
