@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
+from vaelab.training.config_files import ConfigError
 
 
 def test_default_run_dir_is_fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -17,6 +18,19 @@ def test_default_run_dir_is_fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     first.mkdir(parents=True)
     second = default_run_dir("pendulum")
     assert second != first and second.name.endswith("-2")
+
+
+def test_under_torchrun_every_rank_gets_the_same_folder_and_a_restart_its_old_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "4f1c")
+    first = default_run_dir("mnist")
+    first.mkdir(parents=True)  # a restarted job must find it again, not a fresh name
+    assert default_run_dir("mnist") == first == Path("runs") / "mnist-job-4f1c"
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")  # torchrun without --standalone or --rdzv-id
+    with pytest.raises(ConfigError, match="--run-dir"):
+        default_run_dir("mnist")
 
 
 def test_print_run_folder_and_save_npy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -64,7 +64,8 @@ def _rank_main(rank: int, world: int, port: int, data: str, run_dir: str) -> Non
     from vaelab.training import loop
 
     loop.make_objective = noiseless_elbo
-    fit(config(Path(data), batch_size=16), Path(run_dir), progress=False, log=lambda _: None)
+    _, state = fit(config(Path(data), batch_size=16), Path(run_dir), progress=False, log=lambda _: None)
+    (Path(run_dir).parent / f"seconds-rank{rank}.txt").write_text(repr(state.seconds))
     torch.distributed.destroy_process_group()
 
 
@@ -76,6 +77,9 @@ def test_two_ranks_of_batch_b_match_one_process_of_batch_2b(tmp_path: Path, monk
     monkeypatch.setattr(loop, "make_objective", noiseless_elbo)
     fit(config(data, batch_size=32), tmp_path / "single", progress=False, log=lambda _: None)
     ddp, single = (load_file(str(tmp_path / name / CHECKPOINT)) for name in ("ddp", "single"))
+    # one clock for all ranks (the slowest's), so a time-paced learning rate is the same on each
+    seconds = [float((tmp_path / f"seconds-rank{r}.txt").read_text()) for r in (0, 1)]
+    assert seconds[0] == seconds[1] > 0
     weights = [k for k in single if k.startswith("model.")]
     assert weights
     for key in weights:

@@ -158,3 +158,21 @@ def test_new_m1m2_runs_train_on_posterior_draws_and_old_configs_keep_the_means()
     assert SemiSupervisedExperiment.from_dict(saved).semisupervised.m1_features == "mean"
     with pytest.raises(ConfigError, match="m1_features: 'median' is not one of mean, sample"):
         default_experiment("m1m2").with_overrides({"semisupervised": {"m1_features": "median"}})
+
+
+def test_a_launcher_restart_of_a_fresh_command_continues_the_run(m2_run: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # torchrun --max-restarts re-runs the original (fresh) command after a failure: the run
+    # folder exists, and refusing it would use up every restart on FileExistsError
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(m2_run, copy)
+    # as if the command had asked for 9 epochs and a worker died after the 8th
+    saved = load_experiment(copy / "config.json")
+    saved.with_overrides({"train": {"epochs": 9}}).save(copy / "config.json")
+    with pytest.raises(FileExistsError):
+        fit_semisupervised(tiny(100, epochs=9), copy, progress=False, log=lambda message: None)
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")
+    fit_semisupervised(tiny(100, epochs=9), copy, progress=False, log=lambda message: None)
+    assert len((copy / "metrics.jsonl").read_text().splitlines()) == 9

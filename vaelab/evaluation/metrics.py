@@ -120,7 +120,9 @@ def held_out_metrics(
                     f"-log p(x) {-float(torch.cat(log_px).mean()):.2f}, "
                     f"-ELBO {-float(torch.cat(bounds).mean()):.2f} "
                     f"({time.perf_counter() - started:.0f} s)")
-    elbo_all, log_px_all, ess_all = torch.cat(bounds), torch.cat(log_px), torch.cat(ess)
+    # a rank whose shard is empty (fewer examples than ranks) still joins the gather
+    elbo_all, log_px_all, ess_all = (torch.cat(parts) if parts else x.new_empty(0)
+                                     for parts in (bounds, log_px, ess))
     if context is not None and context.enabled:
         elbo_all, log_px_all, ess_all = (context.gather(t) for t in (elbo_all, log_px_all, ess_all))
     result: dict[str, object] = {

@@ -154,6 +154,7 @@ def semisupervised_config(args: argparse.Namespace,
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model m2|m1m2 ...` and `vaelab train --resume RUN` of such a run."""
     from vaelab.evaluation.classification import evaluate_semisupervised_run
+    from vaelab.training.distributed import main_process_after_training
     from vaelab.training.semisupervised_fit import fit_semisupervised
 
     overrides = vae_overrides(args)
@@ -177,6 +178,8 @@ def train(args: argparse.Namespace) -> int:
         resume = False
     epochs_before = epochs_done(run_dir) if resume else -1
     fit_semisupervised(config, run_dir, resume, not args.no_progress)
+    if not main_process_after_training():
+        return 0
     if not args.no_eval and not already_evaluated(run_dir, epochs_before):
         metrics = evaluate_semisupervised_run(run_dir, k=config.train.eval_samples,
                                               examples=config.train.eval_examples,

@@ -133,6 +133,7 @@ def train(args: argparse.Namespace) -> int:
     """`vaelab train --model ssm ...`: train, evaluate, print the headline numbers."""
     from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
     from vaelab.training.checkpoint import CheckpointError
+    from vaelab.training.distributed import main_process_after_training
     from vaelab.training.sequence_loop import fit_sequences
 
     overrides = sequence_overrides(args)
@@ -155,6 +156,8 @@ def train(args: argparse.Namespace) -> int:
         resume = False
     epochs_before = epochs_done(run_dir) if resume else -1
     fit_sequences(config, run_dir, resume=resume, progress=not args.no_progress)
+    if not main_process_after_training():
+        return 0
     if not args.no_eval and not already_evaluated(run_dir, epochs_before):
         metrics = evaluate_sequence_run(run_dir, k=config.train.eval_samples,
                                         sequences=config.train.eval_sequences, device=config.train.device,

@@ -24,6 +24,7 @@ from vaelab.training.run_files import CHECKPOINT as CHECKPOINT
 from vaelab.training.run_files import CONFIG as CONFIG
 from vaelab.training.run_files import atomic_write_bytes as atomic_write_bytes
 from vaelab.training.run_files import atomic_write_text as atomic_write_text
+from vaelab.training.run_files import temporary_beside
 
 
 class CheckpointError(RuntimeError):
@@ -45,9 +46,13 @@ class LoopState:
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata)
-    os.replace(tmp, path)
+    tmp = temporary_beside(path)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -16,6 +16,7 @@ from vaelab.choices import BINARIZATIONS, OBJECTIVES, PRECISIONS
 from vaelab.choices import LR_SCHEDULES as LR_SCHEDULES
 from vaelab.models.model_config import ModelConfig
 from vaelab.training.config_files import ConfigError, build_sections, read_config_file
+from vaelab.training.run_files import atomic_write_text
 
 
 def learning_rate_at(schedule: str, base: float, epoch: int, seconds: float = 0.0,
@@ -167,7 +168,8 @@ class ExperimentConfig:
         return ExperimentConfig.from_dict(merged)
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        """Write the config atomically (ranks of a distributed job may read it meanwhile)."""
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 
     @staticmethod
     def load(path: Path) -> ExperimentConfig:

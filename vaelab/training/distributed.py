@@ -56,6 +56,14 @@ class Distributed:
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item() > 0)
 
+    def max(self, value: float) -> float:
+        """The largest of every rank's `value`, on every rank."""
+        if not self.enabled:
+            return value
+        tensor = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return float(tensor.item())
+
     def gather(self, values: torch.Tensor) -> torch.Tensor:
         """Concatenate every rank's 1-D tensor (sizes may differ) in rank order."""
         if not self.enabled:
@@ -120,6 +128,14 @@ def current() -> Distributed | None:
 def teardown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def main_process_after_training() -> bool:
+    """Leave the process group once training is over; True in the one process that goes on
+    to evaluate and report (rank 0, or the only process), so results are written once."""
+    context = current()
+    teardown()
+    return context is None or context.is_main
 
 
 class ObjectiveModule(nn.Module):

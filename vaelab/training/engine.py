@@ -328,7 +328,8 @@ def run_training(
         if settings.patience and loop.epochs_without_improvement >= settings.patience:
             loop.stopped_early = True
         loop.epoch += 1
-        loop.seconds += time.perf_counter() - started
+        # the slowest rank's clock on every rank: a time-paced learning rate stays the same on all
+        loop.seconds += context.max(time.perf_counter() - started)
         budget = settings.time_budget_minutes * 60.0
         loop.out_of_time = context.any(budget > 0 and loop.seconds >= budget
                                        and loop.epoch < settings.epochs)

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
+from vaelab.training.config_files import ConfigError
+
 
 def default_run_dir(prefix: str) -> Path:
-    """runs/PREFIX-YYYYmmdd-HHMMSS, with -2, -3, ... appended when that folder already exists."""
-    name, stamp = Path(prefix).name, time.strftime("%Y%m%d-%H%M%S")
+    """runs/PREFIX-YYYYmmdd-HHMMSS, with -2, -3, ... appended when that folder already exists.
+
+    Under torchrun every process must pick the same folder, and a restarted job its old one, so
+    the name comes from the launch's rendezvous id (runs/PREFIX-job-ID), never from a clock.
+    """
+    name = Path(prefix).name
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        job = os.environ.get("TORCHELASTIC_RUN_ID", "none")
+        if job in ("", "none"):
+            raise ConfigError("under torchrun every process must write to the same run folder: pass "
+                              "--run-dir (or launch with --standalone or --rdzv-id)")
+        return Path("runs") / f"{name}-job-{job}"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     path, n = Path("runs") / f"{name}-{stamp}", 1
     while path.exists():
         n += 1

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from vaelab.training.checkpoint import BEST_WEIGHTS, CHECKPOINT, CONFIG, CheckpointError
 from vaelab.training.config import ExperimentConfig
+from vaelab.training.distributed import restarted_by_launcher
 from vaelab.training.experiment import data_kind_of, load_experiment_splits
 from vaelab.training.loop import fit, print_now
 from vaelab.training.semisupervised import SemiSupervisedExperiment, check_m1_matches, resolve_classes
@@ -26,6 +27,10 @@ def fit_semisupervised(config: SemiSupervisedExperiment, run_dir: Path, resume: 
     """
     log = log or print_now
     run_dir = Path(run_dir)
+    if not resume and restarted_by_launcher() and (run_dir / CHECKPOINT).exists():
+        # torchrun re-ran the fresh command after a failure: continue M2 with the saved config
+        # (classes and M1 filled in), as the training loop does for any other run
+        config, resume = SemiSupervisedExperiment.load(run_dir / CONFIG), True
     if not resume:
         if (run_dir / CHECKPOINT).exists():
             raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to "

@@ -1,0 +1,43 @@
+"""Run-folder files are written whole, even by several writers of the same file at once."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from vaelab.training.run_files import atomic_write_bytes
+
+
+def test_concurrent_writers_of_one_file_never_collide_and_leave_no_temporary(tmp_path: Path) -> None:
+    # the ranks of a distributed job write the same config or label file at the same moment;
+    # with one shared temporary name, one writer's rename finds the file already moved away
+    path = tmp_path / "labelled.json"
+    contents = [bytes([65 + i]) * 50_000 for i in range(4)]
+    errors: list[BaseException] = []
+
+    def writer(data: bytes) -> None:
+        try:
+            for _ in range(40):
+                atomic_write_bytes(path, data)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(data,)) for data in contents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert path.read_bytes() in contents
+    assert [p.name for p in tmp_path.iterdir()] == ["labelled.json"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_removes_its_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    atomic_write_bytes(path, b"old")
+    with pytest.raises(TypeError):
+        atomic_write_bytes(path, "not bytes")  # type: ignore[arg-type]
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
