@@ -134,3 +134,13 @@ def test_resume_before_the_first_checkpoint_starts_over(tmp_path: Path) -> None:
     _, loop = fit(config, tmp_path, resume=True, progress=False, log=logs.append)
     assert loop.epoch == 1 and (tmp_path / CHECKPOINT).is_file()
     assert "before its first checkpoint" in logs[0]
+
+
+def test_resuming_drops_redone_and_torn_metric_lines(tmp_path: Path) -> None:
+    # a process killed while appending leaves half a line; the resume must not choke on it
+    from vaelab.training.engine import truncate_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"epoch": 1}\n\n{"epoch": 2}\n{"epoch": 3}\n{"epoch": 4, "tra')
+    truncate_metrics(path, 2)
+    assert path.read_text() == '{"epoch": 1}\n{"epoch": 2}\n'

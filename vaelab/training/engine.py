@@ -33,6 +33,7 @@ from vaelab.training.checkpoint import (
 )
 from vaelab.training.distributed import Distributed, restarted_by_launcher, wrap_objective
 from vaelab.training.fast_path import compiled, precision_advice, with_autocast
+from vaelab.training.run_files import atomic_write_text
 
 METRICS = "metrics.jsonl"
 
@@ -152,9 +153,16 @@ def truncate_metrics(path: Path, epochs_done: int) -> None:
     """Drop metric lines for epochs a resumed run will redo (written after the last checkpoint)."""
     if not path.exists():
         return
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-    kept = [ln for ln in lines if json.loads(ln).get("epoch", 0) <= epochs_done]
-    path.write_text("".join(ln + "\n" for ln in kept))
+    kept = [ln for ln in path.read_text().splitlines() if _epoch_of(ln) <= epochs_done]
+    atomic_write_text(path, "".join(ln + "\n" for ln in kept))
+
+
+def _epoch_of(line: str) -> float:
+    """A metrics line's epoch; blank or torn lines (a process killed mid-write) sort last."""
+    try:
+        return json.loads(line).get("epoch", 0)
+    except (json.JSONDecodeError, AttributeError):
+        return math.inf
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
@@ -266,6 +274,9 @@ def run_training(
     say = log if context.is_main else silent
     run_dir = Path(run_dir)
     model, optimizer = task.model, task.optimizer
+    # before DDP wraps the model: its construction broadcasts rank 0's weights, so every rank
+    # starts from what rank 0 loaded or initialised (a warm start included)
+    loop = _prepare_folder(task, run_dir, resume, context, settings, say)
     objective = wrap_objective(model, task.objective, context)
     objective = with_autocast(objective, settings.precision, context.device)
     advice = precision_advice(settings.precision, context.device)
@@ -273,7 +284,6 @@ def run_training(
         say(f"warning: {advice}")
     if settings.compile:
         objective = compiled(objective)
-    loop = _prepare_folder(task, run_dir, resume, context, settings, say)
     context.barrier()  # nobody trains before rank 0 has set the folder up
 
     if resume and loop.stopped_early:
