@@ -66,6 +66,7 @@ def _rank_main(rank: int, world: int, port: int, data: str, run_dir: str) -> Non
     loop.make_objective = noiseless_elbo
     _, state = fit(config(Path(data), batch_size=16), Path(run_dir), progress=False, log=lambda _: None)
     (Path(run_dir).parent / f"seconds-rank{rank}.txt").write_text(repr(state.seconds))
+    (Path(run_dir).parent / f"noise-rank{rank}.txt").write_text(repr(torch.rand(1).item()))
     torch.distributed.destroy_process_group()
 
 
@@ -80,6 +81,9 @@ def test_two_ranks_of_batch_b_match_one_process_of_batch_2b(tmp_path: Path, monk
     # one clock for all ranks (the slowest's), so a time-paced learning rate is the same on each
     seconds = [float((tmp_path / f"seconds-rank{r}.txt").read_text()) for r in (0, 1)]
     assert seconds[0] == seconds[1] > 0
+    # ranks draw different noise (the same seed everywhere would give every rank the same ε)
+    noise = [(tmp_path / f"noise-rank{r}.txt").read_text() for r in (0, 1)]
+    assert noise[0] != noise[1]
     weights = [k for k in single if k.startswith("model.")]
     assert weights
     for key in weights:

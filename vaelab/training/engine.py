@@ -144,6 +144,10 @@ class RunningMeans:
         return {name: v / count for name, v in zip(self.names, sums, strict=True)}
 
 
+#: keeps the ranks' noise seeds apart from the shuffle and binarization seeds
+RANK_NOISE_OFFSET = 1_000
+
+
 def epoch_seed(seed: int, epoch: int, offset: int = 0) -> int:
     """The seed of one epoch's shuffle (a source may add an offset of its own)."""
     return (seed * 1_000_003 + epoch * 7919 + offset) % (2**63)
@@ -277,6 +281,8 @@ def run_training(
     # before DDP wraps the model: its construction broadcasts rank 0's weights, so every rank
     # starts from what rank 0 loaded or initialised (a warm start included)
     loop = _prepare_folder(task, run_dir, resume, context, settings, say)
+    if context.enabled:  # each rank its own noise (reparameterised draws), reproducible per rank
+        torch.manual_seed(epoch_seed(settings.seed, loop.step, offset=RANK_NOISE_OFFSET + context.rank))
     objective = wrap_objective(model, task.objective, context)
     objective = with_autocast(objective, settings.precision, context.device)
     advice = precision_advice(settings.precision, context.device)
