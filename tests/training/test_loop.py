@@ -144,3 +144,10 @@ def test_resuming_drops_redone_and_torn_metric_lines(tmp_path: Path) -> None:
     path.write_text('{"epoch": 1}\n\n{"epoch": 2}\n{"epoch": 3}\n{"epoch": 4, "tra')
     truncate_metrics(path, 2)
     assert path.read_text() == '{"epoch": 1}\n{"epoch": 2}\n'
+
+
+def test_reading_metrics_skips_a_torn_line(tmp_path: Path) -> None:
+    from vaelab.training.engine import read_metrics
+
+    (tmp_path / "metrics.jsonl").write_text('{"epoch": 1}\n\n{"epoch": 2, "tra')
+    assert read_metrics(tmp_path) == [{"epoch": 1}]

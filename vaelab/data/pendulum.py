@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -21,6 +20,7 @@ from typing import Final
 import numpy as np
 import torch
 
+from vaelab.atomic_files import temporary_beside
 from vaelab.data.errors import DataError
 from vaelab.data.pendulum_config import PENDULUM as PENDULUM
 from vaelab.data.pendulum_config import SPLITS as SPLITS
@@ -146,13 +146,12 @@ def save_splits(path: Path, splits: dict[str, SequenceSet], config: PendulumConf
         arrays[f"{split}_mask"] = data.mask.numpy()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.npz")
-    os.close(handle)  # unique: ranks or jobs filling the same cache at once never share one
+    name = temporary_beside(path, suffix=".tmp.npz")  # ranks or jobs filling one cache at once
     try:
         np.savez_compressed(name, **arrays)
         os.replace(name, path)
     except BaseException:
-        Path(name).unlink(missing_ok=True)
+        name.unlink(missing_ok=True)
         raise
     return path
 

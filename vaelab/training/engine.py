@@ -174,7 +174,13 @@ def read_metrics(run_dir: Path) -> list[dict]:
     path = Path(run_dir) / METRICS
     if not path.exists():
         return []
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # blank, or torn by a process killed mid-write
+            continue
+    return records
 
 
 @dataclass(frozen=True)
@@ -281,8 +287,6 @@ def run_training(
     # before DDP wraps the model: its construction broadcasts rank 0's weights, so every rank
     # starts from what rank 0 loaded or initialised (a warm start included)
     loop = _prepare_folder(task, run_dir, resume, context, settings, say)
-    if context.enabled:  # each rank its own noise (reparameterised draws), reproducible per rank
-        torch.manual_seed(epoch_seed(settings.seed, loop.step, offset=RANK_NOISE_OFFSET + context.rank))
     objective = wrap_objective(model, task.objective, context)
     objective = with_autocast(objective, settings.precision, context.device)
     advice = precision_advice(settings.precision, context.device)
@@ -304,6 +308,9 @@ def run_training(
     while loop.epoch < settings.epochs and not (loop.stopped_early or loop.out_of_time):
         epoch = loop.epoch
         started = time.perf_counter()
+        if context.enabled:  # each rank its own noise (reparameterised draws), seeded per epoch so
+            # that a resumed job draws what an uninterrupted one would
+            torch.manual_seed(epoch_seed(settings.seed, loop.step, offset=RANK_NOISE_OFFSET + context.rank))
         learning_rate = task.learning_rate(epoch, loop.seconds)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate * group.get("lr_factor", 1.0)
@@ -341,8 +348,9 @@ def run_training(
                 save_weights(run_dir / BEST_WEIGHTS, model)
         else:
             loop.epochs_without_improvement += 1
-        if settings.patience and loop.epochs_without_improvement >= settings.patience:
-            loop.stopped_early = True
+        # on every rank or none: a validation score that is not reduced over ranks may differ
+        loop.stopped_early = context.any(bool(settings.patience)
+                                         and loop.epochs_without_improvement >= settings.patience)
         loop.epoch += 1
         # the slowest rank's clock on every rank: a time-paced learning rate stays the same on all
         loop.seconds += context.max(time.perf_counter() - started)

@@ -20,8 +20,8 @@ def default_run_dir(prefix: str) -> Path:
         job = os.environ.get("TORCHELASTIC_RUN_ID", "none")
         if job in ("", "none"):
             raise ConfigError("under torchrun every process must write to the same run folder: pass "
-                              "--run-dir (or launch with --standalone or --rdzv-id)")
-        return Path("runs") / f"{name}-job-{job}"
+                              "--run-dir (in Python: run_dir=), or launch with --standalone or --rdzv-id")
+        return Path("runs") / f"{name}-job-{job.replace('/', '-')}"
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path, n = Path("runs") / f"{name}-{stamp}", 1
     while path.exists():

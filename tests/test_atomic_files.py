@@ -1,13 +1,15 @@
-"""Run-folder files are written whole, even by several writers of the same file at once."""
+"""Files are written whole, even by several writers of the same file at once."""
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from pathlib import Path
 
 import pytest
 
-from vaelab.training.run_files import atomic_write_bytes
+from vaelab.atomic_files import FILE_MODE, atomic_write_bytes
 
 
 def test_concurrent_writers_of_one_file_never_collide_and_leave_no_temporary(tmp_path: Path) -> None:
@@ -41,3 +43,13 @@ def test_a_failed_write_keeps_the_old_file_and_removes_its_temporary(tmp_path: P
         atomic_write_bytes(path, "not bytes")  # type: ignore[arg-type]
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]
+
+
+def test_written_files_get_the_permissions_open_would_give(tmp_path: Path) -> None:
+    # the unique temporary starts private (0600); a shared run folder or data cache must not
+    path = tmp_path / "report.html"
+    atomic_write_bytes(path, b"<html>")
+    assert stat.S_IMODE(os.stat(path).st_mode) == FILE_MODE
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    assert stat.S_IMODE(os.stat(plain).st_mode) == FILE_MODE
