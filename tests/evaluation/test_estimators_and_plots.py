@@ -8,7 +8,12 @@ import matplotlib.image as mpimg
 import torch
 
 from vaelab.evaluation import compare_estimators, format_table
-from vaelab.evaluation.plots import image_grid, plot_estimator_comparison, save_image_grid
+from vaelab.evaluation.plots import (
+    image_grid,
+    plot_estimator_comparison,
+    plot_training_curves,
+    save_image_grid,
+)
 from vaelab.models import LinearGaussianModel
 
 
@@ -46,3 +51,13 @@ def test_pictures_are_written(tmp_path: Path) -> None:
     rows = compare_estimators(model, torch.randn(4, 5), ks=(1, 10))
     plot = plot_estimator_comparison(rows, tmp_path / "e.png")
     assert plot.stat().st_size > 10_000
+
+
+def test_training_curves_gain_a_classification_panel_when_epochs_record_an_error(tmp_path: Path) -> None:
+    records = [{"epoch": e, "train_bound": -100.0 + e, "valid_bound": -101.0 + e, "train_kl": 5.0,
+                "train_reconstruction": -95.0 + e} for e in (1, 2, 3)]
+    plain = mpimg.imread(plot_training_curves(records, tmp_path / "plain.png"))
+    semi = [{**r, "valid_error": 0.5 / r["epoch"], "train_labelled_error": 0.1} for r in records]
+    semi[0]["valid_error"] = None  # an epoch without a score is left out, not drawn as zero
+    classified = mpimg.imread(plot_training_curves(semi, tmp_path / "semi.png"))
+    assert classified.shape[0] == plain.shape[0] and classified.shape[1] == plain.shape[1] * 3 // 2

@@ -9,14 +9,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from vaelab.data import ImageSet
+from vaelab.data.labelled import UNLABELLED
+from vaelab.data.representation import to_model_space
 from vaelab.evaluation.classification import class_probabilities
 from vaelab.evaluation.run import held_out_tensor
 from vaelab.training.config import ConfigError
-from vaelab.training.experiment import load_trained_model
+from vaelab.training.experiment import SPLIT_SEED, load_trained_model
+from vaelab.training.loop import read_metrics
 from vaelab.training.semisupervised import (
     LABELLED_JSON,
     SemiSupervisedExperiment,
     default_experiment,
+    held_out_error,
     labelled_subset,
     load_experiment,
 )
@@ -57,6 +62,29 @@ def m2_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_tiny_m2_drops_error_well_below_chance(m2_run: Path) -> None:
     assert test_error(m2_run) < 0.5 < CHANCE
+
+
+def test_every_epoch_records_the_validation_error_and_it_falls(m2_run: Path) -> None:
+    errors = [record["valid_error"] for record in read_metrics(m2_run)]
+    assert len(errors) == 8 and all(0.0 <= error <= 1.0 for error in errors)
+    assert min(errors) < 0.5 and errors[0] > min(errors)
+
+
+def test_the_validation_error_is_the_share_of_wrong_most_probable_classes(m2_run: Path) -> None:
+    model, _, splits = load_trained_model(m2_run)
+    valid = splits.valid
+    assert valid is not None and valid.labels is not None
+    x = to_model_space(valid.images, valid.binary, model.data_kind,
+                       torch.Generator().manual_seed(SPLIT_SEED))
+    wrong = class_probabilities(model, x).argmax(-1) != valid.labels
+    assert held_out_error(model, valid, SPLIT_SEED) == pytest.approx(wrong.double().mean().item())
+    # unlabelled images are not scored; with none labelled there is no error to report
+    labels = valid.labels.clone()
+    labels[::2] = UNLABELLED
+    half = ImageSet(valid.images, labels, valid.binary, valid.name)
+    assert held_out_error(model, half, SPLIT_SEED) == pytest.approx(wrong[1::2].double().mean().item())
+    none = ImageSet(valid.images, torch.full_like(labels, UNLABELLED), valid.binary, valid.name)
+    assert held_out_error(model, none, SPLIT_SEED) is None
 
 
 def test_labelled_subset_is_saved_balanced_and_read_back(m2_run: Path) -> None:

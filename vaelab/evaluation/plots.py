@@ -45,9 +45,22 @@ def save_image_grid(images: torch.Tensor, path: Path, columns: int | None = None
 
 
 def plot_training_curves(records: Sequence[dict], path: Path) -> Path:
-    """Train/validation bound and the KL term against epoch."""
+    """Train/validation bound and the KL term against epoch; for a run that records a validation
+    classification error (semi-supervised runs), that error too."""
     epochs = [r["epoch"] for r in records]
-    fig, (ax_bound, ax_kl) = plt.subplots(1, 2, figsize=(10, 4))
+    with_error = any(r.get("valid_error") is not None for r in records)
+    fig, axes = plt.subplots(1, 3 if with_error else 2, figsize=(15 if with_error else 10, 4))
+    ax_bound, ax_kl = axes[0], axes[1]
+    if with_error:
+        ax_error = axes[2]
+        scored = [(r["epoch"], 100 * r["valid_error"]) for r in records if r.get("valid_error") is not None]
+        ax_error.plot(*zip(*scored, strict=True), marker="s", color="C1", label="validation error")
+        if all("train_labelled_error" in r for r in records):
+            ax_error.plot(epochs, [100 * r["train_labelled_error"] for r in records], marker="o",
+                          color="C0", label="labelled training error")
+        ax_error.set(xlabel="epoch", ylabel="classification error (%)", title="Classification")
+        ax_error.legend()
+        ax_error.grid(alpha=0.3)
     ax_bound.plot(epochs, [r["train_bound"] for r in records], marker="o", label="train bound")
     if any(r.get("valid_bound") is not None for r in records):
         ax_bound.plot(epochs, [r.get("valid_bound") for r in records], marker="s",

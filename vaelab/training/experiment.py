@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -23,9 +24,11 @@ from vaelab.objectives.registry import make_objective
 from vaelab.objectives.result import ObjectiveValue
 from vaelab.training.checkpoint import CONFIG, CheckpointError, load_run_weights
 from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig
+from vaelab.training.distributed import Distributed
 from vaelab.training.semisupervised import (
     SemiSupervisedExperiment,
     build_semisupervised_model,
+    held_out_error,
     load_experiment,
     make_semisupervised_objective,
     with_unlabelled,
@@ -111,6 +114,27 @@ def make_training_objective(
     if isinstance(config, SemiSupervisedExperiment):
         return make_semisupervised_objective(config, model, splits.train, run_dir, device)
     return named(config.train.objective, config.train.samples)
+
+
+def epoch_extras(config: ExperimentConfig, splits: Splits, context: Distributed | None = None,
+                 ) -> tuple[Callable[[LatentVariableModel], dict[str, Any]] | None,
+                            Callable[[dict[str, Any]], str] | None]:
+    """What an epoch's record gains beyond the bounds, and how its progress line shows it: a
+    semi-supervised run with labelled validation images records their classification error
+    (`valid_error`), the curve its users watch; other runs add nothing."""
+    valid = splits.valid
+    if not (isinstance(config, SemiSupervisedExperiment) and isinstance(valid, ImageSet)
+            and len(valid) > 0 and valid.labels is not None):
+        return None, None
+
+    def extras(model: LatentVariableModel) -> dict[str, Any]:
+        return {"valid_error": held_out_error(model, valid, SPLIT_SEED, context)}
+
+    def describe(record: dict[str, Any]) -> str:
+        error = record.get("valid_error")
+        return "" if error is None else f"  valid error {100 * error:.2f} %"
+
+    return extras, describe
 
 
 def data_kind_of(config: ExperimentConfig) -> str:

@@ -40,6 +40,7 @@ from vaelab.training.experiment import (
     SPLIT_SEED,
     build_model,
     data_kind_of,
+    epoch_extras,
     load_experiment_splits,
     make_training_objective,
     record_data,
@@ -112,6 +113,7 @@ def fit(
     def validate(model: LatentVariableModel) -> float | None:
         return held_out_bound(model, valid, data_kind, context) if valid is not None else None
 
+    extras, describe = epoch_extras(config, splits, context)
     if isinstance(splits.train, StreamedImages):
         batches = streamed_batches(splits.train, data_kind, train_cfg.batch_size, train_cfg.seed, device,
                                    config.data.workers)
@@ -123,7 +125,7 @@ def fit(
         learning_rate=lambda epoch, seconds: learning_rate_at(
             train_cfg.lr_schedule, train_cfg.learning_rate, epoch, seconds, train_cfg.epochs,
             train_cfg.time_budget_minutes, train_cfg.final_lr_fraction),
-        save_config=config.save, validate=validate)
+        save_config=config.save, validate=validate, extras=extras, describe=describe)
     loop = run_training(task, settings_of(config), run_dir, context, resume=resume,
                         progress=progress, log=log, on_epoch=on_epoch)
     return model, loop

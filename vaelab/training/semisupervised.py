@@ -25,9 +25,10 @@ from vaelab.models.base import LatentVariableModel
 from vaelab.models.config import build_vae
 from vaelab.models.m1m2 import StackedM1M2
 from vaelab.models.m2 import M2Shape, build_m2
-from vaelab.objectives.semisupervised import SemiSupervisedObjective, classification_weight
+from vaelab.objectives.semisupervised import SemiSupervisedObjective, classification_weight, m2_view
 from vaelab.training.checkpoint import BEST_WEIGHTS, CheckpointError, atomic_write_text, load_weights
 from vaelab.training.config import ConfigError, ExperimentConfig
+from vaelab.training.distributed import Distributed
 from vaelab.training.semisupervised_config import KIND_DEFAULTS as KIND_DEFAULTS
 from vaelab.training.semisupervised_config import KINDS as KINDS
 from vaelab.training.semisupervised_config import LABELLED_JSON as LABELLED_JSON
@@ -117,6 +118,35 @@ def labelled_subset(config: SemiSupervisedExperiment, train: ImageSet,
             "per_class": counts, "indices": index.tolist(),
             "targets": train.labels[index].tolist()}) + "\n")
     return index
+
+
+@torch.no_grad()
+def held_out_error(model: LatentVariableModel, images: ImageSet, seed: int,
+                   context: Distributed | None = None, batch_size: int = 1000) -> float | None:
+    """Share of the labelled held-out images whose most probable class under q(y | x) is wrong
+    (None when none carries a label): the classification curve a run's epochs record. Grey images
+    meeting a Bernoulli likelihood are binarized from `seed` (the same sample every epoch); with a
+    distributed `context` each rank scores every world_size-th image and the counts are summed."""
+    if images.labels is None:
+        return None
+    device = next(model.parameters()).device
+    rank, world = (context.rank, context.world_size) if context is not None else (0, 1)
+    rows = torch.arange(rank, len(images), world)
+    rows = rows[images.labels[rows] != UNLABELLED]
+    fixed = torch.Generator(device=device).manual_seed(seed + rank)
+    was_training = model.training
+    model.eval()
+    counts = torch.zeros(2, dtype=torch.float64, device=device)  # wrong, scored
+    for start in range(0, rows.shape[0], batch_size):
+        index = rows[start:start + batch_size]
+        x = to_model_space(images.images[index].to(device), images.binary, model.data_kind, fixed)
+        m2, h = m2_view(model, x)
+        wrong = m2.classifier(h).probs.argmax(-1) != images.labels[index].to(device)
+        counts += torch.stack([wrong.double().sum(), counts.new_tensor(float(index.numel()))])
+    model.train(was_training)
+    if context is not None:
+        counts = context.sum(counts)
+    return None if counts[1] == 0 else (counts[0] / counts[1]).item()
 
 
 #: training images from which M1's active dimensions are judged
