@@ -24,6 +24,7 @@ from vaelab.training.run_files import CHECKPOINT as CHECKPOINT
 from vaelab.training.run_files import CONFIG as CONFIG
 from vaelab.training.run_files import atomic_write_bytes as atomic_write_bytes
 from vaelab.training.run_files import atomic_write_text as atomic_write_text
+from vaelab.atomic_files import FILE_MODE
 from vaelab.training.run_files import temporary_beside
 
 
@@ -49,6 +50,7 @@ def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[s
     tmp = temporary_beside(path)
     try:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata)
+        os.chmod(tmp, FILE_MODE)  # safetensors recreates the file with 0600
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
