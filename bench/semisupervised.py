@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from vaelab.evaluation.classification import evaluate_semisupervised_run
+from vaelab.training.loop import read_metrics
 from vaelab.training.semisupervised import default_experiment
 from vaelab.training.semisupervised_fit import fit_semisupervised
 
@@ -32,6 +33,11 @@ SETTINGS = {
     "m2": {"train": {"learning_rate": 1e-3, "kl_warmup_steps": 2000}},
     "m1m2": {"train": {"learning_rate": 1e-3, "kl_warmup_steps": 2000}},
 }
+
+
+#: what the results JSON keeps of each M2 epoch (bench/plot_semisupervised.py draws it)
+CURVE_KEYS = ("epoch", "seconds", "train_bound", "valid_bound", "valid_error",
+              "train_labelled_error", "learning_rate")
 
 
 def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dict:
@@ -54,12 +60,16 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
     trained = time.perf_counter() - started
     metrics = evaluate_semisupervised_run(run_dir, k=0, examples=1000, device=args.device,
                                           seed=seed, log=lambda message: None)
-    records = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    records = read_metrics(run_dir)
     result = {"model": kind, "seed": seed, "error": metrics["classification"]["error"]["mean"],
               "per_class_error": metrics["classification"]["per_class_error"],
               "unlabelled_bound": metrics["test"]["elbo"]["mean"],
               "epochs": records[-1]["epoch"], "steps": records[-1]["step"],
-              "train_seconds": trained, "run_dir": str(run_dir)}
+              "train_seconds": trained, "run_dir": str(run_dir),
+              "curve": [{key: r.get(key) for key in CURVE_KEYS} for r in records]}
+    if (run_dir / "m1").is_dir():
+        result["m1_curve"] = [{key: r.get(key) for key in ("epoch", "seconds", "train_bound")}
+                              for r in read_metrics(run_dir / "m1")]
     print(f"  {kind:5s} seed {seed}: test error {100 * result['error']:.2f}% after "
           f"{result['epochs']} M2 epochs ({result['steps']} steps), {trained / 60:.1f} min",
           flush=True)
@@ -73,8 +83,8 @@ def table(results: list[dict]) -> str:
         errors = [100 * r["error"] for r in results if r["model"] == kind]
         if not errors:
             continue
-        std = statistics.stdev(errors) if len(errors) > 1 else float("nan")
-        lines.append(f"{kind:7s} {len(errors):5d} {statistics.mean(errors):19.2f}% ± {std:4.2f}"
+        spread = f"± {statistics.stdev(errors):4.2f}" if len(errors) > 1 else "(1 seed)"
+        lines.append(f"{kind:7s} {len(errors):5d} {statistics.mean(errors):19.2f}% {spread:>8s}"
                      f"   {PAPER[kind][0]:>14s}")
     return "\n".join(lines)
 
