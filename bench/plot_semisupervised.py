@@ -66,7 +66,8 @@ def plot(records: list[dict], result: dict | None, out: Path, paper: float | Non
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=Path, help="results JSON of bench/semisupervised.py or a metrics.jsonl")
+    parser.add_argument("source", type=Path,
+                        help="results JSON of bench/semisupervised.py or a metrics.jsonl")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     parser.add_argument("--paper", type=float, default=11.97, help="published test error %% (0 = none)")
     parser.add_argument("--target", type=float, default=0.0, help="target test error %% (0 = none)")

@@ -143,8 +143,9 @@ def _fit_rank_main(rank: int, world: int, port: int, run_dir: str) -> None:
     torch.set_num_threads(1)
     import vaelab
 
-    vaelab.fit(_tiny_model(), _fit_data(), objective=noiseless_elbo("elbo", 1), epochs=2, batch_size=16,
-               lr=1e-2, run_dir=run_dir, device="cpu", progress=False, log=lambda _: None)
+    vaelab.fit(_tiny_model(), _fit_data(), valid=_valid_data(), objective=noiseless_elbo("elbo", 1),
+               epochs=2, batch_size=16, lr=1e-2, run_dir=run_dir, device="cpu", progress=False,
+               log=lambda _: None)
     torch.distributed.destroy_process_group()
 
 
@@ -159,17 +160,27 @@ def _fit_data() -> torch.Tensor:
     return (torch.rand(256, 1, 6, 6, generator=torch.Generator().manual_seed(0)) < 0.3).float()
 
 
+def _valid_data() -> torch.Tensor:
+    """Fewer examples than one global batch (2 × 16), and an odd number: rank 0 scores one more."""
+    return (torch.rand(21, 1, 6, 6, generator=torch.Generator().manual_seed(1)) < 0.3).float()
+
+
 def test_vaelab_fit_under_torchrun_matches_one_process(tmp_path: Path) -> None:
     import vaelab
 
     mp.spawn(_fit_rank_main, args=(2, free_port(), str(tmp_path / "ddp")), nprocs=2)
-    vaelab.fit(_tiny_model(), _fit_data(), objective=noiseless_elbo("elbo", 1), epochs=2, batch_size=32,
-               lr=1e-2, run_dir=tmp_path / "single", device="cpu", progress=False, log=lambda _: None)
+    vaelab.fit(_tiny_model(), _fit_data(), valid=_valid_data(), objective=noiseless_elbo("elbo", 1),
+               epochs=2, batch_size=32, lr=1e-2, run_dir=tmp_path / "single", device="cpu",
+               progress=False, log=lambda _: None)
     ddp, single = (load_file(str(tmp_path / name / CHECKPOINT)) for name in ("ddp", "single"))
     weights = [k for k in single if k.startswith("model.")]
     for key in weights:
         torch.testing.assert_close(ddp[key], single[key], atol=2e-5, rtol=1e-4)
     assert read_metrics(tmp_path / "ddp")[-1]["step"] == read_metrics(tmp_path / "single")[-1]["step"] == 16
+    # the validation bound scores all 21 examples once across the ranks, as one process does
+    for ddp_record, single_record in zip(read_metrics(tmp_path / "ddp"), read_metrics(tmp_path / "single"),
+                                         strict=True):
+        assert ddp_record["valid_bound"] == pytest.approx(single_record["valid_bound"], rel=1e-4)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,22 @@ def _steps(n: int, batch_size: int, context: Distributed) -> int:
     return steps
 
 
+def _rank_rows(order: torch.Tensor, batch_size: int, context: Distributed,
+               whole: bool) -> Iterator[torch.Tensor]:
+    """This rank's rows of `order` for each step: its slice of every global batch (training), or
+    with `whole` its every world_size-th row in batches, so that across ranks every example is
+    scored exactly once and none is dropped (validation; ranks may take one batch more or less)."""
+    if whole:
+        mine = order[context.rank::context.world_size]
+        for start in range(0, mine.shape[0], batch_size):
+            yield mine[start:start + batch_size]
+        return
+    global_batch = batch_size * context.world_size
+    for i in range(_steps(order.shape[0], batch_size, context)):
+        start = i * global_batch + context.rank * batch_size
+        yield order[start:min(start + batch_size, (i + 1) * global_batch)]
+
+
 class TensorBatches:
     """Minibatches of a tensor of examples held on the device, reshuffled every epoch.
 
@@ -53,15 +69,14 @@ class TensorBatches:
     def steps_per_epoch(self, context: Distributed) -> int:
         return _steps(len(self), self.batch_size, context)
 
-    def epoch(self, epoch: int, context: Distributed) -> Iterator[tuple[torch.Tensor, int]]:
-        device, batch_size = self.data.device, self.batch_size
-        global_batch = batch_size * context.world_size
+    def epoch(self, epoch: int, context: Distributed,
+              whole: bool = False) -> Iterator[tuple[torch.Tensor, int]]:
+        device = self.data.device
         shuffle = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
         pixels = torch.Generator(device=device).manual_seed(epoch_seed(self.seed, epoch) + 1 + context.rank)
         order = torch.randperm(len(self), generator=shuffle).to(device)
-        for i in range(self.steps_per_epoch(context)):
-            start = i * global_batch + context.rank * batch_size
-            rows = self.data[order[start:min(start + batch_size, (i + 1) * global_batch)]]
+        for index in _rank_rows(order, self.batch_size, context, whole):
+            rows = self.data[index]
             x = self.prepare(rows, pixels) if self.prepare is not None else rows
             yield x, int(x.shape[0])
 
@@ -117,13 +132,11 @@ class SequenceBatches:
     def steps_per_epoch(self, context: Distributed) -> int:
         return _steps(len(self), self.batch_size, context)
 
-    def epoch(self, epoch: int, context: Distributed) -> Iterator[tuple[SequenceBatch, int]]:
+    def epoch(self, epoch: int, context: Distributed,
+              whole: bool = False) -> Iterator[tuple[SequenceBatch, int]]:
         shuffle = torch.Generator().manual_seed(epoch_seed(self.seed, epoch, self.SEED_OFFSET))
         order = torch.randperm(len(self), generator=shuffle)
-        global_batch = self.batch_size * context.world_size
-        for i in range(self.steps_per_epoch(context)):
-            start = i * global_batch + context.rank * self.batch_size
-            index = order[start:min(start + self.batch_size, (i + 1) * global_batch)]
+        for index in _rank_rows(order, self.batch_size, context, whole):
             batch = sequence_batch(self.data, self.data_kind, self.device, index)
             batch = random_windows(batch, self.window, shuffle)
             yield batch, batch.size
@@ -155,16 +168,15 @@ class LoaderBatches:
     def steps_per_epoch(self, context: Distributed) -> int:
         return _steps(len(self), self.batch_size, context)
 
-    def epoch(self, epoch: int, context: Distributed) -> Iterator[tuple[torch.Tensor, int]]:
+    def epoch(self, epoch: int, context: Distributed,
+              whole: bool = False) -> Iterator[tuple[torch.Tensor, int]]:
         seed = epoch_seed(self.seed, epoch)
         shuffle = torch.Generator().manual_seed(seed)
         pixels = torch.Generator(device=self.device).manual_seed(seed + 1 + context.rank)
         order = torch.randperm(len(self), generator=shuffle)
-        global_batch = self.batch_size * context.world_size
-        mine = [[int(i) for i in order[step * global_batch + context.rank * self.batch_size:
-                                       min(step * global_batch + (context.rank + 1) * self.batch_size,
-                                           (step + 1) * global_batch)]]
-                for step in range(self.steps_per_epoch(context))]
+        mine = [index.tolist() for index in _rank_rows(order, self.batch_size, context, whole)]
+        if not mine:  # this rank's share of a small held-out set is empty
+            return
         loader = DataLoader(self.dataset, batch_sampler=mine, num_workers=self.workers,
                             collate_fn=_collate_examples if self.prepare is None else stack_examples,
                             pin_memory=self.device.type == "cuda",

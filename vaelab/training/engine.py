@@ -61,8 +61,9 @@ class BatchSource(Protocol):
     def steps_per_epoch(self, context: Distributed) -> int:
         """Optimiser steps in one epoch on every rank."""
 
-    def epoch(self, epoch: int, context: Distributed) -> Iterator[tuple[Any, int]]:
-        """This rank's (batch, number of examples in it) for each step of `epoch`."""
+    def epoch(self, epoch: int, context: Distributed, whole: bool = False) -> Iterator[tuple[Any, int]]:
+        """This rank's (batch, number of examples in it) for each step of `epoch`; with `whole`
+        (validation) the ranks' batches together hold every example exactly once."""
 
 
 def make_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.Adam:

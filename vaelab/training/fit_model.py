@@ -152,7 +152,7 @@ def _mean_bound(model: torch.nn.Module, objective: Objective, batches: BatchSour
     was_training = model.training
     model.eval()
     total = torch.zeros(2, dtype=torch.float64)
-    for batch, size in batches.epoch(0, context):
+    for batch, size in batches.epoch(0, context, whole=True):
         bound = objective(model, batch, 1.0).bound.double().cpu()
         total += torch.stack([bound.mean() * size, torch.tensor(float(size), dtype=torch.float64)])
     model.train(was_training)
