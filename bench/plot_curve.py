@@ -1,11 +1,14 @@
-"""Learning curve of a bench/likelihood.py run: train −ELBO and learning rate against minutes.
+"""Learning curve of a benchmark run against training minutes.
 
     python bench/plot_curve.py bench/results/vae1-cosine-120.json --out bench/results/vae1-cosine-120.png
     python bench/plot_curve.py bench/results/runs/vae-1-seed0-cosine-.../metrics.jsonl --out curve.png
+    python bench/plot_curve.py bench/results/semisupervised-m2-120min-seed0.json --out m2.png
 
-Reads the "curve" a results JSON records (or a run folder's metrics.jsonl); with a results JSON
-the test −log p(x) and −ELBO it measured are marked at the end of training. Lines mark the
-paper's −log p(x) and an optional target (`--target`).
+A bench/likelihood.py run: train −ELBO and learning rate, with the test −log p(x) and −ELBO it
+measured marked at the end and lines at the paper's −log p(x) and an optional `--target`. A
+bench/semisupervised.py run (its first result): M2's bounds beside the validation error, with the
+measured test error and the paper's. A run folder's metrics.jsonl draws the same without the
+measured figures (semi-supervised when its epochs record a labelled error).
 """
 
 from __future__ import annotations
@@ -19,13 +22,24 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+#: per kind of run: the published figure, the target and the title drawn by default
+DEFAULTS = {
+    "likelihood": (86.76, 87.5, "vae-1 (Burda et al. 2016), cosine schedule, 1 CPU thread"),
+    "semisupervised": (11.97, None, "M2, 100 labels, 1 CPU thread"),
+}
 
-def load(path: Path) -> tuple[list[dict], dict | None]:
-    """The per-epoch records, and the result they belong to (None for a metrics.jsonl)."""
+
+def load(path: Path) -> tuple[list[dict], dict | None, str]:
+    """The per-epoch records, the result they belong to (None for a metrics.jsonl) and the kind
+    of run ("likelihood" or "semisupervised")."""
     if path.suffix == ".jsonl":
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()], None
-    result = json.loads(path.read_text())["results"][0]
-    return result["curve"], result
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        semi = any("train_labelled_error" in r for r in records)
+        return records, None, "semisupervised" if semi else "likelihood"
+    saved = json.loads(path.read_text())
+    if isinstance(saved, list):  # bench/semisupervised.py writes a list of results
+        return saved[0]["curve"], saved[0], "semisupervised"
+    return saved["results"][0]["curve"], saved["results"][0], "likelihood"
 
 
 def plot(records: list[dict], result: dict | None, out: Path, paper: float | None,
@@ -61,16 +75,57 @@ def plot(records: list[dict], result: dict | None, out: Path, paper: float | Non
     return out
 
 
+def plot_semisupervised(records: list[dict], result: dict | None, out: Path, paper: float | None,
+         target: float | None, title: str) -> Path:
+    minutes = [r["seconds"] / 60 for r in records]
+    fig, (ax_bound, ax_error) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110)
+    ax_bound.plot(minutes, [-r["train_bound"] for r in records], lw=1.2,
+                  label="train −bound (unlabelled + labelled, epoch mean)")
+    if any(r.get("valid_bound") is not None for r in records):
+        scored = [(m, -r["valid_bound"]) for m, r in zip(minutes, records, strict=True)
+                  if r.get("valid_bound") is not None]
+        ax_bound.plot(*zip(*scored, strict=True), lw=1.2, label="validation −ELBO")
+    ax_bound.set(xlabel="training minutes (M2)", ylabel="nats per image", title=title)
+    ax_bound.legend(fontsize=8)
+    ax_bound.grid(alpha=0.3)
+    errors = [(m, 100 * r["valid_error"]) for m, r in zip(minutes, records, strict=True)
+              if r.get("valid_error") is not None]
+    if errors:
+        ax_error.plot(*zip(*errors, strict=True), color="C1", lw=1.2, label="validation error")
+    if paper is not None:
+        ax_error.axhline(paper, color="C2", ls=":", lw=1, label=f"paper {paper:.2f} %")
+    if target is not None:
+        ax_error.axhline(target, color="C3", ls=":", lw=1, label=f"target {target:.2f} %")
+    if result is not None:
+        ax_error.plot([minutes[-1]], [100 * result["error"]], "o", color="C4",
+                      label=f"test error {100 * result['error']:.2f} %")
+    ax_error.set(xlabel="training minutes (M2)", ylabel="classification error (%)",
+                 title="Classification")
+    ax_error.set_ylim(0, None)
+    ax_error.legend(fontsize=8)
+    ax_error.grid(alpha=0.3)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="results JSON of bench/likelihood.py or a metrics.jsonl")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
-    parser.add_argument("--paper", type=float, default=86.76, help="published −log p(x) (0 = none)")
-    parser.add_argument("--target", type=float, default=87.5, help="target −log p(x) (0 = none)")
-    parser.add_argument("--title", default="vae-1 (Burda et al. 2016), cosine schedule, 1 CPU thread")
+    parser.add_argument("--paper", type=float,
+                        help="published figure, −log p(x) or test error %% (0 = none; default by kind)")
+    parser.add_argument("--target", type=float, help="target figure (0 = none; default by kind)")
+    parser.add_argument("--title", help="(default by kind)")
     args = parser.parse_args()
-    records, result = load(args.source)
-    path = plot(records, result, args.out, args.paper or None, args.target or None, args.title)
+    records, result, kind = load(args.source)
+    paper, target, title = DEFAULTS[kind]
+    paper = paper if args.paper is None else args.paper or None
+    target = target if args.target is None else args.target or None
+    draw = plot_semisupervised if kind == "semisupervised" else plot
+    path = draw(records, result, args.out, paper, target, args.title or title)
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB, {len(records)} epochs)")
 
 

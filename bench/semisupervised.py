@@ -35,7 +35,7 @@ SETTINGS = {
 }
 
 
-#: what the results JSON keeps of each M2 epoch (bench/plot_semisupervised.py draws it)
+#: what the results JSON keeps of each M2 epoch (bench/plot_curve.py draws it)
 CURVE_KEYS = ("epoch", "seconds", "train_bound", "valid_bound", "valid_error",
               "train_labelled_error", "learning_rate")
 
