@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
+from vaelab.training import run_folder
 from vaelab.training.config_files import ConfigError
 
 
@@ -25,9 +26,15 @@ def test_under_torchrun_every_rank_gets_the_same_folder_and_a_restart_its_old_on
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("TORCHELASTIC_RUN_ID", "4f1c")
+    monkeypatch.setattr(run_folder, "_JOB_FOLDERS", {})  # a fresh process
     first = default_run_dir("mnist")
-    first.mkdir(parents=True)  # a restarted job must find it again, not a fresh name
-    assert default_run_dir("mnist") == first == Path("runs") / "mnist-job-4f1c"
+    first.mkdir(parents=True)
+    assert first == Path("runs") / "mnist-job-4f1c"
+    # a second run in the same job (e.g. two vaelab.fit calls) gets a folder of its own ...
+    assert default_run_dir("mnist") == Path("runs") / "mnist-job-4f1c-2"
+    # ... and a restarted job (a new process) finds both again, in the same order
+    monkeypatch.setattr(run_folder, "_JOB_FOLDERS", {})
+    assert [default_run_dir("mnist") for _ in range(2)] == [first, Path("runs") / "mnist-job-4f1c-2"]
     monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")  # torchrun without --standalone or --rdzv-id
     with pytest.raises(ConfigError, match="--run-dir"):
         default_run_dir("mnist")
