@@ -30,8 +30,8 @@ PAPER = {"m2": ("11.97%", "Kingma et al. 2014, Table 1 (M2, 100 labels)"),
          "m1m2": ("3.33% ± 0.14", "Kingma et al. 2014, Table 1 (M1+M2, 100 labels)")}
 #: settings beyond the paper defaults of `default_experiment` (documented in bench/README.md)
 SETTINGS = {
-    "m2": {"train": {"learning_rate": 1e-3, "kl_warmup_steps": 2000}},
-    "m1m2": {"train": {"learning_rate": 1e-3, "kl_warmup_steps": 2000}},
+    "m2": {"train": {"kl_warmup_steps": 2000}},
+    "m1m2": {"train": {"kl_warmup_steps": 2000}},
 }
 
 
@@ -46,7 +46,8 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
     m2_minutes = minutes * (1 - args.m1_fraction) if kind == "m1m2" else minutes
     overrides = {
         "data": {"dataset": args.dataset, "data_dir": args.data_dir},
-        "train": {**SETTINGS[kind]["train"], "seed": seed, "epochs": 10_000,
+        "train": {**SETTINGS[kind]["train"], "learning_rate": args.lr, "lr_schedule": args.schedule,
+                  "seed": seed, "epochs": 10_000,
                   "time_budget_minutes": m2_minutes, "device": args.device},
         "semisupervised": {"labels": args.labels, "alpha": args.alpha,
                            "m1_epochs": 10_000,
@@ -68,7 +69,7 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
               "train_seconds": trained, "run_dir": str(run_dir),
               "curve": [{key: r.get(key) for key in CURVE_KEYS} for r in records]}
     if (run_dir / "m1").is_dir():
-        result["m1_curve"] = [{key: r.get(key) for key in ("epoch", "seconds", "train_bound")}
+        result["m1_curve"] = [{key: r.get(key) for key in ("epoch", "seconds", "train_bound", "learning_rate")}
                               for r in read_metrics(run_dir / "m1")]
     print(f"  {kind:5s} seed {seed}: test error {100 * result['error']:.2f}% after "
           f"{result['epochs']} M2 epochs ({result['steps']} steps), {trained / 60:.1f} min",
@@ -100,6 +101,10 @@ def main() -> None:
     parser.add_argument("--m1-fraction", type=float, default=0.4,
                         help="share of an M1+M2 budget spent on M1")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate (paper: 3e-4)")
+    parser.add_argument("--schedule", default="constant", choices=("constant", "cosine"),
+                        help="learning-rate schedule of M1 and M2; cosine decays to 1%% of --lr "
+                             "over each one's time budget")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: a temp folder)")
