@@ -69,8 +69,8 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
               "train_seconds": trained, "run_dir": str(run_dir),
               "curve": [{key: r.get(key) for key in CURVE_KEYS} for r in records]}
     if (run_dir / "m1").is_dir():
-        result["m1_curve"] = [{key: r.get(key) for key in ("epoch", "seconds", "train_bound", "learning_rate")}
-                              for r in read_metrics(run_dir / "m1")]
+        keys = ("epoch", "seconds", "train_bound", "learning_rate")
+        result["m1_curve"] = [{key: r.get(key) for key in keys} for r in read_metrics(run_dir / "m1")]
     print(f"  {kind:5s} seed {seed}: test error {100 * result['error']:.2f}% after "
           f"{result['epochs']} M2 epochs ({result['steps']} steps), {trained / 60:.1f} min",
           flush=True)
