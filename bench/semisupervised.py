@@ -49,7 +49,7 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
         "train": {**SETTINGS[kind]["train"], "learning_rate": args.lr, "lr_schedule": args.schedule,
                   "seed": seed, "epochs": 10_000,
                   "time_budget_minutes": m2_minutes, "device": args.device},
-        "semisupervised": {"labels": args.labels, "alpha": args.alpha,
+        "semisupervised": {"labels": args.labels, "alpha": args.alpha, "select_by": args.select_by,
                            "m1_epochs": 10_000,
                            "m1_time_budget_minutes": minutes * args.m1_fraction},
     }
@@ -105,6 +105,9 @@ def main() -> None:
     parser.add_argument("--schedule", default="constant", choices=("constant", "cosine"),
                         help="learning-rate schedule of M1 and M2; cosine decays to 1%% of --lr "
                              "over each one's time budget")
+    parser.add_argument("--select-by", default="bound", choices=("bound", "error"),
+                        help="what picks the weights that classify the test set: the best "
+                             "validation bound or the lowest validation error")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: a temp folder)")

@@ -19,8 +19,8 @@ TINY = ["--dataset", "mnist-5k", "--train-limit", "300", "--validation-size", "1
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("cli") / "m2"
-    assert main(["train", "--model", "m2", "--labels", "20", "--epochs", "1", *TINY,
-                 "--run-dir", str(folder)]) == 0
+    assert main(["train", "--model", "m2", "--labels", "20", "--epochs", "1", "--select-by", "error",
+                 *TINY, "--run-dir", str(folder)]) == 0
     return folder
 
 
@@ -32,6 +32,7 @@ def test_train_writes_labels_metrics_and_class_pictures(run: Path) -> None:
     assert metrics["test"]["examples"] == 30 and metrics["test"]["is_samples"] == 5
     for name in ("labelled.json", "analogies.png", "class_samples.png", "config.json"):
         assert (run / name).is_file()
+    assert json.loads((run / "config.json").read_text())["semisupervised"]["select_by"] == "error"
 
 
 def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,

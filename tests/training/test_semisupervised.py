@@ -14,6 +14,7 @@ from vaelab.data.labelled import UNLABELLED
 from vaelab.data.representation import to_model_space
 from vaelab.evaluation.classification import class_probabilities
 from vaelab.evaluation.run import held_out_tensor
+from vaelab.training.checkpoint import load_checkpoint
 from vaelab.training.config import ConfigError
 from vaelab.training.experiment import SPLIT_SEED, load_trained_model
 from vaelab.training.loop import read_metrics
@@ -53,10 +54,11 @@ test_error.__test__ = False  # a helper, not a test
 
 @pytest.fixture(scope="module")
 def m2_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """320 steps of M2 with 100 labels (10 per class)."""
+    """320 steps of M2 with 100 labels (10 per class), its best weights picked by the
+    validation error."""
     torch.manual_seed(0)
     run = tmp_path_factory.mktemp("m2") / "run"
-    fit_semisupervised(tiny(100), run, progress=False, log=lambda message: None)
+    fit_semisupervised(tiny(100, select_by="error"), run, progress=False, log=lambda message: None)
     return run
 
 
@@ -70,19 +72,35 @@ def test_every_epoch_records_the_validation_error_and_it_falls(m2_run: Path) -> 
     assert min(errors) < 0.5 and errors[0] > min(errors)
 
 
+def test_the_best_weights_are_those_of_the_first_epoch_with_the_lowest_validation_error(
+        m2_run: Path) -> None:
+    errors = [record["valid_error"] for record in read_metrics(m2_run)]
+    bounds = [record["valid_bound"] for record in read_metrics(m2_run)]
+    model, _, splits = load_trained_model(m2_run)  # model_best.safetensors
+    assert splits.valid is not None
+    assert held_out_error(model, splits.valid, SPLIT_SEED) == pytest.approx(min(errors))
+    best = errors.index(min(errors))
+    assert load_checkpoint(m2_run, model).best_epoch == best + 1
+    # the bound would have chosen otherwise here, so the test tells the two apart
+    assert bounds.index(max(bounds)) != best
+
+
 def test_the_validation_error_is_the_share_of_wrong_most_probable_classes(m2_run: Path) -> None:
     model, _, splits = load_trained_model(m2_run)
     valid = splits.valid
     assert valid is not None and valid.labels is not None
-    x = to_model_space(valid.images, valid.binary, model.data_kind,
-                       torch.Generator().manual_seed(SPLIT_SEED))
-    wrong = class_probabilities(model, x).argmax(-1) != valid.labels
-    assert held_out_error(model, valid, SPLIT_SEED) == pytest.approx(wrong.double().mean().item())
+
+    def share_wrong(rows: slice) -> float:  # the labelled rows binarized in order from the seed
+        x = to_model_space(valid.images[rows], valid.binary, model.data_kind,
+                           torch.Generator().manual_seed(SPLIT_SEED))
+        return (class_probabilities(model, x).argmax(-1) != valid.labels[rows]).double().mean().item()
+
+    assert held_out_error(model, valid, SPLIT_SEED) == pytest.approx(share_wrong(slice(None)))
     # unlabelled images are not scored; with none labelled there is no error to report
     labels = valid.labels.clone()
     labels[::2] = UNLABELLED
     half = ImageSet(valid.images, labels, valid.binary, valid.name)
-    assert held_out_error(model, half, SPLIT_SEED) == pytest.approx(wrong[1::2].double().mean().item())
+    assert held_out_error(model, half, SPLIT_SEED) == pytest.approx(share_wrong(slice(1, None, 2)))
     none = ImageSet(valid.images, torch.full_like(labels, UNLABELLED), valid.binary, valid.name)
     assert held_out_error(model, none, SPLIT_SEED) is None
 
@@ -186,6 +204,17 @@ def test_new_m1m2_runs_train_on_posterior_draws_and_old_configs_keep_the_means()
     assert SemiSupervisedExperiment.from_dict(saved).semisupervised.m1_features == "mean"
     with pytest.raises(ConfigError, match="m1_features: 'median' is not one of mean, sample"):
         default_experiment("m1m2").with_overrides({"semisupervised": {"m1_features": "median"}})
+
+
+def test_the_best_weights_are_picked_by_the_bound_unless_asked_and_old_configs_keep_it() -> None:
+    assert default_experiment("m2").semisupervised.select_by == "bound"
+    asked = default_experiment("m1m2").with_overrides({"semisupervised": {"select_by": "error"}})
+    assert asked.semisupervised.select_by == "error"
+    saved = asked.to_dict()
+    del saved["semisupervised"]["select_by"]  # a run folder written before the field existed
+    assert SemiSupervisedExperiment.from_dict(saved).semisupervised.select_by == "bound"
+    with pytest.raises(ConfigError, match="select_by: 'accuracy' is not one of error, bound"):
+        default_experiment("m2").with_overrides({"semisupervised": {"select_by": "accuracy"}})
 
 
 def test_a_launcher_restart_of_a_fresh_command_continues_the_run(m2_run: Path, tmp_path: Path,

@@ -34,6 +34,7 @@ from vaelab.training.run_files import CONFIG
 from vaelab.training.semisupervised_config import (
     M1_FEATURES,
     SECTION,
+    SELECT_BY,
     SemiSupervisedExperiment,
     default_experiment,
     load_experiment,
@@ -51,6 +52,7 @@ SEMI_FLAGS: dict[str, str] = {
     "m1_epochs": "m1_epochs",
     "m1_time_budget": "m1_time_budget_minutes",
     "m1_features": "m1_features",
+    "select_by": "select_by",
 }
 #: flags that only mean something to --model m1m2 (their help shows only its default)
 M1M2_ONLY = {"m2_latent_dim", "m2_hidden", "m1_epochs", "m1_time_budget", "m1_features"}
@@ -111,6 +113,9 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--m1-features", choices=M1_FEATURES,
                    help="m1m2: what M2 trains on: M1's posterior means, or a fresh draw from the "
                         "posterior each step (Kingma et al.'s code; evaluation uses the means)")
+    g.add_argument("--select-by", choices=SELECT_BY,
+                   help="what picks the best weights (and counts --patience): the validation "
+                        "classification error or the validation bound")
 
 
 def _semi_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -211,8 +211,10 @@ class TrainingTask:
     "lr_factor" (default 1) scales it. `validate(model)` returns the validation score (higher is
     better) or None; `score_name` is its record key stem ("bound" → train_bound/valid_bound).
     `extras(model)` adds entries to each epoch's record (e.g. learned physical constants);
-    `describe(record)` adds text to the epoch's progress line. `save_config(path)` writes what a
-    later session needs to rebuild the run. `before_start(model)` runs once for a fresh run,
+    `describe(record)` adds text to the epoch's progress line. `select(record)`, when given and
+    not None for the epoch, is the score (higher is better) that picks the best weights and counts
+    patience instead of the validation score (e.g. minus a classification error). `save_config(path)`
+    writes what a later session needs to rebuild the run. `before_start(model)` runs once for a fresh run,
     before anything is written (e.g. a warm start from another run).
     """
 
@@ -228,6 +230,7 @@ class TrainingTask:
     extras: Callable[[Any], dict[str, Any] | None] | None = None
     describe: Callable[[dict[str, Any]], str] | None = None
     before_start: Callable[[Any], None] | None = None
+    select: Callable[[dict[str, Any]], float | None] | None = None
 
 
 def _prepare_folder(task: TrainingTask, run_dir: Path, resume: bool, context: Distributed,
@@ -341,7 +344,8 @@ def run_training(
             record.update(task.extras(model) or {})
         valid = task.validate(model) if task.validate is not None else None
         record[valid_key] = valid
-        score = valid if valid is not None else record[train_key]
+        selected = task.select(record) if task.select is not None else None
+        score = selected if selected is not None else valid if valid is not None else record[train_key]
         if score > loop.best_valid:
             loop.best_valid, loop.best_epoch = score, epoch + 1
             loop.epochs_without_improvement = 0

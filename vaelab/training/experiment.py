@@ -137,6 +137,20 @@ def epoch_extras(config: ExperimentConfig, splits: Splits, context: Distributed 
     return extras, describe
 
 
+def best_weights_score(config: ExperimentConfig) -> Callable[[dict[str, Any]], float | None] | None:
+    """What picks the best weights when it is not the validation bound: minus the validation
+    classification error of a semi-supervised run with `select_by = "error"` (None for an epoch
+    without one, which falls back to the bound); None for every other run."""
+    if not (isinstance(config, SemiSupervisedExperiment) and config.semisupervised.select_by == "error"):
+        return None
+
+    def score(record: dict[str, Any]) -> float | None:
+        error = record.get("valid_error")
+        return None if error is None else -error
+
+    return score
+
+
 def data_kind_of(config: ExperimentConfig) -> str:
     """What the configured likelihood models: "binary", "unit" or "byte"."""
     return make_family(config.model.likelihood).data_kind

@@ -38,6 +38,7 @@ from vaelab.training.engine import (
 )
 from vaelab.training.experiment import (
     SPLIT_SEED,
+    best_weights_score,
     build_model,
     data_kind_of,
     epoch_extras,
@@ -125,7 +126,8 @@ def fit(
         learning_rate=lambda epoch, seconds: learning_rate_at(
             train_cfg.lr_schedule, train_cfg.learning_rate, epoch, seconds, train_cfg.epochs,
             train_cfg.time_budget_minutes, train_cfg.final_lr_fraction),
-        save_config=config.save, validate=validate, extras=extras, describe=describe)
+        save_config=config.save, validate=validate, extras=extras, describe=describe,
+        select=best_weights_score(config))
     loop = run_training(task, settings_of(config), run_dir, context, resume=resume,
                         progress=progress, log=log, on_epoch=on_epoch)
     return model, loop

@@ -19,6 +19,8 @@ from vaelab.training.run_files import CONFIG
 KINDS = ("m2", "m1m2")
 #: what M2 of an M1+M2 run trains on: M1's posterior means or draws from the posterior
 M1_FEATURES = ("mean", "sample")
+#: what picks a run's best weights: the validation classification error or the validation bound
+SELECT_BY = ("error", "bound")
 LABELLED_JSON = "labelled.json"
 #: section name in config.json that marks a semi-supervised run
 SECTION = "semisupervised"
@@ -42,7 +44,10 @@ class SemiSupervisedConfig:
     `unlabelled`: a folder of images or an .npy/.npz array of extra images without labels, added
     to the training split (their labels, if any, are ignored). `m1_features`: what M2 trains on,
     M1's posterior "mean" or a fresh "sample" of q(z₁ | x) per step (Kingma et al.'s code; new
-    M1+M2 runs default to it, runs saved without the field keep "mean").
+    M1+M2 runs default to it, runs saved without the field keep "mean"). `select_by`: what picks
+    the best weights (model_best.safetensors, which evaluation and classification load) and counts
+    `train.patience`: the validation "bound" (default; smooth) or the validation classification
+    "error" (the first epoch with the lowest; on a small validation set it follows its noise).
     """
 
     kind: str = "m2"
@@ -58,6 +63,7 @@ class SemiSupervisedConfig:
     unlabelled: str | None = None
     m1_time_budget_minutes: float = 0.0
     m1_features: str = "mean"
+    select_by: str = "bound"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classifier_hidden", tuple(int(h) for h in self.classifier_hidden))
@@ -80,6 +86,8 @@ class SemiSupervisedConfig:
         _require(self.m1_epochs >= 0, "m1_epochs", f"must be >= 0, got {self.m1_epochs}")
         _require(self.m1_features in M1_FEATURES, "m1_features",
                  f"{self.m1_features!r} is not one of {', '.join(M1_FEATURES)}")
+        _require(self.select_by in SELECT_BY, "select_by",
+                 f"{self.select_by!r} is not one of {', '.join(SELECT_BY)}")
         _require(self.m1_time_budget_minutes >= 0, "m1_time_budget_minutes",
                  f"must be >= 0, got {self.m1_time_budget_minutes}")
 
