@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vaelab.atomic_files import FILE_MODE, atomic_write_bytes
+from vaelab.atomic_files import FILE_MODE, atomic_write_bytes, remove_stale_temporaries, temporary_beside
 
 
 def test_concurrent_writers_of_one_file_never_collide_and_leave_no_temporary(tmp_path: Path) -> None:
@@ -53,3 +53,18 @@ def test_written_files_get_the_permissions_open_would_give(tmp_path: Path) -> No
     plain = tmp_path / "plain"
     plain.write_bytes(b"")
     assert stat.S_IMODE(os.stat(plain).st_mode) == FILE_MODE
+
+
+def test_temporaries_of_killed_writes_are_removed_and_live_ones_and_other_files_kept(tmp_path: Path) -> None:
+    stale = temporary_beside(tmp_path / "checkpoint.safetensors")  # what a SIGKILL mid-write leaves
+    live = temporary_beside(tmp_path / "config.json")  # a writer still at work
+    kept = [tmp_path / "metrics.jsonl", tmp_path / "notes.tmp", tmp_path / ".hidden"]
+    for path in kept:
+        path.write_text("x")
+    an_hour_ago = stale.stat().st_mtime - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    for path in kept:
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    assert remove_stale_temporaries(tmp_path) == [stale]
+    assert sorted(tmp_path.iterdir()) == sorted([live, *kept])
+    assert remove_stale_temporaries(tmp_path / "missing") == []

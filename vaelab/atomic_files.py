@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
+
+#: what `temporary_beside` names a temporary: `.NAME.<random>.tmp` beside NAME
+TEMPORARY_GLOB = ".*.tmp"
 
 
 def _umask() -> int:
@@ -45,6 +49,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(folder: Path, older_than_seconds: float = 60.0) -> list[Path]:
+    """Delete the temporaries that writers killed mid-write left in `folder` (those untouched for
+    `older_than_seconds`; a live writer's is seconds old); the paths removed."""
+    cutoff = time.time() - older_than_seconds
+    removed = []
+    for path in Path(folder).glob(TEMPORARY_GLOB):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # another process tidied it first
+            continue
+    return sorted(removed)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

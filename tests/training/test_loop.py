@@ -136,6 +136,22 @@ def test_resume_before_the_first_checkpoint_starts_over(tmp_path: Path) -> None:
     assert "before its first checkpoint" in logs[0]
 
 
+def test_resuming_removes_what_a_killed_checkpoint_write_left(tmp_path: Path) -> None:
+    import os
+
+    from vaelab.atomic_files import temporary_beside
+
+    fit(tiny_config(epochs=1), tmp_path, progress=False, log=lambda _: None)
+    orphan = temporary_beside(tmp_path / CHECKPOINT)
+    orphan.write_bytes(b"half a checkpoint")
+    os.utime(orphan, (0, 0))
+    said: list[str] = []
+    fit(tiny_config(epochs=2), tmp_path, resume=True, progress=False, log=said.append)
+    assert not orphan.exists()
+    assert any(orphan.name in line and "interrupted write" in line for line in said)
+    assert len(read_metrics(tmp_path)) == 2
+
+
 def test_resuming_drops_redone_and_torn_metric_lines(tmp_path: Path) -> None:
     # a process killed while appending leaves half a line; the resume must not choke on it
     from vaelab.training.engine import truncate_metrics

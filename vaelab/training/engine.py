@@ -33,7 +33,7 @@ from vaelab.training.checkpoint import (
 )
 from vaelab.training.distributed import Distributed, restarted_by_launcher, wrap_objective
 from vaelab.training.fast_path import compiled, precision_advice, with_autocast
-from vaelab.training.run_files import atomic_write_text
+from vaelab.training.run_files import atomic_write_text, remove_stale_temporaries
 
 METRICS = "metrics.jsonl"
 
@@ -249,6 +249,8 @@ def _prepare_folder(task: TrainingTask, run_dir: Path, resume: bool, context: Di
             loop.stopped_early = False
         if context.is_main:
             truncate_metrics(run_dir / METRICS, loop.epoch)
+            for path in remove_stale_temporaries(run_dir):  # left by a write that was killed
+                say(f"removed {path.name}, an unfinished file of an interrupted write")
         say(f"resuming {run_dir} after epoch {loop.epoch} (step {loop.step})")
         return loop
     if (run_dir / CHECKPOINT).exists():

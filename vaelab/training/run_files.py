@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from vaelab.atomic_files import atomic_write_bytes as atomic_write_bytes
 from vaelab.atomic_files import atomic_write_text as atomic_write_text
+from vaelab.atomic_files import remove_stale_temporaries as remove_stale_temporaries
 from vaelab.atomic_files import temporary_beside as temporary_beside
 
 CHECKPOINT = "checkpoint.safetensors"
