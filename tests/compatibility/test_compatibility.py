@@ -6,7 +6,10 @@ must give the same per-epoch records and evaluation numbers; and the committed r
 by that code (runs/vae, runs/ssm) must still evaluate, to the same numbers, and resume.
 
 Every recorded number must be present and equal (rel/abs 1e-6; today they are bit-identical run to
-run on one CPU thread); numbers a newer version adds are allowed.
+run on one CPU thread of one machine); numbers a newer version adds are allowed. Across CPUs (Intel
+or AMD, AVX2 or AVX-512 kernels) reductions round differently: standard errors (the root of a
+variance taken from values far larger than their spread) and least-squares fits amplify that to
+~1e-6–1e-5 relative, so they are held to 1e-4 (CROSS_MACHINE).
 """
 
 from __future__ import annotations
@@ -35,6 +38,14 @@ BASELINE = load_baseline()
 #: (its standard error, IS − ELBO, the ESS) by up to 8e-6
 REROUNDED = {f"test.{name}": 2e-5 for name in ("ess_mean", "log_px_is.stderr", "iwae_minus_elbo.mean",
                                                "iwae_minus_elbo.stderr")}
+#: numbers that amplify a CPU's float rounding (module docstring): standard errors and the
+#: least-squares fit of the physical constants on the probe's states
+CROSS_MACHINE_REL = 1e-4
+
+
+def amplifies_rounding(key: str) -> bool:
+    return key.endswith(".stderr") or "probe_regression." in key
+
 FIXTURE_KINDS = [spec.kind for spec in SPECS if spec.fixture]
 
 
@@ -57,6 +68,8 @@ def assert_same_numbers(actual: Any, expected: Any, what: str) -> None:
     for key, rel in REROUNDED.items():
         if key in want:
             assert got.pop(key) == pytest.approx(want.pop(key), rel=rel), f"{what}: {key}"
+    for key in [key for key in want if amplifies_rounding(key)]:
+        assert got.pop(key) == pytest.approx(want.pop(key), rel=CROSS_MACHINE_REL), f"{what}: {key}"
     assert got == pytest.approx(want, rel=1e-6, abs=1e-6), what
 
 
