@@ -66,18 +66,22 @@ class Summarizer(nn.Module):
         self.rnn = None if direction == "none" else nn.GRU(in_features + 1 + action_dim, hidden,
                                                            batch_first=True)
 
+    def _gru_inputs(self, e: torch.Tensor, u: torch.Tensor, mask: torch.Tensor,
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The observed-mask m [B, T, 1], the GRU's inputs (e·m, m, u) and the seen keypoints."""
+        m = mask.to(e.dtype).unsqueeze(-1)
+        return m, torch.cat([e * m, m, u], -1), (e * m)[..., e.shape[-1] - self.skip:]
+
     def forward(self, e: torch.Tensor, u: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.rnn is None:
             return e
-        m = mask.to(e.dtype).unsqueeze(-1)
-        inputs = torch.cat([e * m, m, u], -1)
+        m, inputs, here = self._gru_inputs(e, u, mask)
         if self.direction == "backward":
             h = self.rnn(inputs.flip(1))[0].flip(1)
         else:
             h = self.rnn(inputs)[0]
         if not self.skip:
             return h
-        here = (e * m)[..., e.shape[-1] - self.skip:]
         parts = [h, here]
         if self.lookahead:
             after = torch.cat([here[:, 1:], torch.zeros_like(here[:, :1])], 1)
@@ -99,13 +103,11 @@ class Summarizer(nn.Module):
         if self.direction != "backward":
             return self(e, u, mask)
         batch, length = e.shape[:2]
-        m = mask.to(e.dtype).unsqueeze(-1)
-        inputs = torch.cat([e * m, m, u], -1)
+        m, inputs, here = self._gru_inputs(e, u, mask)
         assert self.rnn is not None
         h = self.rnn(inputs.reshape(batch * length, 1, -1))[0].reshape(batch, length, -1)
         if not self.skip:
             return h
-        here = (e * m)[..., e.shape[-1] - self.skip:]
         return torch.cat([h, here, torch.zeros_like(here), torch.zeros_like(m)], -1)
 
 
