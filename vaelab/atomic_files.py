@@ -6,12 +6,13 @@ Light on purpose (no torch): configs, run folders and data caches all write this
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
 
-#: what `temporary_beside` names a temporary: `.NAME.<random>.tmp` beside NAME
-TEMPORARY_GLOB = ".*.tmp"
+#: the names `temporary_beside` gives: `.NAME.` + mkstemp's eight random characters + `.tmp`
+TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 def _umask() -> int:
@@ -56,12 +57,14 @@ def remove_stale_temporaries(folder: Path, older_than_seconds: float = 60.0) -> 
     `older_than_seconds`; a live writer's is seconds old); the paths removed."""
     cutoff = time.time() - older_than_seconds
     removed = []
-    for path in Path(folder).glob(TEMPORARY_GLOB):
+    for path in Path(folder).glob(".*.tmp"):
+        if not TEMPORARY_NAME.fullmatch(path.name):
+            continue
         try:
             if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed.append(path)
-        except FileNotFoundError:  # another process tidied it first
+        except OSError:  # tidied by another process first, or not ours to remove: leave it
             continue
     return sorted(removed)
 

@@ -66,6 +66,7 @@ def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,
     assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
     html = (tmp_path / "r.html").read_text()
     assert "Analogies" in html and "Semi-supervised classification" in html
+    assert "1 (validation error " in html  # the kept epoch, by the criterion that kept it
 
     assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress", "--no-eval"]) == 0
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2

@@ -75,14 +75,18 @@ def test_every_epoch_records_the_validation_error_and_it_falls(m2_run: Path) -> 
 def test_the_best_weights_are_those_of_the_first_epoch_with_the_lowest_validation_error(
         m2_run: Path) -> None:
     errors = [record["valid_error"] for record in read_metrics(m2_run)]
-    bounds = [record["valid_bound"] for record in read_metrics(m2_run)]
     model, _, splits = load_trained_model(m2_run)  # model_best.safetensors
     assert splits.valid is not None
     assert held_out_error(model, splits.valid, SPLIT_SEED) == pytest.approx(min(errors))
-    best = errors.index(min(errors))
-    assert load_checkpoint(m2_run, model).best_epoch == best + 1
-    # the bound would have chosen otherwise here, so the test tells the two apart
-    assert bounds.index(max(bounds)) != best
+    assert load_checkpoint(m2_run, model).best_epoch == errors.index(min(errors)) + 1
+
+
+def test_picking_by_the_error_without_labelled_validation_images_is_refused_before_training(
+        tmp_path: Path) -> None:
+    config = tiny(100, select_by="error").with_overrides({"data": {"validation_size": 0}})
+    with pytest.raises(ConfigError, match="needs labelled validation images"):
+        fit_semisupervised(config, tmp_path / "run", progress=False, log=lambda message: None)
+    assert not (tmp_path / "run").exists()
 
 
 def test_the_validation_error_is_the_share_of_wrong_most_probable_classes(m2_run: Path) -> None:

@@ -68,9 +68,11 @@ class Summarizer(nn.Module):
 
     def _gru_inputs(self, e: torch.Tensor, u: torch.Tensor, mask: torch.Tensor,
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The observed-mask m [B, T, 1], the GRU's inputs (e·m, m, u) and the seen keypoints."""
+        """The observed-mask m [B, T, 1], the GRU's inputs (e·m, m, u) and the seen keypoints
+        (the last `skip` features of e·m)."""
         m = mask.to(e.dtype).unsqueeze(-1)
-        return m, torch.cat([e * m, m, u], -1), (e * m)[..., e.shape[-1] - self.skip:]
+        seen = e * m
+        return m, torch.cat([seen, m, u], -1), seen[..., seen.shape[-1] - self.skip:]
 
     def forward(self, e: torch.Tensor, u: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.rnn is None:

@@ -34,7 +34,13 @@ def _device_text(name: str) -> str:
         return "auto"
 
 
-def _best_epoch(records: list[dict[str, Any]]) -> str:
+def _best_epoch(records: list[dict[str, Any]], config: Any = None) -> str:
+    """The epoch whose weights the run kept, by the criterion that kept them."""
+    if getattr(getattr(config, "semisupervised", None), "select_by", "bound") == "error":
+        errors = [(r["valid_error"], r["epoch"]) for r in records if r.get("valid_error") is not None]
+        if errors:
+            error, epoch = min(errors)  # the first epoch with the lowest error, as the loop keeps
+            return f"{epoch} (validation error {100 * error:.2f} %)"
     scored = [(r.get("valid_bound"), r["epoch"]) for r in records if r.get("valid_bound") is not None]
     if not scored:
         return DASH
@@ -72,7 +78,7 @@ def run_summary(run: RunContext) -> Section:
         ("prior p(z)", f"Normal(0, {model.prior_scale:g}² I)"),
         ("objective", objective),
         ("epochs", f"{epochs_done} of {config.train.epochs}{stopped}"),
-        ("best epoch", _best_epoch(records)),
+        ("best epoch", _best_epoch(records, config)),
         ("training wall time", duration_text(records[-1].get("seconds")) if records else DASH),
         ("device", _device_text(config.train.device)),
         ("seed", str(config.train.seed)),

@@ -236,6 +236,9 @@ class TrainingTask:
 def _prepare_folder(task: TrainingTask, run_dir: Path, resume: bool, context: Distributed,
                     settings: LoopSettings, say: Callable[[str], None]) -> LoopState:
     """Set the run folder up (fresh) or restore its last checkpoint (resume); the loop state."""
+    if context.is_main and run_dir.is_dir():
+        for path in remove_stale_temporaries(run_dir):  # left by a write that was killed
+            say(f"removed {path.name} from {run_dir}, an unfinished file of an interrupted write")
     if not resume and restarted_by_launcher() and (run_dir / CHECKPOINT).exists():
         say(f"restarted by the launcher: resuming {run_dir} from its last checkpoint")
         resume = True
@@ -249,8 +252,6 @@ def _prepare_folder(task: TrainingTask, run_dir: Path, resume: bool, context: Di
             loop.stopped_early = False
         if context.is_main:
             truncate_metrics(run_dir / METRICS, loop.epoch)
-            for path in remove_stale_temporaries(run_dir):  # left by a write that was killed
-                say(f"removed {path.name}, an unfinished file of an interrupted write")
         say(f"resuming {run_dir} after epoch {loop.epoch} (step {loop.step})")
         return loop
     if (run_dir / CHECKPOINT).exists():

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from vaelab.data import DataError, ImageSet, split_off
+from vaelab.data.labelled import UNLABELLED
 from vaelab.data.load import open_dataset
 from vaelab.data.representation import check_fit, resolve_binarization, static_binarization
 from vaelab.data.streamed import StreamedImages, materialize
@@ -137,16 +138,23 @@ def epoch_extras(config: ExperimentConfig, splits: Splits, context: Distributed 
     return extras, describe
 
 
-def best_weights_score(config: ExperimentConfig) -> Callable[[dict[str, Any]], float | None] | None:
+def best_weights_score(config: ExperimentConfig, splits: Splits,
+                       ) -> Callable[[dict[str, Any]], float | None] | None:
     """What picks the best weights when it is not the validation bound: minus the validation
-    classification error of a semi-supervised run with `select_by = "error"` (None for an epoch
-    without one, which falls back to the bound); None for every other run."""
+    classification error of a semi-supervised run with `select_by = "error"`; None for every
+    other run. Such a run without labelled validation images is refused, not quietly judged by
+    its bound."""
     if not (isinstance(config, SemiSupervisedExperiment) and config.semisupervised.select_by == "error"):
         return None
+    valid = splits.valid
+    if not (isinstance(valid, ImageSet) and valid.labels is not None
+            and bool((valid.labels != UNLABELLED).any())):
+        raise ConfigError("semisupervised.select_by = 'error' (--select-by error) needs labelled "
+                          "validation images; set data.validation_size > 0 (--validation-size) "
+                          "or pick the weights by the bound")
 
-    def score(record: dict[str, Any]) -> float | None:
-        error = record.get("valid_error")
-        return None if error is None else -error
+    def score(record: dict[str, Any]) -> float:
+        return -record["valid_error"]
 
     return score
 

@@ -127,7 +127,7 @@ def fit(
             train_cfg.lr_schedule, train_cfg.learning_rate, epoch, seconds, train_cfg.epochs,
             train_cfg.time_budget_minutes, train_cfg.final_lr_fraction),
         save_config=config.save, validate=validate, extras=extras, describe=describe,
-        select=best_weights_score(config))
+        select=best_weights_score(config, splits))
     loop = run_training(task, settings_of(config), run_dir, context, resume=resume,
                         progress=progress, log=log, on_epoch=on_epoch)
     return model, loop

@@ -9,7 +9,7 @@ from pathlib import Path
 from vaelab.training.checkpoint import BEST_WEIGHTS, CHECKPOINT, CONFIG, CheckpointError
 from vaelab.training.config import ExperimentConfig
 from vaelab.training.distributed import restarted_by_launcher
-from vaelab.training.experiment import data_kind_of, load_experiment_splits
+from vaelab.training.experiment import best_weights_score, data_kind_of, load_experiment_splits
 from vaelab.training.loop import fit, print_now
 from vaelab.training.semisupervised import SemiSupervisedExperiment, check_m1_matches, resolve_classes
 
@@ -36,6 +36,7 @@ def fit_semisupervised(config: SemiSupervisedExperiment, run_dir: Path, resume: 
             raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to "
                                   "continue it or choose another --run-dir")
         splits = load_experiment_splits(config, data_kind_of(config))
+        best_weights_score(config, splits)  # refused here, before M1 trains, if it cannot work
         config = resolve_classes(config, splits.train)
         semi = config.semisupervised
         if semi.kind == "m1m2":

@@ -1,0 +1,85 @@
+"""The loop engine keeps the best weights by the task's criterion: scripted validation records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+
+from vaelab.objectives import ObjectiveValue
+from vaelab.training.checkpoint import BEST_WEIGHTS, load_checkpoint
+from vaelab.training.distributed import Distributed
+from vaelab.training.engine import LoopSettings, TrainingTask, run_training
+
+#: per epoch: (validation bound, validation error); the bound rises throughout, the error is
+#: lowest first at epoch 3 and again at epoch 5 (a tie: the first is kept)
+SCRIPT = [(-120.0, 0.30), (-110.0, 0.25), (-105.0, 0.20), (-104.0, 0.22), (-103.0, 0.20)]
+
+
+class OneBatch:
+    """One step per epoch on a fixed batch."""
+
+    def steps_per_epoch(self, context: Distributed) -> int:
+        return 1
+
+    def epoch(self, epoch: int, context: Distributed, whole: bool = False) -> Iterator[tuple[Any, int]]:
+        yield torch.ones(4, 2), 4
+
+
+def squared(model: torch.nn.Module, x: torch.Tensor, kl_weight: float) -> ObjectiveValue:
+    loss = model(x).pow(2).mean()
+    return ObjectiveValue(loss=loss, bound=-loss.detach().expand(x.shape[0]), terms={})
+
+
+def train_scripted(run_dir: Path, select: bool, patience: int = 0) -> tuple[list[dict], torch.nn.Module]:
+    """Five epochs whose validation bound and error follow SCRIPT; the weights after each."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    epochs = iter(SCRIPT)
+    current: dict[str, float] = {}
+    weights: list[dict] = []
+
+    def extras(model: torch.nn.Module) -> dict[str, float]:
+        current["bound"], current["error"] = next(epochs)
+        return {"valid_error": current["error"]}
+
+    task = TrainingTask(
+        model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), objective=squared,
+        batches=OneBatch(), learning_rate=lambda epoch, seconds: 0.1,
+        save_config=lambda path: path.write_text("{}"),
+        validate=lambda model: current["bound"], extras=extras,
+        select=(lambda record: -record["valid_error"]) if select else None)
+    run_training(task, LoopSettings(epochs=len(SCRIPT), patience=patience), run_dir,
+                 Distributed(rank=0, world_size=1, device=torch.device("cpu")), progress=False,
+                 log=lambda _: None,
+                 on_epoch=lambda model, record: weights.append(
+                     {k: v.clone() for k, v in model.state_dict().items()}))
+    return weights, model
+
+
+def test_the_task_criterion_keeps_the_first_epoch_with_the_lowest_error(tmp_path: Path) -> None:
+    weights, model = train_scripted(tmp_path, select=True)
+    kept = load_file(tmp_path / BEST_WEIGHTS)
+    for name, value in weights[2].items():  # epoch 3
+        torch.testing.assert_close(kept[name], value)
+    assert load_checkpoint(tmp_path, model).best_epoch == 3
+
+
+def test_without_a_criterion_the_validation_bound_keeps_the_weights(tmp_path: Path) -> None:
+    weights, model = train_scripted(tmp_path, select=False)
+    kept = load_file(tmp_path / BEST_WEIGHTS)
+    for name, value in weights[4].items():  # epoch 5, the highest bound
+        torch.testing.assert_close(kept[name], value)
+    assert load_checkpoint(tmp_path, model).best_epoch == 5
+
+
+def test_patience_counts_epochs_without_a_lower_error(tmp_path: Path) -> None:
+    # epochs 4 and 5 do not lower the error of epoch 3 (5 only ties it): patience 2 stops after 5
+    train_scripted(tmp_path / "a", select=True, patience=2)
+    assert load_checkpoint(tmp_path / "a", torch.nn.Linear(2, 1)).stopped_early
+    # by the bound every epoch improves: no early stop
+    train_scripted(tmp_path / "b", select=False, patience=2)
+    assert not load_checkpoint(tmp_path / "b", torch.nn.Linear(2, 1)).stopped_early
