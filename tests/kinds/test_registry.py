@@ -62,3 +62,13 @@ def test_unknown_run_kinds_and_non_runs_are_one_clear_error(tmp_path: Path,
     (tmp_path / "empty").mkdir()
     assert main(["sample", str(tmp_path / "empty")]) == 2
     assert "not a vaelab run folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["evaluate"], ["report"], ["sample"], ["reconstruct", "--out", "x.png"]])
+def test_a_vaelab_fit_run_is_explained_not_misread_by_the_cli(command: list[str], tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    # what vaelab.fit writes: the model is the user's own, so only their code can rebuild it
+    (tmp_path / "config.json").write_text(json.dumps({"kind": "custom", "model_class": "MyVAE"}))
+    assert main([command[0], str(tmp_path), *command[1:]]) == 2
+    error = capsys.readouterr().err
+    assert "a model you built (MyVAE) with vaelab.fit" in error and "vaelab.load_weights" in error

@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
 from vaelab.objectives import ObjectiveValue
 from vaelab.training.checkpoint import BEST_WEIGHTS, load_checkpoint
 from vaelab.training.distributed import Distributed
-from vaelab.training.engine import LoopSettings, TrainingTask, run_training
+from vaelab.training.engine import LoopSettings, NonFiniteLossError, TrainingTask, run_training
 
 #: per epoch: (validation bound, validation error); the bound rises throughout, the error is
 #: lowest first at epoch 3 and again at epoch 5 (a tie: the first is kept)
@@ -34,11 +35,12 @@ def squared(model: torch.nn.Module, x: torch.Tensor, kl_weight: float) -> Object
     return ObjectiveValue(loss=loss, bound=-loss.detach().expand(x.shape[0]), terms={})
 
 
-def train_scripted(run_dir: Path, select: bool, patience: int = 0) -> tuple[list[dict], torch.nn.Module]:
-    """Five epochs whose validation bound and error follow SCRIPT; the weights after each."""
+def train_scripted(run_dir: Path, select: bool, patience: int = 0,
+                   script: list[tuple[float, float]] = SCRIPT) -> tuple[list[dict], torch.nn.Module]:
+    """Five epochs whose validation bound and error follow `script`; the weights after each."""
     torch.manual_seed(0)
     model = torch.nn.Linear(2, 1)
-    epochs = iter(SCRIPT)
+    epochs = iter(script)
     current: dict[str, float] = {}
     weights: list[dict] = []
 
@@ -52,7 +54,7 @@ def train_scripted(run_dir: Path, select: bool, patience: int = 0) -> tuple[list
         save_config=lambda path: path.write_text("{}"),
         validate=lambda model: current["bound"], extras=extras,
         select=(lambda record: -record["valid_error"]) if select else None)
-    run_training(task, LoopSettings(epochs=len(SCRIPT), patience=patience), run_dir,
+    run_training(task, LoopSettings(epochs=len(script), patience=patience), run_dir,
                  Distributed(rank=0, world_size=1, device=torch.device("cpu")), progress=False,
                  log=lambda _: None,
                  on_epoch=lambda model, record: weights.append(
@@ -83,3 +85,11 @@ def test_patience_counts_epochs_without_a_lower_error(tmp_path: Path) -> None:
     # by the bound every epoch improves: no early stop
     train_scripted(tmp_path / "b", select=False, patience=2)
     assert not load_checkpoint(tmp_path / "b", torch.nn.Linear(2, 1)).stopped_early
+
+
+def test_a_non_finite_validation_score_stops_the_run_keeping_the_epoch_before(tmp_path: Path) -> None:
+    # a NaN bound is never "best": without this stop the run would keep its initial weights
+    script = [(-120.0, 0.3), (float("nan"), 0.3), (-100.0, 0.3)]
+    with pytest.raises(NonFiniteLossError, match="validation bound is nan after epoch 2"):
+        train_scripted(tmp_path, select=False, script=script)
+    assert load_checkpoint(tmp_path, torch.nn.Linear(2, 1)).epoch == 1

@@ -75,6 +75,69 @@ def test_uint8_pixels_are_binarized_for_a_bernoulli_model(tmp_path: Path) -> Non
     assert seen and all(set(b.unique().tolist()) <= {0.0, 1.0} for b in seen)
 
 
+def test_0_1_pixels_stored_as_uint8_are_used_as_they_are_in_training_and_evaluation(
+        tmp_path: Path) -> None:
+    x = binary_data()  # 0/1 floats; the same values as uint8 must not be read as grey levels
+    as_float = vaelab.fit(tiny_vae(), x, epochs=2, batch_size=32, run_dir=tmp_path / "f", **quiet())
+    as_bytes = vaelab.fit(tiny_vae(), x.to(torch.uint8), epochs=2, batch_size=32, run_dir=tmp_path / "b",
+                          **quiet())
+    assert [r["train_loss"] for r in as_bytes.history] == [r["train_loss"] for r in as_float.history]
+    scores = [vaelab.evaluate(as_float.model, data, k=4)["log_px_is"]["mean"]
+              for data in (x, x.to(torch.uint8), x.numpy().astype(np.uint8))]
+    assert scores[1] == pytest.approx(scores[0]) and scores[2] == pytest.approx(scores[0])
+
+
+def test_a_dataset_of_grey_uint8_images_trains_as_the_same_images_in_a_tensor(tmp_path: Path) -> None:
+    pixels = (torch.rand(64, *SHAPE, generator=torch.Generator().manual_seed(3)) * 255).to(torch.uint8)
+    tensor = vaelab.fit(tiny_vae(), pixels, epochs=2, batch_size=32, run_dir=tmp_path / "t", **quiet())
+    dataset = vaelab.fit(tiny_vae(), Pairs(pixels), epochs=2, batch_size=32, run_dir=tmp_path / "d",
+                         **quiet())
+    assert [r["train_loss"] for r in dataset.history] == pytest.approx(
+        [r["train_loss"] for r in tensor.history])
+
+
+def test_data_a_likelihood_cannot_score_is_refused_naming_it(tmp_path: Path) -> None:
+    x = binary_data()
+    nan = x.clone()
+    nan[3, 0, 2, 2] = float("nan")
+    with pytest.raises(ValueError, match="training data holds values other than 0 and 1 but the "
+                                         "likelihood is Bernoulli"):
+        vaelab.fit(tiny_vae(), x * 0.5, epochs=1, run_dir=tmp_path / "grey", **quiet())
+    with pytest.raises(ValueError, match="validation data holds NaN"):
+        vaelab.fit(tiny_vae(), x, valid=nan, epochs=1, run_dir=tmp_path / "nan", **quiet())
+    with pytest.raises(ValueError, match=r"training data \(a batch of the Dataset\) holds NaN"):
+        vaelab.fit(tiny_vae(), Pairs(nan), epochs=1, run_dir=tmp_path / "ds", **quiet())
+    with pytest.raises(ValueError, match="the test data holds values other than 0 and 1"):
+        vaelab.evaluate(tiny_vae(), x * 255, k=2)
+    assert not any(tmp_path.iterdir())  # refused before any run folder was made
+
+
+def test_a_failed_start_leaves_nothing_behind_and_the_retry_runs(tmp_path: Path) -> None:
+    x = binary_data()
+    with pytest.raises(ValueError, match="first batch of the training data.*of shape"):
+        vaelab.fit(tiny_vae(), x.flatten(1), epochs=1, run_dir=tmp_path / "r", **quiet())
+    with pytest.raises(ValueError, match="first batch of the validation data.*of shape"):
+        vaelab.fit(tiny_vae(), x, valid=x.flatten(1), epochs=1, run_dir=tmp_path / "r", **quiet())
+    assert not (tmp_path / "r").exists()
+    run = vaelab.fit(tiny_vae(), x, epochs=1, run_dir=tmp_path / "r", **quiet())
+    assert len(run.history) == 1
+
+
+def test_resume_refuses_other_settings_and_records_a_longer_budget(tmp_path: Path) -> None:
+    x = binary_data()
+    vaelab.fit(tiny_vae(), x, epochs=1, batch_size=32, run_dir=tmp_path, **quiet())
+    with pytest.raises(ValueError, match=r"these differ: objective: 'elbo' -> 'iwae'; samples: 1 -> 3"):
+        vaelab.fit(tiny_vae(), x, objective="iwae", samples=3, epochs=2, batch_size=32, run_dir=tmp_path,
+                   resume=True, **quiet())
+    with pytest.raises(ValueError, match=r"batch_size: 32 -> 16.*seed: 0 -> 4"):
+        vaelab.fit(tiny_vae(), x, epochs=2, batch_size=16, seed=4, run_dir=tmp_path, resume=True, **quiet())
+    run = vaelab.fit(tiny_vae(), x, epochs=3, batch_size=32, patience=2, run_dir=tmp_path, resume=True,
+                     **quiet())
+    assert len(run.history) == 3
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["loop"]["epochs"] == 3 and saved["loop"]["patience"] == 2
+
+
 class Pairs(Dataset):
     """A Dataset of (image, label) pairs, as torchvision-style datasets give them."""
 

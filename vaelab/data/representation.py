@@ -46,6 +46,39 @@ def check_fit(data: ImageSet | StreamedImages, data_kind: str, binarization: str
         )
 
 
+def check_user_examples(examples: torch.Tensor, data_kind: str, what: str) -> bool:
+    """Raise ValueError when a user's examples (a tensor or array given to `vaelab.fit` or
+    `vaelab.evaluate`) cannot meet a likelihood of `data_kind`: NaN or inf values, or float values
+    other than 0 and 1 for a Bernoulli likelihood. Returns whether uint8 examples are already 0/1
+    (used as they are) rather than grey levels (converted, and binarized for a Bernoulli one)."""
+    if examples.dtype == torch.uint8:
+        binary = examples.numel() > 0 and bool(examples.max() <= 1)
+        if binary and data_kind == "byte":
+            raise ValueError(f"{what} holds 0/1 values but the likelihood models 8-bit values; "
+                             "use a Bernoulli likelihood")
+        return binary
+    if examples.is_floating_point():
+        if not bool(torch.isfinite(examples).all()):
+            raise ValueError(f"{what} holds NaN or infinite values")
+        if data_kind == "binary" and not bool(((examples == 0) | (examples == 1)).all()):
+            raise ValueError(
+                f"{what} holds values other than 0 and 1 but the likelihood is Bernoulli, which "
+                "only models 0/1 values: pass grey images as uint8 0..255 (binarized afresh every "
+                "epoch), binarize them yourself, or choose a likelihood for grey levels")
+    return False
+
+
+def user_examples_in_model_space(examples: torch.Tensor, data_kind: str, what: str,
+                                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """A user's examples as float in the likelihood's units, checked (`check_user_examples`):
+    0/1 uint8 as they are, grey uint8 converted (binarized from `generator` for a Bernoulli
+    likelihood), floats as they are."""
+    binary = check_user_examples(examples, data_kind, what)
+    if examples.dtype == torch.uint8:
+        return to_model_space(examples, binary, data_kind, generator)
+    return examples.float()
+
+
 def static_binarization(data: ImageSet, seed: int) -> ImageSet:
     """Binarize grey images once with a fixed seed; binary data pass through unchanged."""
     if data.binary:

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from vaelab.data.imageset import ImageSet
 from vaelab.data.pendulum import SequenceSet
-from vaelab.data.representation import to_model_space
+from vaelab.data.representation import to_model_space, user_examples_in_model_space
 from vaelab.data.streamed import StreamedImages
 from vaelab.evaluation.metrics import ais_metrics, held_out_metrics
 from vaelab.objectives.result import Estimate
@@ -30,7 +30,9 @@ def held_out_examples(model: torch.nn.Module,
                       data: torch.Tensor | np.ndarray | Dataset | ImageSet | StreamedImages,
                 examples: int | None, device: torch.device) -> torch.Tensor:
     """The first `examples` test examples (None = all) in the model's units on `device`:
-    uint8 pixels are converted (and, for a Bernoulli likelihood, binarized with a fixed seed)."""
+    grey uint8 pixels are converted (and, for a Bernoulli likelihood, binarized with a fixed
+    seed), 0/1 uint8 and float values used as they are; values the likelihood cannot score
+    (NaN, grey floats for a Bernoulli one) are refused."""
     binary = False
     if isinstance(data, ImageSet):
         tensor, binary = data.images, data.binary
@@ -48,10 +50,11 @@ def held_out_examples(model: torch.nn.Module,
                         "torch.utils.data.Dataset or an ImageSet (a SequenceSet for sequence models)")
     if examples is not None and examples > 0:
         tensor = tensor[:examples]
-    if tensor.dtype == torch.uint8:
-        generator = torch.Generator(device=device).manual_seed(TEST_BINARIZATION_SEED)
+    generator = torch.Generator(device=device).manual_seed(TEST_BINARIZATION_SEED)
+    if isinstance(data, (ImageSet, StreamedImages)):
         return to_model_space(tensor.to(device), binary, model.data_kind, generator)
-    return tensor.to(device).float()
+    return user_examples_in_model_space(tensor.to(device), getattr(model, "data_kind", "unit"),
+                                        "the test data", generator)
 
 
 @torch.no_grad()

@@ -132,6 +132,12 @@ def kind_of_config(raw: Mapping[str, Any], where: str = "config") -> ModelKind:
         if kind.owns(raw):
             return kind
     label = raw.get("kind", "?")
+    if label == "custom":  # vaelab.fit's runs: the model is the user's, only they can rebuild it
+        raise KindError(
+            f"{where}: this run trained a model you built ({raw.get('model_class', '?')}) with "
+            "vaelab.fit, which the command line cannot rebuild; in Python, construct the model "
+            "again, then vaelab.load_weights(model, RUN) and vaelab.evaluate / vaelab.report / "
+            "model.sample(n)")
     raise KindError(f"{where}: no registered kind reads runs of kind {label!r}")
 
 

@@ -40,7 +40,8 @@ class ConditionalDistribution(nn.Module):
         n_parent = len(self.parent_shape)
         if tuple(parents.shape[parents.dim() - n_parent:]) != self.parent_shape:
             raise ValueError(
-                f"expected parents with trailing shape {self.parent_shape}, got {tuple(parents.shape)}"
+                f"expected inputs (this distribution's parents, e.g. the data for an encoder) "
+                f"of shape [batch, {', '.join(map(str, self.parent_shape))}], got {tuple(parents.shape)}"
             )
         batch = parents.shape[: parents.dim() - n_parent]
         eta = self.network(parents.reshape(-1, *self.parent_shape))

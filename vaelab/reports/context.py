@@ -66,6 +66,13 @@ class RunContext:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    @property
+    def images(self) -> bool:
+        """Whether the model's examples are pictures (C, H, W with 1 or 3 channels): the
+        sections that draw examples show only then (a model of vectors gets the others)."""
+        shape = tuple(getattr(self.model, "data_shape", ()))
+        return len(shape) == 3 and shape[0] in (1, 3)
+
     def generator(self, offset: int = 0) -> torch.Generator:
         """A fresh generator seeded from the report seed, so each picture is repeatable."""
         return torch.Generator(device=self.device).manual_seed(self.seed + offset)

@@ -133,7 +133,7 @@ def manifold_images(run: RunContext, side: int = MANIFOLD_SIDE
 @register_section(order=100)
 def decoded_manifold(run: RunContext) -> Section | None:
     """For a 2-D latent: E[x | z] over a grid of prior quantiles, z1 across and z2 down."""
-    if not run.single_latent or run.model.latent_dim != 2:
+    if not run.single_latent or run.model.latent_dim != 2 or not run.images:
         return None
     images, z1, z2 = manifold_images(run)
     with report_style():

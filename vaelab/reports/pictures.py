@@ -18,8 +18,10 @@ INTERPOLATION_STEPS = 10
 
 
 @register_section(order=40)
-def prior_samples(run: RunContext) -> Section:
+def prior_samples(run: RunContext) -> Section | None:
     """A grid of mean images E[x | z] for z ~ p(z)."""
+    if not run.images:
+        return None
     images = display(run.model, run.model.sample(SAMPLES, run.generator())).cpu()
     figure = Figure(grid_png(images, columns=8), "samples from the prior",
                     f"{SAMPLES} draws z ~ p(z), each shown as the decoder's mean E[x | z] "
@@ -28,8 +30,10 @@ def prior_samples(run: RunContext) -> Section:
 
 
 @register_section(order=50)
-def reconstructions(run: RunContext) -> Section:
+def reconstructions(run: RunContext) -> Section | None:
     """Test images beside E[x | z] at their posterior mean z = E_q[z | x]."""
+    if not run.images:
+        return None
     x = run.x_test[:RECONSTRUCTIONS]
     recon = run.model.reconstruct(x)
     pairs = torch.stack([display(run.model, x), display(run.model, recon)], 1).flatten(0, 1).cpu()
@@ -56,7 +60,7 @@ def interpolation_images(run: RunContext, pairs: int, steps: int) -> torch.Tenso
 def interpolations(run: RunContext) -> Section | None:
     """Decodings of z on the straight line between two test images' posterior means."""
     pairs = min(INTERPOLATION_PAIRS, run.x_test.shape[0] // 2)
-    if pairs < 1:
+    if pairs < 1 or not run.images:
         return None
     images = interpolation_images(run, pairs, INTERPOLATION_STEPS)
     columns = INTERPOLATION_STEPS + 2

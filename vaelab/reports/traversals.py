@@ -42,7 +42,7 @@ def traversal_images(run: RunContext, dims: list[int], steps: int = STEPS,
 def latent_traversals(run: RunContext) -> Section | None:
     """One row per active dimension (at most 10), swept from −3 to +3 prior standard deviations."""
     activity = run.activity
-    if activity is None:
+    if activity is None or not run.images:
         return None
     dims = traversal_dimensions(activity)
     title = "Latent traversals"

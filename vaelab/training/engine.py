@@ -255,8 +255,8 @@ def _prepare_folder(task: TrainingTask, run_dir: Path, resume: bool, context: Di
         say(f"resuming {run_dir} after epoch {loop.epoch} (step {loop.step})")
         return loop
     if (run_dir / CHECKPOINT).exists():
-        raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to "
-                              "continue it or choose another --run-dir")
+        raise FileExistsError(f"{run_dir} already holds a run; continue it (`--resume {run_dir}`, "
+                              "in Python resume=True) or choose another run folder")
     if task.before_start is not None:  # before anything is written: a failure leaves no half-made run
         task.before_start(task.model)
     loop = LoopState()
@@ -346,6 +346,11 @@ def run_training(
         if task.extras is not None:
             record.update(task.extras(model) or {})
         valid = task.validate(model) if task.validate is not None else None
+        if valid is not None and not math.isfinite(valid):  # would never be "best": say so now
+            raise NonFiniteLossError(
+                f"the validation {task.score_name} is {valid} after epoch {epoch + 1}: the "
+                "validation data or the model gives non-finite values (NaN in the data, or a "
+                "likelihood that cannot score it); the last checkpoint is that of the epoch before")
         record[valid_key] = valid
         selected = task.select(record) if task.select is not None else None
         score = selected if selected is not None else valid if valid is not None else record[train_key]

@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from vaelab.choices import PRECISIONS
 from vaelab.data.imageset import ImageSet
 from vaelab.data.pendulum import SequenceSet
-from vaelab.data.representation import to_model_space
+from vaelab.data.representation import check_user_examples, to_model_space, user_examples_in_model_space
 from vaelab.data.streamed import StreamedImages
 from vaelab.objectives.registry import OBJECTIVES, make_objective
 from vaelab.objectives.result import ObjectiveValue
@@ -34,7 +35,7 @@ from vaelab.training.batches import (
     image_batches,
     streamed_batches,
 )
-from vaelab.training.checkpoint import LoopState, atomic_write_text
+from vaelab.training.checkpoint import CONFIG, LoopState, atomic_write_text
 from vaelab.training.distributed import Distributed
 from vaelab.training.distributed import setup as setup_distributed
 from vaelab.training.engine import (
@@ -42,6 +43,7 @@ from vaelab.training.engine import (
     LoopSettings,
     Objective,
     TrainingTask,
+    check_finite,
     make_optimizer,
     read_metrics,
     run_training,
@@ -120,10 +122,11 @@ def _as_tensor_data(data: torch.Tensor | np.ndarray) -> torch.Tensor:
 
 
 def _batches(data: Data, model: torch.nn.Module, batch_size: int, seed: int, device: torch.device,
-             window: int, workers: int) -> BatchSource:
-    """The batch source for `data`: uint8 images are put in the model's units per batch
-    (grey pixels binarized afresh every epoch for a Bernoulli likelihood); float tensors are
-    taken as they are."""
+             window: int, workers: int, what: str = "training data") -> BatchSource:
+    """The batch source for `data`: uint8 grey images are put in the model's units per batch
+    (binarized afresh every epoch for a Bernoulli likelihood), 0/1 uint8 and float values are
+    taken as they are; values the likelihood cannot score (NaN, grey floats for a Bernoulli one)
+    are refused, naming `what`."""
     data_kind = getattr(model, "data_kind", "unit")
     if isinstance(data, ImageSet):
         return image_batches(data, data_kind, batch_size, seed, device)
@@ -133,16 +136,72 @@ def _batches(data: Data, model: torch.nn.Module, batch_size: int, seed: int, dev
         return SequenceBatches(data, data_kind, batch_size, seed, device, window)
     if isinstance(data, (torch.Tensor, np.ndarray)):
         tensor = _as_tensor_data(data)
+        binary = check_user_examples(tensor, data_kind, what)
         if tensor.dtype == torch.uint8:
             def prepare(rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-                return to_model_space(rows, False, data_kind, generator)
+                return to_model_space(rows, binary, data_kind, generator)
 
             return TensorBatches(tensor.to(device), batch_size, seed, prepare)
         return TensorBatches(tensor.to(device).float(), batch_size, seed)
     if isinstance(data, Dataset):
-        return LoaderBatches(data, batch_size, seed, device, workers)
+        def checked(rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+            return user_examples_in_model_space(rows, data_kind, f"{what} (a batch of the Dataset)",
+                                                generator)
+
+        return LoaderBatches(data, batch_size, seed, device, workers, checked)
     raise TypeError(f"cannot train on {type(data).__name__}; pass a tensor, a numpy array, a "
                     "torch.utils.data.Dataset, an ImageSet or a SequenceSet")
+
+
+#: what a resumed `vaelab.fit` run may change: how long it trains and how fast; the rest (what it
+#: optimises, on which batches, with which rate and noise) must match the run's config.json
+RESUMABLE_LOOP = ("epochs", "time_budget_minutes", "patience", "compile", "precision")
+
+
+def _check_resume(run_path: Path, description: dict[str, Any]) -> bool:
+    """Refuse to resume a run with settings other than those it was started with; whether the
+    folder's config.json is vaelab.fit's own (a kind built on fit may have written its own)."""
+    saved_path = run_path / CONFIG
+    if not saved_path.is_file():
+        return False  # the engine says what is missing
+    saved = json.loads(saved_path.read_text())
+    if not isinstance(saved, dict) or saved.get("kind") != CUSTOM_KIND:
+        return False
+    changed = [f"{key}: {saved.get(key)!r} -> {value!r}" for key, value in description.items()
+               if key != "loop" and key in saved and saved[key] != value]
+    saved_loop = saved.get("loop", {})
+    changed += [f"{key}: {saved_loop[key]!r} -> {value!r}" for key, value in description["loop"].items()
+                if key not in RESUMABLE_LOOP and key in saved_loop and saved_loop[key] != value]
+    if changed:
+        raise ValueError(f"resume=True continues {run_path} with the settings it was started with; "
+                         f"these differ: {'; '.join(changed)}. Only {', '.join(RESUMABLE_LOOP)} may "
+                         "change; start a new run_dir to change the rest")
+    return True
+
+
+def _preflight(model: torch.nn.Module, objective: Objective,
+               sources: Sequence[tuple[str, BatchSource]], context: Distributed) -> None:
+    """Score the first batch of each source before the run folder is made, so that data of the
+    wrong shape, an objective that fails or a non-finite loss stops `fit` with nothing written.
+    Under no_grad, in eval mode, with the random state restored: training is unchanged."""
+    devices = [context.device] if context.device.type == "cuda" else []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            for what, source in sources:
+                for batch, _ in source.epoch(0, context, whole=True):  # any size of data
+                    try:
+                        check_finite(objective(model, batch, 1.0), 0, 0)
+                    except (ValueError, TypeError, RuntimeError) as error:
+                        where = f"scoring the first batch of the {what} (nothing was written)"
+                        if type(error) in (ValueError, TypeError, RuntimeError):  # the message says where
+                            raise type(error)(f"{where}: {error}") from error
+                        error.add_note(f"(raised {where})")
+                        raise
+                    break
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()
@@ -210,6 +269,8 @@ def fit(
         raise ValueError(f"samples must be >= 1, got {samples}")
     if resume and run_dir is None:
         raise ValueError("resume=True needs the run_dir of the run to continue")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     context = setup_distributed(device)
     torch.manual_seed(seed)
     model = model.to(context.device)
@@ -225,7 +286,8 @@ def fit(
             group.setdefault("lr_factor", group["lr"] / base_lr)
     batches = _batches(train, model, batch_size, seed, context.device, window, workers)
     valid_batches = (None if valid is None else
-                     _batches(valid, model, batch_size, seed + 1, context.device, 0, workers))
+                     _batches(valid, model, batch_size, seed + 1, context.device, 0, workers,
+                              "validation data"))
     run_path = Path(run_dir) if run_dir is not None else default_run_dir("fit")
     settings = LoopSettings(epochs=epochs, seed=seed, grad_clip=grad_clip,
                             kl_warmup_steps=kl_warmup_steps, patience=patience,
@@ -238,6 +300,12 @@ def fit(
 
     def save_config(path: Path) -> None:
         atomic_write_text(path, json.dumps(description, indent=2) + "\n")
+
+    own_config = resume and _check_resume(run_path, description)
+    _preflight(model, step_objective, [("training data", batches)]
+               + ([("validation data", valid_batches)] if valid_batches is not None else []), context)
+    if own_config and context.is_main:
+        save_config(run_path / CONFIG)  # the resumed run's epochs and budget, as it now trains
 
     def validate(model: torch.nn.Module) -> float | None:
         if valid_batches is None:
