@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 import vaelab
@@ -20,3 +21,5 @@ def test_a_model_of_vectors_gets_a_report_without_pictures(tmp_path: Path) -> No
     assert "importance" in page.lower() and "Training curves" in page
     for picture in ("Samples from the prior", "Reconstructions", "Interpolations", "Latent traversals"):
         assert picture not in page
+    with pytest.raises(FileNotFoundError, match="elsewhere is not a folder"):
+        vaelab.report(model, tmp_path / "elsewhere", data[48:], k=8, progress=False)

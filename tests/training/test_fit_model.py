@@ -188,6 +188,8 @@ def test_bad_input_is_refused_clearly(tmp_path: Path) -> None:
         vaelab.fit(tiny_vae(), [1, 2, 3], run_dir=tmp_path, **quiet())
     with pytest.raises(ValueError, match="resume=True needs the run_dir"):
         vaelab.fit(tiny_vae(), binary_data(), resume=True, **quiet())
+    with pytest.raises(FileNotFoundError, match="missing does not exist"):
+        vaelab.fit(tiny_vae(), binary_data(), resume=True, run_dir=tmp_path / "missing", **quiet())
     with pytest.raises(FileExistsError, match="already holds a run"):
         vaelab.fit(tiny_vae(), binary_data(), epochs=0, run_dir=tmp_path / "x", **quiet())
         vaelab.fit(tiny_vae(), binary_data(), epochs=0, run_dir=tmp_path / "x", **quiet())

@@ -18,6 +18,8 @@ def report(model: torch.nn.Module, run_dir: Path | str, test: Any, *, out: Path 
     the training curves from the run folder, and the test ELBO and importance-sampled log p(x)
     (k samples), samples, reconstructions, interpolations and the latent space computed here.
     Returns the path of the page (RUN/report.html unless `out`)."""
+    if not Path(run_dir).is_dir():  # checked before the evaluation, not after it
+        raise FileNotFoundError(f"{run_dir} is not a folder; pass the run_dir that vaelab.fit trained into")
     return write_model_report(model, run_dir, test, out=None if out is None else Path(out), k=k,
                               examples=examples, seed=seed, progress=progress)
 

@@ -269,6 +269,9 @@ def fit(
         raise ValueError(f"samples must be >= 1, got {samples}")
     if resume and run_dir is None:
         raise ValueError("resume=True needs the run_dir of the run to continue")
+    if resume and not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"resume=True: {run_dir} does not exist; pass the run_dir of an "
+                                "earlier vaelab.fit, or drop resume=True to start a run there")
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     context = setup_distributed(device)
