@@ -6,11 +6,12 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 
 from vaelab.atomic_files import FILE_MODE
-from vaelab.training.checkpoint import load_weights, save_weights
+from vaelab.training.checkpoint import CheckpointError, load_weights, save_weights
 
 
 def test_weight_files_get_the_permissions_of_the_run_folders_other_files(tmp_path: Path) -> None:
@@ -24,3 +25,15 @@ def test_weight_files_get_the_permissions_of_the_run_folders_other_files(tmp_pat
     copy = nn.Linear(3, 2)
     load_weights(path, copy)
     assert torch.equal(copy.weight, model.weight) and torch.equal(copy.bias, model.bias)
+
+
+def test_weights_of_another_model_are_refused_saying_how_they_differ(tmp_path: Path) -> None:
+    path = tmp_path / "model_best.safetensors"
+    save_weights(path, nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2)))
+    with pytest.raises(CheckpointError,
+                       match=r"shapes differ: 0.bias \(2,\) in the file, \(4,\) in the model, 0.weight"):
+        load_weights(path, nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2)))
+    with pytest.raises(CheckpointError, match=r"not in the model: 1.bias, 1.weight"):
+        load_weights(path, nn.Sequential(nn.Linear(3, 2)))
+    with pytest.raises(CheckpointError, match=r"missing from the file: 2.bias, 2.weight.*rebuild the model"):
+        load_weights(path, nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2), nn.Linear(2, 2)))

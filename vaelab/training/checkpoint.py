@@ -110,6 +110,25 @@ def save_checkpoint(
     _save_tensors(run_dir / CHECKPOINT, tensors, metadata)
 
 
+def _load_model_state(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """`model.load_state_dict(tensors)`, with one line saying how the file and the model differ."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    shapes = [f"{name} {tuple(tensors[name].shape)} in the file, {tuple(own[name].shape)} in the model"
+              for name in sorted(set(own) & set(tensors)) if tensors[name].shape != own[name].shape]
+    if missing or unexpected or shapes:
+        def some(names: list[str]) -> str:
+            return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+        parts = ([f"missing from the file: {some(missing)}"] if missing else []) + \
+            ([f"not in the model: {some(unexpected)}"] if unexpected else []) + \
+            ([f"shapes differ: {some(shapes)}"] if shapes else [])
+        raise CheckpointError(f"the weights in {path} do not fit this {type(model).__name__} "
+                              f"({'; '.join(parts)}); rebuild the model exactly as it was trained")
+    model.load_state_dict(tensors)
+
+
 def load_checkpoint(
     run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None
 ) -> LoopState:
@@ -117,7 +136,8 @@ def load_checkpoint(
     tensors, metadata = _load_tensors(run_dir / CHECKPOINT)
     if metadata.get("format") != "vaelab-checkpoint-1":
         raise CheckpointError(f"{run_dir / CHECKPOINT} is not a vaelab checkpoint")
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    _load_model_state(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
+                      run_dir / CHECKPOINT)
     if optimizer is not None:
         optimizer.load_state_dict(_join_optimizer_state(tensors, json.loads(metadata["optimizer"])))
     torch.set_rng_state(tensors["rng.cpu"])
@@ -136,7 +156,7 @@ def load_weights(path: Path, model: nn.Module) -> None:
     tensors, _ = _load_tensors(path)
     if any(k.startswith("model.") for k in tensors):
         tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-    model.load_state_dict(tensors)
+    _load_model_state(model, tensors, path)
 
 
 def load_run_weights(run_dir: Path, model: nn.Module, best: bool = True) -> None:
