@@ -262,6 +262,8 @@ def fit(
     folder) is read a batch at a time by `workers` DataLoader processes, kept uint8 until on the
     device; any other `Dataset` is read through a DataLoader too.
     Under torchrun every rank calls fit with the same arguments; rank 0 writes the folder.
+    `progress=False` turns the progress bar off; the one line per epoch goes to `log` (default:
+    printed; `log=lambda line: None` silences it).
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
