@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -43,3 +45,24 @@ def test_ais_rides_along_and_bad_k_is_refused() -> None:
         vaelab.evaluate(model, x, k=0)
     with pytest.raises(TypeError, match="cannot evaluate on str"):
         vaelab.evaluate(model, "images.npy")
+
+
+def test_with_a_run_dir_every_evaluation_is_kept_and_none_overwritten(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = LinearGaussianModel(data_dim=3, latent_dim=1)
+    x = torch.randn(40, 3)
+    vaelab.fit(model, x, epochs=1, batch_size=20, run_dir=tmp_path, progress=False, log=lambda _: None)
+    weak = vaelab.evaluate(model, x, k=5, run_dir=tmp_path)
+    strong = vaelab.evaluate(model, x, k=50, run_dir=tmp_path)
+    assert "evaluation" not in vaelab.evaluate(model, x, k=5)  # without a run_dir nothing is written
+    saved = sorted((tmp_path / "evaluations").glob("*.json"))
+    assert [p.stem for p in saved] == sorted([weak["evaluation"], strong["evaluation"]])
+    kept = json.loads((tmp_path / "evaluations" / f"{weak['evaluation']}.json").read_text())
+    assert kept["results"]["test"]["log_px_is"] == weak["log_px_is"] and kept["settings"]["k"] == 5
+    merged = json.loads((tmp_path / "metrics.json").read_text())
+    assert merged["evaluations"]["strongest"]["id"] == strong["evaluation"]
+    page = vaelab.report(model, tmp_path, x, k=5, progress=False).read_text()
+    assert len(list((tmp_path / "evaluations").glob("*.json"))) == 3  # the report's own, kept too
+    assert "(not saved)" not in page
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        vaelab.evaluate(model, x, k=5, run_dir=tmp_path / "missing")

@@ -8,6 +8,7 @@ sequential ELBO, IWAE_k and the particle filter's estimate, in nats per frame.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,16 +70,43 @@ def evaluate(
     ais_chains: int = 16,
     ais_steps: int = 500,
     seed: int = 0,
+    run_dir: Path | str | None = None,
 ) -> dict[str, Any]:
     """Estimates of log p(x) on `test` (the first `examples` of it; None = all), in nats.
 
     Returns for a frame model {"examples", "elbo", "log_px_is", "iwae_minus_elbo", "is_samples",
     "ess_mean", "seconds"} (each estimate {"mean", "stderr", "n"}), plus "ais" when
     `ais_examples` > 0; for a state-space model {"sequences", "k", "elbo_per_frame",
-    "iwae_per_frame", "smc_per_frame"}.
+    "iwae_per_frame", "smc_per_frame"}. With the `run_dir` of a `vaelab.fit` run the evaluation
+    is also kept there, as the command line keeps its own (RUN/evaluations/, metrics.json; an
+    earlier one is never overwritten), and the result gains its "evaluation" id.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
+    if run_dir is not None and not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"run_dir {run_dir} is not a folder; pass the run_dir that vaelab.fit "
+                                "trained into")
+    result = _evaluate(model, test, k, examples, batch_size, ais_examples, ais_chains, ais_steps, seed)
+    if run_dir is not None:
+        settings = {"k": k, "examples": result.get("examples", result.get("sequences")), "seed": seed,
+                    "ais_examples": ais_examples, "by": "vaelab.evaluate"}
+        result = {**result, "evaluation": keep_evaluation(model, run_dir, settings, result)}
+    return result
+
+
+def keep_evaluation(model: torch.nn.Module, run_dir: Path | str, settings: dict[str, Any],
+                    result: dict[str, Any]) -> str:
+    """Save `result` (what `evaluate` returned for `model`) among the run's evaluations; its id."""
+    from vaelab.evaluation.store import FRAME, SEQUENCE, RunEvaluations, finish, weights_fingerprint
+
+    store = RunEvaluations(run_dir, SEQUENCE if "sequences" in result else FRAME)
+    evaluation = store.begin(settings, weights_fingerprint(model), {})
+    return finish(store, evaluation, {"test": result}, [])["evaluation"]
+
+
+def _evaluate(model: torch.nn.Module, test: Any, k: int, examples: int | None, batch_size: int,
+              ais_examples: int, ais_chains: int, ais_steps: int, seed: int) -> dict[str, Any]:
+    """The estimates `evaluate` returns, in the model's eval mode (its mode restored after)."""
     was_training = model.training
     model.eval()
     torch.manual_seed(seed)
@@ -107,4 +135,4 @@ def _sequence_evidence(model: torch.nn.Module, test: SequenceSet, k: int, exampl
                for name in ("elbo", "iwae", "smc")}}
 
 
-__all__ = ["evaluate", "held_out_examples"]
+__all__ = ["evaluate", "held_out_examples", "keep_evaluation"]

@@ -113,9 +113,11 @@ def write_model_report(model: torch.nn.Module, run_dir: Path | str, test: Any, o
     """The report of a model you built and trained with `vaelab.fit`: the run folder's config and
     learning curves, and — computed here on the test data you pass (a tensor, an array, a
     Dataset or an ImageSet, as `vaelab.evaluate` takes) — the ELBO and IS log p(x) with k samples,
-    samples, reconstructions and the latent space. Written to RUN/report.html unless `out`."""
+    samples, reconstructions and the latent space. Written to RUN/report.html unless `out`; the
+    evaluation is kept among the run's (RUN/evaluations/), as `vaelab.evaluate(..., run_dir=)` keeps it."""
     from vaelab.data.imageset import ImageSet
-    from vaelab.evaluation.evaluate_model import evaluate, held_out_examples
+    from vaelab.evaluation.evaluate_model import evaluate, held_out_examples, keep_evaluation
+    from vaelab.evaluation.store import EVALUATIONS_DIR
 
     run_dir = Path(run_dir)
     target = report_path([run_dir], out)
@@ -123,8 +125,11 @@ def write_model_report(model: torch.nn.Module, run_dir: Path | str, test: Any, o
     x_test = held_out_examples(model, test, examples if examples > 0 else None, device)
     labels = test.labels if isinstance(test, ImageSet) else None
     result = evaluate(model, x_test, k=k, seed=seed)
-    entry = {"id": "computed for this report", "k": k, "examples": result["examples"], "test": result,
-             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "file": "(not saved)"}
+    kept = keep_evaluation(model, run_dir, {"k": k, "examples": result["examples"], "seed": seed,
+                                            "by": "vaelab.report"}, result)  # nothing computed is lost
+    entry = {"id": kept, "k": k, "examples": result["examples"], "test": result,
+             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+             "file": f"{EVALUATIONS_DIR}/{kept}.json"}
     described = json.loads((run_dir / CONFIG).read_text()) if (run_dir / CONFIG).is_file() else {}
     run = RunContext(run_dir=run_dir, model=model.eval(), config=None, splits=None,
                      records=read_metrics(run_dir),
