@@ -95,7 +95,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
       "binarization"),
      (["evaluate", "/no/such/run"], "does not exist"),
      (["sample", "/no/such/run"], "does not exist"),
-     (["train", "--resume", "/no/such/run"], "does not exist")],
+     (["train", "--resume", "/no/such/run"], "does not exist"),
+     (["train", "--device", "gpu", "--epochs", "1"], "train.device: must be")],
 )
 def test_user_mistakes_give_one_clear_error(argv: list[str], message: str, tmp_path: Path,
                                             capsys: pytest.CaptureFixture) -> None:
@@ -155,3 +156,57 @@ def test_zero_epochs_evaluates_the_initial_model(tmp_path: Path) -> None:
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
     trained = json.loads((run / "metrics.json").read_text())
     assert trained["test"]["elbo"]["mean"] > untrained["test"]["elbo"]["mean"]  # nats: training helped
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ('[model]\nlatent_dim = 2.5', "model.latent_dim: expected int, got 2.5"),
+    ('[model]\nlatent_dim = true', "model.latent_dim: expected int, got True"),
+    ('[model]\nhidden = "abc"', "model.hidden: expected tuple[int, ...], got 'abc'"),
+    ('[train]\nepochs = 1.5', "train.epochs: expected int, got 1.5"),
+    ('[train]\nlearning_rate = "fast"', "train.learning_rate: expected float, got 'fast'"),
+])
+def test_a_config_value_of_the_wrong_type_names_its_key(section: str, message: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "c.toml").write_text(section + "\n")
+    assert main(["train", "--config", str(tmp_path / "c.toml"), "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    (tmp_path / "c.yaml").write_text("train: {}\n")
+    assert main(["train", "--config", str(tmp_path / "c.yaml"), "--run-dir", str(tmp_path / "r")]) == 2
+    assert "a config is a .toml or a .json file" in capsys.readouterr().err
+
+
+def test_resume_names_what_it_refuses_and_old_figures_are_not_passed_off_as_new(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "1", "--run-dir", str(run)]) == 0
+    for extra, named in ((["--lr", "0.01"], "train.learning_rate"),
+                         (["--out", str(tmp_path / "x")], "--out")):
+        assert main(["train", "--resume", str(run), "--epochs", "2", *extra]) == 2
+        assert named in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    assert main(["sample", str(run), "--device", "gpu"]) == 2  # every command, not only train
+    assert "device 'gpu' is not one torch knows" in capsys.readouterr().err
+    # trained further without an evaluation: metrics.json no longer describes the weights
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-eval", "--no-progress"]) == 0
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
+    assert "of EARLIER weights" in (tmp_path / "r.html").read_text()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress"]) == 0
+    assert "stands" not in capsys.readouterr().out  # so a resume with nothing to train evaluates
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress"]) == 0
+    assert "stands" in capsys.readouterr().out  # and then the evaluation does stand
+
+
+def test_a_run_on_your_own_file_named_relatively_is_usable_from_anywhere(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    (tmp_path / "data").mkdir()
+    np.save(tmp_path / "data" / "x.npy", np.random.default_rng(0).integers(0, 256, (60, 8, 8), np.uint8))
+    monkeypatch.chdir(tmp_path / "data")
+    assert main(["train", "--dataset", "x.npy", "--epochs", "1", "--hidden", "8", "--latent-dim", "2",
+                 "--validation-size", "10", "--eval-samples", "2", "--no-progress", "--likelihood",
+                 "logistic8", "--run-dir", str(tmp_path / "run")]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", str(tmp_path / "run"), "-k", "2", "--examples", "5"]) == 0

@@ -220,9 +220,7 @@ class RunEvaluations:
 
     def _metrics_newer_than_model(self, metrics: Path) -> bool:
         """Whether metrics.json was written after the weights and the training log it describes."""
-        written = metrics.stat().st_mtime
-        sources = [self.run_dir / name for name in (BEST_WEIGHTS, CHECKPOINT, TRAINING_LOG)]
-        return all(written >= p.stat().st_mtime for p in sources if p.is_file())
+        return metrics_describe_the_weights(self.run_dir)
 
     # -- the files at the top of the run folder --------------------------------------------
 
@@ -288,6 +286,18 @@ class RunEvaluations:
         merged = merged_metrics(self.load(), evaluation.weights)
         atomic_write_text(self.run_dir / METRICS_JSON, json.dumps(merged, indent=2) + "\n")
         return merged
+
+
+def metrics_describe_the_weights(run_dir: Path | str) -> bool:
+    """Whether RUN/metrics.json was written after the run's weights and training log, i.e. its
+    figures are of the weights the run now holds (training without evaluating makes it stale)."""
+    run_dir = Path(run_dir)
+    metrics = run_dir / METRICS_JSON
+    if not metrics.is_file():
+        return False
+    written = metrics.stat().st_mtime
+    sources = [run_dir / name for name in (BEST_WEIGHTS, CHECKPOINT, TRAINING_LOG)]
+    return all(written >= p.stat().st_mtime for p in sources if p.is_file())
 
 
 def merged_metrics(records: list[Evaluation], weights: str) -> dict[str, Any]:
@@ -360,6 +370,7 @@ __all__ = [
     "epochs_trained",
     "finish",
     "merged_metrics",
+    "metrics_describe_the_weights",
     "output_lines",
     "utc_now",
     "weights_fingerprint",

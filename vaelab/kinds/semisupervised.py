@@ -24,6 +24,7 @@ from vaelab.kinds.vae import (
     defaults_of,
     epochs_done,
     note_default_dataset,
+    refuse_changes_on_resume,
     refuse_sequence_data,
     sample_images,
     with_image_defaults,
@@ -166,11 +167,11 @@ def train(args: argparse.Namespace) -> int:
     if args.nproc is not None:
         raise ConfigError("--nproc is not supported for semi-supervised runs yet; use torchrun")
     if args.resume is not None:
-        if (args.config is not None or set(overrides) - {"train"} or _semi_overrides(args)
-                or args.unlabelled is not None or args.m1_run is not None
-                or set(overrides.get("train", {})) - RESUMABLE):
-            raise ConfigError("--resume continues a run with its saved config; only --epochs "
-                              "and --time-budget may be given with it")
+        refuse_changes_on_resume(
+            args, overrides, RESUMABLE, "--epochs and --time-budget",
+            also=[f"semisupervised.{name}" for name in _semi_overrides(args)]
+            + (["--unlabelled"] if args.unlabelled is not None else [])
+            + (["--m1-run"] if args.m1_run is not None else []))
         run_dir = args.resume
         config = SemiSupervisedExperiment.load(run_dir / CONFIG).with_overrides(overrides)
         config.save(run_dir / CONFIG)

@@ -19,7 +19,13 @@ from typing import Any
 from vaelab.choices import GUIDES, TRANSITIONS
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.data.pendulum_config import parse_setting
-from vaelab.kinds.vae import TRAIN_FLAGS, already_evaluated, defaults_of, epochs_done
+from vaelab.kinds.vae import (
+    TRAIN_FLAGS,
+    already_evaluated,
+    defaults_of,
+    epochs_done,
+    refuse_changes_on_resume,
+)
 from vaelab.training.config import ConfigError
 from vaelab.training.config_files import read_config_file
 from vaelab.training.run_files import CONFIG
@@ -138,10 +144,8 @@ def train(args: argparse.Namespace) -> int:
 
     overrides = sequence_overrides(args)
     if args.resume is not None:
-        allowed = {"epochs", "minutes", "compile", "precision"}
-        if args.config is not None or set(overrides) - {"train"} or set(overrides.get("train", {})) - allowed:
-            raise ConfigError("--resume continues a run with its saved config; only --epochs, "
-                              "--minutes (--time-budget), --compile and --bf16 may be given with it")
+        refuse_changes_on_resume(args, overrides, {"epochs", "minutes", "compile", "precision"},
+                                 "--epochs, --minutes (--time-budget), --compile and --bf16")
         run_dir = args.resume
         if not is_sequence_run(run_dir):
             raise CheckpointError(f"{run_dir} is not a sequence-model run folder (no {CONFIG} of kind ssm)")

@@ -12,6 +12,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -139,12 +140,28 @@ def epochs_done(run_dir: Path) -> int:
     return len(read_metrics(run_dir))
 
 
+def refuse_changes_on_resume(args: argparse.Namespace, flags: dict[str, dict[str, Any]],
+                             resumable: set[str], allowed: str, also: Iterable[str] = ()) -> None:
+    """`--resume` keeps a run's saved config: refuse, naming each, the settings given beside it
+    that would change it (`flags` by config section; train settings in `resumable` may change)."""
+    given = [f"{section}.{name}" for section, names in flags.items() for name in names
+             if section != "train" or name not in resumable]
+    given += [*also, *(["--config"] if args.config is not None else []),
+              *(["--out/--run-dir"] if getattr(args, "run_dir", None) is not None else [])]
+    if given:
+        raise ConfigError(f"--resume continues a run with its saved config; {', '.join(given)} "
+                          f"would change it (only {allowed} may be given with it; a new --out "
+                          "starts a new run)")
+
+
 def already_evaluated(run_dir: Path, epochs_before: int) -> bool:
     """Whether a resumed run trained nothing new and already holds an evaluation: then there is
     nothing to evaluate again (say so instead)."""
+    from vaelab.evaluation.store import metrics_describe_the_weights
+
     if epochs_before < 0 or epochs_done(run_dir) != epochs_before:
         return False
-    if not (Path(run_dir) / "metrics.json").is_file():
+    if not metrics_describe_the_weights(run_dir):  # none yet, or of weights trained further since
         return False
     print(f"no new epochs: the evaluation in {Path(run_dir) / 'metrics.json'} stands "
           "(`vaelab evaluate RUN` evaluates again)", flush=True)
@@ -175,9 +192,7 @@ def train(args: argparse.Namespace) -> int:
         return relaunch_with_torchrun(args)
     flags = overrides(args)
     if args.resume is not None:
-        if args.config is not None or set(flags) - {"train"} or set(flags.get("train", {})) - RESUMABLE:
-            raise ConfigError("--resume continues a run with its saved config; only --epochs, "
-                              "--time-budget, --compile and --bf16 may be given with it")
+        refuse_changes_on_resume(args, flags, RESUMABLE, "--epochs, --time-budget, --compile and --bf16")
         run_dir = args.resume
         if not (run_dir / CONFIG).is_file():
             raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG})")

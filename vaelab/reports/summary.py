@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from vaelab.data.representation import resolve_binarization
+from vaelab.evaluation.store import metrics_describe_the_weights
 from vaelab.reports.blocks import Section, Table, Text
 from vaelab.reports.context import RunContext
 from vaelab.reports.latent import ACTIVITY_THRESHOLD
@@ -148,13 +149,17 @@ def evaluation_tables(run: RunContext) -> list[Table]:
     else:
         rows = (_evaluation_row("strongest (largest k)", strongest), _evaluation_row("latest", latest))
     every = kept.get("all") or []
-    if run.config is None:  # vaelab.report of your own model: evaluated for the page, not kept
+    if run.config is None:  # vaelab.report of your own model: evaluated for the page, and kept
         return [Table(EVALUATION_HEADER, rows, caption=(
-            f"Computed for this report by vaelab.report: k = {strongest.get('k')} importance samples "
-            f"on {strongest.get('examples')} test examples (`vaelab.evaluate` gives the same numbers)."))]
+            f"Computed for this report by vaelab.report and kept in RUN/evaluations/: k = "
+            f"{strongest.get('k')} importance samples on {strongest.get('examples')} test examples "
+            "(`vaelab.evaluate` gives the same numbers)."))]
+    whose = ("of the current weights" if metrics_describe_the_weights(run.run_dir) else
+             "saved — of EARLIER weights: the run has trained further since it was last evaluated, "
+             "and `vaelab evaluate RUN` evaluates the current ones —")
     tables = [Table(EVALUATION_HEADER, rows, caption=(
         f"Every `vaelab evaluate` is kept in RUN/evaluations/ ({len(every)} so far). The quantities "
-        f"above are from the strongest evaluation of the current weights: k = {strongest.get('k')} "
+        f"above are from the strongest evaluation {whose}: k = {strongest.get('k')} "
         f"importance samples on {strongest.get('examples')} test images."))]
     if len(every) > 1:
         tables.append(Table(EVALUATION_HEADER, tuple(

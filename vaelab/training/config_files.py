@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -20,10 +22,12 @@ class ConfigError(ValueError):
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """The raw sections of a .toml or .json config file (any other suffix is read as JSON)."""
+    """The raw sections of a .toml or .json config file (any other suffix is refused)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
+    if path.suffix not in (".toml", ".json"):
+        raise ConfigError(f"config file {path}: a config is a .toml or a .json file")
     text = path.read_text()
     try:
         raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
@@ -32,6 +36,44 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: must hold sections model/data/train")
     return raw
+
+
+def _accepts(hint: Any, value: Any) -> bool | None:
+    """Whether `value` has the type `hint` names (ints for floats, lists for tuples); None when
+    the hint is not one of the plain kinds checked here (the dataclass checks it itself)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        verdicts = [_accepts(member, value) for member in typing.get_args(hint)]
+        return None if None in verdicts else any(verdicts)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        member = typing.get_args(hint)[0] if typing.get_args(hint) else Any
+        return isinstance(value, list | tuple) and all(_accepts(member, v) is not False for v in value)
+    return None
+
+
+def _type_text(hint: Any) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def check_types(name: str, cls: type, values: Mapping[str, Any]) -> None:
+    """Refuse a value of the wrong type (a float for an integer, text for a number), naming the key."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):  # a hint that cannot be resolved here is not checked
+        return
+    for key, value in values.items():
+        if key in hints and _accepts(hints[key], value) is False:
+            raise ConfigError(f"{name}.{key}: expected {_type_text(hints[key])}, got {value!r}")
 
 
 def build_sections(raw: Mapping[str, Any], sections: Mapping[str, type]) -> dict[str, Any]:
@@ -52,6 +94,7 @@ def build_sections(raw: Mapping[str, Any], sections: Mapping[str, type]) -> dict
         bad = set(values) - allowed
         if bad:
             raise ConfigError(f"{name}: unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}")
+        check_types(name, cls, values)
         try:
             parts[name] = cls(**values)
         except ConfigError:

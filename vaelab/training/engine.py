@@ -158,8 +158,10 @@ def truncate_metrics(path: Path, epochs_done: int) -> None:
     """Drop metric lines for epochs a resumed run will redo (written after the last checkpoint)."""
     if not path.exists():
         return
-    kept = [ln for ln in path.read_text().splitlines() if _epoch_of(ln) <= epochs_done]
-    atomic_write_text(path, "".join(ln + "\n" for ln in kept))
+    text = path.read_text()
+    kept = "".join(ln + "\n" for ln in text.splitlines() if _epoch_of(ln) <= epochs_done)
+    if kept != text:  # untouched otherwise: its time says when training last wrote it
+        atomic_write_text(path, kept)
 
 
 def _epoch_of(line: str) -> float:

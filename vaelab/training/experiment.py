@@ -168,19 +168,28 @@ def resolve_device(name: str) -> torch.device:
     """'auto' picks CUDA when present, else the CPU; an unavailable CUDA request is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"train.device={name!r} but no CUDA device is available; use 'cpu'")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device {name!r} is not one torch knows; use 'cpu', 'cuda', 'cuda:N' or "
+                         "'auto'") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: no CUDA device is available here; use 'cpu'")
+    return device
 
 
 def record_data(config: ExperimentConfig, splits: Splits) -> ExperimentConfig:
     """The config with what training learned about its data: the image shape the model is built
     for and the folder the files came from (see DataConfig)."""
+    from vaelab.data import DATASET_NAMES
     from vaelab.data.load import dataset_folder
 
     found_in = dataset_folder(config.data.dataset, config.data.data_dir) or config.data.found_in
-    return replace(config, data=replace(config.data, image_shape=splits.train.image_shape,
-                                        found_in=found_in))
+    dataset = config.data.dataset
+    if dataset not in DATASET_NAMES and Path(dataset).exists():  # your own file or folder, found
+        dataset = str(Path(dataset).resolve())  # from wherever the run is used later
+    return replace(config, data=replace(config.data, dataset=dataset,
+                                        image_shape=splits.train.image_shape, found_in=found_in))
 
 
 def load_run_splits(config: ExperimentConfig) -> Splits:
