@@ -85,7 +85,7 @@ def test_the_messages_a_new_user_meets(tmp_path: Path, capsys: pytest.CaptureFix
     assert not out.lstrip().startswith("{")  # a summary for people, not raw JSON
     assert main(["evaluate", str(run), "-k", "3", "--examples", "8", "--json"]) == 0
     out = capsys.readouterr().out
-    assert '"log_px_is"' in out
+    assert json.loads(out)["test"]["log_px_is"]["n"] == 8  # stdout is the JSON alone
 
 
 def test_a_run_trained_with_vaelab_data_names_that_folder_later(shared_data: Path, tmp_path: Path,

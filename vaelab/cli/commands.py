@@ -234,7 +234,9 @@ def add_evaluate(sub: Any) -> None:
     p.add_argument("--ais-steps", type=int, default=500, help="annealing steps (HMC, 10 leapfrog)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--seed", type=int, default=0, help="seed of the importance samples and pictures")
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print the results (test figures, AIS, estimator comparison, the evaluation's "
+                        "id and files) as JSON on stdout, the other lines on stderr")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run_evaluate)
 

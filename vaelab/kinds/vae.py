@@ -9,6 +9,7 @@ sections are registered in vaelab.reports. Its config.json carries no "kind" key
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -237,17 +238,19 @@ def evaluate(args: argparse.Namespace) -> int:
         raise ConfigError("-k, --ks and --compare-examples must be >= 1 and --examples >= 0")
     if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
         raise ConfigError("--ais-examples must be >= 0, --ais-chains and --ais-steps >= 1")
-    metrics = evaluate_run(args.run, k=args.samples, examples=args.examples,
-                           compare=args.compare_estimators, ks=tuple(args.ks),
-                           compare_examples=args.compare_examples,
-                           ais_examples=args.ais_examples, ais_chains=args.ais_chains,
-                           ais_steps=args.ais_steps, device=args.device, seed=args.seed,
-                           progress=False if args.no_progress else None)
+    # with --json, stdout holds the JSON alone (progress and file lines go to stderr)
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        metrics = evaluate_run(args.run, k=args.samples, examples=args.examples,
+                               compare=args.compare_estimators, ks=tuple(args.ks),
+                               compare_examples=args.compare_examples,
+                               ais_examples=args.ais_examples, ais_chains=args.ais_chains,
+                               ais_steps=args.ais_steps, device=args.device, seed=args.seed,
+                               progress=False if args.no_progress else None)
+        if not args.json:
+            print(test_summary(metrics["test"]))
+        print("\n".join(output_lines(metrics)))
     if args.json:
-        print(json.dumps(metrics["test"], indent=2))
-    else:
-        print(test_summary(metrics["test"]))
-    print("\n".join(output_lines(metrics)))
+        print(json.dumps(metrics, indent=2))
     return 0
 
 
