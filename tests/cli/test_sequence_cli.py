@@ -95,11 +95,16 @@ def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.
     assert main(["predict", str(run), "--context", "5", "--horizon", "10", "--torque", "constant:3"]) == 0
     out = capsys.readouterr().out
     assert "do(u = constant:3)" in out and "valid prediction time" in out
+    assert main(["predict", str(run), "--context", "5", "--horizon", "10", "--torque", "sine:4,0.5"]) == 0
+    for torque in ("constant-3", "sine-4-0.5"):  # one set of files per torque, with its numbers
+        kept = json.loads((run / f"intervene-{torque}-c5-h10.json").read_text())
+        assert 0 <= kept["valid_prediction_time"] <= 1 and (run / f"intervene-{torque}-c5-h10.gif").is_file()
     (tmp_path / "u.csv").write_text("1,2,3\n")
     assert main(["predict", str(run), "--context", "5", "--horizon", "10", "--torque",
                  str(tmp_path / "u.csv")]) == 2
     assert "holds 3 values; the horizon is 10" in capsys.readouterr().err
     assert (run / "predict-c5-h15.png").is_file() and (run / "predict-c5-h15.gif").is_file()
+    assert "model" in json.loads((run / "predict-c5-h15.json").read_text())["scores"]
 
     assert main(["sample", str(run), "-n", "3", "--seed", "2", "--npy", str(tmp_path / "s.npy")]) == 0
     samples = np.load(tmp_path / "s.npy")

@@ -117,15 +117,38 @@ def run_predict(args: argparse.Namespace) -> int:
     truth = part.frames.float() / 255.0
     shown = torch.cat([truth[:, :args.context], to_unit(model, predicted).cpu()], 1)
     rows = [r for i in range(len(part)) for r in (truth[i], shown[i])]
-    strip = save_strips(rows, out / f"predict-c{args.context}-h{args.horizon}.png", every=2)
-    gif = save_animation(rows, out / f"predict-c{args.context}-h{args.horizon}.gif")
+    name = f"predict-c{args.context}-h{args.horizon}"
+    strip = save_strips(rows, out / f"{name}.png", every=2)
+    gif = save_animation(rows, out / f"{name}.gif")
+    scores_file = _save_scores(out / f"{name}.json", {"context": args.context, "horizon": args.horizon,
+                                                      "sequences": len(test), "scores": scores})
     print(f"valid prediction time over {len(test)} test sequences ({args.context} context frames, "
           f"{args.horizon} predicted; MSE threshold 0.01):")
     for name, s in scores.items():
         print(f"  {name:<11} {s['valid_prediction_time']:.3f} ± {s['valid_prediction_time_stderr']:.3f}  "
               f"(mean MSE {s['mse']:.4f})")
-    print(f"wrote {strip}\nwrote {gif}")
+    print(f"wrote {strip}\nwrote {gif}\nwrote {scores_file}")
     return 0
+
+
+def _torque_slug(spec: str) -> str:
+    """A file-name part naming a --torque SPEC: constant-3, sine-4-0.5, none, or a file's stem."""
+    import re
+    from pathlib import Path
+
+    if ":" not in spec and spec != "none":
+        spec = Path(spec).stem
+    return re.sub(r"[^A-Za-z0-9.]+", "-", spec).strip("-") or "torque"
+
+
+def _save_scores(path: Any, scores: dict[str, Any]) -> Any:
+    """Keep a prediction's numbers beside its pictures (they were only printed)."""
+    import json
+
+    from vaelab.atomic_files import atomic_write_text
+
+    atomic_write_text(path, json.dumps(scores, indent=2, default=float) + "\n")
+    return path
 
 
 def _predict_intervention(args: argparse.Namespace, model: Any, config: Any, test: Any) -> int:
@@ -150,9 +173,11 @@ def _predict_intervention(args: argparse.Namespace, model: Any, config: Any, tes
     model_rows = [torch.cat([test.frames[i, :args.context].float() / 255.0, result.model_frames[i]]) for i in
                   range(shown)]
     rows = [r for pair in zip(truth, model_rows, strict=True) for r in pair]
-    name = f"intervene-c{args.context}-h{args.horizon}"
+    name = f"intervene-{_torque_slug(args.torque)}-c{args.context}-h{args.horizon}"  # one set per torque
     strip = save_strips(rows, out / f"{name}.png", every=2)
     gif = save_animation(rows, out / f"{name}.gif")
+    scores_file = _save_scores(out / f"{name}.json", {"torque": args.torque, "context": args.context,
+                                                      "horizon": args.horizon, **summary})
     mse = summary["mse_per_step"]
     print(f"do(u = {args.torque}) from frame {args.context} of {summary['sequences']} test sequences, "
           f"{args.horizon} steps, against the simulator from the true state:")
@@ -160,7 +185,7 @@ def _predict_intervention(args: argparse.Namespace, model: Any, config: Any, tes
           f"{summary['valid_prediction_time_stderr']:.3f} (MSE threshold 0.01)")
     marks = sorted({0, len(mse) // 4, len(mse) // 2, len(mse) - 1})
     print("  pixel MSE at step " + ", ".join(f"{t + 1}: {mse[t]:.4f}" for t in marks))
-    print(f"wrote {strip}\nwrote {gif}")
+    print(f"wrote {strip}\nwrote {gif}\nwrote {scores_file}")
     return 0
 
 
