@@ -25,7 +25,7 @@ from vaelab.kinds.vae import (
     epochs_done,
     note_default_dataset,
     refuse_changes_on_resume,
-    refuse_sequence_data,
+    refuse_unusable_data,
     sample_images,
     with_image_defaults,
 )
@@ -178,7 +178,7 @@ def train(args: argparse.Namespace) -> int:
         resume = True
     else:
         config = semisupervised_config(args, overrides)
-        refuse_sequence_data(config.data.dataset)
+        refuse_unusable_data(config.data.dataset, config.data.data_dir)
         note_default_dataset(args, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(args.dataset or "mnist-5k")
         resume = False

@@ -203,7 +203,7 @@ def train(args: argparse.Namespace) -> int:
     else:
         base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
         config = base.with_overrides(flags)
-        refuse_sequence_data(config.data.dataset)
+        refuse_unusable_data(config.data.dataset, config.data.data_dir)
         note_default_dataset(args, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(config.data.dataset)
         resume = False
@@ -212,8 +212,11 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def refuse_sequence_data(dataset: str) -> None:
-    """The pendulum is a dataset of sequences: a frame model cannot train on it."""
+def refuse_unusable_data(dataset: str, data_dir: str | None = None) -> None:
+    """Refuse data a frame model cannot train on: the pendulum (sequences), and a --data-dir
+    that does not exist is a typo to name at once, not a reason to search and download."""
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        raise ConfigError(f"--data-dir {data_dir} does not exist (data.data_dir)")
     if dataset == PENDULUM:
         raise ConfigError(f"--dataset {PENDULUM} holds image sequences: train a sequence model on it with "
                           f"`vaelab train --model ssm --dataset {PENDULUM}`")
