@@ -213,8 +213,8 @@ def train(args: argparse.Namespace) -> int:
 
 
 def refuse_unusable_data(dataset: str, data_dir: str | None = None) -> None:
-    """Refuse data a frame model cannot train on: the pendulum (sequences), and a --data-dir
-    that does not exist is a typo to name at once, not a reason to search and download."""
+    """Refuse data a frame model cannot train on: the pendulum (sequences), and a --data-dir that
+    does not exist (a typo to name at once, not a reason to search folders and download)."""
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
         raise ConfigError(f"--data-dir {data_dir} does not exist (data.data_dir)")
     if dataset == PENDULUM:
