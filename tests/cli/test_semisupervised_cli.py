@@ -53,11 +53,14 @@ def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,
     from PIL import Image
 
     Image.fromarray(images[0]).save(tmp_path / "one.png")
+    (tmp_path / "more" / "sevens").mkdir(parents=True)
+    for name in ("b.png", "a.png"):
+        Image.fromarray(images[1]).save(tmp_path / "more" / "sevens" / name)
     assert main(["classify", str(run), str(tmp_path / "digits.npy"), str(tmp_path / "one.png"),
-                 "--json", str(tmp_path / "c.json")]) == 0
+                 str(tmp_path / "more"), "--json", str(tmp_path / "c.json")]) == 0
     result = json.loads((tmp_path / "c.json").read_text())
     assert [r["image"] for r in result] == ["digits.npy[0]", "digits.npy[1]", "digits.npy[2]",
-                                            "one.png"]
+                                            "one.png", "more/sevens/a.png", "more/sevens/b.png"]
     assert all(abs(sum(r["probabilities"]) - 1) < 1e-4 for r in result)
 
     assert main(["sample", str(run), "--class", "7", "-n", "4", "--npy",

@@ -11,7 +11,7 @@ from PIL import Image, UnidentifiedImageError
 
 from vaelab.data.array_files import load_array_file
 from vaelab.data.errors import DataError
-from vaelab.data.image_folder import IMAGE_SUFFIXES, load_image_folder
+from vaelab.data.image_folder import IMAGE_SUFFIXES, image_files, load_image_folder
 from vaelab.data.resize import resize_images
 
 
@@ -39,7 +39,7 @@ def read_images(paths: Sequence[Path], image_size: int | None = None
         if path.is_dir():
             data = load_image_folder(path, image_size)
             tensors = [data.images]
-            names += [f"{path.name}[{i}]" for i in range(len(data))]
+            names += [str(file.relative_to(path.parent)) for file in image_files(path)]  # its order
             binary = binary and data.binary
         elif path.suffix.lower() in (".npy", ".npz"):
             if not path.is_file():
