@@ -25,9 +25,11 @@ def check_labels(labels: torch.Tensor | None, num_classes: int, name: str = "dat
         raise DataError(f"semi-supervised classification needs >= 2 classes, got {num_classes}")
     bad = (labels >= num_classes) | (labels < UNLABELLED)
     if bool(bad.any()):
-        values = sorted({int(v) for v in labels[bad][:10]})
+        values = labels[bad].unique().tolist()  # the distinct bad labels, not those of the first few
+        more = f" and {len(values) - 20} more" if len(values) > 20 else ""
+        shown = ", ".join(map(str, values[:20])) + more
         raise DataError(f"{name} has labels outside the class range [0, {num_classes}) "
-                        f"(and -1 = unlabelled): {values}")
+                        f"(and -1 = unlabelled): {shown}")
 
 
 def infer_num_classes(labels: torch.Tensor | None, name: str = "data") -> int:
