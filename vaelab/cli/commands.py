@@ -258,7 +258,7 @@ def add_sample(sub: Any) -> None:
     p.add_argument("--out", type=Path, help="PNG path (default RUN/samples-SEED.png)")
     p.add_argument("--grid", action="store_true",
                    help="write the PNG grid (always done; the flag makes scripts explicit)")
-    p.add_argument("--columns", type=int, help="images per grid row; None = a square grid")
+    p.add_argument("--columns", type=int, help="images per grid row (default: a square grid)")
     p.add_argument("--npy", type=Path, help="also save the samples as an .npy array [N,C,H,W]")
     p.add_argument("--class", dest="class_label", type=int, metavar="C",
                    help="semi-supervised runs: draw images of class C (styles z ~ p(z))")
@@ -281,7 +281,8 @@ def add_demo(sub: Any) -> None:
     )
     p.add_argument("--out", "--run-dir", dest="run_dir", type=Path, metavar="RUN",
                    help="the run folder to write (default runs/demo-TIME)")
-    p.add_argument("--epochs", type=int, default=50, help="passes over the 4,000 training digits")
+    p.add_argument("--epochs", type=int, default=50,
+                   help="passes over the 3,500 training digits (4,000 less the 500 held out for validation)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, shuffles and samples")
     p.add_argument("--compare-examples", type=int, default=50,
                    help="test images in the estimator comparison")

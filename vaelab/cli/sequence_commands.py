@@ -199,7 +199,8 @@ def add_compare(sub: Any) -> None:
         formatter_class=HelpFormatter,
     )
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="two or more sequence-model runs")
-    p.add_argument("-k", "--samples", type=int, default=100, help="importance samples per sequence")
+    p.add_argument("-k", "--samples", type=int, default=100,
+                   help="importance samples (ELBO, IWAE) and particles (SMC) per sequence")
     p.add_argument("--sequences", type=int, default=100, help="test sequences (0 = all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the importance samples and particles")
     p.add_argument("--json", type=Path, help="also write the table as JSON")
