@@ -4,6 +4,7 @@ smoke-run on a tiny run; every mistake ends in one line and exit status 2."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -36,6 +37,12 @@ def test_report_writes_one_html_file_into_the_run(run: Path, capsys: pytest.Capt
     page = (run / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and 'id="run1-latent-space"' in page
     assert 'id="run1-estimators"' not in page and 'id="run1-manifold"' not in page
+    # two runs without --out: a comparison page beside the first run's own report, not over it
+    other = run.parent / "other"
+    shutil.copytree(run, other, ignore=shutil.ignore_patterns("report.html"))
+    assert main(["report", str(run), str(other), "--examples", "40"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {run / 'compare-other.html'}"
+    assert (run / "report.html").read_text() == page
 
 
 def test_reconstruct_and_sample_grid_write_pngs_of_the_expected_size(run: Path, tmp_path: Path) -> None:

@@ -71,9 +71,15 @@ def render_report(runs: Sequence[RunContext], progress: bool | None = None,
 
 
 def report_path(run_dirs: Sequence[Path], out: Path | None = None) -> Path:
-    """Where the report goes: `out` (a file, or a folder to hold report.html), else the first run."""
+    """Where the report goes: `out` (a file, or a folder to hold report.html), else the run's
+    report.html, or for several runs compare-<the others' names>.html in the first one's folder
+    (its own report.html is left alone)."""
     if out is None:
-        return Path(run_dirs[0]) / REPORT_HTML
+        first = Path(run_dirs[0])
+        if len(run_dirs) == 1:
+            return first / REPORT_HTML
+        others = "-".join(Path(p).resolve().name for p in run_dirs[1:])
+        return first / f"compare-{others}.html"
     out = Path(out)
     return out / REPORT_HTML if out.is_dir() else out
 
