@@ -55,6 +55,8 @@ def defaults(kind: str, result: dict | None) -> tuple[float | None, float | None
     if kind == "likelihood" and result is not None and result.get("row") in ROWS:
         paper, target, name, _ = ROWS[result["row"]]
         return paper, target, f"{name}, {result.get('schedule', 'burda')} schedule"
+    if kind == "semisupervised" and result is not None and result.get("model") == "m1m2":
+        return 3.33, 5.0, "M1+M2, 100 labels, 1 CPU thread (bounds of M1's features)"
     return DEFAULTS[kind]
 
 
