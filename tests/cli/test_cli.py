@@ -97,7 +97,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
      (["sample", "/no/such/run"], "does not exist"),
      (["train", "--resume", "/no/such/run"], "does not exist"),
      (["train", "--device", "gpu", "--epochs", "1"], "train.device: must be"),
-     (["train", "--dataset", "mnist", "--data-dir", "/no/such/folder"], "/no/such/folder does not exist")],
+     (["train", "--dataset", "mnist", "--data-dir", "/no/such/folder"], "/no/such/folder does not exist"),
+     (["train", "--likelihood", "gaussian", "--binarization", "static", "--epochs", "1"],
+      "--binarization static applies to a Bernoulli likelihood")],
 )
 def test_user_mistakes_give_one_clear_error(argv: list[str], message: str, tmp_path: Path,
                                             capsys: pytest.CaptureFixture) -> None:

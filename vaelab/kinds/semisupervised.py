@@ -25,6 +25,7 @@ from vaelab.kinds.vae import (
     epochs_done,
     note_default_dataset,
     refuse_changes_on_resume,
+    refuse_ignored_binarization,
     refuse_unusable_data,
     sample_images,
     with_image_defaults,
@@ -179,6 +180,7 @@ def train(args: argparse.Namespace) -> int:
     else:
         config = semisupervised_config(args, overrides)
         refuse_unusable_data(config.data.dataset, config.data.data_dir)
+        refuse_ignored_binarization(config)
         note_default_dataset(args, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(args.dataset or "mnist-5k")
         resume = False

@@ -204,6 +204,7 @@ def train(args: argparse.Namespace) -> int:
         base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
         config = base.with_overrides(flags)
         refuse_unusable_data(config.data.dataset, config.data.data_dir)
+        refuse_ignored_binarization(config)
         note_default_dataset(args, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(config.data.dataset)
         resume = False
@@ -220,6 +221,15 @@ def refuse_unusable_data(dataset: str, data_dir: str | None = None) -> None:
     if dataset == PENDULUM:
         raise ConfigError(f"--dataset {PENDULUM} holds image sequences: train a sequence model on it with "
                           f"`vaelab train --model ssm --dataset {PENDULUM}`")
+
+
+def refuse_ignored_binarization(config: ExperimentConfig) -> None:
+    """A binarization asked for with a likelihood of grey levels would be recorded but never
+    applied: refuse it rather than let config.json say something that did not happen."""
+    if config.data.binarization in ("static", "dynamic") and config.model.likelihood != "bernoulli":
+        raise ConfigError(f"--binarization {config.data.binarization} applies to a Bernoulli likelihood; "
+                          f"'{config.model.likelihood}' models the grey levels as they are: drop "
+                          "--binarization (data.binarization)")
 
 
 def note_default_dataset(args: argparse.Namespace, dataset: str) -> None:
