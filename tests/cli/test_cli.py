@@ -213,3 +213,6 @@ def test_a_run_on_your_own_file_named_relatively_is_usable_from_anywhere(
                  "logistic8", "--run-dir", str(tmp_path / "run")]) == 0
     monkeypatch.chdir(tmp_path)
     assert main(["evaluate", str(tmp_path / "run"), "-k", "2", "--examples", "5"]) == 0
+    # recorded as typed (a project moved with its data still works from its root) beside where found
+    data = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
+    assert data["dataset"] == "x.npy" and data["found_in"] == str(tmp_path / "data" / "x.npy")

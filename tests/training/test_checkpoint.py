@@ -37,3 +37,12 @@ def test_weights_of_another_model_are_refused_saying_how_they_differ(tmp_path: P
         load_weights(path, nn.Sequential(nn.Linear(3, 2)))
     with pytest.raises(CheckpointError, match=r"missing from the file: 2.bias, 2.weight.*rebuild the model"):
         load_weights(path, nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2), nn.Linear(2, 2)))
+
+
+def test_a_rebuilt_model_with_lazy_layers_loads_its_weights(tmp_path: Path) -> None:
+    trained = nn.Sequential(nn.LazyLinear(2))
+    trained(torch.ones(1, 3))  # initialised by a first batch, as when it trained
+    save_weights(tmp_path / "w.safetensors", trained)
+    rebuilt = nn.Sequential(nn.LazyLinear(2))
+    load_weights(tmp_path / "w.safetensors", rebuilt)
+    assert torch.equal(rebuilt[0].weight, trained[0].weight)

@@ -48,3 +48,13 @@ def test_build_sections_defaults_and_errors() -> None:
         build_sections({"model": {"size": 0}}, {"model": Part})
     with pytest.raises(ConfigError, match="table/object"):
         build_sections({"model": 3}, {"model": Part})
+
+
+def test_whole_floats_of_older_files_load_as_integers_and_fractions_are_refused() -> None:
+    from vaelab.training.config import ConfigError, ExperimentConfig
+
+    # JSON and TOML may write an integer as 10.0 or 1e3; runs saved that way must still load
+    config = ExperimentConfig.from_dict({"train": {"epochs": 10.0, "seed": 1e3, "compile": 0}})
+    assert config.train.epochs == 10 and isinstance(config.train.epochs, int) and config.train.seed == 1000
+    with pytest.raises(ConfigError, match="train.epochs: expected int, got 1.5"):
+        ExperimentConfig.from_dict({"train": {"epochs": 1.5}})

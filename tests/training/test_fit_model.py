@@ -232,3 +232,29 @@ def test_every_public_name_is_documented() -> None:
     for name in vaelab.__all__:
         if name != "__version__":
             assert getattr(vaelab, name).__doc__, f"vaelab.{name} has no docstring"
+
+
+def test_checking_the_first_batches_changes_no_training_number(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaelab.training import fit_model
+
+    x = binary_data()
+    checked = vaelab.fit(tiny_vae(), x, valid=x[:32], epochs=2, batch_size=32, run_dir=tmp_path / "a",
+                         **quiet())
+    monkeypatch.setattr(fit_model, "_preflight", lambda *args: None)
+    unchecked = vaelab.fit(tiny_vae(), x, valid=x[:32], epochs=2, batch_size=32, run_dir=tmp_path / "b",
+                           **quiet())
+    drop = ("seconds",)
+    assert ([{k: v for k, v in r.items() if k not in drop} for r in checked.history]
+            == [{k: v for k, v in r.items() if k not in drop} for r in unchecked.history])
+
+
+def test_an_objective_that_takes_gradients_itself_trains(tmp_path: Path) -> None:
+    def penalised(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        loss = elbo(model, batch).loss
+        grads = torch.autograd.grad(loss, list(model.parameters()), create_graph=True)
+        return loss + 1e-3 * sum(g.pow(2).sum() for g in grads)
+
+    run = vaelab.fit(tiny_vae(), binary_data(), objective=penalised, epochs=1, batch_size=32,
+                     run_dir=tmp_path, **quiet())
+    assert len(run.history) == 1

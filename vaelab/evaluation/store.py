@@ -62,8 +62,12 @@ def _iso(moment: dt.datetime) -> str:
 
 def weights_fingerprint(model: torch.nn.Module) -> str:
     """A short hash of every tensor in the model's state dict: equal exactly for equal weights."""
+    return _fingerprint(model.state_dict())
+
+
+def _fingerprint(state: Mapping[str, torch.Tensor]) -> str:
     digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
+    for name, tensor in sorted(state.items()):
         flat = tensor.detach().reshape(-1).contiguous().cpu()
         digest.update(f"{name}|{flat.dtype}|{tuple(tensor.shape)}".encode())
         digest.update(flat.view(torch.uint8).numpy().tobytes())
@@ -288,13 +292,37 @@ class RunEvaluations:
         return merged
 
 
+def saved_weights_fingerprint(run_dir: Path | str) -> str | None:
+    """`weights_fingerprint` of the weights an evaluation of the run loads (its best weights, else
+    its last checkpoint's), read from the file; None when it has none."""
+    from safetensors.torch import load_file
+
+    run_dir = Path(run_dir)
+    if (run_dir / BEST_WEIGHTS).is_file():
+        return _fingerprint(load_file(str(run_dir / BEST_WEIGHTS)))
+    if (run_dir / CHECKPOINT).is_file():
+        tensors = load_file(str(run_dir / CHECKPOINT))
+        return _fingerprint({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    return None
+
+
 def metrics_describe_the_weights(run_dir: Path | str) -> bool:
-    """Whether RUN/metrics.json was written after the run's weights and training log, i.e. its
-    figures are of the weights the run now holds (training without evaluating makes it stale)."""
+    """Whether RUN/metrics.json's figures are of the weights the run now holds (training further
+    without evaluating makes them stale): its strongest evaluation's weights fingerprint against
+    the run's weights file, or — for a metrics.json from before fingerprints — its time against
+    the weights' and the training log's."""
     run_dir = Path(run_dir)
     metrics = run_dir / METRICS_JSON
     if not metrics.is_file():
         return False
+    try:
+        strongest = (json.loads(metrics.read_text()).get("evaluations") or {}).get("strongest") or {}
+        record = json.loads((run_dir / strongest["file"]).read_text())
+        evaluated = record.get("weights", UNKNOWN)
+    except (json.JSONDecodeError, OSError, KeyError, TypeError, AttributeError):
+        evaluated = UNKNOWN
+    if evaluated != UNKNOWN:
+        return evaluated == saved_weights_fingerprint(run_dir)
     written = metrics.stat().st_mtime
     sources = [run_dir / name for name in (BEST_WEIGHTS, CHECKPOINT, TRAINING_LOG)]
     return all(written >= p.stat().st_mtime for p in sources if p.is_file())
@@ -371,6 +399,7 @@ __all__ = [
     "finish",
     "merged_metrics",
     "metrics_describe_the_weights",
+    "saved_weights_fingerprint",
     "output_lines",
     "utc_now",
     "weights_fingerprint",

@@ -111,22 +111,29 @@ def save_checkpoint(
 
 
 def _load_model_state(model: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """`model.load_state_dict(tensors)`, with one line saying how the file and the model differ."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(tensors))
-    unexpected = sorted(set(tensors) - set(own))
-    shapes = [f"{name} {tuple(tensors[name].shape)} in the file, {tuple(own[name].shape)} in the model"
-              for name in sorted(set(own) & set(tensors)) if tensors[name].shape != own[name].shape]
-    if missing or unexpected or shapes:
+    """`model.load_state_dict(tensors)`; when they do not fit, one line saying how the file and the
+    model differ instead of torch's dump (lazy modules and a model's own load hooks keep working:
+    torch decides first)."""
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as error:
+        own = model.state_dict()
+        missing = sorted(set(own) - set(tensors))
+        unexpected = sorted(set(tensors) - set(own))
+        shapes = [f"{name} {tuple(tensors[name].shape)} in the file, {tuple(own[name].shape)} in the model"
+                  for name in sorted(set(own) & set(tensors))
+                  if not nn.parameter.is_lazy(own[name]) and tensors[name].shape != own[name].shape]
+
         def some(names: list[str]) -> str:
             return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
         parts = ([f"missing from the file: {some(missing)}"] if missing else []) + \
             ([f"not in the model: {some(unexpected)}"] if unexpected else []) + \
             ([f"shapes differ: {some(shapes)}"] if shapes else [])
+        if not parts:
+            raise
         raise CheckpointError(f"the weights in {path} do not fit this {type(model).__name__} "
-                              f"({'; '.join(parts)}); rebuild the model exactly as it was trained")
-    model.load_state_dict(tensors)
+                              f"({'; '.join(parts)}); rebuild the model exactly as it was trained") from error
 
 
 def load_checkpoint(

@@ -26,11 +26,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
-    if path.suffix not in (".toml", ".json"):
+    if path.suffix.lower() not in (".toml", ".json"):
         raise ConfigError(f"config file {path}: a config is a .toml or a .json file")
     text = path.read_text()
     try:
-        raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        raw = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
         raise ConfigError(f"cannot parse {path}: {error}") from error
     if not isinstance(raw, dict):
@@ -38,9 +38,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return raw
 
 
+def _whole(value: Any) -> bool:
+    """A float with no fraction (10.0, 1e3): what a JSON or TOML file may hold for an integer."""
+    return isinstance(value, float) and value.is_integer()
+
+
 def _accepts(hint: Any, value: Any) -> bool | None:
-    """Whether `value` has the type `hint` names (ints for floats, lists for tuples); None when
-    the hint is not one of the plain kinds checked here (the dataclass checks it itself)."""
+    """Whether `value` has the type `hint` names (ints for floats, whole floats for ints, 0/1 for
+    booleans, lists for tuples); None when the hint is not one of the plain kinds checked here
+    (the dataclass checks it itself)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         verdicts = [_accepts(member, value) for member in typing.get_args(hint)]
@@ -48,9 +54,9 @@ def _accepts(hint: Any, value: Any) -> bool | None:
     if hint is type(None):
         return value is None
     if hint is bool:
-        return isinstance(value, bool)
+        return isinstance(value, bool) or (isinstance(value, int) and value in (0, 1))
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return (isinstance(value, int) and not isinstance(value, bool)) or _whole(value)
     if hint is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if hint is str:
@@ -65,15 +71,22 @@ def _type_text(hint: Any) -> str:
     return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
 
 
-def check_types(name: str, cls: type, values: Mapping[str, Any]) -> None:
-    """Refuse a value of the wrong type (a float for an integer, text for a number), naming the key."""
+def check_types(name: str, cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with whole floats of integer fields made ints (10.0 -> 10, as older runs saved
+    them); a value of the wrong type (1.5 epochs, text for a number) is refused naming the key."""
     try:
         hints = typing.get_type_hints(cls)
     except (NameError, TypeError):  # a hint that cannot be resolved here is not checked
-        return
+        return dict(values)
+    checked = dict(values)
     for key, value in values.items():
-        if key in hints and _accepts(hints[key], value) is False:
+        if key not in hints:
+            continue
+        if _accepts(hints[key], value) is False:
             raise ConfigError(f"{name}.{key}: expected {_type_text(hints[key])}, got {value!r}")
+        if hints[key] is int and _whole(value):
+            checked[key] = int(value)
+    return checked
 
 
 def build_sections(raw: Mapping[str, Any], sections: Mapping[str, type]) -> dict[str, Any]:
@@ -94,7 +107,7 @@ def build_sections(raw: Mapping[str, Any], sections: Mapping[str, type]) -> dict
         bad = set(values) - allowed
         if bad:
             raise ConfigError(f"{name}: unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}")
-        check_types(name, cls, values)
+        values = check_types(name, cls, values)
         try:
             parts[name] = cls(**values)
         except ConfigError:

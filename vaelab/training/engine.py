@@ -348,7 +348,9 @@ def run_training(
         if task.extras is not None:
             record.update(task.extras(model) or {})
         valid = task.validate(model) if task.validate is not None else None
-        if valid is not None and not math.isfinite(valid):  # would never be "best": say so now
+        # would never be "best": stop and say so, on every rank together (a rank's own noise may
+        # make it the only one with a NaN)
+        if context.any(valid is not None and not math.isfinite(valid)):
             raise NonFiniteLossError(
                 f"the validation {task.score_name} is {valid} after epoch {epoch + 1}: the "
                 "validation data or the model gives non-finite values (NaN in the data, or a "

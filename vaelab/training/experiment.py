@@ -181,26 +181,32 @@ def resolve_device(name: str) -> torch.device:
 def record_data(config: ExperimentConfig, splits: Splits) -> ExperimentConfig:
     """The config with what training learned about its data: the image shape the model is built
     for and the folder the files came from (see DataConfig)."""
-    from vaelab.data import DATASET_NAMES
     from vaelab.data.load import dataset_folder
 
     found_in = dataset_folder(config.data.dataset, config.data.data_dir) or config.data.found_in
-    dataset = config.data.dataset
-    if dataset not in DATASET_NAMES and Path(dataset).exists():  # your own file or folder, found
-        dataset = str(Path(dataset).resolve())  # from wherever the run is used later
-    return replace(config, data=replace(config.data, dataset=dataset,
-                                        image_shape=splits.train.image_shape, found_in=found_in))
+    return replace(config, data=replace(config.data, image_shape=splits.train.image_shape,
+                                        found_in=found_in))
 
 
 def load_run_splits(config: ExperimentConfig) -> Splits:
     """A run's data splits; when they cannot be found, the error says which folder the run was
     trained from."""
+    from vaelab.data import DATASET_NAMES
+
     try:
         return load_experiment_splits(config, data_kind_of(config))
     except DataError as error:
         hint = config.data.found_in
         if hint is None:
             raise
+        own = config.data.dataset not in DATASET_NAMES
+        if own and hint != config.data.dataset and Path(hint).exists():
+            # your own file or folder, named relatively when training, used from another folder
+            try:
+                return load_experiment_splits(replace(config, data=replace(config.data, dataset=hint)),
+                                              data_kind_of(config))
+            except DataError:
+                pass
         raise DataError(f"{error}\nthis run was trained on files in {hint}: pass --data-dir {hint} "
                         "(or set $VAELAB_DATA) to evaluate it here") from error
 

@@ -183,16 +183,18 @@ def _preflight(model: torch.nn.Module, objective: Objective,
                sources: Sequence[tuple[str, BatchSource]], context: Distributed) -> None:
     """Score the first batch of each source before the run folder is made, so that data of the
     wrong shape, an objective that fails or a non-finite loss stops `fit` with nothing written.
-    Under no_grad, in eval mode, with the random state restored: training is unchanged."""
+    In eval mode, with no backward pass and the random state restored: training is unchanged
+    (the objective runs once more than the steps, which a counting objective would see)."""
     devices = [context.device] if context.device.type == "cuda" else []
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+        with torch.random.fork_rng(devices=devices):
             for what, source in sources:
                 for batch, _ in source.epoch(0, context, whole=True):  # any size of data
-                    try:
-                        check_finite(objective(model, batch, 1.0), 0, 0)
+                    try:  # with gradients for training data (an objective may take some), no backward
+                        with torch.set_grad_enabled(what == "training data"):
+                            check_finite(objective(model, batch, 1.0), 0, 0)
                     except (ValueError, TypeError, RuntimeError) as error:
                         where = f"scoring the first batch of the {what} (nothing was written)"
                         if type(error) in (ValueError, TypeError, RuntimeError):  # the message says where
