@@ -97,7 +97,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
      (["sample", "/no/such/run"], "does not exist"),
      (["train", "--resume", "/no/such/run"], "does not exist"),
      (["train", "--device", "gpu", "--epochs", "1"], "train.device: must be"),
-     (["train", "--dataset", "mnist", "--data-dir", "/no/such/folder"], "/no/such/folder does not exist"),
+     (["train", "--dataset", "mnist", "--data-dir", "/no/such/folder"], "its parent folder does not exist"),
      (["train", "--likelihood", "gaussian", "--binarization", "static", "--epochs", "1"],
       "--binarization static applies to a Bernoulli likelihood")],
 )

@@ -37,6 +37,8 @@ def test_train_writes_labels_metrics_and_class_pictures(run: Path) -> None:
 
 def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
+    assert main(["evaluate", str(run), "-k", "3", "--examples", "20", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["classification"]["examples"] == 1000  # the JSON alone
     assert main(["evaluate", str(run), "-k", "3", "--examples", "20"]) == 0
     out = capsys.readouterr().out
     assert "test error" in out and "confusion matrix" in out
@@ -44,7 +46,7 @@ def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,
     metrics = json.loads((run / "metrics.json").read_text())  # training's stronger evaluation leads
     assert metrics["test"]["is_samples"] == 5 and metrics["classification"]["examples"] == 1000
     kept = metrics["evaluations"]
-    assert [(e["k"], e["examples"]) for e in kept["all"]] == [(5, 30), (3, 20)]
+    assert [(e["k"], e["examples"]) for e in kept["all"]] == [(5, 30), (3, 20), (3, 20)]  # none lost
     assert (kept["latest"]["k"], kept["latest"]["examples"]) == (3, 20)
 
     images = np.zeros((3, 28, 28), dtype=np.uint8)

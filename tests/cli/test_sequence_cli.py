@@ -86,6 +86,8 @@ def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.
     out = capsys.readouterr().out
     assert "particle filter (SMC_3)" in out and "probe R²" in out
     assert json.loads((run / "metrics.json").read_text())["test"]["smc_per_frame"]["n"] == 2
+    assert main(["evaluate", str(run), "-k", "3", "--examples", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["test"]["smc_per_frame"]["n"] == 2  # the JSON alone
 
     assert main(["predict", str(run), "--context", "5", "--horizon", "15", "--sequences", "2"]) == 0
     out = capsys.readouterr().out
@@ -96,7 +98,7 @@ def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.
     out = capsys.readouterr().out
     assert "do(u = constant:3)" in out and "valid prediction time" in out
     assert main(["predict", str(run), "--context", "5", "--horizon", "10", "--torque", "sine:4,0.5"]) == 0
-    for torque in ("constant-3", "sine-4-0.5"):  # one set of files per torque, with its numbers
+    for torque in ("constant-3", "sine-4_0.5"):  # one set of files per torque, with its numbers
         kept = json.loads((run / f"intervene-{torque}-c5-h10.json").read_text())
         assert 0 <= kept["valid_prediction_time"] <= 1 and (run / f"intervene-{torque}-c5-h10.gif").is_file()
     (tmp_path / "u.csv").write_text("1,2,3\n")

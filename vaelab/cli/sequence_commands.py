@@ -132,13 +132,16 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def _torque_slug(spec: str) -> str:
-    """A file-name part naming a --torque SPEC: constant-3, sine-4-0.5, none, or a file's stem."""
+    """A file-name part naming a --torque SPEC, one per spec: constant-3, constant-m3 (for −3),
+    sine-4_0.5, none, or a torque file's name."""
     import re
     from pathlib import Path
 
-    if ":" not in spec and spec != "none":
-        spec = Path(spec).stem
-    return re.sub(r"[^A-Za-z0-9.]+", "-", spec).strip("-") or "torque"
+    if Path(spec).is_file():
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(spec).name)
+    kind, _, values = spec.partition(":")
+    slug = f"{kind}-{values.replace('-', 'm').replace(',', '_')}" if values else kind
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", slug)
 
 
 def _save_scores(path: Any, scores: dict[str, Any]) -> Any:

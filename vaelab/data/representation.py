@@ -69,11 +69,14 @@ def check_user_examples(examples: torch.Tensor, data_kind: str, what: str) -> bo
 
 
 def user_examples_in_model_space(examples: torch.Tensor, data_kind: str, what: str,
-                                 generator: torch.Generator | None = None) -> torch.Tensor:
+                                 generator: torch.Generator | None = None,
+                                 binary: bool | None = None) -> torch.Tensor:
     """A user's examples as float in the likelihood's units, checked (`check_user_examples`):
     0/1 uint8 as they are, grey uint8 converted (binarized from `generator` for a Bernoulli
-    likelihood), floats as they are."""
-    binary = check_user_examples(examples, data_kind, what)
+    likelihood), floats as they are. `binary` says whether uint8 examples are 0/1 when the
+    whole data decided it (a batch of grey images may hold only 0s and 1s)."""
+    found = check_user_examples(examples, data_kind, what)
+    binary = found if binary is None else binary
     if examples.dtype == torch.uint8:
         return to_model_space(examples, binary, data_kind, generator)
     return examples.float()

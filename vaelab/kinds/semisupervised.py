@@ -12,7 +12,6 @@ vaelab/cli/semisupervised_commands.py.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from vaelab.kinds.vae import (
     defaults_of,
     epochs_done,
     note_default_dataset,
+    print_evaluation,
     refuse_changes_on_resume,
     refuse_ignored_binarization,
     refuse_unusable_data,
@@ -218,17 +218,15 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.compare_estimators or args.ais_examples:
         raise ConfigError("--compare-estimators and --ais-examples are for single-model runs; a "
                           "semi-supervised run reports error, the unlabelled bound and IS log p")
-    metrics = evaluate_semisupervised_run(args.run, k=args.samples, examples=args.examples,
-                                          device=args.device, seed=args.seed,
-                                          progress=False if args.no_progress else None)
-    if args.json:
-        shown = {k: v for k, v in metrics["classification"].items() if k != "confusion_matrix"}
-        print(json.dumps({"classification": shown, "test": metrics["test"]}, indent=2))
-    print("confusion matrix (rows: true class, columns: predicted):")
-    for row in metrics["classification"]["confusion_matrix"]:
-        print("  " + " ".join(f"{v:5d}" for v in row))
-    print(summary_line(metrics))
-    print("\n".join(output_lines(metrics)))
+    def lines(metrics: dict[str, Any]) -> list[str]:
+        return ["confusion matrix (rows: true class, columns: predicted):",
+                *("  " + " ".join(f"{v:5d}" for v in row)
+                  for row in metrics["classification"]["confusion_matrix"]),
+                summary_line(metrics), *output_lines(metrics)]
+
+    print_evaluation(args, lambda: evaluate_semisupervised_run(
+        args.run, k=args.samples, examples=args.examples, device=args.device, seed=args.seed,
+        progress=False if args.no_progress else None), lines)
     return 0
 
 

@@ -12,7 +12,6 @@ vaelab/cli/sequence_commands.py.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from vaelab.kinds.vae import (
     already_evaluated,
     defaults_of,
     epochs_done,
+    print_evaluation,
     refuse_changes_on_resume,
 )
 from vaelab.training.config import ConfigError
@@ -218,14 +218,10 @@ def evaluate(args: argparse.Namespace) -> int:
         args.examples = saved.eval_sequences if args.examples is None else args.examples
     if args.samples < 1 or args.examples < 0:
         raise ConfigError("-k must be >= 1 and --examples >= 0")
-    metrics = evaluate_sequence_run(args.run, k=args.samples, sequences=args.examples,
-                                    device=args.device, seed=args.seed,
-                                    progress=False if args.no_progress else None)
-    if args.json:
-        print(json.dumps({k: v for k, v in metrics.items() if k != "files"}, indent=2, default=str))
-    for line in summary_lines(metrics):
-        print(line)
-    print("\n".join(output_lines(metrics)))
+    print_evaluation(args, lambda: evaluate_sequence_run(
+        args.run, k=args.samples, sequences=args.examples, device=args.device, seed=args.seed,
+        progress=False if args.no_progress else None),
+        lambda metrics: [*summary_lines(metrics), *output_lines(metrics)])
     return 0
 
 

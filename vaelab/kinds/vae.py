@@ -13,7 +13,7 @@ import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -214,10 +214,11 @@ def train(args: argparse.Namespace) -> int:
 
 
 def refuse_unusable_data(dataset: str, data_dir: str | None = None) -> None:
-    """Refuse data a frame model cannot train on: the pendulum (sequences), and a --data-dir that
-    does not exist (a typo to name at once, not a reason to search folders and download)."""
-    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
-        raise ConfigError(f"--data-dir {data_dir} does not exist (data.data_dir)")
+    """Refuse data a frame model cannot train on: the pendulum (sequences), and a --data-dir in a
+    folder that does not exist (a typo to name at once, not a reason to search and download; a
+    new folder in an existing one is where downloads go)."""
+    if data_dir is not None and not Path(data_dir).expanduser().absolute().parent.is_dir():
+        raise ConfigError(f"--data-dir {data_dir}: its parent folder does not exist (data.data_dir)")
     if dataset == PENDULUM:
         raise ConfigError(f"--dataset {PENDULUM} holds image sequences: train a sequence model on it with "
                           f"`vaelab train --model ssm --dataset {PENDULUM}`")
@@ -251,20 +252,26 @@ def evaluate(args: argparse.Namespace) -> int:
         raise ConfigError("-k, --ks and --compare-examples must be >= 1 and --examples >= 0")
     if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
         raise ConfigError("--ais-examples must be >= 0, --ais-chains and --ais-steps >= 1")
-    # with --json, stdout holds the JSON alone (progress and file lines go to stderr)
-    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-        metrics = evaluate_run(args.run, k=args.samples, examples=args.examples,
-                               compare=args.compare_estimators, ks=tuple(args.ks),
-                               compare_examples=args.compare_examples,
-                               ais_examples=args.ais_examples, ais_chains=args.ais_chains,
-                               ais_steps=args.ais_steps, device=args.device, seed=args.seed,
-                               progress=False if args.no_progress else None)
-        if not args.json:
-            print(test_summary(metrics["test"]))
-        print("\n".join(output_lines(metrics)))
-    if args.json:
-        print(json.dumps(metrics, indent=2))
+    print_evaluation(args, lambda: evaluate_run(
+        args.run, k=args.samples, examples=args.examples, compare=args.compare_estimators,
+        ks=tuple(args.ks), compare_examples=args.compare_examples, ais_examples=args.ais_examples,
+        ais_chains=args.ais_chains, ais_steps=args.ais_steps, device=args.device, seed=args.seed,
+        progress=False if args.no_progress else None),
+        lambda metrics: [test_summary(metrics["test"]), *output_lines(metrics)])
     return 0
+
+
+def print_evaluation(args: argparse.Namespace, run: Callable[[], dict[str, Any]],
+                     lines: Callable[[dict[str, Any]], Iterable[str]]) -> dict[str, Any]:
+    """Run an evaluation and print its `lines`; with --json stdout holds only the results as
+    JSON (every figure, the evaluation's id and files), and the lines and progress go to stderr."""
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        metrics = run()
+        for line in lines(metrics):
+            print(line)
+    if args.json:
+        print(json.dumps(metrics, indent=2, default=str))
+    return metrics
 
 
 def with_image_defaults(args: argparse.Namespace) -> None:

@@ -33,6 +33,7 @@ from vaelab.training.batches import (
     SequenceBatches,
     TensorBatches,
     image_batches,
+    stack_examples,
     streamed_batches,
 )
 from vaelab.training.checkpoint import CONFIG, LoopState, atomic_write_text
@@ -144,9 +145,11 @@ def _batches(data: Data, model: torch.nn.Module, batch_size: int, seed: int, dev
             return TensorBatches(tensor.to(device), batch_size, seed, prepare)
         return TensorBatches(tensor.to(device).float(), batch_size, seed)
     if isinstance(data, Dataset):
+        binary = _looks_binary(data)  # decided once, not per batch
+
         def checked(rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
             return user_examples_in_model_space(rows, data_kind, f"{what} (a batch of the Dataset)",
-                                                generator)
+                                                generator, binary)
 
         return LoaderBatches(data, batch_size, seed, device, workers, checked)
     raise TypeError(f"cannot train on {type(data).__name__}; pass a tensor, a numpy array, a "
@@ -204,6 +207,16 @@ def _preflight(model: torch.nn.Module, objective: Objective,
                     break
     finally:
         model.train(was_training)
+
+
+#: items of a Dataset read to decide whether its uint8 images are 0/1 or grey levels
+BINARY_PROBE = 256
+
+
+def _looks_binary(data: Dataset) -> bool:
+    """Whether a Dataset's uint8 examples are 0/1 (judged on its first BINARY_PROBE items)."""
+    probe = stack_examples([data[i] for i in range(min(len(data), BINARY_PROBE))])  # type: ignore[arg-type]
+    return probe.dtype == torch.uint8 and probe.numel() > 0 and bool(probe.max() <= 1)
 
 
 @torch.no_grad()
