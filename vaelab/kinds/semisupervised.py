@@ -219,9 +219,10 @@ def evaluate(args: argparse.Namespace) -> int:
         raise ConfigError("--compare-estimators and --ais-examples are for single-model runs; a "
                           "semi-supervised run reports error, the unlabelled bound and IS log p")
     def lines(metrics: dict[str, Any]) -> list[str]:
+        matrix = metrics["classification"]["confusion_matrix"]
         return ["confusion matrix (rows: true class, columns: predicted):",
-                *("  " + " ".join(f"{v:5d}" for v in row)
-                  for row in metrics["classification"]["confusion_matrix"]),
+                "      " + " ".join(f"{c:5d}" for c in range(len(matrix))),
+                *(f"  {c:3d} " + " ".join(f"{v:5d}" for v in row) for c, row in enumerate(matrix)),
                 summary_line(metrics), *output_lines(metrics)]
 
     print_evaluation(args, lambda: evaluate_semisupervised_run(
