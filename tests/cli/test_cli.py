@@ -216,3 +216,14 @@ def test_a_run_on_your_own_file_named_relatively_is_usable_from_anywhere(
     # recorded as typed (a project moved with its data still works from its root) beside where found
     data = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
     assert data["dataset"] == "x.npy" and data["found_in"] == str(tmp_path / "data" / "x.npy")
+
+
+def test_a_validation_size_for_data_with_its_own_validation_split_is_said_unused(
+        capsys: pytest.CaptureFixture) -> None:
+    from vaelab.kinds.vae import note_own_validation_split
+
+    note_own_validation_split({"data": {"validation_size": 100}}, "binarized-mnist")
+    assert "has its own validation split of 10,000 images" in capsys.readouterr().out
+    note_own_validation_split({"data": {"validation_size": 100}}, "mnist")  # split off as asked
+    note_own_validation_split({}, "binarized-mnist")  # not asked for: nothing to say
+    assert capsys.readouterr().out == ""

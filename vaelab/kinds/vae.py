@@ -206,6 +206,7 @@ def train(args: argparse.Namespace) -> int:
         refuse_unusable_data(config.data.dataset, config.data.data_dir)
         refuse_ignored_binarization(config)
         note_default_dataset(args, config.data.dataset)
+        note_own_validation_split(flags, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(config.data.dataset)
         resume = False
     train_and_report(config, run_dir, resume, not args.no_progress, not args.no_eval,
@@ -231,6 +232,17 @@ def refuse_ignored_binarization(config: ExperimentConfig) -> None:
         raise ConfigError(f"--binarization {config.data.binarization} applies to a Bernoulli likelihood; "
                           f"'{config.model.likelihood}' models the grey levels as they are: drop "
                           "--binarization (data.binarization)")
+
+
+def note_own_validation_split(flags: dict[str, dict[str, Any]], dataset: str) -> None:
+    """Say so when --validation-size is given for a dataset that brings its own validation split
+    (which is used instead: the size would otherwise be recorded and silently not applied)."""
+    from vaelab.data.catalog import SPLIT_SIZES
+
+    own = SPLIT_SIZES.get(dataset, {}).get("valid")
+    if "validation_size" in flags.get("data", {}) and own:
+        print(f"vaelab: {dataset} has its own validation split of {own:,} images, used instead of "
+              "--validation-size", flush=True)
 
 
 def note_default_dataset(args: argparse.Namespace, dataset: str) -> None:
