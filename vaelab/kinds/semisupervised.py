@@ -23,6 +23,7 @@ from vaelab.kinds.vae import (
     defaults_of,
     epochs_done,
     note_default_dataset,
+    note_own_validation_split,
     print_evaluation,
     refuse_changes_on_resume,
     refuse_ignored_binarization,
@@ -182,6 +183,7 @@ def train(args: argparse.Namespace) -> int:
         refuse_unusable_data(config.data.dataset, config.data.data_dir)
         refuse_ignored_binarization(config)
         note_default_dataset(args, config.data.dataset)
+        note_own_validation_split(overrides, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(args.dataset or "mnist-5k")
         resume = False
     epochs_before = epochs_done(run_dir) if resume else -1
