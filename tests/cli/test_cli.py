@@ -99,7 +99,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
      (["train", "--device", "gpu", "--epochs", "1"], "train.device: must be"),
      (["train", "--dataset", "mnist", "--data-dir", "/no/such/folder"], "its parent folder does not exist"),
      (["train", "--likelihood", "gaussian", "--binarization", "static", "--epochs", "1"],
-      "--binarization static applies to a Bernoulli likelihood")],
+      "--binarization static applies to a Bernoulli likelihood"),
+     (["train", "--prior", "normal", "--prior-components", "5", "--epochs", "1"],
+      "--prior-components applies to the mixture priors")],
 )
 def test_user_mistakes_give_one_clear_error(argv: list[str], message: str, tmp_path: Path,
                                             capsys: pytest.CaptureFixture) -> None:

@@ -26,7 +26,7 @@ from vaelab.kinds.vae import (
     note_own_validation_split,
     print_evaluation,
     refuse_changes_on_resume,
-    refuse_ignored_binarization,
+    refuse_ignored_settings,
     refuse_unusable_data,
     sample_images,
     with_image_defaults,
@@ -181,7 +181,7 @@ def train(args: argparse.Namespace) -> int:
     else:
         config = semisupervised_config(args, overrides)
         refuse_unusable_data(config.data.dataset, config.data.data_dir)
-        refuse_ignored_binarization(config)
+        refuse_ignored_settings(config)
         note_default_dataset(args, config.data.dataset)
         note_own_validation_split(overrides, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(args.dataset or "mnist-5k")

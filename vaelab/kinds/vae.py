@@ -204,7 +204,7 @@ def train(args: argparse.Namespace) -> int:
         base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
         config = base.with_overrides(flags)
         refuse_unusable_data(config.data.dataset, config.data.data_dir)
-        refuse_ignored_binarization(config)
+        refuse_ignored_settings(config)
         note_default_dataset(args, config.data.dataset)
         note_own_validation_split(flags, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(config.data.dataset)
@@ -225,13 +225,17 @@ def refuse_unusable_data(dataset: str, data_dir: str | None = None) -> None:
                           f"`vaelab train --model ssm --dataset {PENDULUM}`")
 
 
-def refuse_ignored_binarization(config: ExperimentConfig) -> None:
-    """A binarization asked for with a likelihood of grey levels would be recorded but never
-    applied: refuse it rather than let config.json say something that did not happen."""
+def refuse_ignored_settings(config: ExperimentConfig) -> None:
+    """Settings that would be recorded but never applied — a binarization with a likelihood of
+    grey levels, mixture components for a standard normal prior — are refused rather than let
+    config.json say something that did not happen."""
     if config.data.binarization in ("static", "dynamic") and config.model.likelihood != "bernoulli":
         raise ConfigError(f"--binarization {config.data.binarization} applies to a Bernoulli likelihood; "
                           f"'{config.model.likelihood}' models the grey levels as they are: drop "
                           "--binarization (data.binarization)")
+    if config.model.prior == "normal" and config.model.prior_components is not None:
+        raise ConfigError("--prior-components applies to the mixture priors (--prior mog or vamp); "
+                          "the standard normal prior has none (model.prior_components)")
 
 
 def note_own_validation_split(flags: dict[str, dict[str, Any]], dataset: str) -> None:
