@@ -138,15 +138,12 @@ def run_reconstruct(args: argparse.Namespace) -> int:
 
     from vaelab.evaluation.plots import save_image_grid
     from vaelab.evaluation.run import display, held_out_tensor
-    from vaelab.kinds import kind_of_config, read_run_config
+    from vaelab.kinds import kind_of_run
     from vaelab.training.experiment import load_trained_model
-    from vaelab.training.fit_model import CUSTOM_KIND
 
     if args.num < 1 or args.columns < 1:
         raise ConfigError(f"--num and --columns must be >= 1, got {args.num} and {args.columns}")
-    raw = read_run_config(args.run)
-    if raw.get("kind") == CUSTOM_KIND:
-        kind_of_config(raw, str(args.run))  # no kind reads a vaelab.fit run: says what to do instead
+    kind_of_run(args.run)  # a run no kind reads (e.g. vaelab.fit's) is explained, not misread
     model, _, splits = load_trained_model(args.run, device=args.device, data=args.images is None)
     device = next(model.parameters()).device
     if args.images is not None:

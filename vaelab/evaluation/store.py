@@ -36,7 +36,13 @@ from typing import Any
 import torch
 
 from vaelab import __version__
-from vaelab.training.checkpoint import BEST_WEIGHTS, CHECKPOINT, atomic_write_text
+from vaelab.training.checkpoint import (
+    BEST_WEIGHTS,
+    CHECKPOINT,
+    CheckpointError,
+    atomic_write_text,
+    saved_model_state,
+)
 from vaelab.training.loop import METRICS as TRAINING_LOG
 
 METRICS_JSON = "metrics.json"
@@ -224,7 +230,7 @@ class RunEvaluations:
 
     def _metrics_newer_than_model(self, metrics: Path) -> bool:
         """Whether metrics.json was written after the weights and the training log it describes."""
-        return metrics_describe_the_weights(self.run_dir)
+        return _written_after_the_weights(self.run_dir)
 
     # -- the files at the top of the run folder --------------------------------------------
 
@@ -294,16 +300,19 @@ class RunEvaluations:
 
 def saved_weights_fingerprint(run_dir: Path | str) -> str | None:
     """`weights_fingerprint` of the weights an evaluation of the run loads (its best weights, else
-    its last checkpoint's), read from the file; None when it has none."""
-    from safetensors.torch import load_file
+    its last checkpoint's), read from the file; None when it has none that can be read."""
+    try:
+        tensors, _ = saved_model_state(Path(run_dir))
+    except CheckpointError:
+        return None
+    return _fingerprint(tensors)
 
-    run_dir = Path(run_dir)
-    if (run_dir / BEST_WEIGHTS).is_file():
-        return _fingerprint(load_file(str(run_dir / BEST_WEIGHTS)))
-    if (run_dir / CHECKPOINT).is_file():
-        tensors = load_file(str(run_dir / CHECKPOINT))
-        return _fingerprint({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    return None
+
+def _written_after_the_weights(run_dir: Path) -> bool:
+    """Whether metrics.json was written after the weights and the training log it describes."""
+    written = (run_dir / METRICS_JSON).stat().st_mtime
+    sources = [run_dir / name for name in (BEST_WEIGHTS, CHECKPOINT, TRAINING_LOG)]
+    return all(written >= p.stat().st_mtime for p in sources if p.is_file())
 
 
 def metrics_describe_the_weights(run_dir: Path | str) -> bool:
@@ -323,9 +332,7 @@ def metrics_describe_the_weights(run_dir: Path | str) -> bool:
         evaluated = UNKNOWN
     if evaluated != UNKNOWN:
         return evaluated == saved_weights_fingerprint(run_dir)
-    written = metrics.stat().st_mtime
-    sources = [run_dir / name for name in (BEST_WEIGHTS, CHECKPOINT, TRAINING_LOG)]
-    return all(written >= p.stat().st_mtime for p in sources if p.is_file())
+    return _written_after_the_weights(run_dir)
 
 
 def merged_metrics(records: list[Evaluation], weights: str) -> dict[str, Any]:

@@ -136,15 +136,28 @@ def _load_model_state(model: nn.Module, tensors: dict[str, torch.Tensor], path: 
                               f"({'; '.join(parts)}); rebuild the model exactly as it was trained") from error
 
 
+def _checkpoint_tensors(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and metadata of the run's checkpoint file, refused when it is not vaelab's."""
+    tensors, metadata = _load_tensors(run_dir / CHECKPOINT)
+    if metadata.get("format") != "vaelab-checkpoint-1":
+        raise CheckpointError(f"{run_dir / CHECKPOINT} is not a vaelab checkpoint")
+    return tensors, metadata
+
+
+def _model_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The model's own tensors of a weights file, or of a checkpoint (which prefixes them "model."
+    beside the optimiser's and the RNG's)."""
+    if any(k.startswith("model.") for k in tensors):
+        return {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    return tensors
+
+
 def load_checkpoint(
     run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None
 ) -> LoopState:
     """Restore what `save_checkpoint` wrote (RNG state included) and return the loop counters."""
-    tensors, metadata = _load_tensors(run_dir / CHECKPOINT)
-    if metadata.get("format") != "vaelab-checkpoint-1":
-        raise CheckpointError(f"{run_dir / CHECKPOINT} is not a vaelab checkpoint")
-    _load_model_state(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
-                      run_dir / CHECKPOINT)
+    tensors, metadata = _checkpoint_tensors(run_dir)
+    _load_model_state(model, _model_tensors(tensors), run_dir / CHECKPOINT)
     if optimizer is not None:
         optimizer.load_state_dict(_join_optimizer_state(tensors, json.loads(metadata["optimizer"])))
     torch.set_rng_state(tensors["rng.cpu"])
@@ -161,17 +174,21 @@ def save_weights(path: Path, model: nn.Module) -> None:
 
 def load_weights(path: Path, model: nn.Module) -> None:
     tensors, _ = _load_tensors(path)
-    if any(k.startswith("model.") for k in tensors):
-        tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-    _load_model_state(model, tensors, path)
+    _load_model_state(model, _model_tensors(tensors), path)
+
+
+def saved_model_state(run_dir: Path, best: bool = True) -> tuple[dict[str, torch.Tensor], Path]:
+    """A run's model tensors — its best weights (when asked for and present), else its last
+    checkpoint's — and the file they came from; the caller's RNG is left alone."""
+    if best and (run_dir / BEST_WEIGHTS).is_file():
+        tensors, _ = _load_tensors(run_dir / BEST_WEIGHTS)
+        return _model_tensors(tensors), run_dir / BEST_WEIGHTS
+    tensors, _ = _checkpoint_tensors(run_dir)
+    return _model_tensors(tensors), run_dir / CHECKPOINT
 
 
 def load_run_weights(run_dir: Path, model: nn.Module, best: bool = True) -> None:
     """Load a run's best weights into `model` (when asked for and present), else its last
-    checkpoint's — without disturbing the caller's RNG, which a checkpoint would restore."""
-    if best and (run_dir / BEST_WEIGHTS).is_file():
-        load_weights(run_dir / BEST_WEIGHTS, model)
-        return
-    rng = torch.get_rng_state()
-    load_checkpoint(run_dir, model)
-    torch.set_rng_state(rng)
+    checkpoint's (`saved_model_state`)."""
+    tensors, path = saved_model_state(run_dir, best)
+    _load_model_state(model, tensors, path)

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from vaelab.data import DataError, ImageSet, split_off
+from vaelab.data import DATASET_NAMES, DataError, ImageSet, split_off
 from vaelab.data.labelled import UNLABELLED
 from vaelab.data.load import open_dataset
 from vaelab.data.representation import check_fit, resolve_binarization, static_binarization
@@ -191,8 +191,6 @@ def record_data(config: ExperimentConfig, splits: Splits) -> ExperimentConfig:
 def load_run_splits(config: ExperimentConfig) -> Splits:
     """A run's data splits; when they cannot be found, the error says which folder the run was
     trained from."""
-    from vaelab.data import DATASET_NAMES
-
     try:
         return load_experiment_splits(config, data_kind_of(config))
     except DataError as error:
