@@ -54,7 +54,7 @@ class ConvDecoder(nn.Module):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--data-dir", default=os.environ.get("VAELAB_DATA"),
                         help="folder holding the Fashion-MNIST files (or $VAELAB_DATA)")
     parser.add_argument("--epochs", type=int, default=5)

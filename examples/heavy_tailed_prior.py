@@ -49,7 +49,7 @@ def build(prior: nn.Module | str, latent_dim: int, seed: int) -> vaelab.VAE:
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--train", type=int, default=4000, help="training digits (mnist-5k has 4,000)")
     parser.add_argument("--test", type=int, default=300, help="test digits scored by IS")
@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     results = {}
     for name, prior in (("normal", "normal"), ("student-t", StudentTPrior(args.latent_dim))):
         model = build(prior, args.latent_dim, seed=0)
+        print(f"{name} prior: training {args.epochs} epochs on {len(train):,} digits, then log p(x) "
+              f"of {args.test} test digits (IS, k = {args.k}; AIS on {args.ais})", flush=True)
         vaelab.fit(model, train, epochs=args.epochs, batch_size=100, lr=1e-3, run_dir=out / name,
-                   progress=False, log=lambda line: None)
+                   progress=False, log=lambda line: print(f"  {line}", flush=True))
         results[name] = vaelab.evaluate(model, test, k=args.k, ais_examples=args.ais, ais_chains=8,
                                         ais_steps=200)
     print(f"{'prior':<10} {'ELBO':>16} {'IS log p(x)':>16} {'AIS log p(x)':>16}   "

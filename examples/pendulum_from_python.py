@@ -24,7 +24,7 @@ from vaelab.models import SSMConfig, build_ssm
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--sequences", type=int, default=200, help="training sequences")
     parser.add_argument("--length", type=int, default=50, help="frames per training sequence")

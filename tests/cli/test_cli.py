@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,13 +79,25 @@ def test_train_from_config_file(tmp_path: Path) -> None:
     assert saved["train"]["objective"] == "iwae" and saved["train"]["seed"] == 4
 
 
-def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "demo"
     assert main(["demo", "--run-dir", str(run), "--epochs", "1", "--eval-samples", "5",
                  "--ks", "1,10", "--compare-examples", "5", "--no-progress"]) == 0
     for name in ("samples.png", "reconstructions.png", "training_curve.png", "metrics.json",
                  "estimators.png", "estimators.json"):
         assert (run / name).is_file(), name
+    assert main(["demo", "--out", str(run), "--epochs", "1"]) == 2  # demo has no --resume to suggest
+    err = capsys.readouterr().err
+    assert "already holds a run: pass another --out" in err and f"vaelab train --resume {run}" in err
+
+
+def test_demo_help_states_the_time_the_readme_states() -> None:
+    from vaelab.cli.main import build_parser
+
+    listing = " ".join(build_parser().format_help().split())  # `vaelab --help` lists each command
+    minutes = re.search(r"demo .*?\(offline, (\d–\d) min on 2 cores\)", listing)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert minutes is not None and f"`make demo` takes {minutes.group(1)} minutes" in readme
 
 
 @pytest.mark.parametrize(

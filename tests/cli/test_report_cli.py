@@ -47,7 +47,7 @@ def test_report_writes_one_html_file_into_the_run(run: Path, capsys: pytest.Capt
 
 def test_reconstruct_and_sample_grid_write_pngs_of_the_expected_size(run: Path, tmp_path: Path) -> None:
     out = tmp_path / "recon.png"
-    assert main(["reconstruct", str(run), "--n", "8", "--out", str(out)]) == 0
+    assert main(["reconstruct", str(run), "-n", "8", "--out", str(out)]) == 0
     with Image.open(out) as image:  # 8 inputs + 8 reconstructions in one row of 16
         assert image.size == grid_size(16, 1)
     assert main(["reconstruct", str(run), "-n", "6", "--columns", "4"]) == 0
@@ -118,3 +118,17 @@ def test_tensorboard_missing_is_a_clear_error_before_training(
     err = capsys.readouterr().err
     assert err.startswith("vaelab: error: --tensorboard") and "pip install tensorboard" in err
     assert err.count("\n") == 1 and not target.exists()
+
+
+def test_a_run_that_lost_its_best_weights_says_the_last_checkpoint_stands_in(
+        run: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    copy = Path(shutil.copytree(run, tmp_path / "run"))
+    (copy / "model_best.safetensors").unlink()
+    done = subprocess.run([sys.executable, "-m", "vaelab", "sample", str(copy), "-n", "4"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if line.startswith("vaelab: warning:")]
+    assert warned == [f"vaelab: warning: {copy} has no model_best.safetensors (the best epoch's weights): "
+                      "using the last checkpoint's weights instead"]

@@ -45,7 +45,9 @@ def test_simulate_writes_the_dataset_and_a_preview(tmp_path: Path, capsys: pytes
     assert splits["train"].frames.shape == (24, 12, 1, 16, 16)
     assert splits["test"].states.shape == (6, 20, 2)
     assert (out / "preview.png").is_file()
-    assert "wrote" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"simulating 34 pendulum sequences (train, valid, test) -> {out} ...")
+    assert "wrote" in printed
 
 
 def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -87,3 +87,17 @@ def test_explore_without_flask_says_how_to_install_it(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "flask", None)  # as if Flask were not installed
     assert main(["explore", str(tmp_path)]) == 2
     assert "pip install 'vaelab[explore]'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["evaluate", "run", "--k", "5"], ["train", "--epoch", "3"],
+                                  ["sample", "run", "--col", "4"], ["train", "--time", "1"]])
+def test_a_flag_must_be_typed_whole(argv: list[str], capsys: pytest.CaptureFixture) -> None:
+    """argparse's prefix matching would read --k 5 as --ks 5 (a k = 1,000 evaluation nobody asked for)."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    flag = next(word for word in argv if word.startswith("--"))
+    err = capsys.readouterr().err
+    assert f"unrecognized arguments: {flag}" in err and f"vaelab {argv[0]} --help" in err
+    if argv[2:3] == ["--k"]:
+        assert "did you mean --ks or -k?" in err

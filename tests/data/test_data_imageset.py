@@ -29,6 +29,36 @@ def test_imageset_len_shape_and_subset() -> None:
     assert len(data.subset(data.labels % 2 == 0)) == 5
 
 
+def test_an_imageset_is_indexed_like_a_list() -> None:
+    data = make_set(10)
+    assert data[2:5].labels.tolist() == [2, 3, 4]
+    assert data[-1].labels.tolist() == [9] and data[0].images.shape == (1, 1, 4, 5)
+    assert data[torch.tensor([7, 2])].labels.tolist() == [7, 2]
+    with pytest.raises(IndexError, match="index 10 is out of range for 10 examples"):
+        data[10]
+
+
+def test_a_batch_is_in_the_units_of_the_models_likelihood() -> None:
+    data = make_set(256)
+    unit, byte = data.batch("unit"), data[:3].batch("byte")
+    assert unit.dtype == torch.float32 and unit.shape == (256, 1, 4, 5)
+    torch.testing.assert_close(unit[:, 0, 0, 0], torch.arange(256) / 255.0)
+    assert byte[:, 0, 0, 0].tolist() == [0.0, 1.0, 2.0]
+    binary = data.batch("binary", count=100, seed=3)
+    assert set(binary.unique().tolist()) <= {0.0, 1.0} and binary.shape[0] == 100
+    assert torch.equal(binary, data.batch("binary", count=100, seed=3))  # seeded
+    assert not torch.equal(binary, data.batch("binary", count=100, seed=4))
+    odd = make_set(6, binary=True)
+    assert odd.batch("binary")[:, 0, 0, 0].tolist() == [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]  # as they are
+
+    class Model:
+        data_kind = "unit"
+
+    assert torch.equal(data.batch(Model()), unit)
+    with pytest.raises(DataError, match="expected a model"):
+        data.batch("grey")
+
+
 def test_imageset_is_frozen() -> None:
     data = make_set()
     with pytest.raises(dataclasses.FrozenInstanceError):

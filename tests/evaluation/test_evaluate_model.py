@@ -66,3 +66,18 @@ def test_with_a_run_dir_every_evaluation_is_kept_and_none_overwritten(tmp_path: 
     assert "(not saved)" not in page
     with pytest.raises(FileNotFoundError, match="is not a folder"):
         vaelab.evaluate(model, x, k=5, run_dir=tmp_path / "missing")
+
+
+def test_running_figures_sit_in_the_bar_when_one_is_shown_and_are_lines_otherwise(
+        capsys: pytest.CaptureFixture) -> None:
+    """A line printed under a bar that is being redrawn lands on top of it."""
+    from vaelab.evaluation.metrics import held_out_metrics
+
+    torch.manual_seed(0)
+    model = LinearGaussianModel(data_dim=3, latent_dim=1)
+    x = torch.randn(40, 3)
+    lines: list[str] = []
+    held_out_metrics(model, x, k=5, batch_size=10, progress=True, log=lines.append)
+    assert lines == [] and "running -log p(x)" in capsys.readouterr().err
+    held_out_metrics(model, x, k=5, batch_size=10, progress=False, log=lines.append)
+    assert len(lines) == 4 and lines[-1].startswith("  40/40 examples: running -log p(x)")

@@ -119,6 +119,18 @@ def test_a_retrained_model_moves_the_old_files_aside(run: Path, capsys: pytest.C
     assert records(run)[0]["results"]["test"]["is_samples"] == 20
 
 
+def test_an_unreadable_metrics_json_is_moved_aside_and_the_move_is_printed(
+        run: Path, capsys: pytest.CaptureFixture) -> None:
+    (run / "metrics.json").write_text("{ half a file")
+    assert main(["evaluate", str(run), "-k", "5", "--examples", "10", "--no-progress"]) == 0
+    aside = run / "evaluations" / "unowned" / "metrics.json"
+    assert aside.read_text() == "{ half a file"  # nothing lost
+    out = capsys.readouterr().out
+    assert f"{run / 'metrics.json'} -> {aside}" in out
+    (record,) = records(run)
+    assert record["files"]["moved"] == {"metrics.json": "evaluations/unowned/metrics.json"}
+
+
 @pytest.mark.parametrize("written_after_training", [True, False])
 def test_an_old_run_folder_is_imported_first(run: Path, written_after_training: bool) -> None:
     estimate = {"mean": -200.0, "stderr": 1.0, "n": 40}

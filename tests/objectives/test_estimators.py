@@ -117,3 +117,22 @@ def test_invalid_sample_counts_are_refused() -> None:
         iwae_bound(model, x, samples=0)
     with pytest.raises(ValueError, match="k must be >= 1"):
         importance_sampled_log_marginal(model, x, k=0)
+
+
+def test_grey_values_given_to_a_bernoulli_model_are_refused_by_every_estimator() -> None:
+    from vaelab import VAE
+    from vaelab.objectives.ais import annealed_importance_sampling
+
+    torch.manual_seed(0)
+    model = VAE.from_networks(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6, 4)),
+                              torch.nn.Linear(2, 6), "bernoulli", latent_dim=2, data_shape=(1, 2, 3))
+    grey = torch.rand(5, 1, 2, 3)
+    for estimate in (lambda x: elbo(model, x), lambda x: iwae_bound(model, x),
+                     lambda x: importance_sampled_log_marginal(model, x, k=4),
+                     lambda x: prior_monte_carlo_log_marginal(model, x, k=4),
+                     lambda x: annealed_importance_sampling(model, x, chains=2)):
+        with pytest.raises(ValueError, match="values other than 0 and 1 but the model's likelihood is "
+                                             "Bernoulli"):
+            estimate(grey)
+        estimate(torch.bernoulli(grey))  # binary values are scored
+    assert elbo(model, grey, check_input=False).bound.shape == (5,)  # a loop that checked its data

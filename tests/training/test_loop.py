@@ -76,7 +76,8 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
         fit(tiny_config(epochs=2), tmp_path, resume=True, progress=False, log=lambda _: None)
 
 
-def test_nan_stops_training_naming_step_and_term(tmp_path: Path, monkeypatch) -> None:
+def poison_step(monkeypatch: pytest.MonkeyPatch, at_call: int) -> None:
+    """Make the training objective's `at_call`-th call return a NaN loss (and KL term)."""
     real = fit_module.make_objective
 
     def poisoned(name: str, samples: int):
@@ -86,7 +87,7 @@ def test_nan_stops_training_naming_step_and_term(tmp_path: Path, monkeypatch) ->
         def run(model, x, kl_weight):
             value = objective(model, x, kl_weight)
             calls["n"] += 1
-            if calls["n"] == 3:
+            if calls["n"] == at_call:
                 nan = torch.tensor(float("nan"))
                 return ObjectiveValue(value.loss * nan, value.bound, {**value.terms, "kl": nan})
             return value
@@ -94,8 +95,32 @@ def test_nan_stops_training_naming_step_and_term(tmp_path: Path, monkeypatch) ->
         return run
 
     monkeypatch.setattr(fit_module, "make_objective", poisoned)
+
+
+def test_nan_stops_training_naming_step_and_term(tmp_path: Path, monkeypatch) -> None:
+    poison_step(monkeypatch, at_call=3)
     with pytest.raises(NonFiniteLossError, match=r"step 2 \(epoch 1\): term\(s\) kl"):
         fit(tiny_config(), tmp_path, progress=False, log=lambda _: None)
+
+
+def test_a_new_run_that_turns_nan_in_its_first_epoch_leaves_nothing_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = tmp_path / "run"
+    poison_step(monkeypatch, at_call=3)
+    with pytest.raises(NonFiniteLossError, match="no epoch finished, so nothing was kept"):
+        fit(tiny_config(), run, progress=False, log=lambda _: None)
+    assert not run.exists()
+    monkeypatch.undo()
+    fit(tiny_config(epochs=1), run, progress=False, log=lambda _: None)  # the same folder, a new try
+    assert (run / CHECKPOINT).is_file()
+
+
+def test_a_nan_after_finished_epochs_says_which_epoch_the_folder_keeps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    poison_step(monkeypatch, at_call=6)  # in the second epoch (3 or 4 steps an epoch)
+    with pytest.raises(NonFiniteLossError, match="keeps the checkpoint of epoch 1, the last before the NaN"):
+        fit(tiny_config(epochs=3), tmp_path, progress=False, log=lambda _: None)
+    assert (tmp_path / CHECKPOINT).is_file()
 
 
 def test_check_finite_passes_finite_losses() -> None:

@@ -22,6 +22,7 @@ from vaelab.choices import (
 from vaelab.cli.common import HelpFormatter, default_run_dir
 from vaelab.data.errors import DataError
 from vaelab.training.config import ConfigError, ExperimentConfig
+from vaelab.training.run_files import CHECKPOINT
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -272,7 +273,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 def add_demo(sub: Any) -> None:
     p = sub.add_parser(
-        "demo", help="train and evaluate a VAE on the built-in MNIST subset (offline, 3-4 min on 2 cores)",
+        "demo", help="train and evaluate a VAE on the built-in MNIST subset (offline, 1–4 min on 2 cores)",
         description="Trains an MLP VAE (784-512-512-32, Bernoulli likelihood, dynamic "
                     "binarization) on the embedded 5,000-digit MNIST subset, then writes samples, "
                     "reconstructions, the training curve, metrics.json (test ELBO and "
@@ -300,6 +301,10 @@ def run_demo(args: argparse.Namespace) -> int:
                   "eval_samples": args.eval_samples, "eval_examples": 0},
     })
     run_dir = args.run_dir or default_run_dir("demo")
+    if (Path(run_dir) / CHECKPOINT).exists():  # demo has no --resume of its own
+        raise FileExistsError(f"{run_dir} already holds a run: pass another --out (or leave it out "
+                              f"for a new dated folder); `vaelab train --resume {run_dir}` continues "
+                              "that run")
     print(f"vaelab demo: VAE on the embedded MNIST subset -> {run_dir}", file=sys.stderr)
     from vaelab.kinds.vae import train_and_report
 

@@ -10,18 +10,28 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from vaelab import __version__
 from vaelab.cli import commands, explore_commands, report_commands, semisupervised_commands, sequence_commands
 
 USAGE_ERRORS = 2
+PLAIN_WARNING_FORMAT = warnings.formatwarning
 
 
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose mistakes end in one line (and a pointer to --help), not the usage
-    block: `vaelab: error: argument --epochs: invalid int value: 'abc' (see vaelab train --help)`."""
+    block: `vaelab: error: argument --epochs: invalid int value: 'abc' (see vaelab train --help)`.
+
+    Flags must be typed whole: argparse's prefix matching would read `--k 5` as `--ks 5` and
+    `--epoch` as `--epochs`, running something the user did not ask for without a word.
+    Sub-command parsers are made by the same class, so the rule holds for every command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(USAGE_ERRORS, f"vaelab: error: {message} (see `{self.prog} --help`)\n")
@@ -59,10 +69,42 @@ def interrupted_message(command: str | None) -> str:
     return "vaelab: interrupted; nothing was written by the unfinished step"
 
 
+def refuse_unknown(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> NoReturn:
+    """Stop on words no flag of `command` takes, in one line from the command's own parser (so
+    the hint names `vaelab COMMAND --help`), with the nearest whole flag when one is close."""
+    import difflib
+
+    commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    own = commands.choices[command]
+    flags = [flag for action in own._actions for flag in action.option_strings]
+    message = f"unrecognized arguments: {' '.join(unknown)}"
+    typed = next((word.split("=")[0] for word in unknown if word.startswith("--")), None)
+    near = difflib.get_close_matches(typed, flags, n=2, cutoff=0.75) if typed else []
+    if near:
+        message += f"; did you mean {' or '.join(near)}?"
+    own.error(message)
+
+
+def one_line_warnings() -> None:
+    """vaelab's own warnings (a run that lost its best weights, ...) as one line each,
+    `vaelab: warning: ...`, said once per command rather than once per place that noticed."""
+    def formatted(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  line: str | None = None) -> str:
+        if category.__module__.startswith("vaelab."):
+            return f"vaelab: warning: {message}\n"
+        return PLAIN_WARNING_FORMAT(message, category, filename, lineno, line)
+
+    warnings.formatwarning = formatted
+    warnings.filterwarnings("once", module=r"vaelab\.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    one_line_warnings()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        refuse_unknown(parser, args.command, unknown)
     args.argv = argv  # for commands that relaunch themselves (train --nproc)
     try:
         return int(args.handler(args) or 0)

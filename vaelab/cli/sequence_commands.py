@@ -52,6 +52,8 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     config = PendulumConfig(**{f.name: getattr(args, f.name) for f in fields(PendulumConfig)})
     started = time.perf_counter()
+    total = sum(getattr(config, f"{split}_sequences") for split in ("train", "valid", "test"))
+    print(f"simulating {total:,} pendulum sequences (train, valid, test) -> {args.out} ...", flush=True)
     splits = generate_splits(config)
     args.out.mkdir(parents=True, exist_ok=True)
     path = save_splits(args.out / f"{PENDULUM}.npz", splits, config)

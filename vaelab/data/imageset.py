@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -50,6 +51,33 @@ class ImageSet:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    def __getitem__(self, index: slice | int | torch.Tensor) -> ImageSet:
+        """The examples at `index` as an ImageSet: a slice (`data["test"][:64]`), one position,
+        integer positions or a boolean mask (see `subset`)."""
+        if isinstance(index, slice):
+            return self.subset(torch.arange(len(self))[index])
+        if isinstance(index, int):
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"ImageSet {self.name!r}: index {index} is out of range for "
+                                 f"{len(self)} examples")
+            return self.subset(torch.tensor([index % len(self)]))
+        return self.subset(index)
+
+    def batch(self, model: Any, count: int | None = None, seed: int = 0) -> torch.Tensor:
+        """The first `count` examples (all when None) as a float batch in the units of `model`'s
+        likelihood — what the estimators take: 0/1 for a Bernoulli likelihood (grey images
+        binarized from `seed`), [0, 1] grey levels, or 0..255 for an 8-bit one. `model` is a
+        model, or its `data_kind` ("binary", "unit" or "byte")."""
+        from vaelab.data.representation import to_model_space
+
+        data_kind = model if isinstance(model, str) else getattr(model, "data_kind", None)
+        if data_kind not in ("binary", "unit", "byte"):
+            raise DataError(f"ImageSet.batch: expected a model (with a data_kind) or one of 'binary', "
+                            f"'unit', 'byte', got {model!r}")
+        images = self.images if count is None else self.images[:count]
+        generator = torch.Generator(device=images.device).manual_seed(seed)
+        return to_model_space(images, self.binary, data_kind, generator)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

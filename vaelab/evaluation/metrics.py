@@ -14,7 +14,7 @@ import torch
 from torch.distributions import Bernoulli, Independent
 
 from vaelab.distributions.learned_priors import priors_fixed
-from vaelab.evaluation.progress import progress_bar, scaled
+from vaelab.evaluation.progress import progress_bar, progress_bar_with_notes, scaled
 from vaelab.models.base import LatentVariableModel, SingleLatentModel
 from vaelab.objectives.ais import AISSchedule, annealed_importance_sampling
 from vaelab.objectives.elbo import elbo
@@ -85,10 +85,11 @@ def held_out_metrics(
     per-example values of all ranks are gathered before they are summarised; only rank 0
     shows the progress bar (over images × samples). `sample_budget` (samples × examples decoded
     at once) defaults by device; `log`, when given, hears the running means about every tenth of
-    the way. `bernoulli_shortcut` computes log p(x | z) of a Bernoulli-logit decoder as
+    the way (while a bar is shown they sit in the bar instead, not on top of it).
+    `bernoulli_shortcut` computes log p(x | z) of a Bernoulli-logit decoder as
     Σ x·l − log(1 + e^l) and encodes each batch once: the same values up to float rounding
-    (~1e-6 relative), about a fifth faster on a CPU; False gives the generic path's exact rounding
-    (the numbers recorded before the shortcut became the default).
+    (~1e-6 relative), about a fifth faster on a CPU; False gives the generic path's exact
+    rounding (the numbers recorded before the shortcut became the default).
     """
     if context is not None and context.enabled:
         x = x[context.rank::context.world_size]
@@ -102,7 +103,8 @@ def held_out_metrics(
                  else importance_sampled_log_marginal)
     bounds, log_px, ess = [], [], []
     started = time.perf_counter()
-    with (progress_bar(x.shape[0] * k, f"log p(x), k = {k}", progress, "samples") as advance,
+    with (progress_bar_with_notes(x.shape[0] * k, f"log p(x), k = {k}", progress, "samples",
+                                  log) as (advance, note),
           priors_fixed(model)):
         for start in range(0, x.shape[0], batch_size):
             xb = x[start:start + batch_size]
@@ -115,8 +117,8 @@ def held_out_metrics(
             log_px.append(estimate.log_px)
             ess.append(estimate.ess)
             done = start // batch_size + 1
-            if log is not None and (done % every == 0 or done == batches):
-                log(f"  {min(start + batch_size, x.shape[0])}/{x.shape[0]} examples: running "
+            if done % every == 0 or done == batches:
+                note(f"  {min(start + batch_size, x.shape[0])}/{x.shape[0]} examples: running "
                     f"-log p(x) {-float(torch.cat(log_px).mean()):.2f}, "
                     f"-ELBO {-float(torch.cat(bounds).mean()):.2f} "
                     f"({time.perf_counter() - started:.0f} s)")

@@ -35,6 +35,28 @@ def progress_bar(total: int, description: str, progress: bool | None = None,
         bar.close()
 
 
+@contextmanager
+def progress_bar_with_notes(total: int, description: str, progress: bool | None,
+                            unit: str, log: Callable[[str], None] | None,
+                            ) -> Iterator[tuple[Advance, Callable[[str], None]]]:
+    """`progress_bar`, and a `note(text)` for running figures: shown in the bar while there is
+    one (a line printed under a bar that is being redrawn lands on top of it), else given to
+    `log` as a line (logs, pipes), else dropped."""
+    bar = tqdm(total=total, desc=description, unit=unit, unit_scale=total >= 10_000,
+               disable=_disable(progress), file=sys.stderr, dynamic_ncols=True, leave=True)
+
+    def note(text: str) -> None:
+        if not bar.disable:
+            bar.set_postfix_str(text.strip())
+        elif log is not None:
+            log(text)
+
+    try:
+        yield bar.update, note
+    finally:
+        bar.close()
+
+
 def ignore(done: int) -> None:
     """An `Advance` that counts nothing (for callers that need one but show no bar)."""
 
@@ -45,4 +67,4 @@ def scaled(advance: Advance, factor: int) -> Advance:
     return lambda done: advance(done * factor)
 
 
-__all__ = ["Advance", "ignore", "progress_bar", "scaled"]
+__all__ = ["Advance", "ignore", "progress_bar", "progress_bar_with_notes", "scaled"]

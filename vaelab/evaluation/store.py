@@ -183,13 +183,14 @@ class RunEvaluations:
     def begin(self, settings: dict[str, Any], weights: str, stamps: Mapping[str, str]) -> Evaluation:
         """A new evaluation of the model with `weights`, not yet saved. First imports a
         metrics.json that no saved evaluation accounts for (`stamps`: the current model's stamp
-        of each file this kind of evaluation draws, for the files such a metrics.json came with)."""
-        self._import_unrecorded(weights, stamps)
+        of each file this kind of evaluation draws, for the files such a metrics.json came with).
+        An unreadable metrics.json is moved aside, and the new evaluation reports the move."""
+        moved = self._import_unrecorded(weights, stamps)
         now = utc_now()
         base = f"{self.kind}-k{int(settings.get('k') or 0)}-n{int(settings.get('examples') or 0)}-" \
                f"{now.strftime('%Y%m%dT%H%M%SZ')}"
         return Evaluation(id=self._free_id(base), kind=self.kind, time=_iso(now), settings=settings,
-                          weights=weights)
+                          weights=weights, moved=moved)
 
     def _free_id(self, base: str) -> str:
         name, n = base, 1
@@ -198,22 +199,25 @@ class RunEvaluations:
             name = f"{base}-{n}"
         return name
 
-    def _import_unrecorded(self, weights: str, stamps: Mapping[str, str]) -> None:
+    def _import_unrecorded(self, weights: str, stamps: Mapping[str, str]) -> dict[str, str]:
+        """Keep a metrics.json no evaluation accounts for as an imported evaluation; an unreadable
+        one is moved aside. Returns what was moved (name -> path in the run folder)."""
         path = self.run_dir / METRICS_JSON
         if not path.is_file():
-            return
+            return {}
         try:
             metrics = json.loads(path.read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             metrics = None
         if not isinstance(metrics, dict):  # unreadable: keep its bytes beside the evaluations
             self.folder.mkdir(exist_ok=True)
-            os.replace(path, self._free_path(self.folder / UNOWNED_DIR / METRICS_JSON))
-            return
+            target = self._free_path(self.folder / UNOWNED_DIR / METRICS_JSON)
+            os.replace(path, target)
+            return {METRICS_JSON: str(target.relative_to(self.run_dir))}
         records = self.load()
         latest = ((metrics.get("evaluations") or {}).get("latest") or {}).get("id")
         if latest is not None and any(r.id == latest for r in records):
-            return  # our own merged view
+            return {}  # our own merged view
         results = {k: v for k, v in metrics.items() if k != "evaluations"}
         written = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
         current = self._metrics_newer_than_model(path)
@@ -227,6 +231,7 @@ class RunEvaluations:
                               results=results, drawn=drawn, version="before evaluations were kept",
                               imported_from=METRICS_JSON)
         self._write(imported)
+        return {}
 
     def _metrics_newer_than_model(self, metrics: Path) -> bool:
         """Whether metrics.json was written after the weights and the training log it describes."""

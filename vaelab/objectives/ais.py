@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from vaelab.models.base import LatentVariableModel
+from vaelab.objectives.inputs import check_observations
 from vaelab.objectives.marginal import MarginalEstimate
 
 
@@ -69,6 +70,7 @@ def annealed_importance_sampling(
     example towards the target HMC acceptance rate (a valid choice: each transition still
     leaves its own intermediate distribution invariant).
     """
+    check_observations(model, x)
     schedule = schedule or AISSchedule()
     if chains < 1:
         raise ValueError(f"AIS needs chains >= 1, got {chains}")

@@ -11,6 +11,7 @@ import torch
 
 from vaelab.distributions.kl import kl_or_estimate
 from vaelab.models.base import LatentVariableModel, SingleLatentModel
+from vaelab.objectives.inputs import check_observations
 from vaelab.objectives.result import ObjectiveValue
 
 
@@ -21,6 +22,8 @@ def elbo(
     kl_weight: float = 1.0,
     analytic_kl: bool = True,
     stop_guide_gradient: bool = False,
+    *,
+    check_input: bool = True,
 ) -> ObjectiveValue:
     """ELBO per example with `samples` reparameterised draws; the loss weights the KL by β.
 
@@ -28,7 +31,10 @@ def elbo(
     With `analytic_kl=False` (or no closed form) the KL is Monte Carlo at the same draws.
     `stop_guide_gradient` gives the "sticking the landing" gradient (Roeder et al. 2017): the
     same bound, with the zero-mean score term removed from the encoder's gradient.
+    `check_input=False` skips the check of x's values (a training loop checked its data once).
     """
+    if check_input:
+        check_observations(model, x)
     shape = () if samples == 1 else (samples,)
     if analytic_kl and not stop_guide_gradient and isinstance(model, SingleLatentModel):
         q = model.posterior(x)

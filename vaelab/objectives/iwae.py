@@ -13,6 +13,7 @@ import math
 import torch
 
 from vaelab.models.base import LatentVariableModel
+from vaelab.objectives.inputs import check_observations
 from vaelab.objectives.result import ObjectiveValue
 
 IWAE_GRADIENTS = ("standard", "dreg", "stl")
@@ -27,7 +28,8 @@ def log_importance_weights(
 
 
 def iwae_bound(
-    model: LatentVariableModel, x: torch.Tensor, samples: int = 5, gradient: str = "standard"
+    model: LatentVariableModel, x: torch.Tensor, samples: int = 5, gradient: str = "standard",
+    *, check_input: bool = True,
 ) -> ObjectiveValue:
     """IWAE_k per example; the loss's gradient is the chosen estimator of ∇ IWAE_k.
 
@@ -35,7 +37,10 @@ def iwae_bound(
     - "stl": log q scored with stopped guide parameters (Roeder et al. 2017).
     - "dreg": doubly reparameterised (Tucker et al. 2019): the encoder's gradient is weighted
       by the squared normalised weights w̃_i², the decoder's by w̃_i.
+    `check_input=False` skips the check of x's values (a training loop checked its data once).
     """
+    if check_input:
+        check_observations(model, x)
     if samples < 1:
         raise ValueError(f"IWAE needs samples >= 1, got {samples}")
     if gradient not in IWAE_GRADIENTS:

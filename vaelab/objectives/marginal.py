@@ -18,6 +18,7 @@ import torch
 
 from vaelab.distributions.learned_priors import priors_fixed
 from vaelab.models.base import LatentVariableModel
+from vaelab.objectives.inputs import check_observations
 
 #: samples × examples decoded at once; bounds memory to about this × data size × 4 bytes
 DEFAULT_SAMPLE_BUDGET = 65_536
@@ -74,6 +75,8 @@ def importance_sampled_log_marginal(
 ) -> MarginalEstimate:
     """log p(x) ≈ log (1/k) Σ p(x, z_i) / q(z_i | x), z_i ~ q(z | x), per example in `x`;
     `on_chunk(c)` after each chunk of c samples per example."""
+    check_observations(model, x)
+
     def draw(c: int) -> torch.Tensor:
         z, log_q = model.guide_sample(x, (c,))
         return model.log_joint(x, z) - log_q
@@ -92,6 +95,7 @@ def prior_monte_carlo_log_marginal(
 ) -> MarginalEstimate:
     """The naive estimator log (1/k) Σ p(x | z_i), z_i ~ p(z), per example in `x`;
     `on_chunk(c)` after each chunk of c samples per example."""
+    check_observations(model, x)
     batch = x.shape[0]
 
     def draw(c: int) -> torch.Tensor:

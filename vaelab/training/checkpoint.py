@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -177,12 +178,21 @@ def load_weights(path: Path, model: nn.Module) -> None:
     _load_model_state(model, _model_tensors(tensors), path)
 
 
+class MissingBestWeightsWarning(UserWarning):
+    """A run's best weights were asked for but its folder has lost them."""
+
+
 def saved_model_state(run_dir: Path, best: bool = True) -> tuple[dict[str, torch.Tensor], Path]:
     """A run's model tensors — its best weights (when asked for and present), else its last
-    checkpoint's — and the file they came from; the caller's RNG is left alone."""
+    checkpoint's — and the file they came from; the caller's RNG is left alone. Every run writes
+    its best weights from the start, so asking for them in a run without the file (deleted)
+    warns that the last checkpoint's stand in."""
     if best and (run_dir / BEST_WEIGHTS).is_file():
         tensors, _ = _load_tensors(run_dir / BEST_WEIGHTS)
         return _model_tensors(tensors), run_dir / BEST_WEIGHTS
+    if best and (run_dir / CHECKPOINT).is_file():
+        warnings.warn(f"{run_dir} has no {BEST_WEIGHTS} (the best epoch's weights): using the last "
+                      f"checkpoint's weights instead", MissingBestWeightsWarning, stacklevel=2)
     tensors, _ = _checkpoint_tensors(run_dir)
     return _model_tensors(tensors), run_dir / CHECKPOINT
 

@@ -51,7 +51,12 @@ def silent(message: str) -> None:
 
 
 class NonFiniteLossError(RuntimeError):
-    """Training produced NaN or inf; the message names the step and the offending term."""
+    """Training produced NaN or inf; the message names the step and the offending term.
+    `epoch` is the (0-based) epoch it happened in: the epochs finished before it."""
+
+    def __init__(self, message: str, epoch: int = 0) -> None:
+        super().__init__(message)
+        self.epoch = epoch
 
 
 class BatchSource(Protocol):
@@ -89,7 +94,8 @@ def check_finite(value: ObjectiveValue, step: int, epoch: int) -> None:
     culprit = f"term(s) {', '.join(bad)}" if bad else "the loss"
     raise NonFiniteLossError(
         f"non-finite loss ({loss}) at step {step} (epoch {epoch + 1}): {culprit} "
-        "became NaN/inf. Try a lower train.learning_rate, train.grad_clip, or KL warm-up."
+        "became NaN/inf. Try a lower train.learning_rate, train.grad_clip, or KL warm-up.",
+        epoch,
     )
 
 
@@ -288,7 +294,39 @@ def run_training(
     `on_epoch(model, record)`, when given, runs on rank 0 after each epoch's record and
     checkpoint are written (e.g. TensorBoard summaries); it must leave the model as it found it.
     Progress lines go to `log` (default: stdout, flushed, so a killed run still shows them).
+    A new run that turns NaN before its first epoch ends leaves nothing behind, so the same run
+    folder takes the next try; otherwise the error says which epoch the folder keeps.
     """
+    run_dir = Path(run_dir)
+    fresh = not resume and not (run_dir / CHECKPOINT).exists()
+    created = not run_dir.exists()
+    try:
+        return _train(task, settings, run_dir, context, resume, progress, log, on_epoch)
+    except NonFiniteLossError as error:
+        if not (fresh and error.epoch == 0):
+            raise NonFiniteLossError(
+                f"{error}\n{run_dir} keeps the checkpoint of epoch {error.epoch}, the last before "
+                "the NaN; to start again with other settings, delete it or choose another run "
+                "folder", error.epoch) from None
+        if context.is_main:
+            _remove_unfinished_run(run_dir, created)
+        raise NonFiniteLossError(f"{error}\nno epoch finished, so nothing was kept in {run_dir}",
+                                 error.epoch) from None
+
+
+def _remove_unfinished_run(run_dir: Path, created: bool) -> None:
+    """Remove the files a fresh run wrote before its first epoch ended (and its folder, when the
+    run made it and nothing else is in it)."""
+    for name in (CONFIG, METRICS, CHECKPOINT, BEST_WEIGHTS):
+        (run_dir / name).unlink(missing_ok=True)
+    if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+        run_dir.rmdir()
+
+
+def _train(task: TrainingTask, settings: LoopSettings, run_dir: Path, context: Distributed,
+           resume: bool, progress: bool, log: Callable[[str], None] | None,
+           on_epoch: Callable[[Any, dict], None] | None) -> LoopState:
+    """The loop of `run_training`."""
     log = log or print_now
     say = log if context.is_main else silent
     run_dir = Path(run_dir)
@@ -354,7 +392,7 @@ def run_training(
             raise NonFiniteLossError(
                 f"the validation {task.score_name} is {valid} after epoch {epoch + 1}: the "
                 "validation data or the model gives non-finite values (NaN in the data, or a "
-                "likelihood that cannot score it); the last checkpoint is that of the epoch before")
+                "likelihood that cannot score it)", epoch)
         record[valid_key] = valid
         selected = task.select(record) if task.select is not None else None
         score = selected if selected is not None else valid if valid is not None else record[train_key]
