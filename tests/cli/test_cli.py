@@ -67,6 +67,21 @@ def test_train_streams_a_npy_and_evaluates_reading_only_test_rows(tmp_path: Path
     assert "only when streaming" in capsys.readouterr().err
 
 
+def test_resuming_with_fewer_epochs_than_trained_is_refused_and_changes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "2", "--no-eval", "--run-dir", str(run)]) == 0
+    config = (run / "config.json").read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has already trained 2 epochs; --epochs 1 is fewer" in err
+    assert (run / "config.json").read_bytes() == config  # the report still says 2 of 2 epochs
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress", "--no-eval"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+
+
 def test_train_from_config_file(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[model]\nlatent_dim = 3\nhidden = [16]\n[data]\ntrain_limit = 128\n'

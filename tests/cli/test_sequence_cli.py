@@ -197,3 +197,13 @@ def test_report_of_a_sequence_run_shows_its_causal_checks(tmp_path: Path,
     page = (run / "report.html").read_text()
     assert 'id="run1-run"' in page and 'id="run1-causal"' in page and "<td>constant:5</td>" in page
 
+
+
+def test_resuming_with_fewer_epochs_than_trained_is_refused(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    run = _train(tmp_path, "physics", "--no-eval")
+    config = (run / "config.json").read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "0", "--no-progress"]) == 2
+    assert "has already trained 1 epochs; --epochs 0 is fewer" in capsys.readouterr().err
+    assert (run / "config.json").read_bytes() == config

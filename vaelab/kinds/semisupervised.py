@@ -162,6 +162,7 @@ def semisupervised_config(args: argparse.Namespace,
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model m2|m1m2 ...` and `vaelab train --resume RUN` of such a run."""
     from vaelab.evaluation.classification import evaluate_semisupervised_run
+    from vaelab.training.checkpoint import refuse_fewer_epochs
     from vaelab.training.distributed import main_process_after_training
     from vaelab.training.semisupervised_fit import fit_semisupervised
 
@@ -176,6 +177,7 @@ def train(args: argparse.Namespace) -> int:
             + (["--m1-run"] if args.m1_run is not None else []))
         run_dir = args.resume
         config = SemiSupervisedExperiment.load(run_dir / CONFIG).with_overrides(overrides)
+        refuse_fewer_epochs(run_dir, config.train.epochs, f"--epochs {config.train.epochs}")
         config.save(run_dir / CONFIG)
         resume = True
     else:

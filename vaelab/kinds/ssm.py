@@ -138,7 +138,7 @@ def sequence_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model ssm ...`: train, evaluate, print the headline numbers."""
     from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
-    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.training.checkpoint import CheckpointError, refuse_fewer_epochs
     from vaelab.training.distributed import main_process_after_training
     from vaelab.training.sequence_loop import fit_sequences
 
@@ -150,6 +150,7 @@ def train(args: argparse.Namespace) -> int:
         if not is_sequence_run(run_dir):
             raise CheckpointError(f"{run_dir} is not a sequence-model run folder (no {CONFIG} of kind ssm)")
         config = SequenceExperiment.load(run_dir / CONFIG).with_overrides(overrides)
+        refuse_fewer_epochs(run_dir, config.train.epochs, f"--epochs {config.train.epochs}")
         config.save(run_dir / CONFIG)
         resume = True
     else:

@@ -186,7 +186,7 @@ def relaunch_with_torchrun(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     """`vaelab train [--model vae]` and `vaelab train --resume RUN` of a VAE-family run."""
-    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.training.checkpoint import CheckpointError, refuse_fewer_epochs
     from vaelab.training.distributed import launched_by_torchrun
 
     if args.nproc is not None and not launched_by_torchrun():
@@ -198,6 +198,7 @@ def train(args: argparse.Namespace) -> int:
         if not (run_dir / CONFIG).is_file():
             raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG})")
         config = ExperimentConfig.load(run_dir / CONFIG).with_overrides(flags)
+        refuse_fewer_epochs(run_dir, config.train.epochs, f"--epochs {config.train.epochs}")
         config.save(run_dir / CONFIG)
         resume = True
     else:
