@@ -82,6 +82,29 @@ def test_resuming_with_fewer_epochs_than_trained_is_refused_and_changes_nothing(
     assert "nothing to do" in capsys.readouterr().out
 
 
+def _evaluations(run: Path) -> list[dict]:
+    """RUN/evaluations/*.json, oldest first, their test figures without the wall-clock time."""
+    found = [json.loads(path.read_text()) for path in (run / "evaluations").glob("*.json")]
+    for record in found:
+        record["results"]["test"].pop("seconds", None)
+    return sorted(found, key=lambda e: e["time"])
+
+
+def test_training_and_a_later_evaluate_give_the_same_figures_whatever_the_training_seed(
+        tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "1", "--seed", "3", "--run-dir", str(run)]) == 0
+    assert main(["evaluate", str(run), "-k", "10", "--examples", "40", "--no-progress"]) == 0
+    final, later = _evaluations(run)
+    assert final["settings"]["seed"] == later["settings"]["seed"] == 0  # kept with each evaluation
+    assert final["results"]["test"] == later["results"]["test"]
+    summary = json.loads((run / "metrics.json").read_text())["evaluations"]
+    assert summary["latest"]["seed"] == 0
+    assert main(["evaluate", str(run), "-k", "10", "--examples", "40", "--seed", "5", "--no-progress"]) == 0
+    other = _evaluations(run)[-1]
+    assert other["settings"]["seed"] == 5 and other["results"]["test"] != final["results"]["test"]
+
+
 def test_train_from_config_file(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[model]\nlatent_dim = 3\nhidden = [16]\n[data]\ntrain_limit = 128\n'

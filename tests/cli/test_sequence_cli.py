@@ -207,3 +207,13 @@ def test_resuming_with_fewer_epochs_than_trained_is_refused(tmp_path: Path,
     assert main(["train", "--resume", str(run), "--epochs", "0", "--no-progress"]) == 2
     assert "has already trained 1 epochs; --epochs 0 is fewer" in capsys.readouterr().err
     assert (run / "config.json").read_bytes() == config
+
+
+def test_training_and_a_later_evaluate_give_the_same_evidence_whatever_the_training_seed(
+        tmp_path: Path) -> None:
+    run = _train(tmp_path, "physics", "--seed", "2")
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "3", "--no-progress"]) == 0
+    records = sorted((json.loads(p.read_text()) for p in (run / "evaluations").glob("*.json")),
+                     key=lambda e: e["time"])
+    assert [e["settings"]["seed"] for e in records] == [0, 0]
+    assert records[0]["results"]["test"] == records[1]["results"]["test"]

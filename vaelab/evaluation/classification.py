@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from vaelab.choices import EVALUATION_SEED
 from vaelab.data.representation import to_model_space
 from vaelab.evaluation.metrics import held_out_metrics
 from vaelab.evaluation.plots import plot_training_curves, save_image_grid
@@ -127,7 +128,7 @@ def write_class_pictures(model: LatentVariableModel, x_test: torch.Tensor,
 
 
 def evaluate_semisupervised_run(run_dir: Path, k: int = 100, examples: int = 1000,
-                                device: str = "auto", seed: int = 0,
+                                device: str = "auto", seed: int = EVALUATION_SEED,
                                 log: Callable[[str], None] = print_now,
                                 progress: bool | None = None) -> dict:
     """Test error, per-class errors and confusion matrix on the whole test set; the exact

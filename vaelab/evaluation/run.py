@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from vaelab.choices import EVALUATION_SEED
 from vaelab.data.imageset import ImageSet
 from vaelab.data.representation import to_model_space
 from vaelab.evaluation.diagnostics import latent_diagnostics
@@ -101,7 +102,7 @@ def evaluate_run(
     ais_chains: int = 16,
     ais_steps: int = 500,
     device: str = "auto",
-    seed: int = 0,
+    seed: int = EVALUATION_SEED,
     log: Callable[[str], None] = print_now,
     progress: bool | None = None,
     bernoulli_shortcut: bool = True,

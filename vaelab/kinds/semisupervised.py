@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from vaelab.choices import EVALUATION_SEED
 from vaelab.cli.common import default_run_dir
 from vaelab.kinds.vae import (
     TRAIN_FLAGS,
@@ -195,7 +196,7 @@ def train(args: argparse.Namespace) -> int:
     if not args.no_eval and not already_evaluated(run_dir, epochs_before):
         metrics = evaluate_semisupervised_run(run_dir, k=config.train.eval_samples,
                                               examples=config.train.eval_examples,
-                                              device=config.train.device, seed=config.train.seed,
+                                              device=config.train.device, seed=EVALUATION_SEED,
                                               progress=False if args.no_progress else None)
         print(summary_line(metrics))
     print(f"run folder: {run_dir.resolve()}")

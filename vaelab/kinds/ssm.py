@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from vaelab.choices import GUIDES, TRANSITIONS
+from vaelab.choices import EVALUATION_SEED, GUIDES, TRANSITIONS
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.data.pendulum_config import parse_setting
 from vaelab.kinds.vae import (
@@ -166,7 +166,7 @@ def train(args: argparse.Namespace) -> int:
     if not args.no_eval and not already_evaluated(run_dir, epochs_before):
         metrics = evaluate_sequence_run(run_dir, k=config.train.eval_samples,
                                         sequences=config.train.eval_sequences, device=config.train.device,
-                                        seed=config.train.seed, progress=False if args.no_progress else None)
+                                        seed=EVALUATION_SEED, progress=False if args.no_progress else None)
         for line in summary_lines(metrics):
             print(line)
     print_run_folder(run_dir)

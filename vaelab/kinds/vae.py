@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from vaelab.choices import DEFAULT_KS, PENDULUM
+from vaelab.choices import DEFAULT_KS, EVALUATION_SEED, PENDULUM
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.run_files import CONFIG
@@ -124,7 +124,7 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
                                examples=config.train.eval_examples, compare=compare,
                                ks=ks, compare_examples=compare_examples,
                                device=config.train.device,
-                               seed=config.train.seed, progress=None if progress else False)
+                               seed=EVALUATION_SEED, progress=None if progress else False)
     teardown_distributed()
     if context is not None and not context.is_main:
         return metrics
