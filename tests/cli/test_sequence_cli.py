@@ -217,3 +217,15 @@ def test_training_and_a_later_evaluate_give_the_same_evidence_whatever_the_train
                      key=lambda e: e["time"])
     assert [e["settings"]["seed"] for e in records] == [0, 0]
     assert records[0]["results"]["test"] == records[1]["results"]["test"]
+
+
+def test_predict_and_compare_read_the_simulated_data_from_data_dir(tmp_path: Path) -> None:
+    run = _train(tmp_path, "physics", "--no-eval")
+    elsewhere = tmp_path / "elsewhere"
+    assert main(["predict", str(run), "--context", "5", "--horizon", "5", "--sequences", "2",
+                 "--data-dir", str(elsewhere), "--out", str(tmp_path / "p")]) == 0
+    assert list((elsewhere / "pendulum").glob("*.npz"))  # simulated and cached there, not in the run's
+    assert main(["compare", str(run), str(run), "-k", "2", "--sequences", "2", "--no-progress",
+                 "--data-dir", str(elsewhere)]) == 0
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "2", "--no-progress",
+                 "--data-dir", str(elsewhere)]) == 0

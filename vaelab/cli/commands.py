@@ -20,7 +20,7 @@ from vaelab.choices import (
     OBJECTIVES,
     PRIORS,
 )
-from vaelab.cli.common import HelpFormatter, default_run_dir
+from vaelab.cli.common import HelpFormatter, add_data_dir, default_run_dir
 from vaelab.data.errors import DataError
 from vaelab.training.config import ConfigError, ExperimentConfig
 
@@ -234,6 +234,7 @@ def add_evaluate(sub: Any) -> None:
     p.add_argument("--ais-chains", type=int, default=16, help="independent AIS chains per image")
     p.add_argument("--ais-steps", type=int, default=500, help="annealing steps (HMC, 10 leapfrog)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    add_data_dir(p)
     p.add_argument("--seed", type=int, default=EVALUATION_SEED,
                    help="seed of the importance samples, particles and pictures, kept with the evaluation "
                         "(the default is the seed training's own final evaluation uses, whatever the "

@@ -106,12 +106,14 @@ def evaluate_run(
     log: Callable[[str], None] = print_now,
     progress: bool | None = None,
     bernoulli_shortcut: bool = True,
+    data_dir: str | None = None,
 ) -> dict:
     """Compute test metrics (and optionally the estimator comparison and AIS), keep them as
     RUN/evaluations/<id>.json, merge them into metrics.json, and draw the pictures the run lacks
     for this model. Returns this evaluation's results with "evaluation" (its id), "files"
     (written), "kept" and "moved" (see `vaelab.evaluation.store`). `progress`: bars on stderr
-    (None: only when stderr is a terminal). `bernoulli_shortcut`: see held_out_metrics."""
+    (None: only when stderr is a terminal). `bernoulli_shortcut`: see held_out_metrics. `data_dir`:
+    where the run's data are now, when they moved (see `vaelab.training.experiment.run_data`)."""
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
     context = distributed.current()
@@ -120,7 +122,7 @@ def evaluate_run(
         device = str(context.device)
         if not context.is_main:
             log = silent
-    model, config, splits = load_trained_model(run_dir, device=device)
+    model, config, splits = load_trained_model(run_dir, device=device, data_dir=data_dir)
     dev = next(model.parameters()).device
     x_test = held_out_tensor(model, splits, examples, dev)
     log(f"evaluating on {x_test.shape[0]} test images of {config.data.dataset} with k = {k} ...")

@@ -232,7 +232,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
     print_evaluation(args, lambda: evaluate_semisupervised_run(
         args.run, k=args.samples, examples=args.examples, device=args.device, seed=args.seed,
-        progress=False if args.no_progress else None), lines)
+        progress=False if args.no_progress else None, data_dir=args.data_dir), lines)
     return 0
 
 
@@ -269,8 +269,8 @@ def sample(args: argparse.Namespace) -> int:
 
 
 def load(run_dir: Path, best: bool = True, device: str = "cpu",
-         data: bool = True) -> tuple[Any, SemiSupervisedExperiment, Any]:
+         data: bool = True, data_dir: str | None = None) -> tuple[Any, SemiSupervisedExperiment, Any]:
     """(model, config, splits) of a run; `data=False`: the run folder alone, splits None."""
     from vaelab.training.experiment import load_trained_model
 
-    return load_trained_model(run_dir, best=best, device=device, data=data)
+    return load_trained_model(run_dir, best=best, device=device, data=data, data_dir=data_dir)

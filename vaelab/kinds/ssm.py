@@ -221,14 +221,14 @@ def evaluate(args: argparse.Namespace) -> int:
         raise ConfigError("-k must be >= 1 and --examples >= 0")
     print_evaluation(args, lambda: evaluate_sequence_run(
         args.run, k=args.samples, sequences=args.examples, device=args.device, seed=args.seed,
-        progress=False if args.no_progress else None),
+        progress=False if args.no_progress else None, data_dir=args.data_dir),
         lambda metrics: [*summary_lines(metrics), *output_lines(metrics)])
     return 0
 
 
 def load(run_dir: Path, best: bool = True, device: str = "cpu",
-         data: bool = True) -> tuple[Any, SequenceExperiment, Any]:
+         data: bool = True, data_dir: str | None = None) -> tuple[Any, SequenceExperiment, Any]:
     """(model, config, splits) of a sequence run; `data=False`: the config alone, splits None."""
     from vaelab.training.sequence_loop import load_sequence_run
 
-    return load_sequence_run(run_dir, best=best, device=device, data=data)
+    return load_sequence_run(run_dir, best=best, device=device, data=data, data_dir=data_dir)

@@ -83,11 +83,11 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def load(run_dir: Path, best: bool = True, device: str = "cpu",
-         data: bool = True) -> tuple[Any, ExperimentConfig, Any]:
+         data: bool = True, data_dir: str | None = None) -> tuple[Any, ExperimentConfig, Any]:
     """(model, config, splits) of a run; `data=False`: the run folder alone, splits None."""
     from vaelab.training.experiment import load_trained_model
 
-    return load_trained_model(run_dir, best=best, device=device, data=data)
+    return load_trained_model(run_dir, best=best, device=device, data=data, data_dir=data_dir)
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -273,7 +273,7 @@ def evaluate(args: argparse.Namespace) -> int:
         args.run, k=args.samples, examples=args.examples, compare=args.compare_estimators,
         ks=tuple(args.ks), compare_examples=args.compare_examples, ais_examples=args.ais_examples,
         ais_chains=args.ais_chains, ais_steps=args.ais_steps, device=args.device, seed=args.seed,
-        progress=False if args.no_progress else None),
+        progress=False if args.no_progress else None, data_dir=args.data_dir),
         lambda metrics: [test_summary(metrics["test"]), *output_lines(metrics)])
     return 0
 
