@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from typing import Final
 
+#: the seed of every evaluation's random draws (importance samples, particles, pictures) unless
+#: `vaelab evaluate --seed` says otherwise: training's final evaluation uses it too, whatever the
+#: training seed, so that it and a later `vaelab evaluate RUN` of the same weights, k and examples
+#: give the same figures
+EVALUATION_SEED: Final = 0
 #: data sets by name (files are looked up, verified and, when online, downloaded)
 EMBEDDED_NAME: Final = "mnist-5k"
 DATASET_NAMES: Final[tuple[str, ...]] = (EMBEDDED_NAME, "mnist", "binarized-mnist", "fashion-mnist")

@@ -68,6 +68,44 @@ def test_train_streams_a_npy_and_evaluates_reading_only_test_rows(tmp_path: Path
     assert "only when streaming" in capsys.readouterr().err
 
 
+def test_resuming_with_fewer_epochs_than_trained_is_refused_and_changes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "2", "--no-eval", "--run-dir", str(run)]) == 0
+    config = (run / "config.json").read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has already trained 2 epochs; --epochs 1 is fewer" in err
+    assert (run / "config.json").read_bytes() == config  # the report still says 2 of 2 epochs
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress", "--no-eval"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+
+
+def _evaluations(run: Path) -> list[dict]:
+    """RUN/evaluations/*.json, oldest first, their test figures without the wall-clock time."""
+    found = [json.loads(path.read_text()) for path in (run / "evaluations").glob("*.json")]
+    for record in found:
+        record["results"]["test"].pop("seconds", None)
+    return sorted(found, key=lambda e: e["time"])
+
+
+def test_training_and_a_later_evaluate_give_the_same_figures_whatever_the_training_seed(
+        tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "1", "--seed", "3", "--run-dir", str(run)]) == 0
+    assert main(["evaluate", str(run), "-k", "10", "--examples", "40", "--no-progress"]) == 0
+    final, later = _evaluations(run)
+    assert final["settings"]["seed"] == later["settings"]["seed"] == 0  # kept with each evaluation
+    assert final["results"]["test"] == later["results"]["test"]
+    summary = json.loads((run / "metrics.json").read_text())["evaluations"]
+    assert summary["latest"]["seed"] == 0
+    assert main(["evaluate", str(run), "-k", "10", "--examples", "40", "--seed", "5", "--no-progress"]) == 0
+    other = _evaluations(run)[-1]
+    assert other["settings"]["seed"] == 5 and other["results"]["test"] != final["results"]["test"]
+
+
 def test_train_from_config_file(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[model]\nlatent_dim = 3\nhidden = [16]\n[data]\ntrain_limit = 128\n'

@@ -14,6 +14,7 @@ import pytest
 
 import vaelab
 from vaelab.cli.main import main
+from vaelab.kinds import kind_of_run
 
 TINY = ["--epochs", "1", "--hidden", "16", "--latent-dim", "2", "--batch-size", "32",
         "--eval-samples", "5", "--eval-examples", "8", "--no-progress", "--validation-size", "16"]
@@ -32,8 +33,8 @@ def _own_data(folder: Path, labels: bool = False) -> Path:
     return path
 
 
-def test_a_run_without_its_data_samples_reconstructs_and_loads(tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture) -> None:
+def test_a_run_without_its_data_samples_reconstructs_and_loads(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     data = _own_data(tmp_path / "data")
     run = tmp_path / "run"
     assert main(["train", "--dataset", str(data), "--binarization", "static", *TINY, "--out", str(run)]) == 0
@@ -53,6 +54,19 @@ def test_a_run_without_its_data_samples_reconstructs_and_loads(tmp_path: Path,
     assert main(["evaluate", str(run), "-k", "2"]) == 2  # scoring the test split needs the data
     err = capsys.readouterr().err
     assert err.startswith("vaelab: error:") and f"trained on files in {data.resolve()}" in err
+    assert f"run `vaelab evaluate {run} -k 2 --data-dir FOLDER`" in err  # the command to run
+
+    moved = tmp_path / "moved"  # the data, found by name in the folder given or in $VAELAB_DATA
+    _own_data(moved)
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "4", "--data-dir", str(moved)]) == 0
+    assert main(["reconstruct", str(run), "-n", "4", "--data-dir", str(moved),
+                 "--out", str(tmp_path / "t.png")]) == 0
+    assert main(["report", str(run), "--examples", "4", "--data-dir", str(moved), "--no-progress",
+                 "--out", str(tmp_path / "r.html")]) == 0
+    monkeypatch.setenv("VAELAB_DATA", str(moved))
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "4"]) == 0
+    _, _, splits = kind_of_run(run).module().load(run, data_dir=str(moved))
+    assert splits.test.images.shape[1:] == (1, 8, 8)  # from Python too
 
 
 def test_a_semisupervised_run_classifies_without_its_data(tmp_path: Path,
@@ -69,6 +83,11 @@ def test_a_semisupervised_run_classifies_without_its_data(tmp_path: Path,
     assert main(["classify", str(run), str(probe)]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 3
     assert main(["sample", str(run), "--class", "1", "-n", "2", "--out", str(tmp_path / "c.png")]) == 0
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "4"]) == 2
+    assert "run `vaelab evaluate" in capsys.readouterr().err
+    _own_data(tmp_path / "moved", labels=True)
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "4",
+                 "--data-dir", str(tmp_path / "moved")]) == 0
 
 
 def test_the_messages_a_new_user_meets(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -98,9 +117,31 @@ def test_a_run_trained_with_vaelab_data_names_that_folder_later(shared_data: Pat
     found_in = json.loads((run / "config.json").read_text())["data"]["found_in"]
     assert Path(found_in) == (shared_data / "mnist").resolve()
     monkeypatch.delenv("VAELAB_DATA")
+    # still where training found them: read from there
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "4", "--no-progress"]) == 0
+
+
+def test_a_run_whose_built_in_data_moved_is_pointed_at_them_with_data_dir(
+        shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "project" / "data").mkdir(parents=True)
+    shutil.copytree(shared_data / "mnist", tmp_path / "project" / "data" / "mnist")
+    monkeypatch.chdir(tmp_path / "project")  # the README's example: a relative --data-dir
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist", "--data-dir", "data", "--train-limit", "64", *TINY,
+                 "--no-eval", "--out", str(run)]) == 0
+    monkeypatch.chdir(tmp_path)  # used from another folder: found where training found them
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "4"]) == 0
+    (tmp_path / "project").rename(tmp_path / "elsewhere")  # the data moved
     capsys.readouterr()
     assert main(["evaluate", str(run), "-k", "2", "--examples", "4"]) == 2
-    assert f"trained on files in {found_in}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    found_in = json.loads((run / "config.json").read_text())["data"]["found_in"]
+    assert f"trained on files in {found_in}" in err
+    assert f"run `vaelab evaluate {run} -k 2 --examples 4 --data-dir FOLDER`" in err
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "4", "--data-dir", "elsewhere/data"]) == 0
+    assert main(["reconstruct", str(run), "-n", "2", "--data-dir", "elsewhere/data/mnist",
+                 "--out", str(tmp_path / "r.png")]) == 0
 
 
 def test_flags_of_another_kind_and_sequence_data_are_refused(capsys: pytest.CaptureFixture) -> None:

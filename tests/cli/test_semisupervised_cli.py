@@ -35,6 +35,26 @@ def test_train_writes_labels_metrics_and_class_pictures(run: Path) -> None:
     assert json.loads((run / "config.json").read_text())["semisupervised"]["select_by"] == "error"
 
 
+def test_resuming_with_fewer_epochs_than_trained_is_refused(run: Path, capsys: pytest.CaptureFixture) -> None:
+    config = (run / "config.json").read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "0", "--no-progress"]) == 2
+    assert "has already trained 1 epochs; --epochs 0 is fewer" in capsys.readouterr().err
+    assert (run / "config.json").read_bytes() == config
+
+
+def test_training_and_a_later_evaluate_give_the_same_figures_whatever_the_training_seed(
+        tmp_path: Path) -> None:
+    run = tmp_path / "m2"
+    assert main(["train", "--model", "m2", "--labels", "20", "--epochs", "1", "--seed", "3", *TINY,
+                 "--run-dir", str(run)]) == 0
+    assert main(["evaluate", str(run), "-k", "5", "--examples", "30", "--no-progress"]) == 0
+    records = sorted((json.loads(p.read_text()) for p in (run / "evaluations").glob("*.json")),
+                     key=lambda e: e["time"])
+    assert [e["settings"]["seed"] for e in records] == [0, 0]
+    assert records[0]["results"]["test"] == records[1]["results"]["test"]
+
+
 def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
     assert main(["evaluate", str(run), "-k", "3", "--examples", "20", "--json"]) == 0

@@ -199,3 +199,35 @@ def test_report_of_a_sequence_run_shows_its_causal_checks(tmp_path: Path,
     page = (run / "report.html").read_text()
     assert 'id="run1-run"' in page and 'id="run1-causal"' in page and "<td>constant:5</td>" in page
 
+
+
+def test_resuming_with_fewer_epochs_than_trained_is_refused(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    run = _train(tmp_path, "physics", "--no-eval")
+    config = (run / "config.json").read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "0", "--no-progress"]) == 2
+    assert "has already trained 1 epochs; --epochs 0 is fewer" in capsys.readouterr().err
+    assert (run / "config.json").read_bytes() == config
+
+
+def test_training_and_a_later_evaluate_give_the_same_evidence_whatever_the_training_seed(
+        tmp_path: Path) -> None:
+    run = _train(tmp_path, "physics", "--seed", "2")
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "3", "--no-progress"]) == 0
+    records = sorted((json.loads(p.read_text()) for p in (run / "evaluations").glob("*.json")),
+                     key=lambda e: e["time"])
+    assert [e["settings"]["seed"] for e in records] == [0, 0]
+    assert records[0]["results"]["test"] == records[1]["results"]["test"]
+
+
+def test_predict_and_compare_read_the_simulated_data_from_data_dir(tmp_path: Path) -> None:
+    run = _train(tmp_path, "physics", "--no-eval")
+    elsewhere = tmp_path / "elsewhere"
+    assert main(["predict", str(run), "--context", "5", "--horizon", "5", "--sequences", "2",
+                 "--data-dir", str(elsewhere), "--out", str(tmp_path / "p")]) == 0
+    assert list((elsewhere / "pendulum").glob("*.npz"))  # simulated and cached there, not in the run's
+    assert main(["compare", str(run), str(run), "-k", "2", "--sequences", "2", "--no-progress",
+                 "--data-dir", str(elsewhere)]) == 0
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "2", "--no-progress",
+                 "--data-dir", str(elsewhere)]) == 0

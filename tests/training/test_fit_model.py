@@ -138,6 +138,16 @@ def test_resume_refuses_other_settings_and_records_a_longer_budget(tmp_path: Pat
     assert saved["loop"]["epochs"] == 3 and saved["loop"]["patience"] == 2
 
 
+def test_resume_with_fewer_epochs_than_trained_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    x = binary_data()
+    vaelab.fit(tiny_vae(), x, epochs=2, batch_size=32, run_dir=tmp_path, **quiet())
+    saved = (tmp_path / "config.json").read_bytes()
+    with pytest.raises(ValueError, match=r"already trained 2 epochs; epochs=1 is fewer"):
+        vaelab.fit(tiny_vae(), x, epochs=1, batch_size=32, run_dir=tmp_path, resume=True, **quiet())
+    assert (tmp_path / "config.json").read_bytes() == saved
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2
+
+
 class Pairs(Dataset):
     """A Dataset of (image, label) pairs, as torchvision-style datasets give them."""
 

@@ -13,13 +13,14 @@ from vaelab.choices import (
     BINARIZATIONS,
     DATASET_NAMES,
     DEFAULT_KS,
+    EVALUATION_SEED,
     FAMILIES,
     INFERENCE,
     LR_SCHEDULES,
     OBJECTIVES,
     PRIORS,
 )
-from vaelab.cli.common import HelpFormatter, default_run_dir
+from vaelab.cli.common import HelpFormatter, add_data_dir, default_run_dir
 from vaelab.data.errors import DataError
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.run_files import CHECKPOINT
@@ -234,7 +235,11 @@ def add_evaluate(sub: Any) -> None:
     p.add_argument("--ais-chains", type=int, default=16, help="independent AIS chains per image")
     p.add_argument("--ais-steps", type=int, default=500, help="annealing steps (HMC, 10 leapfrog)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--seed", type=int, default=0, help="seed of the importance samples and pictures")
+    add_data_dir(p)
+    p.add_argument("--seed", type=int, default=EVALUATION_SEED,
+                   help="seed of the importance samples, particles and pictures, kept with the evaluation "
+                        "(the default is the seed training's own final evaluation uses, whatever the "
+                        "training seed, so the two give the same figures)")
     p.add_argument("--json", action="store_true",
                    help="print the results (test figures, AIS, estimator comparison, the evaluation's "
                         "id and files) as JSON on stdout, the other lines on stderr")

@@ -30,6 +30,18 @@ class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpForm
     """HelpFormatter for a description laid out by hand (kept as written)."""
 
 
+def add_data_dir(parser: argparse.ArgumentParser, sequences: bool = False) -> None:
+    """--data-dir for a command that reads a trained run's data: where they are now."""
+    if sequences:
+        text = ("the folder of the simulated sequences (read, or simulated and cached there) instead "
+                "of the run's own data.data_dir")
+    else:
+        text = ("where the run's data are now, when they moved since training: the folder of a "
+                "built-in dataset's files, or the folder holding your own .npy / .npz file or image "
+                "folder (looked for by its name; $VAELAB_DATA folders are searched too)")
+    parser.add_argument("--data-dir", metavar="FOLDER", help=text)
+
+
 def print_run_folder(run_dir: Path) -> None:
     """Print where a run lives and the files it holds."""
     run_dir = Path(run_dir)
@@ -48,4 +60,4 @@ def save_npy(path: Path | None, array: np.ndarray) -> None:
     print(f"wrote {path}")
 
 
-__all__ = ["default_run_dir", "print_run_folder", "save_npy"]
+__all__ = ["add_data_dir", "default_run_dir", "print_run_folder", "save_npy"]

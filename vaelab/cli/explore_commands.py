@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vaelab.cli.common import HelpFormatter
+from vaelab.cli.common import HelpFormatter, add_data_dir
 from vaelab.training.config_files import ConfigError
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -34,11 +34,13 @@ def add_explore(sub: Any) -> None:
                    help="address to listen on; anything but this machine (127.0.0.1) must be asked "
                         "for here explicitly, and anyone who can reach it can use the page")
     p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N]")
+    add_data_dir(p)
     p.set_defaults(handler=run_explore)
 
 
-def make_app(run: Path, device: str = "cpu") -> Any:
-    """The Flask app for a run folder (ConfigError when Flask is missing)."""
+def make_app(run: Path, device: str = "cpu", data_dir: str | None = None) -> Any:
+    """The Flask app for a run folder (ConfigError when Flask is missing); `data_dir`: where the
+    run's data are now, when they moved."""
     try:
         import flask  # noqa: F401
     except ImportError as error:
@@ -50,10 +52,10 @@ def make_app(run: Path, device: str = "cpu") -> Any:
     if kind.name == "ssm":
         from vaelab.explore.sequence_session import SequenceSession
 
-        return create_app(SequenceSession(run, device=device))
+        return create_app(SequenceSession(run, device=device, data_dir=data_dir))
     from vaelab.explore.session import ImageSession
 
-    return create_app(ImageSession(run, device=device))
+    return create_app(ImageSession(run, device=device, data_dir=data_dir))
 
 
 def check_free(host: str, port: int) -> None:
@@ -71,7 +73,7 @@ def run_explore(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be in [1, 65535], got {args.port}")
     check_free(args.host, args.port)
-    app = make_app(args.run, args.device)
+    app = make_app(args.run, args.device, args.data_dir)
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request; errors still show

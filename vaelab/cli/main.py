@@ -9,6 +9,7 @@ Building the parser loads no torch, so `--help` and argument errors answer at on
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import warnings
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from typing import Any, NoReturn
 
 from vaelab import __version__
 from vaelab.cli import commands, explore_commands, report_commands, semisupervised_commands, sequence_commands
+from vaelab.data.errors import RunDataMissing
 
 USAGE_ERRORS = 2
 PLAIN_WARNING_FORMAT = warnings.formatwarning
@@ -116,8 +118,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         light = isinstance(error, ValueError | FileExistsError)
         if not light and not isinstance(error, commands.user_errors()):
             raise
-        print(f"vaelab: error: {error}", file=sys.stderr)
+        print(f"vaelab: error: {error_message(error, argv)}", file=sys.stderr)
         return USAGE_ERRORS
+
+
+def error_message(error: BaseException, argv: Sequence[str]) -> str:
+    """What a user's mistake prints; when a run's data moved, the command to run with --data-dir."""
+    if isinstance(error, RunDataMissing):
+        return error.for_command(with_data_dir(argv))
+    return str(error)
+
+
+def with_data_dir(argv: Sequence[str]) -> str:
+    """`vaelab ARGV --data-dir FOLDER`: the command as typed, any --data-dir it had replaced."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip or arg.startswith("--data-dir="):
+            skip = False
+            continue
+        if arg == "--data-dir":
+            skip = True
+            continue
+        kept.append(arg)
+    return shlex.join(["vaelab", *kept]) + " --data-dir FOLDER"
 
 
 if __name__ == "__main__":

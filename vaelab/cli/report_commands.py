@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab import kinds
-from vaelab.cli.common import RawDescriptionHelpFormatter
+from vaelab.cli.common import RawDescriptionHelpFormatter, add_data_dir
 from vaelab.training.config import ConfigError, ExperimentConfig
 
 TENSORBOARD_DIR = "tensorboard"
@@ -60,6 +60,7 @@ def add_report(sub: Any) -> None:
                    help="seed for samples and, for sequence runs, for the evidence's samples and "
                         "particles (default: 0)")
     p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N] (default: cpu)")
+    add_data_dir(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=run_report)
 
@@ -78,7 +79,7 @@ def run_report(args: argparse.Namespace) -> int:
     if sequence_runs:
         return _sequence_report(args, sequence_runs[0])
     path = write_report(args.runs, out=args.out, device=args.device, examples=args.examples,
-                        seed=args.seed, progress=False if args.no_progress else None)
+                        seed=args.seed, progress=False if args.no_progress else None, data_dir=args.data_dir)
     print(f"wrote {path}")
     return 0
 
@@ -103,7 +104,7 @@ def _sequence_report(args: argparse.Namespace, first: Path) -> int:
             raise ConfigError(f"--torque: {error}") from error
     path = write_sequence_report(args.runs, out=args.out, device=args.device,
                                  sequences=args.sequences or None, k=args.k, torques=torques, seed=args.seed,
-                                 progress=False if args.no_progress else None)
+                                 progress=False if args.no_progress else None, data_dir=args.data_dir)
     print(f"wrote {path}")
     return 0
 
@@ -130,6 +131,7 @@ def add_reconstruct(sub: Any) -> None:
     p.add_argument("--out", type=Path, metavar="PNG",
                    help="where to write the PNG (default: RUN/reconstructions-N.png)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
+    add_data_dir(p)
     p.set_defaults(handler=run_reconstruct)
 
 
@@ -144,7 +146,8 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     if args.num < 1 or args.columns < 1:
         raise ConfigError(f"--num and --columns must be >= 1, got {args.num} and {args.columns}")
     kind_of_run(args.run)  # a run no kind reads (e.g. vaelab.fit's) is explained, not misread
-    model, _, splits = load_trained_model(args.run, device=args.device, data=args.images is None)
+    model, _, splits = load_trained_model(args.run, device=args.device, data=args.images is None,
+                                          data_dir=args.data_dir)
     device = next(model.parameters()).device
     if args.images is not None:
         from vaelab.data.user_images import read_images

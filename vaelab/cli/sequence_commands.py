@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from vaelab.cli.common import HelpFormatter
+from vaelab.cli.common import HelpFormatter, add_data_dir
 from vaelab.data.pendulum_config import PENDULUM, PENDULUM_HELP, PendulumConfig, parse_setting
 from vaelab.training.config import ConfigError
 
@@ -88,6 +88,7 @@ def add_predict(sub: Any) -> None:
                         "the same torque")
     p.add_argument("--out", type=Path, help="output folder (default RUN)")
     p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N]")
+    add_data_dir(p, sequences=True)
     p.set_defaults(handler=run_predict)
 
 
@@ -99,7 +100,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from vaelab.models.ssm_rollout import predict
     from vaelab.training.sequence_loop import load_sequence_run
 
-    model, config, splits = load_sequence_run(args.run, device=args.device)
+    model, config, splits = load_sequence_run(args.run, device=args.device, data_dir=args.data_dir)
     test = splits["test"]
     if not 1 <= args.context < test.length:
         raise ConfigError(f"--context must be in [1, {test.length - 1}], got {args.context}")
@@ -210,6 +211,7 @@ def add_compare(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the importance samples and particles")
     p.add_argument("--json", type=Path, help="also write the table as JSON")
     p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N]")
+    add_data_dir(p, sequences=True)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(handler=run_compare)
 
@@ -224,7 +226,7 @@ def run_compare(args: argparse.Namespace) -> int:
         raise ConfigError("-k must be >= 1 and --sequences >= 0")
     evidence, constants, data_config = {}, {}, None
     for run in args.runs:
-        model, config, splits = load_sequence_run(run, device=args.device)
+        model, config, splits = load_sequence_run(run, device=args.device, data_dir=args.data_dir)
         if data_config is None:
             data_config = config.data.pendulum
         elif config.data.pendulum != data_config:

@@ -14,6 +14,7 @@ from vaelab.data.image_folder import open_image_folder
 from vaelab.data.imageset import ImageSet
 from vaelab.data.mnist5k import load_mnist5k
 from vaelab.data.resize import check_image_size, resize_images
+from vaelab.data.roots import env_roots
 from vaelab.data.splits import split_off
 from vaelab.data.streamed import StreamedImages, materialize
 
@@ -104,6 +105,29 @@ def _open_user(source: str, image_size: int | None, seed: int, stream: bool) -> 
         **splits,
         "test": dataclasses.replace(test, name=f"{stem}/test"),
     }
+
+
+def user_data_places(source: str, data_dir: str | None = None, recorded: str | None = None) -> list[Path]:
+    """Where your own data file or image folder `source` (as a run recorded it) may be now, in
+    the order looked at: in `data_dir` (by the path as given, then by its name), as given
+    (relative to here), at `recorded` (where training read it), then in each $VAELAB_DATA folder."""
+    path = Path(source).expanduser()
+
+    def inside(root: Path) -> list[Path]:
+        return ([] if path.is_absolute() else [root / path]) + [root / path.name]
+
+    places = inside(Path(data_dir).expanduser()) if data_dir else []
+    places.append(path)
+    if recorded:
+        places.append(Path(recorded))
+    for root in env_roots():
+        places += inside(root)
+    return list(dict.fromkeys(places))
+
+
+def locate_user_data(source: str, data_dir: str | None = None, recorded: str | None = None) -> Path | None:
+    """The first of `user_data_places` that exists, or None."""
+    return next((place for place in user_data_places(source, data_dir, recorded) if place.exists()), None)
 
 
 def dataset_folder(source: str, data_dir: str | None = None) -> str | None:

@@ -24,11 +24,15 @@ def data_roots(data_dir: str | None) -> list[Path]:
     candidates: list[Path] = []
     if data_dir:
         candidates.append(Path(data_dir).expanduser())
-    for entry in os.environ.get(DATA_ENV, "").split(os.pathsep):
-        if entry.strip():
-            candidates.append(Path(entry.strip()).expanduser())
+    candidates += env_roots()
     candidates.append(cache_root())
     return _unique(candidates)
+
+
+def env_roots() -> list[Path]:
+    """The folders named in $VAELAB_DATA (several separated by os.pathsep), in order."""
+    return [Path(entry.strip()).expanduser() for entry in os.environ.get(DATA_ENV, "").split(os.pathsep)
+            if entry.strip()]
 
 
 def search_dirs(roots: Iterable[Path], subdir: str) -> list[Path]:

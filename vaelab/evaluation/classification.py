@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from vaelab.choices import EVALUATION_SEED
 from vaelab.data.representation import to_model_space
 from vaelab.evaluation.metrics import held_out_metrics
 from vaelab.evaluation.plots import plot_training_curves, save_image_grid
@@ -127,20 +128,21 @@ def write_class_pictures(model: LatentVariableModel, x_test: torch.Tensor,
 
 
 def evaluate_semisupervised_run(run_dir: Path, k: int = 100, examples: int = 1000,
-                                device: str = "auto", seed: int = 0,
+                                device: str = "auto", seed: int = EVALUATION_SEED,
                                 log: Callable[[str], None] = print_now,
-                                progress: bool | None = None) -> dict:
+                                progress: bool | None = None, data_dir: str | None = None) -> dict:
     """Test error, per-class errors and confusion matrix on the whole test set; the exact
     unlabelled bound U(x) and importance-sampled log p(x) (k draws of (y, z); k = 0 skips it) on
     the first `examples` test images (0 = all); class pictures the run lacks for this model. Kept
     as RUN/evaluations/<id>.json and merged into RUN/metrics.json (see `vaelab.evaluation.store`);
     returns the results with "evaluation", "files", "kept" and "moved".
 
-    For M1+M2 the bound and log p are of M1's features, not of the pixels.
+    For M1+M2 the bound and log p are of M1's features, not of the pixels. `data_dir`: where the
+    run's data are now, when they moved.
     """
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
-    model, config, splits = load_trained_model(run_dir, device=device)
+    model, config, splits = load_trained_model(run_dir, device=device, data_dir=data_dir)
     assert isinstance(config, SemiSupervisedExperiment)
     dev = next(model.parameters()).device
     if splits.test.labels is None:

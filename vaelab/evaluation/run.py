@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from vaelab.choices import EVALUATION_SEED
 from vaelab.data.imageset import ImageSet
 from vaelab.data.representation import to_model_space
 from vaelab.evaluation.diagnostics import latent_diagnostics
@@ -101,16 +102,18 @@ def evaluate_run(
     ais_chains: int = 16,
     ais_steps: int = 500,
     device: str = "auto",
-    seed: int = 0,
+    seed: int = EVALUATION_SEED,
     log: Callable[[str], None] = print_now,
     progress: bool | None = None,
     bernoulli_shortcut: bool = True,
+    data_dir: str | None = None,
 ) -> dict:
     """Compute test metrics (and optionally the estimator comparison and AIS), keep them as
     RUN/evaluations/<id>.json, merge them into metrics.json, and draw the pictures the run lacks
     for this model. Returns this evaluation's results with "evaluation" (its id), "files"
     (written), "kept" and "moved" (see `vaelab.evaluation.store`). `progress`: bars on stderr
-    (None: only when stderr is a terminal). `bernoulli_shortcut`: see held_out_metrics."""
+    (None: only when stderr is a terminal). `bernoulli_shortcut`: see held_out_metrics. `data_dir`:
+    where the run's data are now, when they moved (see `vaelab.training.experiment.run_data`)."""
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
     context = distributed.current()
@@ -119,7 +122,7 @@ def evaluate_run(
         device = str(context.device)
         if not context.is_main:
             log = silent
-    model, config, splits = load_trained_model(run_dir, device=device)
+    model, config, splits = load_trained_model(run_dir, device=device, data_dir=data_dir)
     dev = next(model.parameters()).device
     x_test = held_out_tensor(model, splits, examples, dev)
     log(f"evaluating on {x_test.shape[0]} test images of {config.data.dataset} with k = {k} ...")

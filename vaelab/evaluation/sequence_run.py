@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from vaelab.choices import EVALUATION_SEED
 from vaelab.data.pendulum import SequenceSet
 from vaelab.evaluation.sequence_metrics import (
     batch_of,
@@ -153,15 +154,17 @@ def evaluate_sequence_run(
     sequences: int = 100,
     context: int = 10,
     device: str = "cpu",
-    seed: int = 0,
+    seed: int = EVALUATION_SEED,
     log: Callable[[str], None] = print_now,
     progress: bool | None = None,
+    data_dir: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate a run folder: keep the numbers as RUN/evaluations/<id>.json, merge them into
     metrics.json, draw the pictures the run lacks for this model (see `vaelab.evaluation.store`).
-    Returns the numbers with "evaluation", "files", "kept" and "moved"."""
+    Returns the numbers with "evaluation", "files", "kept" and "moved". `data_dir`: the folder of
+    the simulated data instead of the run's own."""
     run_dir = Path(run_dir)
-    model, config, splits = load_sequence_run(run_dir, device=device)
+    model, config, splits = load_sequence_run(run_dir, device=device, data_dir=data_dir)
     metrics = evaluate_sequence_model(model, config, splits, k, sequences, context, seed=seed, log=log,
                                       progress=progress)
     test = metrics["test"]

@@ -145,6 +145,8 @@ class Evaluation:
         """What metrics.json says about this evaluation: where it is, its settings, its figures."""
         out: dict[str, Any] = {"id": self.id, "file": self.file, "time": self.time, "k": self.k,
                                "examples": self.examples, "test": self.results.get("test")}
+        if "seed" in self.settings:  # (an imported metrics.json never said)
+            out["seed"] = self.settings["seed"]
         if not current:
             out["current_weights"] = False
         return out

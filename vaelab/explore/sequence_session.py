@@ -27,10 +27,10 @@ def _angle(z: torch.Tensor, offset: float) -> torch.Tensor:
 class SequenceSession:
     """A trained state-space model and its (simulated) test sequences."""
 
-    def __init__(self, run_dir: Path | str, device: str = "cpu") -> None:
+    def __init__(self, run_dir: Path | str, device: str = "cpu", data_dir: str | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.model, self.config, splits = kinds.kind_of_run(self.run_dir).module().load(
-            self.run_dir, device=device, data=True)
+            self.run_dir, device=device, data=True, data_dir=data_dir)
         self.model.eval()
         self.test = splits["test"]
         self.device = next(self.model.parameters()).device

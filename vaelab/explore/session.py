@@ -86,12 +86,14 @@ class ImageSession:
     """A trained image model (any kind whose model reads [C, H, W] images) and, when its data can
     be found, its test images."""
 
-    def __init__(self, run_dir: Path | str, device: str = "cpu", examples: int = SCATTER_POINTS) -> None:
+    def __init__(self, run_dir: Path | str, device: str = "cpu", examples: int = SCATTER_POINTS,
+                 data_dir: str | None = None) -> None:
         self.run_dir = Path(run_dir)
         kind = kinds.kind_of_run(self.run_dir)
         module = kind.module()
+        where = {} if data_dir is None else {"data_dir": data_dir}  # (a kind's load may not take it)
         try:
-            self.model, self.config, splits = module.load(self.run_dir, device=device, data=True)
+            self.model, self.config, splits = module.load(self.run_dir, device=device, data=True, **where)
             self.data_note = ""
         except DataError as error:
             self.model, self.config, splits = module.load(self.run_dir, device=device, data=False)

@@ -45,9 +45,10 @@ class KindModule(Protocol):
         """`vaelab sample RUN` of this kind."""
 
     def load(self, run_dir: Path, best: bool = True, device: str = "cpu",
-             data: bool = True) -> tuple[Any, Any, Any]:
+             data: bool = True, data_dir: str | None = None) -> tuple[Any, Any, Any]:
         """(model in eval mode, config, data splits) of a run folder of this kind; with
-        `data=False` from the run folder alone (splits may then be None)."""
+        `data=False` from the run folder alone (splits may then be None). `data_dir`, when given:
+        where the run's data are now (a kind whose data cannot move may leave it out)."""
 
 
 @dataclass(frozen=True)

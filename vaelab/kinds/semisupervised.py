@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from vaelab.choices import EVALUATION_SEED
 from vaelab.cli.common import default_run_dir
 from vaelab.kinds.vae import (
     TRAIN_FLAGS,
@@ -162,6 +163,7 @@ def semisupervised_config(args: argparse.Namespace,
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model m2|m1m2 ...` and `vaelab train --resume RUN` of such a run."""
     from vaelab.evaluation.classification import evaluate_semisupervised_run
+    from vaelab.training.checkpoint import refuse_fewer_epochs
     from vaelab.training.distributed import main_process_after_training
     from vaelab.training.semisupervised_fit import fit_semisupervised
 
@@ -176,6 +178,7 @@ def train(args: argparse.Namespace) -> int:
             + (["--m1-run"] if args.m1_run is not None else []))
         run_dir = args.resume
         config = SemiSupervisedExperiment.load(run_dir / CONFIG).with_overrides(overrides)
+        refuse_fewer_epochs(run_dir, config.train.epochs, f"--epochs {config.train.epochs}")
         config.save(run_dir / CONFIG)
         resume = True
     else:
@@ -193,7 +196,7 @@ def train(args: argparse.Namespace) -> int:
     if not args.no_eval and not already_evaluated(run_dir, epochs_before):
         metrics = evaluate_semisupervised_run(run_dir, k=config.train.eval_samples,
                                               examples=config.train.eval_examples,
-                                              device=config.train.device, seed=config.train.seed,
+                                              device=config.train.device, seed=EVALUATION_SEED,
                                               progress=False if args.no_progress else None)
         print(summary_line(metrics))
     print(f"run folder: {run_dir.resolve()}")
@@ -229,7 +232,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
     print_evaluation(args, lambda: evaluate_semisupervised_run(
         args.run, k=args.samples, examples=args.examples, device=args.device, seed=args.seed,
-        progress=False if args.no_progress else None), lines)
+        progress=False if args.no_progress else None, data_dir=args.data_dir), lines)
     return 0
 
 
@@ -266,8 +269,8 @@ def sample(args: argparse.Namespace) -> int:
 
 
 def load(run_dir: Path, best: bool = True, device: str = "cpu",
-         data: bool = True) -> tuple[Any, SemiSupervisedExperiment, Any]:
+         data: bool = True, data_dir: str | None = None) -> tuple[Any, SemiSupervisedExperiment, Any]:
     """(model, config, splits) of a run; `data=False`: the run folder alone, splits None."""
     from vaelab.training.experiment import load_trained_model
 
-    return load_trained_model(run_dir, best=best, device=device, data=data)
+    return load_trained_model(run_dir, best=best, device=device, data=data, data_dir=data_dir)

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from vaelab.choices import GUIDES, TRANSITIONS
+from vaelab.choices import EVALUATION_SEED, GUIDES, TRANSITIONS
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.data.pendulum_config import parse_setting
 from vaelab.kinds.vae import (
@@ -138,7 +138,7 @@ def sequence_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model ssm ...`: train, evaluate, print the headline numbers."""
     from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
-    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.training.checkpoint import CheckpointError, refuse_fewer_epochs
     from vaelab.training.distributed import main_process_after_training
     from vaelab.training.sequence_loop import fit_sequences
 
@@ -150,6 +150,7 @@ def train(args: argparse.Namespace) -> int:
         if not is_sequence_run(run_dir):
             raise CheckpointError(f"{run_dir} is not a sequence-model run folder (no {CONFIG} of kind ssm)")
         config = SequenceExperiment.load(run_dir / CONFIG).with_overrides(overrides)
+        refuse_fewer_epochs(run_dir, config.train.epochs, f"--epochs {config.train.epochs}")
         config.save(run_dir / CONFIG)
         resume = True
     else:
@@ -165,7 +166,7 @@ def train(args: argparse.Namespace) -> int:
     if not args.no_eval and not already_evaluated(run_dir, epochs_before):
         metrics = evaluate_sequence_run(run_dir, k=config.train.eval_samples,
                                         sequences=config.train.eval_sequences, device=config.train.device,
-                                        seed=config.train.seed, progress=False if args.no_progress else None)
+                                        seed=EVALUATION_SEED, progress=False if args.no_progress else None)
         for line in summary_lines(metrics):
             print(line)
     print_run_folder(run_dir)
@@ -220,14 +221,14 @@ def evaluate(args: argparse.Namespace) -> int:
         raise ConfigError("-k must be >= 1 and --examples >= 0")
     print_evaluation(args, lambda: evaluate_sequence_run(
         args.run, k=args.samples, sequences=args.examples, device=args.device, seed=args.seed,
-        progress=False if args.no_progress else None),
+        progress=False if args.no_progress else None, data_dir=args.data_dir),
         lambda metrics: [*summary_lines(metrics), *output_lines(metrics)])
     return 0
 
 
 def load(run_dir: Path, best: bool = True, device: str = "cpu",
-         data: bool = True) -> tuple[Any, SequenceExperiment, Any]:
+         data: bool = True, data_dir: str | None = None) -> tuple[Any, SequenceExperiment, Any]:
     """(model, config, splits) of a sequence run; `data=False`: the config alone, splits None."""
     from vaelab.training.sequence_loop import load_sequence_run
 
-    return load_sequence_run(run_dir, best=best, device=device, data=data)
+    return load_sequence_run(run_dir, best=best, device=device, data=data, data_dir=data_dir)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from vaelab.choices import DEFAULT_KS, PENDULUM
+from vaelab.choices import DEFAULT_KS, EVALUATION_SEED, PENDULUM
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.run_files import CONFIG
@@ -83,11 +83,11 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def load(run_dir: Path, best: bool = True, device: str = "cpu",
-         data: bool = True) -> tuple[Any, ExperimentConfig, Any]:
+         data: bool = True, data_dir: str | None = None) -> tuple[Any, ExperimentConfig, Any]:
     """(model, config, splits) of a run; `data=False`: the run folder alone, splits None."""
     from vaelab.training.experiment import load_trained_model
 
-    return load_trained_model(run_dir, best=best, device=device, data=data)
+    return load_trained_model(run_dir, best=best, device=device, data=data, data_dir=data_dir)
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -124,7 +124,7 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
                                examples=config.train.eval_examples, compare=compare,
                                ks=ks, compare_examples=compare_examples,
                                device=config.train.device,
-                               seed=config.train.seed, progress=None if progress else False)
+                               seed=EVALUATION_SEED, progress=None if progress else False)
     teardown_distributed()
     if context is not None and not context.is_main:
         return metrics
@@ -186,7 +186,7 @@ def relaunch_with_torchrun(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     """`vaelab train [--model vae]` and `vaelab train --resume RUN` of a VAE-family run."""
-    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.training.checkpoint import CheckpointError, refuse_fewer_epochs
     from vaelab.training.distributed import launched_by_torchrun
 
     if args.nproc is not None and not launched_by_torchrun():
@@ -198,6 +198,7 @@ def train(args: argparse.Namespace) -> int:
         if not (run_dir / CONFIG).is_file():
             raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG})")
         config = ExperimentConfig.load(run_dir / CONFIG).with_overrides(flags)
+        refuse_fewer_epochs(run_dir, config.train.epochs, f"--epochs {config.train.epochs}")
         config.save(run_dir / CONFIG)
         resume = True
     else:
@@ -272,7 +273,7 @@ def evaluate(args: argparse.Namespace) -> int:
         args.run, k=args.samples, examples=args.examples, compare=args.compare_estimators,
         ks=tuple(args.ks), compare_examples=args.compare_examples, ais_examples=args.ais_examples,
         ais_chains=args.ais_chains, ais_steps=args.ais_steps, device=args.device, seed=args.seed,
-        progress=False if args.no_progress else None),
+        progress=False if args.no_progress else None, data_dir=args.data_dir),
         lambda metrics: [test_summary(metrics["test"]), *output_lines(metrics)])
     return 0
 

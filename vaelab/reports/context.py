@@ -119,10 +119,11 @@ class RunContext:
 
 
 def load_context(run_dir: Path | str, device: str = "cpu", examples: int = DEFAULT_EXAMPLES,
-                 seed: int = 0) -> RunContext:
-    """Load a run folder written by `vaelab train` (CheckpointError when it is not one)."""
+                 seed: int = 0, data_dir: str | None = None) -> RunContext:
+    """Load a run folder written by `vaelab train` (CheckpointError when it is not one);
+    `data_dir`: where its data are now, when they moved."""
     run_dir = Path(run_dir)
-    model, config, splits = load_trained_model(run_dir, device=device)
+    model, config, splits = load_trained_model(run_dir, device=device, data_dir=data_dir)
     return RunContext(
         run_dir=run_dir, model=model, config=config, splits=splits,
         records=read_metrics(run_dir), metrics=_read_json(run_dir / METRICS_JSON),

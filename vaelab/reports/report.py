@@ -97,16 +97,17 @@ def report_target(run_dirs: Sequence[Path | str], out: Path | None) -> tuple[lis
 
 
 def write_report(run_dirs: Sequence[Path | str], out: Path | None = None, device: str = "cpu",
-                 examples: int = DEFAULT_EXAMPLES, seed: int = 0, progress: bool | None = None) -> Path:
+                 examples: int = DEFAULT_EXAMPLES, seed: int = 0, progress: bool | None = None,
+                 data_dir: str | None = None) -> Path:
     """Load each run folder, render the report and write it; returns the file's path. A bar
     counts the runs loaded and the sections built (`progress`; None: only when stderr is a
-    terminal)."""
+    terminal). `data_dir`: where the runs' data are now, when they moved."""
     paths, target = report_target(run_dirs, out)
     total = len(paths) + _section_count(len(paths))
     with progress_bar(total, "report", progress, "steps") as advance:
         runs = []
         for p in paths:
-            runs.append(load_context(p, device=device, examples=examples, seed=seed))
+            runs.append(load_context(p, device=device, examples=examples, seed=seed, data_dir=data_dir))
             advance(1)
         page = render_report(runs, advance=advance)
     atomic_write_text(target, page)

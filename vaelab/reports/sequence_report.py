@@ -103,9 +103,10 @@ def input_hypothesis(config: SequenceExperiment) -> str:
     return config.data.torque if config.model.driven else "none"
 
 
-def load_run(run_dir: Path | str, device: str = "cpu") -> SequenceRun:
-    """A sequence run folder with its model, config and test split loaded."""
-    model, config, splits = load_sequence_run(run_dir, device=device)
+def load_run(run_dir: Path | str, device: str = "cpu", data_dir: str | None = None) -> SequenceRun:
+    """A sequence run folder with its model, config and test split loaded (`data_dir`: the folder
+    of the simulated data instead of the run's own)."""
+    model, config, splits = load_sequence_run(run_dir, device=device, data_dir=data_dir)
     assert splits is not None
     return SequenceRun(Path(run_dir), model, config, splits["test"], read_metrics(Path(run_dir)))
 
@@ -354,12 +355,14 @@ def write_sequence_report(
     torques: Sequence[str] = STANDARD_INTERVENTIONS,
     seed: int = 0,
     progress: bool | None = None,
+    data_dir: str | None = None,
 ) -> Path:
     """Load each sequence run, impose each torque spec (see `load_torque`; a file must hold HORIZON
     values) on its first `sequences` test sequences (None = all), and with several runs estimate
     their evidence with `k` samples on those sequences; write one HTML page to RUN/report.html
     (the first run's) unless `out`, and return its path. A bar counts the steps (`progress`; None:
-    only when stderr is a terminal)."""
+    only when stderr is a terminal). `data_dir`: the folder of the simulated data instead of each
+    run's own."""
     if sequences is not None and sequences < 1:
         raise ValueError(f"sequences must be >= 1 (None = all), got {sequences}")
     if k < 1:
@@ -371,7 +374,7 @@ def write_sequence_report(
     with progress_bar(len(paths) * (1 + len(torques) + int(several)), "report", progress, "steps") as advance:
         runs = []
         for path in paths:
-            runs.append(load_run(path, device))
+            runs.append(load_run(path, device, data_dir))
             advance(1)
         check_same_data(runs)
         dt = runs[0].config.data.pendulum.dt

@@ -168,6 +168,34 @@ def load_checkpoint(
     return LoopState(**json.loads(metadata["loop"]))
 
 
+def checkpoint_loop(run_dir: Path) -> LoopState | None:
+    """The loop counters of a run's last checkpoint, read without its tensors (None when the run
+    has no checkpoint yet)."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"checkpoint {path} is unreadable ({error}); "
+                              "it may be truncated or not a vaelab checkpoint") from error
+    if metadata.get("format") != "vaelab-checkpoint-1":
+        raise CheckpointError(f"{path} is not a vaelab checkpoint")
+    return LoopState(**json.loads(metadata["loop"]))
+
+
+def refuse_fewer_epochs(run_dir: Path, epochs: int, asked: str) -> None:
+    """Before a resumed run's config is rewritten: ValueError when it asks for fewer epochs than
+    the run has trained (`asked` is how the caller wrote the request, e.g. "--epochs 10"), which
+    would record a length the run no longer has; asking for exactly as many is "nothing to do"."""
+    loop = checkpoint_loop(run_dir)
+    if loop is not None and epochs < loop.epoch:
+        raise ValueError(f"{run_dir} has already trained {loop.epoch} epochs; {asked} is fewer, and "
+                         f"trained epochs are not undone (nothing was changed): ask for more than "
+                         f"{loop.epoch} to train it further")
+
+
 def save_weights(path: Path, model: nn.Module) -> None:
     """Model weights alone (e.g. the best model so far), atomically."""
     _save_tensors(path, dict(model.state_dict()), {"format": "vaelab-weights-1"})

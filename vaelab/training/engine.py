@@ -28,6 +28,7 @@ from vaelab.training.checkpoint import (
     CONFIG,
     LoopState,
     load_checkpoint,
+    refuse_fewer_epochs,
     save_checkpoint,
     save_weights,
 )
@@ -254,6 +255,7 @@ def _prepare_folder(task: TrainingTask, run_dir: Path, resume: bool, context: Di
         say(f"{run_dir} was stopped before its first checkpoint; starting it from the beginning")
         resume = False
     if resume:
+        refuse_fewer_epochs(run_dir, settings.epochs, f"epochs={settings.epochs}")
         loop = load_checkpoint(run_dir, task.model, task.optimizer)
         loop.out_of_time = False  # a resumed run gets whatever budget its settings now allow
         if settings.patience == 0:  # older sequence runs marked a used-up budget as stopped_early

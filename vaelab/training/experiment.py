@@ -14,6 +14,8 @@ from typing import Any
 import torch
 
 from vaelab.data import DATASET_NAMES, DataError, ImageSet, split_off
+from vaelab.data.catalog import EMBEDDED_NAME
+from vaelab.data.errors import RunDataMissing
 from vaelab.data.labelled import UNLABELLED
 from vaelab.data.load import open_dataset
 from vaelab.data.representation import check_fit, resolve_binarization, static_binarization
@@ -188,35 +190,70 @@ def record_data(config: ExperimentConfig, splits: Splits) -> ExperimentConfig:
                                         found_in=found_in))
 
 
-def load_run_splits(config: ExperimentConfig) -> Splits:
-    """A run's data splits; when they cannot be found, the error says which folder the run was
-    trained from."""
+def run_data(data: DataConfig, data_dir: str | None = None) -> DataConfig:
+    """Where a trained run's data are read now. A built-in dataset: from `data_dir` when given
+    (the folder of its files), else where the run names them, or, when they are not there (a
+    relative --data-dir used from another folder), where training found them. Your own file or
+    image folder: the first place of `user_data_places` that holds it (`data_dir`, as recorded,
+    where training read it, $VAELAB_DATA)."""
+    from vaelab.data.load import dataset_folder, locate_user_data
+
+    if data.dataset == EMBEDDED_NAME:
+        return data
+    if data.dataset in DATASET_NAMES:
+        if data_dir is not None:
+            return replace(data, data_dir=data_dir)
+        if (dataset_folder(data.dataset, data.data_dir) is None and data.found_in
+                and dataset_folder(data.dataset, data.found_in) is not None):
+            return replace(data, data_dir=data.found_in)
+        return data
+    found = locate_user_data(data.dataset, data_dir, data.found_in)
+    return data if found is None else replace(data, dataset=str(found))
+
+
+def _missing(data: DataConfig, data_dir: str | None, error: DataError) -> RunDataMissing | None:
+    """The error to raise when a run's data could not be found (None when they were found, and
+    `error` is about something else)."""
+    from vaelab.data.load import dataset_folder, user_data_places
+
+    hint = data.found_in or data.dataset
+    if data.dataset == EMBEDDED_NAME:
+        return None
+    if data.dataset in DATASET_NAMES:
+        if dataset_folder(data.dataset, data.data_dir) is not None:
+            return None
+        return RunDataMissing(str(error), f"this run was trained on files in {hint}")
+    places = user_data_places(data.dataset, data_dir, data.found_in)
+    if any(place.exists() for place in places):
+        return None
+    return RunDataMissing(f"{data.dataset}: not found at any of: {', '.join(map(str, places))}",
+                          f"this run was trained on files in {hint}")
+
+
+def load_run_splits(config: ExperimentConfig, data_dir: str | None = None) -> Splits:
+    """A run's data splits, found by `run_data` (`data_dir`: where they are now, when they
+    moved); when they cannot be found, the error (`RunDataMissing`) says where the run was
+    trained from and how to point at the data."""
+    data = run_data(config.data, data_dir)
     try:
-        return load_experiment_splits(config, data_kind_of(config))
+        return load_experiment_splits(replace(config, data=data), data_kind_of(config))
     except DataError as error:
-        hint = config.data.found_in
-        if hint is None:
+        missing = _missing(data, data_dir, error)
+        if missing is None:
             raise
-        own = config.data.dataset not in DATASET_NAMES
-        if own and hint != config.data.dataset and Path(hint).exists():
-            # your own file or folder, named relatively when training, used from another folder
-            try:
-                return load_experiment_splits(replace(config, data=replace(config.data, dataset=hint)),
-                                              data_kind_of(config))
-            except DataError:
-                pass
-        raise DataError(f"{error}\nthis run was trained on files in {hint}: pass --data-dir {hint} "
-                        "(or set $VAELAB_DATA) to evaluate it here") from error
+        raise missing from error
 
 
 def load_trained_model(
     run_dir: Path | str, best: bool = True, device: str = "cpu", data: bool = True,
+    data_dir: str | None = None,
 ) -> tuple[LatentVariableModel, ExperimentConfig, Splits | None]:
     """Rebuild a run's model from its saved config and weights (best weights when present).
 
     With `data=False` the model is rebuilt from the run folder alone (the image shape training
     recorded; runs from before that record still read their data) and no splits are returned:
     enough to sample, reconstruct or classify given images on a machine without the dataset.
+    `data_dir`: where the run's data are now, when they moved (see `run_data`).
     """
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():
@@ -224,7 +261,7 @@ def load_trained_model(
                               "pass the folder that `vaelab train` wrote")
     config = load_experiment(run_dir / CONFIG)
     shape = config.data.image_shape
-    splits = load_run_splits(config) if data or shape is None else None
+    splits = load_run_splits(config, data_dir) if data or shape is None else None
     model = build_model(config, shape if shape is not None else splits.train.image_shape)
     load_run_weights(run_dir, model, best)
     return model.to(resolve_device(device)).eval(), config, splits

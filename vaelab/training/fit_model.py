@@ -36,7 +36,7 @@ from vaelab.training.batches import (
     stack_examples,
     streamed_batches,
 )
-from vaelab.training.checkpoint import CONFIG, LoopState, atomic_write_text
+from vaelab.training.checkpoint import CONFIG, LoopState, atomic_write_text, refuse_fewer_epochs
 from vaelab.training.distributed import Distributed
 from vaelab.training.distributed import setup as setup_distributed
 from vaelab.training.engine import (
@@ -322,6 +322,8 @@ def fit(
         atomic_write_text(path, json.dumps(description, indent=2) + "\n")
 
     own_config = resume and _check_resume(run_path, description)
+    if resume:
+        refuse_fewer_epochs(run_path, epochs, f"epochs={epochs}")
     _preflight(model, step_objective, [("training data", batches)]
                + ([("validation data", valid_batches)] if valid_batches is not None else []), context)
     if own_config and context.is_main:

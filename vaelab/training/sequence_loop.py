@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -202,10 +203,12 @@ def fit_sequences(
 
 def load_sequence_run(
     run_dir: Path | str, best: bool = True, device: str = "cpu", data: bool = True,
+    data_dir: str | None = None,
 ) -> tuple[StateSpaceModel, SequenceExperiment, dict[str, SequenceSet] | None]:
     """Rebuild a sequence run's model from its config and weights (best weights when present);
     with `data=False` from the config alone (frames and actions as the simulator makes them) and
-    without simulating the splits."""
+    without simulating the splits. `data_dir`: the folder to read (or cache) the simulated data
+    in instead of the run's own data.data_dir."""
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():
         raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG}); "
@@ -214,7 +217,8 @@ def load_sequence_run(
         raise CheckpointError(f"{run_dir} holds a frame model, not a sequence model (train one with "
                               "`vaelab train --model ssm --dataset pendulum`)")
     config = SequenceExperiment.load(run_dir / CONFIG)
-    splits = load_sequence_splits(config.data) if data else None
+    data_config = config.data if data_dir is None else replace(config.data, data_dir=data_dir)
+    splits = load_sequence_splits(data_config) if data else None
     pendulum = config.data.pendulum
     model = build_ssm(config.model, (1, pendulum.image_size, pendulum.image_size), pendulum.dt, 1)
     load_run_weights(run_dir, model, best)
