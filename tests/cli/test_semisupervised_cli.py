@@ -77,6 +77,26 @@ def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
 
 
+def test_classify_answers_the_same_for_the_same_image_anywhere(run: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    grey = np.random.default_rng(0).integers(0, 256, (2, 28, 28), dtype=np.uint8)
+    Image.fromarray(grey[0]).save(tmp_path / "d0.png")
+    Image.fromarray(grey[1]).save(tmp_path / "d1.png")
+    d0, d1 = str(tmp_path / "d0.png"), str(tmp_path / "d1.png")
+
+    def classify(*images: str) -> list[dict]:
+        assert main(["classify", run.as_posix(), *images, "--json", str(tmp_path / "c.json")]) == 0
+        return json.loads((tmp_path / "c.json").read_text())
+
+    first, _, again = classify(d0, d1, d0)
+    (alone,) = classify(d0)
+    assert first == again
+    assert first["class"] == alone["class"]
+    assert first["probabilities"] == pytest.approx(alone["probabilities"], abs=1e-5)
+    assert classify(d0, d1, d0)[0] == first  # and on every call
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--labels", "5"], "fewer than one per class"),
     (["--labels", "100000"], "hold only 300 labelled examples"),
