@@ -232,6 +232,31 @@ def test_a_config_value_of_the_wrong_type_names_its_key(section: str, message: s
     assert "a config is a .toml or a .json file" in capsys.readouterr().err
 
 
+def test_a_time_budget_without_epochs_trains_until_it_and_says_what_it_covers(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from vaelab.training.config_files import MAX_EPOCHS
+
+    run = tmp_path / "budget"
+    assert main(["train", *TINY, "--time-budget", "0.002", "--run-dir", str(run)]) == 0
+    out = capsys.readouterr().out
+    before, _, after = out.partition("epoch 1 ")  # said before the first epoch's line
+    assert "time budget: 0.002 min of training (--time-budget" in before
+    assert "until it runs out (no --epochs given)" in before
+    assert "the final evaluation comes after it, outside the budget" in before
+    assert json.loads((run / "config.json").read_text())["train"]["epochs"] == MAX_EPOCHS
+    assert f"; `vaelab train --resume {run} --time-budget MINUTES` continues" in after
+    # epochs given by a flag or in a config file still end the run
+    assert main(["train", *TINY, "--time-budget", "5", "--epochs", "2", "--no-eval",
+                 "--run-dir", str(tmp_path / "flag")]) == 0
+    out = capsys.readouterr().out
+    assert "or 2 epochs, whichever ends first" in out and "final evaluation" not in out
+    config = tmp_path / "c.toml"
+    config.write_text("[train]\nepochs = 1\ntime_budget_minutes = 5\n")
+    assert main(["train", *TINY, "--config", str(config), "--no-eval",
+                 "--run-dir", str(tmp_path / "file")]) == 0
+    assert json.loads((tmp_path / "file" / "config.json").read_text())["train"]["epochs"] == 1
+
+
 def test_resume_names_what_it_refuses_and_old_figures_are_not_passed_off_as_new(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "run"

@@ -97,6 +97,45 @@ def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
 
 
+def test_classify_answers_the_same_for_the_same_image_anywhere(run: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    grey = np.random.default_rng(0).integers(0, 256, (2, 28, 28), dtype=np.uint8)
+    Image.fromarray(grey[0]).save(tmp_path / "d0.png")
+    Image.fromarray(grey[1]).save(tmp_path / "d1.png")
+    d0, d1 = str(tmp_path / "d0.png"), str(tmp_path / "d1.png")
+
+    def classify(*images: str) -> list[dict]:
+        assert main(["classify", run.as_posix(), *images, "--json", str(tmp_path / "c.json")]) == 0
+        return json.loads((tmp_path / "c.json").read_text())
+
+    first, _, again = classify(d0, d1, d0)
+    (alone,) = classify(d0)
+    assert first == again
+    assert first["class"] == alone["class"]
+    assert first["probabilities"] == pytest.approx(alone["probabilities"], abs=1e-5)
+    assert classify(d0, d1, d0)[0] == first  # and on every call
+
+
+def test_time_budgets_without_epochs_set_the_length_of_m1_and_m2(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from vaelab.training.config_files import MAX_EPOCHS
+
+    run = tmp_path / "m1m2"
+    assert main(["train", "--model", "m1m2", "--labels", "20", "--m1-time-budget", "0.001",
+                 "--time-budget", "0.001", "--m2-latent-dim", "4", "--m2-hidden", "16", *TINY,
+                 "--no-eval", "--run-dir", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "time budget: 0.001 min of M1's training (--m1-time-budget" in out
+    assert "until it runs out (no --m1-epochs given)" in out
+    assert "min of M2's training (M1 trains first, outside it) (--time-budget" in out
+    assert "M1 stops there; M2 trains on it next" in out
+    assert f"`vaelab train --resume {run} --time-budget MINUTES` continues" in out
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["train"]["epochs"] == MAX_EPOCHS and saved["semisupervised"]["m1_epochs"] == MAX_EPOCHS
+    assert json.loads((run / "m1" / "config.json").read_text())["train"]["epochs"] == MAX_EPOCHS
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--labels", "5"], "fewer than one per class"),
     (["--labels", "100000"], "hold only 300 labelled examples"),

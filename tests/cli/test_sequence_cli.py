@@ -50,6 +50,24 @@ def test_simulate_writes_the_dataset_and_a_preview(tmp_path: Path, capsys: pytes
     assert "wrote" in printed
 
 
+def test_minutes_without_epochs_train_until_the_budget_named_as_typed(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from vaelab.training.config_files import MAX_EPOCHS
+
+    run = tmp_path / "budget"
+    assert main(["train", "--model", "ssm", "--config", str(_config(tmp_path)), "--minutes", "0.001",
+                 "--eval-samples", "2", "--eval-examples", "3", "--run-dir", str(run),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    before, _, after = out.partition("epoch 1 ")
+    assert "time budget: 0.001 min of training (--minutes" in before
+    assert "until it runs out (no --epochs given)" in before
+    assert "the final evaluation comes after it, outside the budget" in before
+    assert f"`vaelab train --resume {run} --minutes MINUTES` continues" in after
+    assert "--time-budget" not in out
+    assert json.loads((run / "config.json").read_text())["train"]["epochs"] == MAX_EPOCHS
+
+
 def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = _train(tmp_path, "physics", "--seed", "1")
     out = capsys.readouterr().out

@@ -54,3 +54,20 @@ def test_class_samples_are_repeatable_and_of_the_asked_class(model: torch.nn.Mod
 def test_unlabelled_bound_is_finite_and_per_example(model: torch.nn.Module) -> None:
     estimate = unlabelled_bound_estimate(model, torch.bernoulli(torch.full((7, 1, 6, 6), 0.3)))
     assert estimate.n == 7 and estimate.mean < 0
+
+
+def test_an_image_is_classified_the_same_wherever_it_sits(model: torch.nn.Module) -> None:
+    """Grey user images are binarized per image (the seed and the image's pixels pick the draw),
+    so [a, b, a] gives both a's the answer and probabilities of [a] alone, on every call."""
+    from vaelab.evaluation.classification import class_probabilities, model_space
+
+    grey = torch.Generator().manual_seed(3)
+    a, b = torch.randint(0, 256, (2, 1, 1, 6, 6), generator=grey, dtype=torch.uint8)
+    x = model_space(model, torch.cat([a, b, a]), binary=False)
+    assert torch.equal(x[0], x[2])
+    probs = class_probabilities(model, x)
+    alone = class_probabilities(model, model_space(model, a, binary=False))
+    assert torch.equal(probs[0], probs[2]) and probs.argmax(-1)[0] == alone.argmax(-1)[0]
+    torch.testing.assert_close(probs[0], alone[0])  # a batch of one may round differently
+    assert torch.equal(model_space(model, torch.cat([a, b, a]), binary=False), x)  # every call
+    assert set(x.unique().tolist()) <= {0.0, 1.0}  # still a Bernoulli draw, as in training

@@ -79,3 +79,23 @@ def test_cosine_schedule_is_paced_by_epochs_or_time_whichever_is_further() -> No
     assert TrainConfig(lr_schedule="cosine", final_lr_fraction=0.1).final_lr_fraction == 0.1
     with pytest.raises(ConfigError, match="train.final_lr_fraction"):
         TrainConfig(final_lr_fraction=0.0)
+
+
+def test_schedules_stay_sensible_when_the_budget_alone_sets_the_length() -> None:
+    """A run given a time budget and no epochs has MAX_EPOCHS: cosine decay is then paced by the
+    budget alone, and burda's stages count epochs from the start as before."""
+    from vaelab.training.config import learning_rate_at
+    from vaelab.training.config_files import MAX_EPOCHS
+    from vaelab.training.sequence_config import SequenceTrainConfig
+    from vaelab.training.sequence_loop import learning_rate_at as sequence_rate
+
+    def lr(epoch: int, seconds: float) -> float:
+        return learning_rate_at("cosine", 1e-3, epoch, seconds, MAX_EPOCHS, 10.0, 0.01)
+
+    assert lr(0, 0.0) == pytest.approx(1e-3)
+    assert lr(40, 300.0) == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5))  # half the budget: halfway
+    assert lr(90, 600.0) == pytest.approx(1e-5)
+    assert learning_rate_at("burda", 1e-3, 1, 0.0, MAX_EPOCHS, 10.0) == pytest.approx(
+        learning_rate_at("burda", 1e-3, 1, 0.0, 3280, 0.0))
+    sequence = SequenceTrainConfig(epochs=MAX_EPOCHS, minutes=10.0, final_lr_fraction=0.05)
+    assert sequence_rate(sequence, 40, 300.0) == pytest.approx(2e-3 * (0.05 + 0.95 * 0.5))

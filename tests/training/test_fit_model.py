@@ -148,6 +148,20 @@ def test_resume_with_fewer_epochs_than_trained_is_refused_before_anything_is_wri
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2
 
 
+def test_a_time_budget_without_epochs_trains_until_it(tmp_path: Path) -> None:
+    from vaelab.training.config_files import MAX_EPOCHS
+
+    lines: list[str] = []
+    run = vaelab.fit(tiny_vae(), binary_data(), time_budget=0.0005, batch_size=16, run_dir=tmp_path / "b",
+                     progress=False, log=lines.append)
+    assert run.state.out_of_time
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["loop"]["epochs"] == MAX_EPOCHS
+    assert "vaelab.fit(..., resume=True) with a larger time_budget continues" in lines[-1]
+    assert lines[0].startswith("epoch 1 ")  # no "/100000"
+    run = vaelab.fit(tiny_vae(), binary_data(), batch_size=32, run_dir=tmp_path / "e", **quiet())
+    assert len(run.history) == 10  # without a budget, 10 epochs as before
+
+
 class Pairs(Dataset):
     """A Dataset of (image, label) pairs, as torchvision-style datasets give them."""
 

@@ -115,7 +115,9 @@ def add_train(sub: Any) -> None:
     t.add_argument("--objective", choices=OBJECTIVES,
                    help="elbo or iwae; -stl / -dreg select lower-variance gradient estimators")
     t.add_argument("--samples", type=int, help="samples per example (k for IWAE)")
-    t.add_argument("--epochs", type=int, help="passes over the training data")
+    t.add_argument("--epochs", type=int,
+                   help="passes over the training data; with a time budget and no --epochs (flag or "
+                        "config file) training runs until the budget is used up")
     t.add_argument("--batch-size", type=int, help="examples per optimiser step (per process with --nproc)")
     t.add_argument("--lr", type=float, help="Adam learning rate")
     t.add_argument("--kl-warmup", type=int, help="steps of linear KL warm-up (0 = off)")
@@ -131,7 +133,10 @@ def add_train(sub: Any) -> None:
     t.add_argument("--final-lr-fraction", type=float,
                    help="cosine schedule: the last learning rate as a fraction of --lr (default 0.01)")
     t.add_argument("--time-budget", type=float, metavar="MINUTES",
-                   help="stop after the epoch that uses up this much training time (0 = off)")
+                   help="stop after the epoch that uses up this much training time (0 = off); it "
+                        "counts training and each epoch's validation, not the final evaluation, "
+                        "which comes after it (--no-eval skips that); without --epochs the "
+                        "budget alone sets the length")
     t.add_argument("--compile", action="store_true", default=None,
                    help="compile the training step with torch.compile (first steps are slower)")
     t.add_argument("--bf16", dest="precision", action="store_const", const="bf16",

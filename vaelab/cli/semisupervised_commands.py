@@ -21,7 +21,9 @@ def add_classify(sub: Any) -> None:
         "classify", help="label images with a semi-supervised run's classifier q(y | x)",
         description="Print each image's most probable class and q(y | x) for a run trained with "
                     "--model m2 or m1m2. IMAGES are image files (PNG/JPEG), folders of images or "
-                    ".npy/.npz arrays, sized like the run's training images.",
+                    ".npy/.npz arrays, sized like the run's training images. Grey images meeting a "
+                    "Bernoulli likelihood are binarized one by one from a fixed seed and their own "
+                    "pixels: an image gets the same answer wherever it sits and on every call.",
         formatter_class=HelpFormatter,
     )
     p.add_argument("run", type=Path, help="run folder written by `vaelab train --model m2|m1m2`")

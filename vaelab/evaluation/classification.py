@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from vaelab.choices import EVALUATION_SEED
+from vaelab.data.binarize import binarize_each
 from vaelab.data.representation import to_model_space
 from vaelab.evaluation.metrics import held_out_metrics
 from vaelab.evaluation.plots import plot_training_curves, save_image_grid
@@ -24,6 +25,8 @@ from vaelab.training.loop import print_now, read_metrics
 from vaelab.training.semisupervised import LABELLED_JSON, SemiSupervisedExperiment
 
 CLASS_SAMPLES_PNG = "class_samples.png"
+#: seed of the binarization of grey images a user classifies or reconstructs (with their pixels)
+USER_IMAGES_SEED = SPLIT_SEED + 7
 ANALOGIES_PNG = "analogies.png"
 
 
@@ -183,7 +186,11 @@ def evaluate_semisupervised_run(run_dir: Path, k: int = 100, examples: int = 100
 
 
 def model_space(model: LatentVariableModel, images: torch.Tensor, binary: bool) -> torch.Tensor:
-    """User images (uint8) in the model's units; grey + Bernoulli binarized with a fixed seed."""
+    """User images (uint8) in the model's units. Grey images meeting a Bernoulli likelihood are
+    binarized one by one from a fixed seed and their own pixels (`binarize_each`), so an image
+    is classified (or reconstructed) the same wherever it sits in the list and on every call."""
     device = next(model.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(SPLIT_SEED + 7)
-    return to_model_space(images.to(device), binary, model.data_kind, generator)
+    images = images.to(device)
+    if model.data_kind == "binary" and not binary:
+        return binarize_each(images, USER_IMAGES_SEED)
+    return to_model_space(images, binary, model.data_kind)

@@ -21,8 +21,12 @@ from vaelab.cli.common import default_run_dir
 from vaelab.kinds.vae import (
     TRAIN_FLAGS,
     already_evaluated,
+    announce_budget,
+    budget_flag,
     defaults_of,
     epochs_done,
+    given,
+    more_time,
     note_default_dataset,
     note_own_validation_split,
     print_evaluation,
@@ -30,10 +34,12 @@ from vaelab.kinds.vae import (
     refuse_ignored_settings,
     refuse_unusable_data,
     sample_images,
+    train_until_budget,
     with_image_defaults,
 )
 from vaelab.kinds.vae import overrides as vae_overrides
 from vaelab.training.config import ConfigError, ExperimentConfig
+from vaelab.training.config_files import MAX_EPOCHS
 from vaelab.training.run_files import CONFIG
 from vaelab.training.semisupervised_config import (
     M1_FEATURES,
@@ -113,7 +119,8 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
                    help="m1m2: a trained VAE run to use as M1 (else M1 is trained first, in RUN/m1)")
     g.add_argument("--m1-epochs", type=int, help="m1m2: epochs of M1 training")
     g.add_argument("--m1-time-budget", type=float, metavar="MINUTES",
-                   help="m1m2: time budget of M1 training (0 = off)")
+                   help="m1m2: time budget of M1 training, before and apart from --time-budget; "
+                        "without --m1-epochs it alone sets M1's length (0 = off)")
     g.add_argument("--m1-features", choices=M1_FEATURES,
                    help="m1m2: what M2 trains on: M1's posterior means, or a fresh draw from the "
                         "posterior each step (Kingma et al.'s code; evaluation uses the means)")
@@ -183,6 +190,12 @@ def train(args: argparse.Namespace) -> int:
         resume = True
     else:
         config = semisupervised_config(args, overrides)
+        config = train_until_budget(config, config.train.time_budget_minutes,
+                                    given(args, overrides, "train", "epochs"))
+        semi = config.semisupervised
+        if semi.m1_time_budget_minutes > 0 and not given(args, {SECTION: _semi_overrides(args)},
+                                                         SECTION, "m1_epochs"):
+            config = config.with_overrides({SECTION: {"m1_epochs": MAX_EPOCHS}})  # M1 likewise
         refuse_unusable_data(config.data.dataset, config.data.data_dir)
         refuse_ignored_settings(config)
         note_default_dataset(args, config.data.dataset)
@@ -190,7 +203,16 @@ def train(args: argparse.Namespace) -> int:
         run_dir = args.run_dir or default_run_dir(args.dataset or "mnist-5k")
         resume = False
     epochs_before = epochs_done(run_dir) if resume else -1
-    fit_semisupervised(config, run_dir, resume, not args.no_progress)
+    semi = config.semisupervised
+    trains_m1 = not resume and semi.kind == "m1m2" and semi.m1_run is None
+    if trains_m1:
+        announce_budget(semi.m1_time_budget_minutes, "--m1-time-budget", semi.m1_epochs, False,
+                        "M1's training", "--m1-epochs")
+    flag = budget_flag(args)
+    announce_budget(config.train.time_budget_minutes, flag, config.train.epochs, not args.no_eval,
+                    "M2's training (M1 trains first, outside it)" if trains_m1 else "training")
+    fit_semisupervised(config, run_dir, resume, not args.no_progress,
+                       more_time=more_time(run_dir, flag))
     if not main_process_after_training():
         return 0
     if not args.no_eval and not already_evaluated(run_dir, epochs_before):

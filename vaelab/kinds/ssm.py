@@ -21,10 +21,15 @@ from vaelab.data.pendulum_config import parse_setting
 from vaelab.kinds.vae import (
     TRAIN_FLAGS,
     already_evaluated,
+    announce_budget,
+    budget_flag,
     defaults_of,
     epochs_done,
+    given,
+    more_time,
     print_evaluation,
     refuse_changes_on_resume,
+    train_until_budget,
 )
 from vaelab.training.config import ConfigError
 from vaelab.training.config_files import read_config_file
@@ -92,7 +97,8 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--noise-ceiling", type=float, nargs="+", metavar="SIGMA",
                    help="largest process-noise σ per latent dimension (physics: cos θ, sin θ, ω), the "
                         "same for every rule compared by evidence, e.g. --noise-ceiling 0.003 0.003 0.01")
-    g.add_argument("--minutes", type=float, help="time budget in minutes (0 = none)")
+    g.add_argument("--minutes", type=float,
+                   help="time budget in minutes, the same as --time-budget (0 = none)")
     g.add_argument("--free-bits", type=float, help="free bits per step and latent dimension (nats)")
     g.add_argument("--window", type=int, help="train on random windows of this many frames (0 = whole)")
     g.add_argument("--init-from", metavar="RUN",
@@ -157,10 +163,15 @@ def train(args: argparse.Namespace) -> int:
         base = SequenceExperiment.from_dict(read_config_file(args.config)) if args.config \
             else SequenceExperiment()
         config = base.with_overrides(overrides)
+        config = train_until_budget(config, config.train.minutes,
+                                    given(args, overrides, "train", "epochs"))
         run_dir = args.run_dir or default_run_dir(f"{config.data.dataset}-{config.model.transition}")
         resume = False
     epochs_before = epochs_done(run_dir) if resume else -1
-    fit_sequences(config, run_dir, resume=resume, progress=not args.no_progress)
+    flag = budget_flag(args, ("minutes", "time_budget"))  # --minutes wins when both are given
+    announce_budget(config.train.minutes, flag, config.train.epochs, not args.no_eval)
+    fit_sequences(config, run_dir, resume=resume, progress=not args.no_progress,
+                  more_time=more_time(run_dir, flag))
     if not main_process_after_training():
         return 0
     if not args.no_eval and not already_evaluated(run_dir, epochs_before):

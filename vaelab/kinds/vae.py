@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -20,6 +21,7 @@ from typing import Any
 from vaelab.choices import DEFAULT_KS, EVALUATION_SEED, PENDULUM
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.training.config import ConfigError, ExperimentConfig
+from vaelab.training.config_files import MAX_EPOCHS, read_config_file, until_budget
 from vaelab.training.run_files import CONFIG
 
 # flag destination -> (config section, field)
@@ -65,6 +67,52 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
 RESUMABLE = {"epochs", "time_budget_minutes", "compile", "precision"}
 
 
+def given(args: argparse.Namespace, flags: dict[str, dict[str, Any]], section: str, name: str) -> bool:
+    """Whether the user set `section.name` (e.g. train.epochs): by a flag or in the --config file."""
+    if name in flags.get(section, {}):
+        return True
+    if getattr(args, "config", None) is None:
+        return False
+    values = read_config_file(args.config).get(section)
+    return isinstance(values, dict) and name in values
+
+
+def budget_flag(args: argparse.Namespace, dests: Iterable[str] = ("time_budget",)) -> str:
+    """The time-budget flag as the user typed it (the one applied when several were); the common
+    --time-budget when the budget came from a config file or the resumed run's config."""
+    for dest in dests:
+        if getattr(args, dest, None) is not None:
+            return "--" + dest.replace("_", "-")
+    return "--time-budget"
+
+
+def train_until_budget(config: Any, minutes: float, epochs_given: bool) -> Any:
+    """A time budget without epochs given (flag or config file) sets how long a new run trains:
+    its epochs become MAX_EPOCHS, so the kind's default epochs do not end it first. Epoch-paced
+    schedules stay sensible: cosine decay is paced by the budget, burda's stages and KL warm-up
+    count epochs and steps from the start, whatever the total."""
+    if minutes > 0 and not epochs_given:
+        return config.with_overrides({"train": {"epochs": MAX_EPOCHS}})
+    return config
+
+
+def announce_budget(minutes: float, flag: str, epochs: int, evaluate: bool, what: str = "training",
+                    epochs_flag: str = "--epochs") -> None:
+    """Say before training what a time budget covers: training and each epoch's validation; the
+    final evaluation (test-set bounds, importance sampling, pictures) comes after, outside it."""
+    if minutes <= 0 or os.environ.get("RANK", "0") != "0":  # once under torchrun
+        return
+    length = (f"until it runs out (no {epochs_flag} given)" if until_budget(epochs)
+              else f"or {epochs} epochs, whichever ends first")
+    after = ("; the final evaluation comes after it, outside the budget (--no-eval skips it)"
+             if evaluate else "")
+    print(f"time budget: {minutes:g} min of {what} ({flag}, each epoch's validation included), "
+          f"{length}{after}", flush=True)
+
+
+def more_time(run_dir: Path, flag: str) -> str:
+    """How a run whose time budget ran out trains further (said when it runs out)."""
+    return f"`vaelab train --resume {run_dir} {flag} MINUTES` continues"
 
 
 def defaults_of(config: dict[str, Any], flags: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -101,8 +149,10 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, progress: bool,
                      evaluate: bool, compare: bool = False, compare_examples: int = 100,
-                     ks: tuple[int, ...] = DEFAULT_KS, tensorboard: bool = False) -> dict | None:
-    """Train (or resume), evaluate on the test split, print the headline numbers and the folder."""
+                     ks: tuple[int, ...] = DEFAULT_KS, tensorboard: bool = False,
+                     more_time: str | None = None) -> dict | None:
+    """Train (or resume), evaluate on the test split, print the headline numbers and the folder.
+    `more_time` says how to train further once the time budget is used up."""
     from vaelab.cli.report_commands import tensorboard_callback
     from vaelab.evaluation.run import evaluate_run
     from vaelab.training.distributed import current as current_distributed
@@ -112,7 +162,8 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
     logger = tensorboard_callback(config, run_dir) if tensorboard else None
     epochs_before = epochs_done(run_dir) if resume else -1
     try:
-        model, loop = fit(config, run_dir, resume=resume, progress=progress, on_epoch=logger)
+        model, loop = fit(config, run_dir, resume=resume, progress=progress, on_epoch=logger,
+                          more_time=more_time)
     finally:
         if logger is not None:
             logger.close()
@@ -204,14 +255,18 @@ def train(args: argparse.Namespace) -> int:
     else:
         base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
         config = base.with_overrides(flags)
+        config = train_until_budget(config, config.train.time_budget_minutes,
+                                    given(args, flags, "train", "epochs"))
         refuse_unusable_data(config.data.dataset, config.data.data_dir)
         refuse_ignored_settings(config)
         note_default_dataset(args, config.data.dataset)
         note_own_validation_split(flags, config.data.dataset)
         run_dir = args.run_dir or default_run_dir(config.data.dataset)
         resume = False
+    flag = budget_flag(args)
+    announce_budget(config.train.time_budget_minutes, flag, config.train.epochs, not args.no_eval)
     train_and_report(config, run_dir, resume, not args.no_progress, not args.no_eval,
-                     tensorboard=args.tensorboard)
+                     tensorboard=args.tensorboard, more_time=more_time(run_dir, flag))
     return 0
 
 

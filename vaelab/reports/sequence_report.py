@@ -34,6 +34,7 @@ from vaelab.reports.numbers import DASH
 from vaelab.reports.page import Part, render_page
 from vaelab.reports.report import report_target
 from vaelab.training.checkpoint import atomic_write_text
+from vaelab.training.config_files import until_budget
 from vaelab.training.engine import read_metrics
 from vaelab.training.sequence_loop import SequenceExperiment, load_sequence_run
 
@@ -272,7 +273,9 @@ def run_section(run: SequenceRun) -> Section:
     data = ("pendulum, default settings" if not changed else
             "pendulum; " + ", ".join(f"{key}={value}" for key, value in changed.items()))
     epochs = str(len(run.records))
-    if len(run.records) != config.train.epochs:
+    if until_budget(config.train.epochs):
+        epochs += f" (until the {config.train.minutes:g}-min time budget)"
+    elif len(run.records) != config.train.epochs:
         epochs += f" (the config asks for {config.train.epochs})"
     _, h, w = test.frame_shape
     rows = (

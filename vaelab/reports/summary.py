@@ -12,6 +12,7 @@ from vaelab.reports.context import RunContext
 from vaelab.reports.latent import ACTIVITY_THRESHOLD
 from vaelab.reports.numbers import DASH, bits_per_dim, duration_text, estimate_text
 from vaelab.reports.sections import register_section
+from vaelab.training.config_files import until_budget
 from vaelab.training.experiment import resolve_device
 
 
@@ -59,7 +60,10 @@ def run_summary(run: RunContext) -> Section:
     c, h, w = splits.test.image_shape
     valid = len(splits.valid) if splits.valid is not None else 0
     epochs_done = records[-1]["epoch"] if records else 0
+    budget = config.train.time_budget_minutes
     stopped = " (stopped early)" if epochs_done < config.train.epochs and records else ""
+    of_epochs = (f" (until the {budget:g}-min time budget)" if until_budget(config.train.epochs)
+                 else f" of {config.train.epochs}{stopped}")
     binarization = ""
     if model.likelihood == "bernoulli":  # grey data meets Bernoulli only through binarization
         how = resolve_binarization(config.data.binarization, config.data.dataset)
@@ -78,7 +82,7 @@ def run_summary(run: RunContext) -> Section:
         ("likelihood p(x|z)", model.likelihood),
         ("prior p(z)", f"Normal(0, {model.prior_scale:g}² I)"),
         ("objective", objective),
-        ("epochs", f"{epochs_done} of {config.train.epochs}{stopped}"),
+        ("epochs", f"{epochs_done}{of_epochs}"),
         ("best epoch", _best_epoch(records, config)),
         ("training wall time", duration_text(records[-1].get("seconds")) if records else DASH),
         ("device", _device_text(config.train.device)),

@@ -15,7 +15,7 @@ from typing import Any
 from vaelab.choices import BINARIZATIONS, OBJECTIVES, PRECISIONS
 from vaelab.choices import LR_SCHEDULES as LR_SCHEDULES
 from vaelab.models.model_config import ModelConfig
-from vaelab.training.config_files import ConfigError, build_sections, read_config_file
+from vaelab.training.config_files import MAX_EPOCHS, ConfigError, build_sections, read_config_file
 from vaelab.training.run_files import atomic_write_text
 
 
@@ -118,7 +118,8 @@ class TrainConfig:
         _require(self.objective in OBJECTIVES, "train.objective",
                  f"{self.objective!r} is not one of {', '.join(OBJECTIVES)}")
         _require(1 <= self.samples <= 10_000, "train.samples", f"must be in [1, 10000], got {self.samples}")
-        _require(0 <= self.epochs <= 100_000, "train.epochs", f"must be in [0, 100000], got {self.epochs}")
+        _require(0 <= self.epochs <= MAX_EPOCHS, "train.epochs",
+                 f"must be in [0, {MAX_EPOCHS}], got {self.epochs}")
         _require(1 <= self.batch_size <= 65_536, "train.batch_size",
                  f"must be in [1, 65536], got {self.batch_size}")
         _require(0 < self.learning_rate <= 1.0, "train.learning_rate",

@@ -14,7 +14,16 @@ import typing
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+#: the most epochs a config may ask for; a run whose length a time budget sets (no epochs given)
+#: gets this many, so the budget, not a default epoch count, ends it
+MAX_EPOCHS: Final = 100_000
+
+
+def until_budget(epochs: int) -> bool:
+    """Whether a run of `epochs` trains until its time budget (epochs were not given)."""
+    return epochs >= MAX_EPOCHS
 
 
 class ConfigError(ValueError):

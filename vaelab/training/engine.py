@@ -32,6 +32,7 @@ from vaelab.training.checkpoint import (
     save_checkpoint,
     save_weights,
 )
+from vaelab.training.config_files import until_budget
 from vaelab.training.distributed import Distributed, restarted_by_launcher, wrap_objective
 from vaelab.training.fast_path import compiled, precision_advice, with_autocast
 from vaelab.training.run_files import atomic_write_text, remove_stale_temporaries
@@ -198,8 +199,9 @@ class LoopSettings:
     """How long and how carefully to train; the same for every kind of model.
 
     `time_budget_minutes` > 0 stops after the epoch that uses it up (a resumed run gets a new
-    allowance); `patience` > 0 stops when the validation score has not improved for that many
-    epochs. `compile` and `precision` are the speed switches of vaelab.training.fast_path.
+    allowance); `epochs` at `MAX_EPOCHS` means "until the budget runs out". `patience` > 0
+    stops when the validation score has not improved for that many epochs. `compile` and
+    `precision` are the speed switches of vaelab.training.fast_path.
     """
 
     epochs: int
@@ -280,6 +282,11 @@ def _prepare_folder(task: TrainingTask, run_dir: Path, resume: bool, context: Di
     return loop
 
 
+def _epoch_text(epoch: int, settings: LoopSettings) -> str:
+    """"epoch 3/10" for a 0-based epoch; "epoch 3" when the time budget, not epochs, ends the run."""
+    return f"epoch {epoch + 1}" + ("" if until_budget(settings.epochs) else f"/{settings.epochs}")
+
+
 def run_training(
     task: TrainingTask,
     settings: LoopSettings,
@@ -289,9 +296,13 @@ def run_training(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     on_epoch: Callable[[Any, dict], None] | None = None,
+    more_time: str = "resume the run with a larger time budget to continue",
 ) -> LoopState:
     """Train `task.model` in `run_dir` (or continue it) until the epochs, the time budget or the
     patience run out; returns the loop's counters. The model ends in eval mode.
+
+    `more_time` ends the line that says the time budget is used up: how this caller's user
+    trains further (the command line names the flag the user typed).
 
     `on_epoch(model, record)`, when given, runs on rank 0 after each epoch's record and
     checkpoint are written (e.g. TensorBoard summaries); it must leave the model as it found it.
@@ -303,7 +314,7 @@ def run_training(
     fresh = not resume and not (run_dir / CHECKPOINT).exists()
     created = not run_dir.exists()
     try:
-        return _train(task, settings, run_dir, context, resume, progress, log, on_epoch)
+        return _train(task, settings, run_dir, context, resume, progress, log, on_epoch, more_time)
     except NonFiniteLossError as error:
         if not (fresh and error.epoch == 0):
             raise NonFiniteLossError(
@@ -327,7 +338,7 @@ def _remove_unfinished_run(run_dir: Path, created: bool) -> None:
 
 def _train(task: TrainingTask, settings: LoopSettings, run_dir: Path, context: Distributed,
            resume: bool, progress: bool, log: Callable[[str], None] | None,
-           on_epoch: Callable[[Any, dict], None] | None) -> LoopState:
+           on_epoch: Callable[[Any, dict], None] | None, more_time: str) -> LoopState:
     """The loop of `run_training`."""
     log = log or print_now
     say = log if context.is_main else silent
@@ -365,7 +376,7 @@ def _train(task: TrainingTask, settings: LoopSettings, run_dir: Path, context: D
             group["lr"] = learning_rate * group.get("lr_factor", 1.0)
         running = RunningMeans()
         bar = tqdm(task.batches.epoch(epoch, context), total=steps_per_epoch,
-                   desc=f"epoch {epoch + 1}/{settings.epochs}",
+                   desc=_epoch_text(epoch, settings),
                    disable=None if progress and context.is_main else True,  # None: only on a terminal
                    leave=False, unit="batch")
         for i, (batch, size) in enumerate(bar):
@@ -424,11 +435,11 @@ def _train(task: TrainingTask, settings: LoopSettings, run_dir: Path, context: D
         context.barrier()
         valid_text = f"  valid {task.score_name.replace('_', ' ')} {valid:.2f}" if valid is not None else ""
         extra_text = task.describe(record) if task.describe is not None else ""
-        say(f"epoch {epoch + 1}/{settings.epochs}  train {task.score_name.replace('_', ' ')} "
+        say(f"{_epoch_text(epoch, settings)}  train {task.score_name.replace('_', ' ')} "
             f"{record[train_key]:.2f}{valid_text} {task.unit}{extra_text}  ({loop.seconds:.0f} s)")
         if loop.out_of_time:
             say(f"time budget of {settings.time_budget_minutes:g} min used up after epoch "
-                f"{loop.epoch}; `vaelab train --resume` with more --time-budget continues")
+                f"{loop.epoch}; {more_time}")
         if loop.stopped_early:
             say(f"early stopping: no validation improvement for {settings.patience} epochs; "
                 f"best epoch {loop.best_epoch}")

@@ -37,6 +37,7 @@ from vaelab.training.batches import (
     streamed_batches,
 )
 from vaelab.training.checkpoint import CONFIG, LoopState, atomic_write_text, refuse_fewer_epochs
+from vaelab.training.config_files import MAX_EPOCHS
 from vaelab.training.distributed import Distributed
 from vaelab.training.distributed import setup as setup_distributed
 from vaelab.training.engine import (
@@ -53,6 +54,8 @@ from vaelab.training.run_folder import default_run_dir
 
 #: the "kind" a run folder trained through `vaelab.fit` records in its config.json
 CUSTOM_KIND = "custom"
+#: epochs of a `fit` given neither epochs nor a time budget
+DEFAULT_EPOCHS = 10
 
 Data = torch.Tensor | np.ndarray | Dataset | ImageSet | StreamedImages | SequenceSet
 
@@ -241,7 +244,7 @@ def fit(
     valid: Data | None = None,
     objective: str | Callable[..., Any] = "elbo",
     samples: int = 1,
-    epochs: int = 10,
+    epochs: int | None = None,
     batch_size: int = 128,
     lr: float | None = None,
     optimizer: torch.optim.Optimizer | None = None,
@@ -267,7 +270,9 @@ def fit(
     objective(model, batch[, kl_weight]) returning an `ObjectiveValue` or a scalar loss. `valid`
     data is scored each epoch by the objective's bound; the best epoch's weights are kept in
     RUN/model_best.safetensors and `patience` > 0 stops when it stops improving. `lr` (default
-    1e-3) drives Adam, or scales the groups of your own `optimizer`. `time_budget` is in minutes.
+    1e-3) drives Adam, or scales the groups of your own `optimizer`. `time_budget` (minutes)
+    stops after the epoch that uses it up; `epochs` defaults to 10, or with a time budget to
+    "until the budget runs out" (MAX_EPOCHS); given, whichever ends first stops the run.
     `run_dir` defaults to runs/fit-TIME; `resume=True` continues the run in `run_dir` exactly
     where it stopped (rebuild the same model and call fit again with the same arguments).
     `callbacks` run after each epoch as callback(model, record) and are closed at the end when
@@ -280,8 +285,10 @@ def fit(
     `progress=False` turns the progress bar off; the one line per epoch goes to `log` (default:
     printed; `log=lambda line: None` silences it).
     """
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    if epochs is None:
+        epochs = MAX_EPOCHS if time_budget else DEFAULT_EPOCHS
+    if not 0 <= epochs <= MAX_EPOCHS:
+        raise ValueError(f"epochs must be in [0, {MAX_EPOCHS}], got {epochs}")
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
     if resume and run_dir is None:
@@ -340,7 +347,8 @@ def fit(
                         extras=(lambda m: m.physical_constants()) if sequence else None)
     try:
         state = run_training(task, settings, run_path, context, resume=resume, progress=progress, log=log,
-                             on_epoch=_chain(callbacks))
+                             on_epoch=_chain(callbacks),
+                             more_time="vaelab.fit(..., resume=True) with a larger time_budget continues")
     finally:
         for callback in callbacks:  # e.g. a TensorBoardLogger flushes and closes its writer
             close = getattr(callback, "close", None)

@@ -90,12 +90,14 @@ def fit(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     on_epoch: Callable[[LatentVariableModel, dict], None] | None = None,
+    more_time: str | None = None,
 ) -> tuple[LatentVariableModel, LoopState]:
     """Train (or continue training) the configured model in `run_dir`; returns model and state.
 
     Progress lines go to `log` (default: stdout, flushed, so a killed run still shows them).
     `on_epoch(model, record)`, when given, runs after each epoch's record and checkpoint are
-    written (e.g. TensorBoard summaries); it must leave the model as it found it.
+    written (e.g. TensorBoard summaries); it must leave the model as it found it. `more_time`
+    says how to train further once the time budget is used up (see `run_training`).
     """
     run_dir = Path(run_dir)
     train_cfg = config.train
@@ -129,7 +131,8 @@ def fit(
         save_config=config.save, validate=validate, extras=extras, describe=describe,
         select=best_weights_score(config, splits))
     loop = run_training(task, settings_of(config), run_dir, context, resume=resume,
-                        progress=progress, log=log, on_epoch=on_epoch)
+                        progress=progress, log=log, on_epoch=on_epoch,
+                        **({} if more_time is None else {"more_time": more_time}))
     return model, loop
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from vaelab.models.model_config import ModelConfig
 from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig, TrainConfig
-from vaelab.training.config_files import build_sections
+from vaelab.training.config_files import MAX_EPOCHS, build_sections
 from vaelab.training.run_files import CONFIG
 
 KINDS = ("m2", "m1m2")
@@ -83,7 +83,8 @@ class SemiSupervisedConfig:
         _require(1 <= self.m2_latent_dim <= 4096, "m2_latent_dim",
                  f"must be in [1, 4096], got {self.m2_latent_dim}")
         _require(all(h >= 1 for h in self.m2_hidden), "m2_hidden", f"widths must be >= 1: {self.m2_hidden}")
-        _require(self.m1_epochs >= 0, "m1_epochs", f"must be >= 0, got {self.m1_epochs}")
+        _require(0 <= self.m1_epochs <= MAX_EPOCHS, "m1_epochs",
+                 f"must be in [0, {MAX_EPOCHS}], got {self.m1_epochs}")
         _require(self.m1_features in M1_FEATURES, "m1_features",
                  f"{self.m1_features!r} is not one of {', '.join(M1_FEATURES)}")
         _require(self.select_by in SELECT_BY, "select_by",

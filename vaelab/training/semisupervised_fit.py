@@ -17,13 +17,14 @@ M1_FOLDER = "m1"
 
 
 def fit_semisupervised(config: SemiSupervisedExperiment, run_dir: Path, resume: bool = False,
-                       progress: bool = True,
-                       log: Callable[[str], None] | None = None) -> SemiSupervisedExperiment:
+                       progress: bool = True, log: Callable[[str], None] | None = None,
+                       more_time: str | None = None) -> SemiSupervisedExperiment:
     """Train (or resume) the run in `run_dir`; returns the config as saved (C and M1 filled in).
 
     An M1+M2 run without `m1_run` first trains M1 — a VAE on every training image, the
     experiment's [model], `m1_epochs` / `m1_time_budget_minutes` — into RUN/m1 (continuing it if
     a previous attempt was interrupted), then trains M2 on M1's features with the usual loop.
+    `more_time` says how to train M2 further once its time budget is used up.
     """
     log = log or print_now
     run_dir = Path(run_dir)
@@ -44,7 +45,7 @@ def fit_semisupervised(config: SemiSupervisedExperiment, run_dir: Path, resume: 
                 m1_dir = (run_dir / M1_FOLDER).resolve()
                 log(f"M1: a VAE on every training image -> {m1_dir}")
                 fit(config.m1_config(), m1_dir, resume=(m1_dir / CHECKPOINT).is_file(),
-                    progress=progress, log=log)
+                    progress=progress, log=log, more_time="M1 stops there; M2 trains on it next")
                 config = replace(config, semisupervised=replace(semi, m1_run=str(m1_dir)))
             else:
                 m1_dir = Path(semi.m1_run)
@@ -54,5 +55,5 @@ def fit_semisupervised(config: SemiSupervisedExperiment, run_dir: Path, resume: 
                 if not (m1_dir / BEST_WEIGHTS).is_file():
                     raise CheckpointError(f"M1 run {m1_dir} has no {BEST_WEIGHTS}")
         log(f"{semi.kind}: {semi.labels} labels, {config.semisupervised.classes} classes -> {run_dir}")
-    fit(config, run_dir, resume=resume, progress=progress, log=log)
+    fit(config, run_dir, resume=resume, progress=progress, log=log, more_time=more_time)
     return config

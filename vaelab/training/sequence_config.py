@@ -14,7 +14,7 @@ from typing import Any, Final
 from vaelab.choices import PENDULUM, PRECISIONS
 from vaelab.data.pendulum_config import PendulumConfig
 from vaelab.models.ssm_config import SSMConfig
-from vaelab.training.config_files import ConfigError, build_sections, read_config_file
+from vaelab.training.config_files import MAX_EPOCHS, ConfigError, build_sections, read_config_file
 from vaelab.training.run_files import CONFIG, atomic_write_text
 
 KIND: Final = "ssm"
@@ -96,7 +96,8 @@ class SequenceTrainConfig:
         _require(self.objective in SEQUENCE_OBJECTIVES, "train.objective",
                  f"{self.objective!r} is not one of {', '.join(SEQUENCE_OBJECTIVES)}")
         _require(1 <= self.samples <= 1000, "train.samples", f"must be in [1, 1000], got {self.samples}")
-        _require(0 <= self.epochs <= 100_000, "train.epochs", f"must be in [0, 100000], got {self.epochs}")
+        _require(0 <= self.epochs <= MAX_EPOCHS, "train.epochs",
+                 f"must be in [0, {MAX_EPOCHS}], got {self.epochs}")
         _require(self.minutes >= 0, "train.minutes", f"must be >= 0 (0 = no time budget), got {self.minutes}")
         _require(1 <= self.batch_size <= 65_536, "train.batch_size",
                  f"must be in [1, 65536], got {self.batch_size}")

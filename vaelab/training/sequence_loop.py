@@ -186,8 +186,10 @@ def fit_sequences(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     on_epoch: Callable[[StateSpaceModel, dict], None] | None = None,
+    more_time: str | None = None,
 ) -> tuple[StateSpaceModel, LoopState]:
-    """Train (or continue) the configured state-space model in `run_dir`; returns model and state."""
+    """Train (or continue) the configured state-space model in `run_dir`; returns model and state.
+    `more_time` says how to train further once the time budget is used up (see `run_training`)."""
     log = log or print_now
     config = guide_of_warm_start(config)
     cfg = config.train
@@ -197,7 +199,8 @@ def fit_sequences(
     model = build_sequence_model(config, splits["train"]).to(context.device)
     task = sequence_task(config, model, splits, context.device, log)
     loop = run_training(task, settings_of(cfg), Path(run_dir), context, resume=resume, progress=progress,
-                        log=log, on_epoch=on_epoch)
+                        log=log, on_epoch=on_epoch,
+                        **({} if more_time is None else {"more_time": more_time}))
     return model, loop
 
 
