@@ -126,7 +126,11 @@ def current() -> Distributed | None:
 
 
 def teardown() -> None:
+    """Leave the process group, all ranks together: a rank that tears its gloo pairs down while
+    another still reads from them can die in C++ ("terminate called without an active
+    exception") after all its work is done."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
