@@ -62,7 +62,7 @@ def test_reconstruct_and_sample_grid_write_pngs_of_the_expected_size(run: Path, 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [(["report", "{tmp}"], "not a vaelab run folder"),
-     (["report", "{tmp}/missing"], "not a vaelab run folder"),
+     (["report", "{tmp}/missing"], "missing does not exist"),
      (["report", "{run}", "{tmp}"], "not a vaelab run folder"),
      (["report", "{run}", "--out", "{tmp}/no/such/folder/r.html"], "does not exist"),
      (["report", "{run}", "--examples", "1"], "--examples"),

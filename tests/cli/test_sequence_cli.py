@@ -155,8 +155,8 @@ def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.
      (["train", "--model", "ssm", "--transition", "pendulum", "--latent-dim", "5"], "model.latent_dim"),
      (["simulate", "pendulum", "--out", "OUT", "--image-size", "4"], "pendulum.image_size"),
      (["simulate", "pendulum", "--out", "OUT", "--train-length", "0"], "pendulum.train_length"),
-     (["predict", "/no/such/run"], "not a vaelab run folder"),
-     (["compare", "/no/such/run", "/no/such/other"], "not a vaelab run folder")],
+     (["predict", "/no/such/run"], "does not exist"),
+     (["compare", "/no/such/run", "/no/such/other"], "does not exist")],
 )
 def test_mistakes_give_one_clear_error(argv: list[str], message: str, tmp_path: Path,
                                        capsys: pytest.CaptureFixture) -> None:

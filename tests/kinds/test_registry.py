@@ -72,3 +72,65 @@ def test_a_vaelab_fit_run_is_explained_not_misread_by_the_cli(command: list[str]
     assert main([command[0], str(tmp_path), *command[1:]]) == 2
     error = capsys.readouterr().err
     assert "a model you built (MyVAE) with vaelab.fit" in error and "vaelab.load_weights" in error
+
+
+def install_toy_kind_package(site: Path) -> None:
+    """A package of its own, as `pip install` leaves it: the toy kind's module, a light module
+    naming its ModelKind, and the dist-info whose entry point declares it to vaelab."""
+    package = site / "toy_vaelab_kind"
+    package.mkdir(parents=True)
+    (package / "kind.py").write_text((Path(__file__).parent / "toy_kind.py").read_text())
+    (package / "__init__.py").write_text(
+        "from vaelab.kinds import ModelKind\n\n"
+        "KIND = ModelKind('toy', ('toy',), lambda raw: raw.get('kind') == 'toy', 'toy_vaelab_kind.kind',\n"
+        "                 'a linear-Gaussian model of random vectors (an installed package)')\n")
+    info = site / "toy_vaelab_kind-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-vaelab-kind\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[vaelab.kinds]\ntoy = toy_vaelab_kind:KIND\n")
+
+
+@pytest.mark.slow
+def test_a_kind_installed_by_another_package_works_from_the_vaelab_command(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    install_toy_kind_package(tmp_path / "site")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), *sys.path])}
+    run = tmp_path / "runs" / "toy"
+
+    def vaelab_command(*argv: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "vaelab", *argv], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "toy (--model toy)" in vaelab_command("train", "--help")
+    assert "toy trained 2 epochs" in vaelab_command("train", "--model", "toy", "--toy-examples", "32",
+                                                    "--epochs", "2", "--out", str(run))
+    assert "toy log p(x)" in vaelab_command("evaluate", str(run), "-k", "20")
+    assert "toy samples (5, 4)" in vaelab_command("sample", str(run), "-n", "5")
+    assert f"wrote {run / 'report.html'}" in vaelab_command("report", str(run))
+    assert (run / "report.html").is_file()
+
+
+def test_a_broken_entry_point_is_skipped_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    from importlib import metadata
+
+    broken = metadata.EntryPoint("martian", "no_such_package.kind:KIND", kinds.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(kinds.metadata, "entry_points", lambda group: [broken])
+    monkeypatch.setattr(kinds, "_ENTRY_POINTS_READ", False)
+    assert "vae" in kinds.model_names()  # vaelab goes on
+    err = capsys.readouterr().err
+    assert err.startswith("vaelab: warning: skipped the kind 'martian' of entry point "
+                          "'no_such_package.kind:KIND' (vaelab.kinds): No module named")
+    assert err.count("\n") == 1
+
+
+def test_a_command_a_kind_lacks_names_the_kinds_that_have_it(toy_kind: kinds.ModelKind) -> None:
+    with pytest.raises(kinds.KindError, match=r"`vaelab predict` does not apply to runs of kind 'toy' "
+                                              r"\(--model toy\); it is for --model ssm"):
+        kinds.command_of(toy_kind, "predict")
+    assert kinds.command_of(toy_kind, "report") is toy_kind.module().report

@@ -1,7 +1,9 @@
 """A toy model kind, registered by the tests: a linear-Gaussian model of random vectors.
 
 It shows what a kind module supplies (see vaelab/kinds/__init__.py): its own train flags, train,
-evaluate, sample and load — here in a few lines on top of `vaelab.fit` and `vaelab.evaluate`.
+evaluate, sample and load, and one optional command (report) — here in a few lines on top of
+`vaelab.fit`, `vaelab.evaluate` and `vaelab.report`. A kind without reconstruct, predict, ...
+is told apart by the command line in one line.
 """
 
 from __future__ import annotations
@@ -55,4 +57,11 @@ def evaluate(args: argparse.Namespace) -> int:
 def sample(args: argparse.Namespace) -> int:
     model, _, _ = load(args.run)
     print(f"toy samples {tuple(model.sample(args.num).shape)}")
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    run = args.runs[0]
+    model, _, data = load(run)
+    print(f"wrote {vaelab.report(model, run, data['test'], k=20, progress=False)}")
     return 0

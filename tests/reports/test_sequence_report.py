@@ -177,7 +177,8 @@ def test_image_and_sequence_runs_do_not_mix(driven: Path, tmp_path: Path,
     (image_run / "config.json").write_text(json.dumps({"model": {}, "data": {}, "train": {}}))
     assert main(["report", str(driven), str(image_run)]) == 2
     err = capsys.readouterr().err
-    assert "is a sequence run and" in err and str(image_run) in err and err.count("\n") == 1
+    assert f"{image_run} is a run of kind 'vae', {driven} of kind 'ssm': `vaelab report` them" in err
+    assert err.count("\n") == 1
 
 
 def test_report_help_states_the_real_horizon_and_torques() -> None:

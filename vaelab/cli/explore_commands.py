@@ -48,14 +48,8 @@ def make_app(run: Path, device: str = "cpu", data_dir: str | None = None) -> Any
     from vaelab import kinds
     from vaelab.explore.server import create_app
 
-    kind = kinds.kind_of_run(run)
-    if kind.name == "ssm":
-        from vaelab.explore.sequence_session import SequenceSession
-
-        return create_app(SequenceSession(run, device=device, data_dir=data_dir))
-    from vaelab.explore.session import ImageSession
-
-    return create_app(ImageSession(run, device=device, data_dir=data_dir))
+    session = kinds.command_of(kinds.kind_of_run(run), "explore_session")
+    return create_app(session(run, device=device, data_dir=data_dir))
 
 
 def check_free(host: str, port: int) -> None:

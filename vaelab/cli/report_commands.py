@@ -66,47 +66,8 @@ def add_report(sub: Any) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from vaelab.reports import write_report  # matplotlib and the sections load only when asked
-
-    if args.examples < 0 or args.examples == 1:
-        raise ConfigError(f"--examples must be 0 (all) or >= 2, got {args.examples}")
-    found = {run: kinds.kind_of_run(run).name for run in args.runs if (run / "config.json").is_file()}
-    sequence_runs = [run for run, kind in found.items() if kind == "ssm"]
-    image_runs = [run for run, kind in found.items() if kind != "ssm"]
-    if sequence_runs and image_runs:
-        raise ConfigError(f"{sequence_runs[0]} is a sequence run and {image_runs[0]} is not: report image "
-                          "runs and sequence runs on separate pages")
-    if sequence_runs:
-        return _sequence_report(args, sequence_runs[0])
-    path = write_report(args.runs, out=args.out, device=args.device, examples=args.examples,
-                        seed=args.seed, progress=False if args.no_progress else None, data_dir=args.data_dir)
-    print(f"wrote {path}")
-    return 0
-
-
-def _sequence_report(args: argparse.Namespace, first: Path) -> int:
-    """`vaelab report` of sequence runs: their hypotheses, constants and causal checks (`first`: a
-    sequence run whose dt reads the torque specs)."""
-    from vaelab.evaluation.interventions import STANDARD_INTERVENTIONS, load_torque
-    from vaelab.reports.sequence_report import HORIZON, write_sequence_report
-    from vaelab.training.sequence_config import SequenceExperiment
-
-    if args.sequences < 0:
-        raise ConfigError(f"--sequences must be >= 0 (0 = all), got {args.sequences}")
-    if args.k < 1:
-        raise ConfigError(f"-k must be >= 1, got {args.k}")
-    torques = tuple(args.torque) if args.torque else STANDARD_INTERVENTIONS
-    dt = SequenceExperiment.load(first / "config.json").data.pendulum.dt
-    for spec in torques:
-        try:
-            load_torque(spec, HORIZON, dt)
-        except ValueError as error:
-            raise ConfigError(f"--torque: {error}") from error
-    path = write_sequence_report(args.runs, out=args.out, device=args.device,
-                                 sequences=args.sequences or None, k=args.k, torques=torques, seed=args.seed,
-                                 progress=False if args.no_progress else None, data_dir=args.data_dir)
-    print(f"wrote {path}")
-    return 0
+    """The first run's kind writes the page (a kind's report takes runs of its own family)."""
+    return int(kinds.command_of(kinds.kind_of_run(args.runs[0]), "report")(args) or 0)
 
 
 def add_reconstruct(sub: Any) -> None:
@@ -136,38 +97,7 @@ def add_reconstruct(sub: Any) -> None:
 
 
 def run_reconstruct(args: argparse.Namespace) -> int:
-    import torch
-
-    from vaelab.evaluation.plots import save_image_grid
-    from vaelab.evaluation.run import display, held_out_tensor
-    from vaelab.kinds import kind_of_run
-    from vaelab.training.experiment import load_trained_model
-
-    if args.num < 1 or args.columns < 1:
-        raise ConfigError(f"--num and --columns must be >= 1, got {args.num} and {args.columns}")
-    kind_of_run(args.run)  # a run no kind reads (e.g. vaelab.fit's) is explained, not misread
-    model, _, splits = load_trained_model(args.run, device=args.device, data=args.images is None,
-                                          data_dir=args.data_dir)
-    device = next(model.parameters()).device
-    if args.images is not None:
-        from vaelab.data.user_images import read_images
-        from vaelab.evaluation.classification import model_space
-
-        images, _, binary = read_images(args.images, None)
-        if tuple(images.shape[1:]) != tuple(model.data_shape):
-            raise ConfigError(f"the images are {tuple(images.shape[1:])} (C, H, W) but the run was "
-                              f"trained on {tuple(model.data_shape)}")
-        x = model_space(model, images[:args.num], binary).to(device)
-    else:
-        assert splits is not None
-        if args.num > len(splits.test):
-            raise ConfigError(f"--num {args.num}: the test split has only {len(splits.test)} images")
-        x = held_out_tensor(model, splits, args.num, device)
-    pairs = torch.stack([display(model, x), display(model, model.reconstruct(x))], 1)
-    out = args.out or args.run / f"reconstructions-{args.num}.png"
-    save_image_grid(pairs.flatten(0, 1).cpu(), out, columns=args.columns)
-    print(f"wrote {out}")
-    return 0
+    return int(kinds.command_of(kinds.kind_of_run(args.run), "reconstruct")(args) or 0)
 
 
 def tensorboard_callback(config: ExperimentConfig, run_dir: Path) -> Any:

@@ -1,19 +1,15 @@
-"""The command only semi-supervised runs have: `vaelab classify RUN IMAGES`.
-
-Training, evaluating and sampling (`--class C`) go through the common commands and the
-semisupervised kind (vaelab/kinds/semisupervised.py).
+"""`vaelab classify RUN IMAGES`: the flags; the semisupervised kind (vaelab/kinds/semisupervised.py)
+does the work, as it does for every other command on its runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
+from vaelab import kinds
 from vaelab.cli.common import HelpFormatter
-from vaelab.training.config import ConfigError
-from vaelab.training.semisupervised_config import is_semisupervised_run
 
 
 def add_classify(sub: Any) -> None:
@@ -36,31 +32,4 @@ def add_classify(sub: Any) -> None:
 
 
 def run_classify(args: argparse.Namespace) -> int:
-    from vaelab.data.user_images import read_images
-    from vaelab.evaluation.classification import class_probabilities, model_space
-    from vaelab.training.checkpoint import CheckpointError
-    from vaelab.training.experiment import load_trained_model
-
-    if not is_semisupervised_run(args.run):
-        raise CheckpointError(f"{args.run} is not a semi-supervised run (train one with "
-                              "`vaelab train --model m2`)")
-    if args.top < 1:
-        raise ConfigError(f"--top must be >= 1, got {args.top}")
-    model, _, _ = load_trained_model(args.run, device=args.device, data=False)
-    images, names, binary = read_images(args.images, args.image_size)
-    expected = tuple(model.data_shape)
-    if tuple(images.shape[1:]) != expected:
-        raise ConfigError(f"the images are {tuple(images.shape[1:])} (C, H, W) but the run was "
-                          f"trained on {expected}; pass --image-size or convert them")
-    probs = class_probabilities(model, model_space(model, images, binary)).cpu()
-    top = min(args.top, probs.shape[1])
-    for name, row in zip(names, probs, strict=True):
-        values, classes = row.topk(top)
-        shown = "  ".join(f"{int(c)}: {float(v):.3f}" for v, c in zip(values, classes, strict=True))
-        print(f"{name}\t{int(classes[0])}\t{shown}")
-    if args.json:
-        args.json.write_text(json.dumps([
-            {"image": n, "class": int(r.argmax()), "probabilities": [round(float(v), 6) for v in r]}
-            for n, r in zip(names, probs, strict=True)], indent=1) + "\n")
-        print(f"wrote {args.json}")
-    return 0
+    return int(kinds.command_of(kinds.kind_of_run(args.run), "classify")(args) or 0)

@@ -8,7 +8,12 @@ folder belongs to; adding a kind adds no branch anywhere.
 
 Registering costs nothing at start-up: the registry holds names and a module path, and the
 module is imported only when a command needs it. A kind module provides the `KindModule`
-functions below.
+functions below, and may provide any of the `OPTIONAL_COMMANDS` (a command a kind lacks is one
+clear error naming the kinds that have it).
+
+Kinds from other packages register through the entry-point group `vaelab.kinds`: each entry
+names a `ModelKind` (`toy = "mypackage.vaelab_kind:KIND"`), read the first time the registry is
+asked, so `vaelab train --model toy` works once the package is installed.
 """
 
 from __future__ import annotations
@@ -16,13 +21,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
 CONFIG = "config.json"
+ENTRY_POINT_GROUP = "vaelab.kinds"
+
+#: commands a kind may or may not have: `vaelab NAME RUN` calls the kind module's function NAME(args);
+#: `explore_session(run, device, data_dir)` gives `vaelab explore` the page's session
+OPTIONAL_COMMANDS = ("reconstruct", "report", "predict", "compare", "classify", "explore_session")
 
 
 class KindError(ValueError):
@@ -69,6 +81,7 @@ class ModelKind:
 
 
 _REGISTRY: dict[str, ModelKind] = {}
+_ENTRY_POINTS_READ = False
 
 
 def register_kind(kind: ModelKind) -> ModelKind:
@@ -87,24 +100,59 @@ def unregister_kind(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+def read_entry_points() -> None:
+    """Register the kinds that installed packages declare in the `vaelab.kinds` entry-point group
+    (once per process). A broken entry is skipped with one line on stderr: another package's
+    mistake must not stop vaelab."""
+    global _ENTRY_POINTS_READ
+    if _ENTRY_POINTS_READ:
+        return
+    _ENTRY_POINTS_READ = True
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            kind = entry.load()
+            if not isinstance(kind, ModelKind):
+                raise KindError(f"it names a {type(kind).__name__}, not a vaelab.kinds.ModelKind")
+            register_kind(kind)
+        except Exception as error:  # noqa: BLE001 - any failure of a plug-in is reported, not raised
+            print(f"vaelab: warning: skipped the kind {entry.name!r} of entry point {entry.value!r} "
+                  f"({ENTRY_POINT_GROUP}): {error}", file=sys.stderr)
+
+
 def registered_kinds() -> tuple[ModelKind, ...]:
     """Every kind, in registration order (checked in reverse: a later kind may specialise)."""
+    read_entry_points()
     return tuple(_REGISTRY.values())
 
 
 def registered_kinds_by_name() -> dict[str, ModelKind]:
     """Every kind by its name."""
+    read_entry_points()
     return dict(_REGISTRY)
 
 
 def model_names() -> tuple[str, ...]:
     """Every `--model` name any kind answers to."""
-    return tuple(name for kind in _REGISTRY.values() for name in kind.models)
+    return tuple(name for kind in registered_kinds() for name in kind.models)
+
+
+def command_of(kind: ModelKind, command: str) -> Callable[..., Any]:
+    """The kind module's function for an optional `command` (see OPTIONAL_COMMANDS); KindError
+    naming the kinds that have it when this kind does not."""
+    function = getattr(kind.module(), command, None)
+    if callable(function):
+        return function
+    others = [other for other in registered_kinds() if other.name != kind.name
+              and callable(getattr(other.module(), command, None))]
+    shown = command.removesuffix("_session")
+    having = ", ".join("|".join(other.models) for other in others) or "none"
+    raise KindError(f"`vaelab {shown}` does not apply to runs of kind {kind.name!r} "
+                    f"(--model {'|'.join(kind.models)}); it is for --model {having}")
 
 
 def kind_for_model(name: str) -> ModelKind:
     """The kind a `--model` name selects."""
-    for kind in _REGISTRY.values():
+    for kind in registered_kinds():
         if name in kind.models:
             return kind
     raise KindError(f"--model {name!r} is not a registered kind; choose one of {', '.join(model_names())}")
@@ -129,7 +177,7 @@ def read_run_config(run_dir: Path | str) -> dict[str, Any]:
 
 def kind_of_config(raw: Mapping[str, Any], where: str = "config") -> ModelKind:
     """The kind that claims a saved config (the last registered that does)."""
-    for kind in reversed(_REGISTRY.values()):
+    for kind in reversed(registered_kinds()):
         if kind.owns(raw):
             return kind
     label = raw.get("kind", "?")
@@ -183,14 +231,18 @@ def load(run_dir: Path | str, best: bool = True, device: str = "cpu") -> Any:
 
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
+    "OPTIONAL_COMMANDS",
     "KindError",
     "KindModule",
     "ModelKind",
+    "command_of",
     "kind_for_model",
     "kind_of_config",
     "kind_of_run",
     "load",
     "model_names",
+    "read_entry_points",
     "read_run_config",
     "register_kind",
     "registered_kinds",

@@ -12,12 +12,14 @@ vaelab/cli/semisupervised_commands.py.
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from vaelab.choices import EVALUATION_SEED
 from vaelab.cli.common import default_run_dir
+from vaelab.kinds.image_runs import explore_session, reconstruct, report  # noqa: F401 - commands
 from vaelab.kinds.vae import (
     TRAIN_FLAGS,
     already_evaluated,
@@ -296,3 +298,31 @@ def load(run_dir: Path, best: bool = True, device: str = "cpu",
     from vaelab.training.experiment import load_trained_model
 
     return load_trained_model(run_dir, best=best, device=device, data=data, data_dir=data_dir)
+
+
+def classify(args: argparse.Namespace) -> int:
+    """`vaelab classify RUN IMAGES`: each image's most probable class and q(y | x)."""
+    from vaelab.data.user_images import read_images
+    from vaelab.evaluation.classification import class_probabilities, model_space
+    from vaelab.training.experiment import load_trained_model
+
+    if args.top < 1:
+        raise ConfigError(f"--top must be >= 1, got {args.top}")
+    model, _, _ = load_trained_model(args.run, device=args.device, data=False)
+    images, names, binary = read_images(args.images, args.image_size)
+    expected = tuple(model.data_shape)
+    if tuple(images.shape[1:]) != expected:
+        raise ConfigError(f"the images are {tuple(images.shape[1:])} (C, H, W) but the run was "
+                          f"trained on {expected}; pass --image-size or convert them")
+    probs = class_probabilities(model, model_space(model, images, binary)).cpu()
+    top = min(args.top, probs.shape[1])
+    for name, row in zip(names, probs, strict=True):
+        values, classes = row.topk(top)
+        shown = "  ".join(f"{int(c)}: {float(v):.3f}" for v, c in zip(values, classes, strict=True))
+        print(f"{name}\t{int(classes[0])}\t{shown}")
+    if args.json:
+        args.json.write_text(json.dumps([
+            {"image": n, "class": int(r.argmax()), "probabilities": [round(float(v), 6) for v in r]}
+            for n, r in zip(names, probs, strict=True)], indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0

@@ -18,6 +18,7 @@ from typing import Any
 from vaelab.choices import EVALUATION_SEED, GUIDES, TRANSITIONS
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.data.pendulum_config import parse_setting
+from vaelab.kinds.sequence_runs import compare, explore_session, predict, report  # noqa: F401 - commands
 from vaelab.kinds.vae import (
     TRAIN_FLAGS,
     already_evaluated,

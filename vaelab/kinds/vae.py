@@ -20,6 +20,7 @@ from typing import Any
 
 from vaelab.choices import DEFAULT_KS, EVALUATION_SEED, PENDULUM
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
+from vaelab.kinds.image_runs import explore_session, reconstruct, report  # noqa: F401 - commands
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS, read_config_file, until_budget
 from vaelab.training.run_files import CONFIG
