@@ -28,9 +28,10 @@ from pathlib import Path
 
 import torch
 
+from vaelab.runs.log import print_now
+from vaelab.runs.metrics_log import read_metrics
 from vaelab.training import ExperimentConfig, fit
 from vaelab.training.config import LR_SCHEDULES
-from vaelab.training.loop import print_now, read_metrics
 
 
 @dataclass(frozen=True)

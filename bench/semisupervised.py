@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from vaelab.evaluation.classification import evaluate_semisupervised_run
-from vaelab.training.loop import read_metrics
+from vaelab.runs.metrics_log import read_metrics
 from vaelab.training.semisupervised import default_experiment
 from vaelab.training.semisupervised_fit import fit_semisupervised
 

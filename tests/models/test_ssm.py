@@ -178,7 +178,7 @@ def test_keypoint_starts_at_the_pendulum_and_circles_the_pivot_once() -> None:
 
 def test_tiny_training_lowers_the_loss_and_the_probe_finds_the_state(tmp_path: Path) -> None:
     from vaelab.evaluation.sequence_metrics import probe
-    from vaelab.training.loop import read_metrics
+    from vaelab.runs.metrics_log import read_metrics
     from vaelab.training.sequence_loop import SequenceExperiment, fit_sequences, load_sequence_splits
 
     config = SequenceExperiment().with_overrides({

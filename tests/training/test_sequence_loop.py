@@ -108,7 +108,7 @@ def test_speed_switches_train_sequence_models_with_the_same_numbers(tmp_path: Pa
 
 
 def test_a_bad_warm_start_writes_no_run_folder(tmp_path: Path) -> None:
-    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.runs.checkpoint import CheckpointError
 
     config = _config(tmp_path, {"transition": "pendulum"}, init_from=str(tmp_path / "no-such-run"))
     with pytest.raises(CheckpointError, match="not a vaelab run folder"):

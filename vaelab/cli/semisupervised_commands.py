@@ -38,7 +38,7 @@ def add_classify(sub: Any) -> None:
 def run_classify(args: argparse.Namespace) -> int:
     from vaelab.data.user_images import read_images
     from vaelab.evaluation.classification import class_probabilities, model_space
-    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.runs.checkpoint import CheckpointError
     from vaelab.training.experiment import load_trained_model
 
     if not is_semisupervised_run(args.run):

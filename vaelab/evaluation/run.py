@@ -1,7 +1,7 @@
 """Evaluate a finished run folder: metrics.json, pictures and the estimator comparison.
 
 Each evaluation is kept in RUN/evaluations/ and merged into metrics.json; pictures are drawn
-once per model (see `vaelab.evaluation.store`).
+once per model (see `vaelab.runs.evaluations`).
 """
 
 from __future__ import annotations
@@ -12,27 +12,28 @@ from pathlib import Path
 
 import torch
 
+from vaelab.atomic_files import atomic_write_text
 from vaelab.choices import EVALUATION_SEED
 from vaelab.data.imageset import ImageSet
 from vaelab.data.representation import to_model_space
+from vaelab.data.splits import SPLIT_SEED, Splits
 from vaelab.evaluation.diagnostics import latent_diagnostics
 from vaelab.evaluation.estimators import DEFAULT_KS, compare_estimators, format_table
 from vaelab.evaluation.metrics import ais_metrics, held_out_metrics
 from vaelab.evaluation.plots import plot_estimator_comparison, plot_training_curves, save_image_grid
-from vaelab.evaluation.store import (
+from vaelab.models.base import LatentVariableModel
+from vaelab.objectives.result import Estimate
+from vaelab.runs import distributed
+from vaelab.runs.evaluations import (
     FRAME,
-    METRICS_JSON,  # noqa: F401  (readers import it from here)
     RunEvaluations,
     epochs_trained,
     finish,
     weights_fingerprint,
 )
-from vaelab.models.base import LatentVariableModel
-from vaelab.objectives.result import Estimate
-from vaelab.training import distributed
-from vaelab.training.checkpoint import atomic_write_text
-from vaelab.training.engine import print_now, read_metrics, silent
-from vaelab.training.experiment import SPLIT_SEED, Splits, load_trained_model
+from vaelab.runs.log import print_now, silent
+from vaelab.runs.metrics_log import read_metrics
+from vaelab.training.experiment import load_trained_model
 
 ESTIMATORS_JSON = "estimators.json"
 ESTIMATORS_TXT = "estimators.txt"
@@ -111,7 +112,7 @@ def evaluate_run(
     """Compute test metrics (and optionally the estimator comparison and AIS), keep them as
     RUN/evaluations/<id>.json, merge them into metrics.json, and draw the pictures the run lacks
     for this model. Returns this evaluation's results with "evaluation" (its id), "files"
-    (written), "kept" and "moved" (see `vaelab.evaluation.store`). `progress`: bars on stderr
+    (written), "kept" and "moved" (see `vaelab.runs.evaluations`). `progress`: bars on stderr
     (None: only when stderr is a terminal). `bernoulli_shortcut`: see held_out_metrics. `data_dir`:
     where the run's data are now, when they moved (see `vaelab.training.experiment.run_data`)."""
     run_dir = Path(run_dir)

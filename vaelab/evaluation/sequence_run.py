@@ -1,7 +1,7 @@
 """Evaluate a finished sequence-model run: evidence, probe, prediction, constants, pictures.
 
 Each evaluation is kept in RUN/evaluations/ and merged into metrics.json; pictures are drawn
-once per model (see `vaelab.evaluation.store`).
+once per model (see `vaelab.runs.evaluations`).
 """
 
 from __future__ import annotations
@@ -26,17 +26,16 @@ from vaelab.evaluation.sequence_metrics import (
     to_unit,
 )
 from vaelab.evaluation.sequence_plots import save_animation, save_strips
-from vaelab.evaluation.store import (
-    METRICS_JSON,  # noqa: F401  (readers import it from here)
+from vaelab.models.ssm import StateSpaceModel
+from vaelab.models.ssm_rollout import predict, reconstruct
+from vaelab.objectives.result import Estimate
+from vaelab.runs.evaluations import (
     SEQUENCE,
     RunEvaluations,
     finish,
     weights_fingerprint,
 )
-from vaelab.models.ssm import StateSpaceModel
-from vaelab.models.ssm_rollout import predict, reconstruct
-from vaelab.objectives.result import Estimate
-from vaelab.training.loop import print_now
+from vaelab.runs.log import print_now
 from vaelab.training.sequence_loop import SequenceExperiment, load_sequence_run
 
 PREDICTIONS_PNG, PREDICTIONS_GIF = "predictions.png", "predictions.gif"
@@ -160,7 +159,7 @@ def evaluate_sequence_run(
     data_dir: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate a run folder: keep the numbers as RUN/evaluations/<id>.json, merge them into
-    metrics.json, draw the pictures the run lacks for this model (see `vaelab.evaluation.store`).
+    metrics.json, draw the pictures the run lacks for this model (see `vaelab.runs.evaluations`).
     Returns the numbers with "evaluation", "files", "kept" and "moved". `data_dir`: the folder of
     the simulated data instead of the run's own."""
     run_dir = Path(run_dir)

@@ -38,9 +38,9 @@ from vaelab.kinds.vae import (
     with_image_defaults,
 )
 from vaelab.kinds.vae import overrides as vae_overrides
+from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS
-from vaelab.training.run_files import CONFIG
 from vaelab.training.semisupervised_config import (
     M1_FEATURES,
     SECTION,
@@ -137,7 +137,7 @@ def _semi_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def semisupervised_config(args: argparse.Namespace,
                           overrides: dict[str, dict[str, Any]]) -> SemiSupervisedExperiment:
     """Paper defaults for the kind, then --config FILE, then flags."""
-    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.runs.checkpoint import CheckpointError
 
     config = default_experiment(args.model)
     if args.config is not None:
@@ -170,8 +170,8 @@ def semisupervised_config(args: argparse.Namespace,
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model m2|m1m2 ...` and `vaelab train --resume RUN` of such a run."""
     from vaelab.evaluation.classification import evaluate_semisupervised_run
-    from vaelab.training.checkpoint import refuse_fewer_epochs
-    from vaelab.training.distributed import main_process_after_training
+    from vaelab.runs.checkpoint import refuse_fewer_epochs
+    from vaelab.runs.distributed import main_process_after_training
     from vaelab.training.semisupervised_fit import fit_semisupervised
 
     overrides = vae_overrides(args)
@@ -237,7 +237,7 @@ def summary_line(metrics: dict) -> str:
 def evaluate(args: argparse.Namespace) -> int:
     """`vaelab evaluate RUN` for a semi-supervised run."""
     from vaelab.evaluation.classification import evaluate_semisupervised_run
-    from vaelab.evaluation.store import output_lines
+    from vaelab.runs.evaluations import output_lines
 
     with_image_defaults(args)
     if args.samples < 1 or args.examples < 0:

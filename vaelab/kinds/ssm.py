@@ -31,9 +31,9 @@ from vaelab.kinds.vae import (
     refuse_changes_on_resume,
     train_until_budget,
 )
+from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError
 from vaelab.training.config_files import read_config_file
-from vaelab.training.run_files import CONFIG
 from vaelab.training.sequence_config import INIT_CONSTANTS, SequenceExperiment, is_sequence_run
 
 #: --input: which torque drives the state in the hypothesis
@@ -144,8 +144,8 @@ def sequence_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model ssm ...`: train, evaluate, print the headline numbers."""
     from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
-    from vaelab.training.checkpoint import CheckpointError, refuse_fewer_epochs
-    from vaelab.training.distributed import main_process_after_training
+    from vaelab.runs.checkpoint import CheckpointError, refuse_fewer_epochs
+    from vaelab.runs.distributed import main_process_after_training
     from vaelab.training.sequence_loop import fit_sequences
 
     overrides = sequence_overrides(args)
@@ -219,7 +219,7 @@ def evaluate(args: argparse.Namespace) -> int:
     """`vaelab evaluate RUN` of a sequence run: the sequential ELBO, IWAE_k and the particle
     filter's evidence per frame, the probe of the physical state and the prediction scores."""
     from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
-    from vaelab.evaluation.store import output_lines
+    from vaelab.runs.evaluations import output_lines
 
     if args.compare_estimators or args.ais_examples:
         raise ConfigError("--compare-estimators and --ais-examples are for frame models; a sequence "

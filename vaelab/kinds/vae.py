@@ -20,9 +20,9 @@ from typing import Any
 
 from vaelab.choices import DEFAULT_KS, EVALUATION_SEED, PENDULUM
 from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
+from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS, read_config_file, until_budget
-from vaelab.training.run_files import CONFIG
 
 # flag destination -> (config section, field)
 TRAIN_FLAGS: dict[str, tuple[str, str]] = {
@@ -155,8 +155,8 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
     `more_time` says how to train further once the time budget is used up."""
     from vaelab.cli.report_commands import tensorboard_callback
     from vaelab.evaluation.run import evaluate_run
-    from vaelab.training.distributed import current as current_distributed
-    from vaelab.training.distributed import teardown as teardown_distributed
+    from vaelab.runs.distributed import current as current_distributed
+    from vaelab.runs.distributed import teardown as teardown_distributed
     from vaelab.training.loop import fit
 
     logger = tensorboard_callback(config, run_dir) if tensorboard else None
@@ -187,7 +187,7 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
 
 def epochs_done(run_dir: Path) -> int:
     """Epochs a run folder has recorded (its metrics.jsonl lines)."""
-    from vaelab.training.engine import read_metrics
+    from vaelab.runs.metrics_log import read_metrics
 
     return len(read_metrics(run_dir))
 
@@ -209,7 +209,7 @@ def refuse_changes_on_resume(args: argparse.Namespace, flags: dict[str, dict[str
 def already_evaluated(run_dir: Path, epochs_before: int) -> bool:
     """Whether a resumed run trained nothing new and already holds an evaluation: then there is
     nothing to evaluate again (say so instead)."""
-    from vaelab.evaluation.store import metrics_describe_the_weights
+    from vaelab.runs.evaluations import metrics_describe_the_weights
 
     if epochs_before < 0 or epochs_done(run_dir) != epochs_before:
         return False
@@ -237,8 +237,8 @@ def relaunch_with_torchrun(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     """`vaelab train [--model vae]` and `vaelab train --resume RUN` of a VAE-family run."""
-    from vaelab.training.checkpoint import CheckpointError, refuse_fewer_epochs
-    from vaelab.training.distributed import launched_by_torchrun
+    from vaelab.runs.checkpoint import CheckpointError, refuse_fewer_epochs
+    from vaelab.runs.distributed import launched_by_torchrun
 
     if args.nproc is not None and not launched_by_torchrun():
         return relaunch_with_torchrun(args)
@@ -317,7 +317,7 @@ def evaluate(args: argparse.Namespace) -> int:
     """`vaelab evaluate RUN`: ELBO and IS log p(x) on the test split, optionally the estimator
     comparison and AIS."""
     from vaelab.evaluation.run import evaluate_run
-    from vaelab.evaluation.store import output_lines
+    from vaelab.runs.evaluations import output_lines
 
     with_image_defaults(args)
     if args.samples < 1 or args.compare_examples < 1 or min(args.ks) < 1 or args.examples < 0:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from vaelab import __version__
+from vaelab.atomic_files import atomic_write_text
 from vaelab.data.pendulum import SequenceSet
 from vaelab.data.pendulum_config import PendulumConfig
 from vaelab.evaluation.interventions import STANDARD_INTERVENTIONS, InterventionResult, intervene, load_torque
@@ -33,9 +34,8 @@ from vaelab.reports.figures import figure_png, grid_png, new_figure, report_styl
 from vaelab.reports.numbers import DASH
 from vaelab.reports.page import Part, render_page
 from vaelab.reports.report import report_target
-from vaelab.training.checkpoint import atomic_write_text
+from vaelab.runs.metrics_log import read_metrics
 from vaelab.training.config_files import until_budget
-from vaelab.training.engine import read_metrics
 from vaelab.training.sequence_loop import SequenceExperiment, load_sequence_run
 
 #: frames filtered before a torque is imposed, and the steps it is imposed for

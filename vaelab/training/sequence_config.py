@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from vaelab.atomic_files import atomic_write_text
 from vaelab.choices import PENDULUM, PRECISIONS
 from vaelab.data.pendulum_config import PendulumConfig
 from vaelab.models.ssm_config import SSMConfig
+from vaelab.runs.files import CONFIG
 from vaelab.training.config_files import MAX_EPOCHS, ConfigError, build_sections, read_config_file
-from vaelab.training.run_files import CONFIG, atomic_write_text
 
 KIND: Final = "ssm"
 #: which torque the model is told drove each sequence: its own, or another sequence's (a placebo)

@@ -20,12 +20,14 @@ from vaelab.data.pendulum import SequenceSet, load_pendulum, placebo
 from vaelab.models.ssm import SequenceBatch, StateSpaceModel, build_ssm
 from vaelab.objectives.result import ObjectiveValue
 from vaelab.objectives.sequential import sequential_elbo, sequential_iwae_bound
+from vaelab.runs.checkpoint import CheckpointError, LoopState, load_run_weights
+from vaelab.runs.distributed import resolve_device
+from vaelab.runs.distributed import setup as setup_distributed
+from vaelab.runs.files import CONFIG
+from vaelab.runs.log import print_now
 from vaelab.training.batches import SequenceBatches, sequence_batch
-from vaelab.training.checkpoint import CONFIG, CheckpointError, LoopState, load_run_weights
 from vaelab.training.constants_init import least_squares_constants
-from vaelab.training.distributed import setup as setup_distributed
-from vaelab.training.engine import LoopSettings, TrainingTask, make_optimizer, print_now, run_training
-from vaelab.training.experiment import resolve_device
+from vaelab.training.engine import LoopSettings, TrainingTask, make_optimizer, run_training
 from vaelab.training.sequence_config import KIND as KIND
 from vaelab.training.sequence_config import SequenceDataConfig as SequenceDataConfig
 from vaelab.training.sequence_config import SequenceExperiment as SequenceExperiment
