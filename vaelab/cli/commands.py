@@ -20,10 +20,11 @@ from vaelab.choices import (
     OBJECTIVES,
     PRIORS,
 )
-from vaelab.cli.common import HelpFormatter, add_data_dir, default_run_dir
+from vaelab.cli.common import HelpFormatter, add_data_dir
 from vaelab.data.errors import DataError
 from vaelab.runs.files import CHECKPOINT
 from vaelab.training.config import ConfigError, ExperimentConfig
+from vaelab.training.run_folder import default_run_dir
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

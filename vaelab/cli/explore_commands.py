@@ -52,10 +52,10 @@ def make_app(run: Path, device: str = "cpu", data_dir: str | None = None) -> Any
     if kind.name == "ssm":
         from vaelab.explore.sequence_session import SequenceSession
 
-        return create_app(SequenceSession(run, device=device, data_dir=data_dir))
+        return create_app(SequenceSession(run, kind.module().load, device=device, data_dir=data_dir))
     from vaelab.explore.session import ImageSession
 
-    return create_app(ImageSession(run, device=device, data_dir=data_dir))
+    return create_app(ImageSession(run, kind.module().load, kind.name, device=device, data_dir=data_dir))
 
 
 def check_free(host: str, port: int) -> None:

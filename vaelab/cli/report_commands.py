@@ -9,9 +9,7 @@ from typing import Any
 
 from vaelab import kinds
 from vaelab.cli.common import RawDescriptionHelpFormatter, add_data_dir
-from vaelab.training.config import ConfigError, ExperimentConfig
-
-TENSORBOARD_DIR = "tensorboard"
+from vaelab.training.config import ConfigError
 
 
 def add_report(sub: Any) -> None:
@@ -88,8 +86,9 @@ def _sequence_report(args: argparse.Namespace, first: Path) -> int:
     """`vaelab report` of sequence runs: their hypotheses, constants and causal checks (`first`: a
     sequence run whose dt reads the torque specs)."""
     from vaelab.evaluation.interventions import STANDARD_INTERVENTIONS, load_torque
+    from vaelab.kinds.ssm_experiment import SequenceExperiment
+    from vaelab.kinds.ssm_training import load_sequence_run
     from vaelab.reports.sequence_report import HORIZON, write_sequence_report
-    from vaelab.training.sequence_config import SequenceExperiment
 
     if args.sequences < 0:
         raise ConfigError(f"--sequences must be >= 0 (0 = all), got {args.sequences}")
@@ -102,7 +101,7 @@ def _sequence_report(args: argparse.Namespace, first: Path) -> int:
             load_torque(spec, HORIZON, dt)
         except ValueError as error:
             raise ConfigError(f"--torque: {error}") from error
-    path = write_sequence_report(args.runs, out=args.out, device=args.device,
+    path = write_sequence_report(args.runs, load_sequence_run, out=args.out, device=args.device,
                                  sequences=args.sequences or None, k=args.k, torques=torques, seed=args.seed,
                                  progress=False if args.no_progress else None, data_dir=args.data_dir)
     print(f"wrote {path}")
@@ -168,16 +167,3 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     save_image_grid(pairs.flatten(0, 1).cpu(), out, columns=args.columns)
     print(f"wrote {out}")
     return 0
-
-
-def tensorboard_callback(config: ExperimentConfig, run_dir: Path) -> Any:
-    """A TensorBoard logger for RUN/tensorboard; ConfigError at once when tensorboard is absent."""
-    from vaelab.reports.tensorboard import TensorBoardLogger, summary_writer_class
-    from vaelab.training.experiment import data_kind_of, load_splits
-
-    try:
-        summary_writer_class()
-    except ImportError as error:
-        raise ConfigError(f"--tensorboard: {error}") from error
-    splits = load_splits(config.data, data_kind_of(config), config.train.seed)
-    return TensorBoardLogger(Path(run_dir) / TENSORBOARD_DIR, splits, seed=config.train.seed)

@@ -97,8 +97,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
     from vaelab.evaluation.sequence_metrics import batch_of, mean_frame, prediction_scores, to_unit
     from vaelab.evaluation.sequence_plots import save_animation, save_strips
+    from vaelab.kinds.ssm_training import load_sequence_run
     from vaelab.models.ssm_rollout import predict
-    from vaelab.training.sequence_loop import load_sequence_run
 
     model, config, splits = load_sequence_run(args.run, device=args.device, data_dir=args.data_dir)
     test = splits["test"]
@@ -218,7 +218,7 @@ def add_compare(sub: Any) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     from vaelab.evaluation.sequence_metrics import evidence_table, format_evidence_table, sequence_evidence
-    from vaelab.training.sequence_loop import load_sequence_run
+    from vaelab.kinds.ssm_training import load_sequence_run
 
     if len(args.runs) < 2:
         raise ConfigError("compare needs at least two runs")

@@ -22,10 +22,9 @@ from vaelab.objectives.result import Estimate
 from vaelab.objectives.semisupervised import m2_view, unlabelled_bound
 from vaelab.runs.evaluations import SEMISUPERVISED, RunEvaluations, finish, weights_fingerprint
 from vaelab.runs.files import LABELLED_JSON
+from vaelab.runs.loader import RunLoader
 from vaelab.runs.log import print_now
 from vaelab.runs.metrics_log import read_metrics
-from vaelab.training.experiment import load_trained_model
-from vaelab.training.semisupervised import SemiSupervisedExperiment
 
 CLASS_SAMPLES_PNG = "class_samples.png"
 #: seed of the binarization of grey images a user classifies or reconstructs (with their pixels)
@@ -133,7 +132,7 @@ def write_class_pictures(model: LatentVariableModel, x_test: torch.Tensor,
     return paths
 
 
-def evaluate_semisupervised_run(run_dir: Path, k: int = 100, examples: int = 1000,
+def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, examples: int = 1000,
                                 device: str = "auto", seed: int = EVALUATION_SEED,
                                 log: Callable[[str], None] = print_now,
                                 progress: bool | None = None, data_dir: str | None = None) -> dict:
@@ -144,12 +143,11 @@ def evaluate_semisupervised_run(run_dir: Path, k: int = 100, examples: int = 100
     returns the results with "evaluation", "files", "kept" and "moved".
 
     For M1+M2 the bound and log p are of M1's features, not of the pixels. `data_dir`: where the
-    run's data are now, when they moved.
+    run's data are now, when they moved. `load`: the kind's loader (see `vaelab.runs.loader`).
     """
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
-    model, config, splits = load_trained_model(run_dir, device=device, data_dir=data_dir)
-    assert isinstance(config, SemiSupervisedExperiment)
+    model, config, splits = load(run_dir, device=device, data_dir=data_dir)
     dev = next(model.parameters()).device
     if splits.test.labels is None:
         raise ValueError(f"the test split of {config.data.dataset!r} has no labels to score")

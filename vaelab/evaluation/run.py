@@ -31,9 +31,9 @@ from vaelab.runs.evaluations import (
     finish,
     weights_fingerprint,
 )
+from vaelab.runs.loader import RunLoader
 from vaelab.runs.log import print_now, silent
 from vaelab.runs.metrics_log import read_metrics
-from vaelab.training.experiment import load_trained_model
 
 ESTIMATORS_JSON = "estimators.json"
 ESTIMATORS_TXT = "estimators.txt"
@@ -94,6 +94,7 @@ def picture_stamps(run_dir: Path, weights: str, pictures: Collection[str]) -> di
 
 def evaluate_run(
     run_dir: Path,
+    load: RunLoader,
     k: int = 1000,
     examples: int = 1000,
     compare: bool = False,
@@ -114,7 +115,9 @@ def evaluate_run(
     for this model. Returns this evaluation's results with "evaluation" (its id), "files"
     (written), "kept" and "moved" (see `vaelab.runs.evaluations`). `progress`: bars on stderr
     (None: only when stderr is a terminal). `bernoulli_shortcut`: see held_out_metrics. `data_dir`:
-    where the run's data are now, when they moved (see `vaelab.training.experiment.run_data`)."""
+    where the run's data are now, when they moved (see `vaelab.training.experiment.run_data`).
+    `load`: the loader of the run's kind (its `load`, or `vaelab.load` for any run; see
+    `vaelab.runs.loader`)."""
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
     context = distributed.current()
@@ -123,7 +126,7 @@ def evaluate_run(
         device = str(context.device)
         if not context.is_main:
             log = silent
-    model, config, splits = load_trained_model(run_dir, device=device, data_dir=data_dir)
+    model, config, splits = load(run_dir, device=device, data_dir=data_dir)
     dev = next(model.parameters()).device
     x_test = held_out_tensor(model, splits, examples, dev)
     log(f"evaluating on {x_test.shape[0]} test images of {config.data.dataset} with k = {k} ...")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -35,8 +35,11 @@ from vaelab.runs.evaluations import (
     finish,
     weights_fingerprint,
 )
+from vaelab.runs.loader import RunLoader
 from vaelab.runs.log import print_now
-from vaelab.training.sequence_loop import SequenceExperiment, load_sequence_run
+
+if TYPE_CHECKING:  # the sequence kind's config, for annotations only (kinds sit above this layer)
+    from vaelab.kinds.ssm_experiment import SequenceExperiment
 
 PREDICTIONS_PNG, PREDICTIONS_GIF = "predictions.png", "predictions.gif"
 RECONSTRUCTIONS_PNG = "reconstructions.png"
@@ -149,6 +152,7 @@ def summary_lines(metrics: dict[str, Any]) -> list[str]:
 
 def evaluate_sequence_run(
     run_dir: Path | str,
+    load: RunLoader,
     k: int = 100,
     sequences: int = 100,
     context: int = 10,
@@ -161,9 +165,10 @@ def evaluate_sequence_run(
     """Evaluate a run folder: keep the numbers as RUN/evaluations/<id>.json, merge them into
     metrics.json, draw the pictures the run lacks for this model (see `vaelab.runs.evaluations`).
     Returns the numbers with "evaluation", "files", "kept" and "moved". `data_dir`: the folder of
-    the simulated data instead of the run's own."""
+    the simulated data instead of the run's own. `load`: the kind's loader (see
+    `vaelab.runs.loader`)."""
     run_dir = Path(run_dir)
-    model, config, splits = load_sequence_run(run_dir, device=device, data_dir=data_dir)
+    model, config, splits = load(run_dir, device=device, data_dir=data_dir)
     metrics = evaluate_sequence_model(model, config, splits, k, sequences, context, seed=seed, log=log,
                                       progress=progress)
     test = metrics["test"]

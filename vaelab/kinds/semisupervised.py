@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.choices import EVALUATION_SEED
-from vaelab.cli.common import default_run_dir
 from vaelab.kinds.vae import (
     TRAIN_FLAGS,
     already_evaluated,
@@ -41,6 +40,7 @@ from vaelab.kinds.vae import overrides as vae_overrides
 from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS
+from vaelab.training.run_folder import default_run_dir
 from vaelab.training.semisupervised_config import (
     M1_FEATURES,
     SECTION,
@@ -216,7 +216,7 @@ def train(args: argparse.Namespace) -> int:
     if not main_process_after_training():
         return 0
     if not args.no_eval and not already_evaluated(run_dir, epochs_before):
-        metrics = evaluate_semisupervised_run(run_dir, k=config.train.eval_samples,
+        metrics = evaluate_semisupervised_run(run_dir, load, k=config.train.eval_samples,
                                               examples=config.train.eval_examples,
                                               device=config.train.device, seed=EVALUATION_SEED,
                                               progress=False if args.no_progress else None)
@@ -253,7 +253,7 @@ def evaluate(args: argparse.Namespace) -> int:
                 summary_line(metrics), *output_lines(metrics)]
 
     print_evaluation(args, lambda: evaluate_semisupervised_run(
-        args.run, k=args.samples, examples=args.examples, device=args.device, seed=args.seed,
+        args.run, load, k=args.samples, examples=args.examples, device=args.device, seed=args.seed,
         progress=False if args.no_progress else None, data_dir=args.data_dir), lines)
     return 0
 

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.choices import DEFAULT_KS, EVALUATION_SEED, PENDULUM
-from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
+from vaelab.kinds.common import print_run_folder, save_npy
 from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS, read_config_file, until_budget
+from vaelab.training.run_folder import default_run_dir
 
 # flag destination -> (config section, field)
 TRAIN_FLAGS: dict[str, tuple[str, str]] = {
@@ -153,8 +154,8 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
                      more_time: str | None = None) -> dict | None:
     """Train (or resume), evaluate on the test split, print the headline numbers and the folder.
     `more_time` says how to train further once the time budget is used up."""
-    from vaelab.cli.report_commands import tensorboard_callback
     from vaelab.evaluation.run import evaluate_run
+    from vaelab.kinds.common import tensorboard_callback
     from vaelab.runs.distributed import current as current_distributed
     from vaelab.runs.distributed import teardown as teardown_distributed
     from vaelab.training.loop import fit
@@ -171,7 +172,7 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
     metrics = None
     evaluate = evaluate and not already_evaluated(run_dir, epochs_before)
     if evaluate:
-        metrics = evaluate_run(run_dir, k=config.train.eval_samples,
+        metrics = evaluate_run(run_dir, load, k=config.train.eval_samples,
                                examples=config.train.eval_examples, compare=compare,
                                ks=ks, compare_examples=compare_examples,
                                device=config.train.device,
@@ -325,7 +326,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
         raise ConfigError("--ais-examples must be >= 0, --ais-chains and --ais-steps >= 1")
     print_evaluation(args, lambda: evaluate_run(
-        args.run, k=args.samples, examples=args.examples, compare=args.compare_estimators,
+        args.run, load, k=args.samples, examples=args.examples, compare=args.compare_estimators,
         ks=tuple(args.ks), compare_examples=args.compare_examples, ais_examples=args.ais_examples,
         ais_chains=args.ais_chains, ais_steps=args.ais_steps, device=args.device, seed=args.seed,
         progress=False if args.no_progress else None, data_dir=args.data_dir),

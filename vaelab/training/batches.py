@@ -17,8 +17,8 @@ from torch.utils.data import DataLoader, Dataset
 from vaelab.data.imageset import ImageSet
 from vaelab.data.pendulum import SequenceSet
 from vaelab.data.representation import stack_examples, to_model_space
+from vaelab.data.sequences import SequenceBatch, frames_to_model_space
 from vaelab.data.streamed import StreamedImages
-from vaelab.models.ssm import SequenceBatch, frames_to_model_space
 from vaelab.runs.distributed import Distributed
 from vaelab.training.engine import epoch_seed
 

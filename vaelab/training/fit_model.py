@@ -81,12 +81,6 @@ class Run:
         return self.state.best_epoch
 
 
-def _is_sequence_model(model: torch.nn.Module) -> bool:
-    from vaelab.models.ssm import StateSpaceModel
-
-    return isinstance(model, StateSpaceModel)
-
-
 def _named_objective(name: str, samples: int, sequence: bool) -> Objective:
     """A named bound: elbo / iwae (and their -stl / -dreg estimators) for frame models, elbo /
     iwae over whole windows for state-space models."""
@@ -307,7 +301,7 @@ def fit(
     context = setup_distributed(device)
     torch.manual_seed(seed)
     model = model.to(context.device)
-    sequence = _is_sequence_model(model)
+    sequence = isinstance(train, SequenceSet)  # sequences train a state-space model
     step_objective = (_named_objective(objective, samples, sequence) if isinstance(objective, str)
                       else _user_objective(objective))
     if optimizer is None:

@@ -65,7 +65,7 @@ class SequenceTrainConfig:
     `init_transition` its transition's too (to go on with one hypothesis under new settings, e.g.
     a tighter noise ceiling), otherwise the transition starts fresh. `init_constants`: where a fresh
     physics rule's constants start, at its "fixed" guesses or at the "least-squares" fit on its
-    guide's first state estimates (vaelab.training.constants_init; new runs default to it, runs
+    guide's first state estimates (vaelab.kinds.ssm_constants; new runs default to it, runs
     saved without the field keep "fixed"). `compile` and `precision`
     are the speed switches of vaelab.training.fast_path (the training step only; validation and
     every reported bound stay eager float32).

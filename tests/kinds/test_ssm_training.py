@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
-from vaelab.training.sequence_loop import (
-    SequenceExperiment,
+from vaelab.kinds.ssm_experiment import SequenceExperiment
+from vaelab.kinds.ssm_training import (
     build_sequence_model,
     fit_sequences,
     guide_of_warm_start,
@@ -119,7 +119,7 @@ def test_a_bad_warm_start_writes_no_run_folder(tmp_path: Path) -> None:
 def test_a_fresh_physics_rule_starts_at_the_least_squares_fit_of_its_guides_states(tmp_path: Path) -> None:
     """The guide's first state estimates (a keypoint angle, finite-difference velocities) already
     carry the constants; a fresh run starts there instead of at g/L 5, b 0.5, gain 0."""
-    from vaelab.training.constants_init import least_squares_constants
+    from vaelab.kinds.ssm_constants import least_squares_constants
 
     config = SequenceExperiment().with_overrides({
         "model": SMALL, "data": {"data_dir": str(tmp_path / "data"), "pendulum": {
