@@ -116,8 +116,7 @@ def evaluate_run(
     (written), "kept" and "moved" (see `vaelab.runs.evaluations`). `progress`: bars on stderr
     (None: only when stderr is a terminal). `bernoulli_shortcut`: see held_out_metrics. `data_dir`:
     where the run's data are now, when they moved (see `vaelab.training.experiment.run_data`).
-    `load`: the loader of the run's kind (its `load`, or `vaelab.load` for any run; see
-    `vaelab.runs.loader`)."""
+    `load`: the loader of the run's kind (its `load`; see `vaelab.runs.loader`)."""
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
     context = distributed.current()
