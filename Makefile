@@ -15,8 +15,9 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed  ## install, then train + evaluate a VAE on the embedded MNIST subset
 	$(VENV)/bin/vaelab demo
 
-test: $(VENV)/.installed  ## install with test extras, then lint and run the test suite
+test: $(VENV)/.installed  ## install with test extras, then lint, check the layers and run the test suite
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q --durations=10
 
 bench: $(VENV)/.installed  ## training throughput: vaelab vs hand-written PyTorch

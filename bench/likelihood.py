@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from vaelab.runs.log import print_now
+from vaelab.runs.metrics_log import read_metrics
 
 from vaelab.training import ExperimentConfig, fit
 from vaelab.training.config import LR_SCHEDULES
-from vaelab.training.loop import print_now, read_metrics
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,12 @@ def evaluate_row(row: Row, config: ExperimentConfig, run_dir: Path, loop, wall_s
     """k-sample importance sampling on the test digits; the row's numbers and learning curve."""
     # imported here, after training, so a long run picks up the evaluation code as it is then
     from vaelab.evaluation.run import evaluate_run
+    from vaelab.training.experiment import load_trained_model
 
     seed, train = config.train.seed, config.train
     print_now(f"{row.name} seed {seed}: evaluating (k={args.eval_k}, "
               f"{args.eval_examples or 'all'} test images)")
-    metrics = evaluate_run(run_dir, k=args.eval_k, examples=args.eval_examples,
+    metrics = evaluate_run(run_dir, load_trained_model, k=args.eval_k, examples=args.eval_examples,
                            device=args.device, seed=seed, log=print_now, bernoulli_shortcut=True)
     test = metrics["test"]
     curve = [{key: record.get(key) for key in ("epoch", "seconds", "train_bound", "learning_rate")}

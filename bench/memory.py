@@ -89,9 +89,9 @@ def paired_throughput(data: Path, rounds: int, steps: int, workers: int) -> tupl
 
     from vaelab.models import ModelConfig
     from vaelab.objectives import make_objective
+    from vaelab.runs.distributed import Distributed
     from vaelab.training.batches import image_batches, streamed_batches
     from vaelab.training.config import DataConfig, ExperimentConfig
-    from vaelab.training.distributed import Distributed
     from vaelab.training.experiment import build_model, load_splits
     from vaelab.training.loop import make_optimizer, train_step
 

@@ -70,13 +70,9 @@ from vaelab.evaluation.sequence_metrics import (
     sequence_evidence,
 )
 from vaelab.evaluation.sequence_oracles import prediction_oracles
+from vaelab.kinds.ssm_experiment import SequenceExperiment
+from vaelab.kinds.ssm_training import build_sequence_model, fit_sequences, load_sequence_run
 from vaelab.models.ssm_config import SSMConfig
-from vaelab.training.sequence_loop import (
-    SequenceExperiment,
-    build_sequence_model,
-    fit_sequences,
-    load_sequence_run,
-)
 
 HYPOTHESES: dict[str, dict[str, Any]] = {
     "pendulum": {"transition": "pendulum"},

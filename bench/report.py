@@ -27,6 +27,7 @@ import torch
 from vaelab.evaluation.run import evaluate_run
 from vaelab.reports import write_report
 from vaelab.training import ExperimentConfig, fit
+from vaelab.training.experiment import load_trained_model
 
 
 def train_run(run_dir: Path, epochs: int) -> None:
@@ -36,8 +37,8 @@ def train_run(run_dir: Path, epochs: int) -> None:
         "train": {"epochs": epochs, "eval_samples": 100, "eval_examples": 0},
     })
     fit(config, run_dir, progress=False, log=lambda message: None)
-    evaluate_run(run_dir, k=100, examples=0, compare=True, ks=(1, 10, 100), compare_examples=50,
-                 log=lambda message: None)
+    evaluate_run(run_dir, load_trained_model, k=100, examples=0, compare=True, ks=(1, 10, 100),
+                 compare_examples=50, log=lambda message: None)
 
 
 def main() -> None:

@@ -20,9 +20,10 @@ import time
 from pathlib import Path
 
 import torch
+from vaelab.runs.metrics_log import read_metrics
 
 from vaelab.evaluation.classification import evaluate_semisupervised_run
-from vaelab.training.loop import read_metrics
+from vaelab.training.experiment import load_trained_model
 from vaelab.training.semisupervised import default_experiment
 from vaelab.training.semisupervised_fit import fit_semisupervised
 
@@ -59,7 +60,7 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
     torch.manual_seed(seed)
     fit_semisupervised(config, run_dir, progress=False, log=lambda message: None)
     trained = time.perf_counter() - started
-    metrics = evaluate_semisupervised_run(run_dir, k=0, examples=1000, device=args.device,
+    metrics = evaluate_semisupervised_run(run_dir, load_trained_model, k=0, examples=1000, device=args.device,
                                           seed=seed, log=lambda message: None)
     records = read_metrics(run_dir)
     result = {"model": kind, "seed": seed, "error": metrics["classification"]["error"]["mean"],

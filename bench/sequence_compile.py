@@ -16,16 +16,16 @@ import time
 
 import torch
 
-from vaelab.training.batches import sequence_batch
-from vaelab.training.fast_path import compiled
-from vaelab.training.loop import train_step
-from vaelab.training.sequence_loop import (
-    SequenceExperiment,
+from vaelab.kinds.ssm_experiment import SequenceExperiment
+from vaelab.kinds.ssm_training import (
     build_sequence_model,
     load_sequence_splits,
     make_sequence_objective,
     make_sequence_optimizer,
 )
+from vaelab.training.batches import sequence_batch
+from vaelab.training.fast_path import compiled
+from vaelab.training.loop import train_step
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
+from vaelab.kinds.common import print_run_folder, save_npy
 from vaelab.training import run_folder
 from vaelab.training.config_files import ConfigError
+from vaelab.training.run_folder import default_run_dir
 
 
 def test_default_run_dir_is_fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

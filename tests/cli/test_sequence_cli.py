@@ -12,6 +12,7 @@ import pytest
 from vaelab.cli.main import main
 from vaelab.data.pendulum import read_splits
 from vaelab.evaluation.sequence_run import evaluate_sequence_run
+from vaelab.kinds.ssm_training import load_sequence_run
 
 TINY_DATA = {"train_sequences": 24, "train_length": 12, "valid_sequences": 4, "valid_length": 12,
              "test_sequences": 6, "test_length": 20, "image_size": 16}
@@ -87,7 +88,8 @@ def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.
     # a weaker second evaluation is kept beside the first; the pictures of this model stay
     drawn = (run / "predictions.png").stat().st_mtime_ns
     capsys.readouterr()
-    second = evaluate_sequence_run(run, k=1, sequences=2, progress=True, log=lambda line: None)
+    second = evaluate_sequence_run(run, load_sequence_run, k=1, sequences=2, progress=True,
+                                   log=lambda line: None)
     err = capsys.readouterr().err
     assert "evidence: ELBO, IWAE_1, SMC_1" in err and "120/120" in err  # 2 sequences × 20 frames × (2k + 1)
     assert (run / "predictions.png").stat().st_mtime_ns == drawn
@@ -195,7 +197,6 @@ def test_init_from_warm_starts_another_rule(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_input_hypotheses_none_and_placebo(tmp_path: Path) -> None:
-    from vaelab.training.sequence_loop import load_sequence_run
 
     none = _train(tmp_path, "none", "--input", "none", "--no-eval")
     saved = json.loads((none / "config.json").read_text())

@@ -8,7 +8,7 @@ import torch
 
 from vaelab.evaluation.metrics import held_out_metrics
 from vaelab.models import ModelConfig, build_vae
-from vaelab.training.distributed import Distributed
+from vaelab.runs.distributed import Distributed
 
 
 @dataclass(frozen=True)

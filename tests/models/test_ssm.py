@@ -11,7 +11,8 @@ import torch
 
 from vaelab.data import PendulumConfig, simulate
 from vaelab.data.pendulum_render import render
-from vaelab.models.ssm import SequenceBatch, SSMConfig, build_ssm, frames_to_model_space
+from vaelab.data.sequences import SequenceBatch, frames_to_model_space
+from vaelab.models.ssm import SSMConfig, build_ssm
 from vaelab.models.ssm_guide import FusionCombiner, Summarizer
 from vaelab.models.ssm_rollout import (
     filtered_state,
@@ -177,9 +178,11 @@ def test_keypoint_starts_at_the_pendulum_and_circles_the_pivot_once() -> None:
 
 
 def test_tiny_training_lowers_the_loss_and_the_probe_finds_the_state(tmp_path: Path) -> None:
+    from vaelab.runs.metrics_log import read_metrics
+
     from vaelab.evaluation.sequence_metrics import probe
-    from vaelab.training.loop import read_metrics
-    from vaelab.training.sequence_loop import SequenceExperiment, fit_sequences, load_sequence_splits
+    from vaelab.kinds.ssm_experiment import SequenceExperiment
+    from vaelab.kinds.ssm_training import fit_sequences, load_sequence_splits
 
     config = SequenceExperiment().with_overrides({
         "model": dict(SMALL),
@@ -336,7 +339,7 @@ def test_a_filtering_guide_filters_in_one_pass_whatever_the_lag() -> None:
 @pytest.mark.parametrize(("transition", "guide"), [("pendulum", "smooth"), ("small-angle", "smooth"),
                                                    ("generic", "filter"), ("none", "frame")])
 def test_the_automatic_guide_smooths_for_physics_rules(transition: str, guide: str, tmp_path: Path) -> None:
-    from vaelab.training.sequence_config import SequenceExperiment
+    from vaelab.kinds.ssm_experiment import SequenceExperiment
 
     extra = {"combiner": "frame", "latent_dim": 2} if transition == "none" else {}
     extra = {"latent_dim": 4} if transition == "generic" else extra

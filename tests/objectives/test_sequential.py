@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from vaelab.data import PendulumConfig, simulate
+from vaelab.data.sequences import SequenceBatch, frames_to_model_space
 from vaelab.distributions.families import GaussianFamily
 from vaelab.distributions.prior import StandardNormalPrior
 from vaelab.models.conditional import ConditionalDistribution
-from vaelab.models.ssm import SequenceBatch, SSMConfig, build_ssm, frames_to_model_space
+from vaelab.models.ssm import SSMConfig, build_ssm
 from vaelab.models.vae import VAE
 from vaelab.objectives import elbo
 from vaelab.objectives.sequential import (

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.distributions import Independent, Normal
 
-from vaelab.models.ssm import SequenceBatch
+from vaelab.data.sequences import SequenceBatch
 from vaelab.objectives.smc import effective_sample_size, smc_log_marginal, systematic_resample
 
 # z_t = A z_{t−1} + N(0, Q²), x_t = C z_t + N(0, R²), z_1 ~ N(0, P0²)

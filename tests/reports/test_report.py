@@ -10,7 +10,7 @@ import pytest
 
 from vaelab.reports import REPORT_HTML, Table, Text, load_context, write_report
 from vaelab.reports.summary import final_metrics
-from vaelab.training.checkpoint import CheckpointError
+from vaelab.runs.checkpoint import CheckpointError
 
 from .conftest import EXAMPLES
 

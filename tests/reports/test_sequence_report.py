@@ -15,9 +15,9 @@ from PIL import Image
 
 from vaelab.cli.main import build_parser, main
 from vaelab.evaluation.interventions import STANDARD_INTERVENTIONS, intervene, load_torque
+from vaelab.kinds.ssm_training import load_sequence_run
 from vaelab.reports import write_sequence_report
 from vaelab.reports.sequence_report import CONTEXT, HORIZON, STRIP_EVERY
-from vaelab.training.sequence_loop import load_sequence_run
 
 TINY_DATA = {"train_sequences": 16, "train_length": 12, "valid_sequences": 2, "valid_length": 12,
              "test_sequences": 4, "test_length": 12, "image_size": 16}
@@ -66,7 +66,7 @@ def _rows(html: str) -> list[list[str]]:
 
 
 def test_one_run_gets_its_hypothesis_constants_and_interventions(driven: Path) -> None:
-    path = write_sequence_report([driven], sequences=SEQUENCES, progress=False)
+    path = write_sequence_report([driven], load_sequence_run, sequences=SEQUENCES, progress=False)
     assert path == driven / "report.html"
     page = path.read_text()
     assert re.findall(r'<section id="([^"]+)"', page) == ["run1-run", "run1-causal"]
@@ -105,7 +105,8 @@ def test_one_run_gets_its_hypothesis_constants_and_interventions(driven: Path) -
 
 def test_two_hypotheses_are_compared_by_evidence_and_interventions(driven: Path, undriven: Path,
                                                                    tmp_path: Path) -> None:
-    path = write_sequence_report([driven, undriven], out=tmp_path, sequences=SEQUENCES, k=2,
+    path = write_sequence_report([driven, undriven], load_sequence_run, out=tmp_path,
+                                 sequences=SEQUENCES, k=2,
                                  torques=("constant:5",), progress=False)
     assert path == tmp_path / "report.html"
     page = path.read_text()
@@ -141,7 +142,8 @@ def test_runs_on_different_data_are_refused(driven: Path, tmp_path: Path) -> Non
     (other / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=r"damped was trained on different data than .*driven "
                                          r"\(damping 0.1 vs 0.2\)"):
-        write_sequence_report([driven, other], out=tmp_path, sequences=SEQUENCES, k=2, progress=False)
+        write_sequence_report([driven, other], load_sequence_run, out=tmp_path, sequences=SEQUENCES, k=2,
+                              progress=False)
     assert not (tmp_path / "report.html").exists()
 
 

@@ -7,8 +7,8 @@ import torch
 from torch.utils.data import Dataset
 
 from vaelab.data.pendulum import SequenceSet
+from vaelab.runs.distributed import Distributed
 from vaelab.training.batches import LoaderBatches, SequenceBatches, TensorBatches
-from vaelab.training.distributed import Distributed
 
 N, BATCH = 7, 4  # fewer examples than one global batch of two ranks
 

@@ -84,10 +84,10 @@ def test_cosine_schedule_is_paced_by_epochs_or_time_whichever_is_further() -> No
 def test_schedules_stay_sensible_when_the_budget_alone_sets_the_length() -> None:
     """A run given a time budget and no epochs has MAX_EPOCHS: cosine decay is then paced by the
     budget alone, and burda's stages count epochs from the start as before."""
+    from vaelab.kinds.ssm_experiment import SequenceTrainConfig
+    from vaelab.kinds.ssm_training import learning_rate_at as sequence_rate
     from vaelab.training.config import learning_rate_at
     from vaelab.training.config_files import MAX_EPOCHS
-    from vaelab.training.sequence_config import SequenceTrainConfig
-    from vaelab.training.sequence_loop import learning_rate_at as sequence_rate
 
     def lr(epoch: int, seconds: float) -> float:
         return learning_rate_at("cosine", 1e-3, epoch, seconds, MAX_EPOCHS, 10.0, 0.01)

@@ -18,8 +18,8 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 from vaelab.objectives import ObjectiveValue
+from vaelab.runs.distributed import Distributed
 from vaelab.training import CHECKPOINT, ExperimentConfig, fit, read_metrics
-from vaelab.training.distributed import Distributed
 from vaelab.training.engine import LoopSettings, TrainingTask, _prepare_folder
 
 

@@ -11,8 +11,9 @@ import torch
 from safetensors.torch import load_file
 
 from vaelab.objectives import ObjectiveValue
-from vaelab.training.checkpoint import BEST_WEIGHTS, load_checkpoint
-from vaelab.training.distributed import Distributed
+from vaelab.runs.checkpoint import load_checkpoint
+from vaelab.runs.distributed import Distributed
+from vaelab.runs.files import BEST_WEIGHTS
 from vaelab.training.engine import LoopSettings, NonFiniteLossError, TrainingTask, run_training
 
 #: per epoch: (validation bound, validation error); the bound rises throughout, the error is

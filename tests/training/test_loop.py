@@ -179,7 +179,7 @@ def test_resuming_removes_what_a_killed_checkpoint_write_left(tmp_path: Path) ->
 
 def test_resuming_drops_redone_and_torn_metric_lines(tmp_path: Path) -> None:
     # a process killed while appending leaves half a line; the resume must not choke on it
-    from vaelab.training.engine import truncate_metrics
+    from vaelab.runs.metrics_log import truncate_metrics
 
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"epoch": 1}\n\n{"epoch": 2}\n{"epoch": 3}\n{"epoch": 4, "tra')
@@ -188,7 +188,7 @@ def test_resuming_drops_redone_and_torn_metric_lines(tmp_path: Path) -> None:
 
 
 def test_reading_metrics_skips_a_torn_line(tmp_path: Path) -> None:
-    from vaelab.training.engine import read_metrics
+    from vaelab.runs.metrics_log import read_metrics
 
     (tmp_path / "metrics.jsonl").write_text('{"epoch": 1}\n\n{"epoch": 2, "tra')
     assert read_metrics(tmp_path) == [{"epoch": 1}]

@@ -8,18 +8,19 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from vaelab.runs.metrics_log import read_metrics
 
 from vaelab.data import ImageSet
 from vaelab.data.labelled import UNLABELLED
 from vaelab.data.representation import to_model_space
+from vaelab.data.splits import SPLIT_SEED
 from vaelab.evaluation.classification import class_probabilities
 from vaelab.evaluation.run import held_out_tensor
-from vaelab.training.checkpoint import load_checkpoint
+from vaelab.runs.checkpoint import load_checkpoint
+from vaelab.runs.files import LABELLED_JSON
 from vaelab.training.config import ConfigError
-from vaelab.training.experiment import SPLIT_SEED, load_trained_model
-from vaelab.training.loop import read_metrics
+from vaelab.training.experiment import load_trained_model
 from vaelab.training.semisupervised import (
-    LABELLED_JSON,
     SemiSupervisedExperiment,
     default_experiment,
     held_out_error,

@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 from vaelab.data import DataError, open_dataset
+from vaelab.runs.distributed import Distributed
 from vaelab.training import ExperimentConfig
 from vaelab.training.batches import image_batches, streamed_batches
 from vaelab.training.config import ConfigError
-from vaelab.training.distributed import Distributed
 from vaelab.training.experiment import load_splits
 from vaelab.training.loop import fit
 

@@ -20,16 +20,17 @@ from vaelab.choices import (
     OBJECTIVES,
     PRIORS,
 )
-from vaelab.cli.common import HelpFormatter, add_data_dir, default_run_dir
+from vaelab.cli.common import HelpFormatter, add_data_dir
 from vaelab.data.errors import DataError
+from vaelab.runs.files import CHECKPOINT
 from vaelab.training.config import ConfigError, ExperimentConfig
-from vaelab.training.run_files import CHECKPOINT
+from vaelab.training.run_folder import default_run_dir
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """What a command raises for a mistake the user can fix (one line, exit status 2). Imported
     only once a command has failed, so that starting the CLI does not load torch."""
-    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.runs.checkpoint import CheckpointError
     from vaelab.training.engine import NonFiniteLossError
 
     return (ConfigError, DataError, CheckpointError, NonFiniteLossError, FileExistsError, ValueError)

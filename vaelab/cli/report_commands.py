@@ -9,9 +9,6 @@ from typing import Any
 
 from vaelab import kinds
 from vaelab.cli.common import RawDescriptionHelpFormatter, add_data_dir
-from vaelab.training.config import ConfigError, ExperimentConfig
-
-TENSORBOARD_DIR = "tensorboard"
 
 
 def add_report(sub: Any) -> None:
@@ -98,16 +95,3 @@ def add_reconstruct(sub: Any) -> None:
 
 def run_reconstruct(args: argparse.Namespace) -> int:
     return int(kinds.command_of(kinds.kind_of_run(args.run), "reconstruct")(args) or 0)
-
-
-def tensorboard_callback(config: ExperimentConfig, run_dir: Path) -> Any:
-    """A TensorBoard logger for RUN/tensorboard; ConfigError at once when tensorboard is absent."""
-    from vaelab.reports.tensorboard import TensorBoardLogger, summary_writer_class
-    from vaelab.training.experiment import data_kind_of, load_splits
-
-    try:
-        summary_writer_class()
-    except ImportError as error:
-        raise ConfigError(f"--tensorboard: {error}") from error
-    splits = load_splits(config.data, data_kind_of(config), config.train.seed)
-    return TensorBoardLogger(Path(run_dir) / TENSORBOARD_DIR, splits, seed=config.train.seed)

@@ -8,6 +8,8 @@ protocol) or static (sampled once with a fixed seed).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from vaelab.choices import BINARIZATIONS as BINARIZATIONS
@@ -107,3 +109,12 @@ def to_model_space(
     if data_kind == "byte":
         return images.float()
     return images.float() if binary else images.float() / 255.0
+
+
+def stack_examples(items: torch.Tensor | list[Any]) -> torch.Tensor:
+    """A batch as stored: the tensor a dataset's `__getitems__` read at once, or its items stacked
+    (the first element of tuple items: labels are dropped)."""
+    if isinstance(items, torch.Tensor):
+        return items
+    return torch.stack([torch.as_tensor(item[0] if isinstance(item, (tuple, list)) else item)
+                        for item in items])

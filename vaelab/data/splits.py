@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TypeVar
 
 import torch
@@ -11,6 +12,20 @@ from vaelab.data.imageset import ImageSet
 from vaelab.data.streamed import StreamedImages
 
 Images = TypeVar("Images", ImageSet, StreamedImages)
+
+
+#: seed offset for the validation split, so it does not move when the training seed changes
+SPLIT_SEED = 1234
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train, validation (possibly empty) and test sets, fitted to the likelihood: in memory
+    (`ImageSet`), or left on disk and read a batch at a time (`StreamedImages`, data.stream)."""
+
+    train: ImageSet | StreamedImages
+    valid: ImageSet | StreamedImages | None
+    test: ImageSet | StreamedImages
 
 
 def split_off(data: Images, size: int, seed: int) -> tuple[Images, Images]:

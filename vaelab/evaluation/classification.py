@@ -12,17 +12,19 @@ import torch
 from vaelab.choices import EVALUATION_SEED
 from vaelab.data.binarize import binarize_each
 from vaelab.data.representation import to_model_space
+from vaelab.data.splits import SPLIT_SEED
 from vaelab.evaluation.metrics import held_out_metrics
 from vaelab.evaluation.plots import plot_training_curves, save_image_grid
 from vaelab.evaluation.progress import progress_bar
 from vaelab.evaluation.run import TRAINING_CURVE_PNG, display, held_out_tensor, picture_stamps
-from vaelab.evaluation.store import SEMISUPERVISED, RunEvaluations, finish, weights_fingerprint
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.result import Estimate
 from vaelab.objectives.semisupervised import m2_view, unlabelled_bound
-from vaelab.training.experiment import SPLIT_SEED, load_trained_model
-from vaelab.training.loop import print_now, read_metrics
-from vaelab.training.semisupervised import LABELLED_JSON, SemiSupervisedExperiment
+from vaelab.runs.evaluations import SEMISUPERVISED, RunEvaluations, finish, weights_fingerprint
+from vaelab.runs.files import LABELLED_JSON
+from vaelab.runs.loader import RunLoader
+from vaelab.runs.log import print_now
+from vaelab.runs.metrics_log import read_metrics
 
 CLASS_SAMPLES_PNG = "class_samples.png"
 #: seed of the binarization of grey images a user classifies or reconstructs (with their pixels)
@@ -130,23 +132,22 @@ def write_class_pictures(model: LatentVariableModel, x_test: torch.Tensor,
     return paths
 
 
-def evaluate_semisupervised_run(run_dir: Path, k: int = 100, examples: int = 1000,
+def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, examples: int = 1000,
                                 device: str = "auto", seed: int = EVALUATION_SEED,
                                 log: Callable[[str], None] = print_now,
                                 progress: bool | None = None, data_dir: str | None = None) -> dict:
     """Test error, per-class errors and confusion matrix on the whole test set; the exact
     unlabelled bound U(x) and importance-sampled log p(x) (k draws of (y, z); k = 0 skips it) on
     the first `examples` test images (0 = all); class pictures the run lacks for this model. Kept
-    as RUN/evaluations/<id>.json and merged into RUN/metrics.json (see `vaelab.evaluation.store`);
+    as RUN/evaluations/<id>.json and merged into RUN/metrics.json (see `vaelab.runs.evaluations`);
     returns the results with "evaluation", "files", "kept" and "moved".
 
     For M1+M2 the bound and log p are of M1's features, not of the pixels. `data_dir`: where the
-    run's data are now, when they moved.
+    run's data are now, when they moved. `load`: the kind's loader (see `vaelab.runs.loader`).
     """
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
-    model, config, splits = load_trained_model(run_dir, device=device, data_dir=data_dir)
-    assert isinstance(config, SemiSupervisedExperiment)
+    model, config, splits = load(run_dir, device=device, data_dir=data_dir)
     dev = next(model.parameters()).device
     if splits.test.labels is None:
         raise ValueError(f"the test split of {config.data.dataset!r} has no labels to score")

@@ -17,11 +17,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from vaelab.data.imageset import ImageSet
 from vaelab.data.pendulum import SequenceSet
-from vaelab.data.representation import to_model_space, user_examples_in_model_space
+from vaelab.data.representation import stack_examples, to_model_space, user_examples_in_model_space
 from vaelab.data.streamed import StreamedImages
 from vaelab.evaluation.metrics import ais_metrics, held_out_metrics
 from vaelab.objectives.result import Estimate
-from vaelab.training.batches import stack_examples
 
 #: seed of the fixed binarization of grey test images (so two evaluations see the same pixels)
 TEST_BINARIZATION_SEED = 1241
@@ -97,7 +96,7 @@ def evaluate(
 def keep_evaluation(model: torch.nn.Module, run_dir: Path | str, settings: dict[str, Any],
                     result: dict[str, Any]) -> str:
     """Save `result` (what `evaluate` returned for `model`) among the run's evaluations; its id."""
-    from vaelab.evaluation.store import FRAME, SEQUENCE, RunEvaluations, finish, weights_fingerprint
+    from vaelab.runs.evaluations import FRAME, SEQUENCE, RunEvaluations, finish, weights_fingerprint
 
     store = RunEvaluations(run_dir, SEQUENCE if "sequences" in result else FRAME)
     evaluation = store.begin(settings, weights_fingerprint(model), {})

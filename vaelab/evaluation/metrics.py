@@ -26,7 +26,7 @@ from vaelab.objectives.marginal import (
     streaming_log_mean_exp,
 )
 from vaelab.objectives.result import Estimate
-from vaelab.training.distributed import Distributed
+from vaelab.runs.distributed import Distributed
 
 #: samples × examples decoded at once on a CPU: chunks this small stay in cache, which made
 #: k = 5,000 on MNIST about twice as fast (one thread) as DEFAULT_SAMPLE_BUDGET, kept for GPUs

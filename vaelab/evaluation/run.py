@@ -1,7 +1,7 @@
 """Evaluate a finished run folder: metrics.json, pictures and the estimator comparison.
 
 Each evaluation is kept in RUN/evaluations/ and merged into metrics.json; pictures are drawn
-once per model (see `vaelab.evaluation.store`).
+once per model (see `vaelab.runs.evaluations`).
 """
 
 from __future__ import annotations
@@ -12,27 +12,28 @@ from pathlib import Path
 
 import torch
 
+from vaelab.atomic_files import atomic_write_text
 from vaelab.choices import EVALUATION_SEED
 from vaelab.data.imageset import ImageSet
 from vaelab.data.representation import to_model_space
+from vaelab.data.splits import SPLIT_SEED, Splits
 from vaelab.evaluation.diagnostics import latent_diagnostics
 from vaelab.evaluation.estimators import DEFAULT_KS, compare_estimators, format_table
 from vaelab.evaluation.metrics import ais_metrics, held_out_metrics
 from vaelab.evaluation.plots import plot_estimator_comparison, plot_training_curves, save_image_grid
-from vaelab.evaluation.store import (
+from vaelab.models.base import LatentVariableModel
+from vaelab.objectives.result import Estimate
+from vaelab.runs import distributed
+from vaelab.runs.evaluations import (
     FRAME,
-    METRICS_JSON,  # noqa: F401  (readers import it from here)
     RunEvaluations,
     epochs_trained,
     finish,
     weights_fingerprint,
 )
-from vaelab.models.base import LatentVariableModel
-from vaelab.objectives.result import Estimate
-from vaelab.training import distributed
-from vaelab.training.checkpoint import atomic_write_text
-from vaelab.training.engine import print_now, read_metrics, silent
-from vaelab.training.experiment import SPLIT_SEED, Splits, load_trained_model
+from vaelab.runs.loader import RunLoader
+from vaelab.runs.log import print_now, silent
+from vaelab.runs.metrics_log import read_metrics
 
 ESTIMATORS_JSON = "estimators.json"
 ESTIMATORS_TXT = "estimators.txt"
@@ -93,6 +94,7 @@ def picture_stamps(run_dir: Path, weights: str, pictures: Collection[str]) -> di
 
 def evaluate_run(
     run_dir: Path,
+    load: RunLoader,
     k: int = 1000,
     examples: int = 1000,
     compare: bool = False,
@@ -111,9 +113,10 @@ def evaluate_run(
     """Compute test metrics (and optionally the estimator comparison and AIS), keep them as
     RUN/evaluations/<id>.json, merge them into metrics.json, and draw the pictures the run lacks
     for this model. Returns this evaluation's results with "evaluation" (its id), "files"
-    (written), "kept" and "moved" (see `vaelab.evaluation.store`). `progress`: bars on stderr
+    (written), "kept" and "moved" (see `vaelab.runs.evaluations`). `progress`: bars on stderr
     (None: only when stderr is a terminal). `bernoulli_shortcut`: see held_out_metrics. `data_dir`:
-    where the run's data are now, when they moved (see `vaelab.training.experiment.run_data`)."""
+    where the run's data are now, when they moved (see `vaelab.training.experiment.run_data`).
+    `load`: the loader of the run's kind (its `load`; see `vaelab.runs.loader`)."""
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
     context = distributed.current()
@@ -122,7 +125,7 @@ def evaluate_run(
         device = str(context.device)
         if not context.is_main:
             log = silent
-    model, config, splits = load_trained_model(run_dir, device=device, data_dir=data_dir)
+    model, config, splits = load(run_dir, device=device, data_dir=data_dir)
     dev = next(model.parameters()).device
     x_test = held_out_tensor(model, splits, examples, dev)
     log(f"evaluating on {x_test.shape[0]} test images of {config.data.dataset} with k = {k} ...")

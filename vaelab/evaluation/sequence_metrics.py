@@ -27,8 +27,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from vaelab.data.pendulum import SequenceSet
+from vaelab.data.sequences import SequenceBatch, frames_to_model_space
 from vaelab.evaluation.progress import Advance, progress_bar, scaled
-from vaelab.models.ssm import SequenceBatch, StateSpaceModel, frames_to_model_space
+from vaelab.models.ssm import StateSpaceModel
 from vaelab.models.ssm_rollout import FILTER_LAG, filtering_means, predict
 from vaelab.objectives.result import Estimate
 from vaelab.objectives.sequential import sequential_elbo, sequential_log_marginal

@@ -1,7 +1,7 @@
 """Evaluate a finished sequence-model run: evidence, probe, prediction, constants, pictures.
 
 Each evaluation is kept in RUN/evaluations/ and merged into metrics.json; pictures are drawn
-once per model (see `vaelab.evaluation.store`).
+once per model (see `vaelab.runs.evaluations`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -26,18 +26,20 @@ from vaelab.evaluation.sequence_metrics import (
     to_unit,
 )
 from vaelab.evaluation.sequence_plots import save_animation, save_strips
-from vaelab.evaluation.store import (
-    METRICS_JSON,  # noqa: F401  (readers import it from here)
+from vaelab.models.ssm import StateSpaceModel
+from vaelab.models.ssm_rollout import predict, reconstruct
+from vaelab.objectives.result import Estimate
+from vaelab.runs.evaluations import (
     SEQUENCE,
     RunEvaluations,
     finish,
     weights_fingerprint,
 )
-from vaelab.models.ssm import StateSpaceModel
-from vaelab.models.ssm_rollout import predict, reconstruct
-from vaelab.objectives.result import Estimate
-from vaelab.training.loop import print_now
-from vaelab.training.sequence_loop import SequenceExperiment, load_sequence_run
+from vaelab.runs.loader import RunLoader
+from vaelab.runs.log import print_now
+
+if TYPE_CHECKING:  # the sequence kind's config, for annotations only (kinds sit above this layer)
+    from vaelab.kinds.ssm_experiment import SequenceExperiment
 
 PREDICTIONS_PNG, PREDICTIONS_GIF = "predictions.png", "predictions.gif"
 RECONSTRUCTIONS_PNG = "reconstructions.png"
@@ -150,6 +152,7 @@ def summary_lines(metrics: dict[str, Any]) -> list[str]:
 
 def evaluate_sequence_run(
     run_dir: Path | str,
+    load: RunLoader,
     k: int = 100,
     sequences: int = 100,
     context: int = 10,
@@ -160,11 +163,12 @@ def evaluate_sequence_run(
     data_dir: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate a run folder: keep the numbers as RUN/evaluations/<id>.json, merge them into
-    metrics.json, draw the pictures the run lacks for this model (see `vaelab.evaluation.store`).
+    metrics.json, draw the pictures the run lacks for this model (see `vaelab.runs.evaluations`).
     Returns the numbers with "evaluation", "files", "kept" and "moved". `data_dir`: the folder of
-    the simulated data instead of the run's own."""
+    the simulated data instead of the run's own. `load`: the kind's loader (see
+    `vaelab.runs.loader`)."""
     run_dir = Path(run_dir)
-    model, config, splits = load_sequence_run(run_dir, device=device, data_dir=data_dir)
+    model, config, splits = load(run_dir, device=device, data_dir=data_dir)
     metrics = evaluate_sequence_model(model, config, splits, k, sequences, context, seed=seed, log=log,
                                       progress=progress)
     test = metrics["test"]

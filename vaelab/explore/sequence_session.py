@@ -9,11 +9,11 @@ from typing import Any
 
 import torch
 
-from vaelab import kinds
 from vaelab.evaluation.interventions import intervene, load_torque
 from vaelab.evaluation.sequence_metrics import batch_of
 from vaelab.explore.session import png_data_url
 from vaelab.models.ssm_rollout import filtering_means
+from vaelab.runs.loader import RunLoader
 
 MAX_HORIZON = 200
 
@@ -25,12 +25,13 @@ def _angle(z: torch.Tensor, offset: float) -> torch.Tensor:
 
 
 class SequenceSession:
-    """A trained state-space model and its (simulated) test sequences."""
+    """A trained state-space model and its (simulated) test sequences; `load`: the sequence kind's
+    loader."""
 
-    def __init__(self, run_dir: Path | str, device: str = "cpu", data_dir: str | None = None) -> None:
+    def __init__(self, run_dir: Path | str, load: RunLoader, device: str = "cpu",
+                 data_dir: str | None = None) -> None:
         self.run_dir = Path(run_dir)
-        self.model, self.config, splits = kinds.kind_of_run(self.run_dir).module().load(
-            self.run_dir, device=device, data=True, data_dir=data_dir)
+        self.model, self.config, splits = load(self.run_dir, device=device, data=True, data_dir=data_dir)
         self.model.eval()
         self.test = splits["test"]
         self.device = next(self.model.parameters()).device

@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vaelab import kinds
 from vaelab.data.errors import DataError
 from vaelab.evaluation.run import display
 from vaelab.objectives.elbo import elbo
 from vaelab.objectives.marginal import importance_sampled_log_marginal
+from vaelab.runs.loader import RunLoader
 
 #: most sliders on the page: beyond this many latent dimensions, the top principal directions
 MAX_SLIDERS = 8
@@ -84,22 +84,21 @@ def _model_units(model: Any, images: torch.Tensor, binary: bool = False) -> torc
 
 class ImageSession:
     """A trained image model (any kind whose model reads [C, H, W] images) and, when its data can
-    be found, its test images."""
+    be found, its test images. `load` is the run's kind's loader and `kind` its name (the command
+    line finds both in the kinds registry)."""
 
-    def __init__(self, run_dir: Path | str, device: str = "cpu", examples: int = SCATTER_POINTS,
-                 data_dir: str | None = None) -> None:
+    def __init__(self, run_dir: Path | str, load: RunLoader, kind: str, device: str = "cpu",
+                 examples: int = SCATTER_POINTS, data_dir: str | None = None) -> None:
         self.run_dir = Path(run_dir)
-        kind = kinds.kind_of_run(self.run_dir)
-        module = kind.module()
         where = {} if data_dir is None else {"data_dir": data_dir}  # (a kind's load may not take it)
         try:
-            self.model, self.config, splits = module.load(self.run_dir, device=device, data=True, **where)
+            self.model, self.config, splits = load(self.run_dir, device=device, data=True, **where)
             self.data_note = ""
         except DataError as error:
-            self.model, self.config, splits = module.load(self.run_dir, device=device, data=False)
+            self.model, self.config, splits = load(self.run_dir, device=device, data=False)
             self.data_note = f"test images unavailable ({str(error).splitlines()[0]})"
         self.model.eval()
-        self.kind = kind.name
+        self.kind = kind
         self.shape = tuple(int(d) for d in self.model.data_shape)
         self.device = next(self.model.parameters()).device
         self.semisupervised = hasattr(self.model, "num_classes")

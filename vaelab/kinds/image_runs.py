@@ -74,7 +74,8 @@ def explore_session(run: Path, device: str = "cpu", data_dir: str | None = None)
     """The explorer's session of an image run: latent sliders, samples, drawing, q(y | x)."""
     from vaelab.explore.session import ImageSession
 
-    return ImageSession(run, device=device, data_dir=data_dir)
+    kind = kinds.kind_of_run(run)
+    return ImageSession(run, kind.module().load, kind.name, device=device, data_dir=data_dir)
 
 
 __all__ = ["explore_session", "reconstruct", "refuse_mixed", "report"]

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.choices import EVALUATION_SEED
-from vaelab.cli.common import default_run_dir
 from vaelab.kinds.image_runs import explore_session, reconstruct, report  # noqa: F401 - commands
 from vaelab.kinds.vae import (
     TRAIN_FLAGS,
@@ -40,9 +39,10 @@ from vaelab.kinds.vae import (
     with_image_defaults,
 )
 from vaelab.kinds.vae import overrides as vae_overrides
+from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS
-from vaelab.training.run_files import CONFIG
+from vaelab.training.run_folder import default_run_dir
 from vaelab.training.semisupervised_config import (
     M1_FEATURES,
     SECTION,
@@ -139,7 +139,7 @@ def _semi_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def semisupervised_config(args: argparse.Namespace,
                           overrides: dict[str, dict[str, Any]]) -> SemiSupervisedExperiment:
     """Paper defaults for the kind, then --config FILE, then flags."""
-    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.runs.checkpoint import CheckpointError
 
     config = default_experiment(args.model)
     if args.config is not None:
@@ -172,8 +172,8 @@ def semisupervised_config(args: argparse.Namespace,
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model m2|m1m2 ...` and `vaelab train --resume RUN` of such a run."""
     from vaelab.evaluation.classification import evaluate_semisupervised_run
-    from vaelab.training.checkpoint import refuse_fewer_epochs
-    from vaelab.training.distributed import main_process_after_training
+    from vaelab.runs.checkpoint import refuse_fewer_epochs
+    from vaelab.runs.distributed import main_process_after_training
     from vaelab.training.semisupervised_fit import fit_semisupervised
 
     overrides = vae_overrides(args)
@@ -218,7 +218,7 @@ def train(args: argparse.Namespace) -> int:
     if not main_process_after_training():
         return 0
     if not args.no_eval and not already_evaluated(run_dir, epochs_before):
-        metrics = evaluate_semisupervised_run(run_dir, k=config.train.eval_samples,
+        metrics = evaluate_semisupervised_run(run_dir, load, k=config.train.eval_samples,
                                               examples=config.train.eval_examples,
                                               device=config.train.device, seed=EVALUATION_SEED,
                                               progress=False if args.no_progress else None)
@@ -239,7 +239,7 @@ def summary_line(metrics: dict) -> str:
 def evaluate(args: argparse.Namespace) -> int:
     """`vaelab evaluate RUN` for a semi-supervised run."""
     from vaelab.evaluation.classification import evaluate_semisupervised_run
-    from vaelab.evaluation.store import output_lines
+    from vaelab.runs.evaluations import output_lines
 
     with_image_defaults(args)
     if args.samples < 1 or args.examples < 0:
@@ -255,7 +255,7 @@ def evaluate(args: argparse.Namespace) -> int:
                 summary_line(metrics), *output_lines(metrics)]
 
     print_evaluation(args, lambda: evaluate_semisupervised_run(
-        args.run, k=args.samples, examples=args.examples, device=args.device, seed=args.seed,
+        args.run, load, k=args.samples, examples=args.examples, device=args.device, seed=args.seed,
         progress=False if args.no_progress else None, data_dir=args.data_dir), lines)
     return 0
 

@@ -18,8 +18,8 @@ def predict(args: argparse.Namespace) -> int:
 
     from vaelab.evaluation.sequence_metrics import batch_of, mean_frame, prediction_scores, to_unit
     from vaelab.evaluation.sequence_plots import save_animation, save_strips
+    from vaelab.kinds.ssm_training import load_sequence_run
     from vaelab.models.ssm_rollout import predict
-    from vaelab.training.sequence_loop import load_sequence_run
 
     model, config, splits = load_sequence_run(args.run, device=args.device, data_dir=args.data_dir)
     test = splits["test"]
@@ -115,7 +115,7 @@ def _predict_intervention(args: argparse.Namespace, model: Any, config: Any, tes
 
 def compare(args: argparse.Namespace) -> int:
     from vaelab.evaluation.sequence_metrics import evidence_table, format_evidence_table, sequence_evidence
-    from vaelab.training.sequence_loop import load_sequence_run
+    from vaelab.kinds.ssm_training import load_sequence_run
 
     if len(args.runs) < 2:
         raise ConfigError("compare needs at least two runs")
@@ -148,8 +148,9 @@ def report(args: argparse.Namespace) -> int:
     """`vaelab report` of sequence runs: their hypotheses, constants and causal checks (the first
     run's dt reads the torque specs)."""
     from vaelab.evaluation.interventions import STANDARD_INTERVENTIONS, load_torque
+    from vaelab.kinds.ssm_experiment import SequenceExperiment
+    from vaelab.kinds.ssm_training import load_sequence_run
     from vaelab.reports.sequence_report import HORIZON, write_sequence_report
-    from vaelab.training.sequence_config import SequenceExperiment
 
     if args.sequences < 0:
         raise ConfigError(f"--sequences must be >= 0 (0 = all), got {args.sequences}")
@@ -163,7 +164,7 @@ def report(args: argparse.Namespace) -> int:
             load_torque(spec, HORIZON, dt)
         except ValueError as error:
             raise ConfigError(f"--torque: {error}") from error
-    path = write_sequence_report(args.runs, out=args.out, device=args.device,
+    path = write_sequence_report(args.runs, load_sequence_run, out=args.out, device=args.device,
                                  sequences=args.sequences or None, k=args.k, torques=torques, seed=args.seed,
                                  progress=False if args.no_progress else None, data_dir=args.data_dir)
     print(f"wrote {path}")
@@ -173,8 +174,9 @@ def report(args: argparse.Namespace) -> int:
 def explore_session(run: Path, device: str = "cpu", data_dir: str | None = None) -> Any:
     """The explorer's session of a sequence run: test sequences, the filtered state, do(u)."""
     from vaelab.explore.sequence_session import SequenceSession
+    from vaelab.kinds.ssm_training import load_sequence_run
 
-    return SequenceSession(run, device=device, data_dir=data_dir)
+    return SequenceSession(run, load_sequence_run, device=device, data_dir=data_dir)
 
 
 __all__ = ["compare", "explore_session", "predict", "report"]

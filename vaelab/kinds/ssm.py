@@ -2,7 +2,7 @@
 
 Config: `SequenceExperiment` ([model] = SSMConfig, [data] = the simulator's settings, [train]);
 builder `vaelab.models.ssm.build_ssm`; data `vaelab.data.pendulum`; objective the sequential ELBO
-or IWAE bound; training `vaelab.training.sequence_loop.fit_sequences` (the one loop, with sequence
+or IWAE bound; training `vaelab.kinds.ssm_training.fit_sequences` (the one loop, with sequence
 windows as its batches); evaluation `vaelab.evaluation.sequence_run.evaluate_sequence_run`
 (particle-filter evidence, probe of the physical state, prediction). Its config.json says
 "kind": "ssm". The extra commands `simulate`, `predict` and `compare` live in
@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.choices import EVALUATION_SEED, GUIDES, TRANSITIONS
-from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
 from vaelab.data.pendulum_config import parse_setting
+from vaelab.kinds.common import print_run_folder, save_npy
 from vaelab.kinds.sequence_runs import compare, explore_session, predict, report  # noqa: F401 - commands
+from vaelab.kinds.ssm_experiment import INIT_CONSTANTS, SequenceExperiment, is_sequence_run
 from vaelab.kinds.vae import (
     TRAIN_FLAGS,
     already_evaluated,
@@ -32,10 +33,10 @@ from vaelab.kinds.vae import (
     refuse_changes_on_resume,
     train_until_budget,
 )
+from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError
 from vaelab.training.config_files import read_config_file
-from vaelab.training.run_files import CONFIG
-from vaelab.training.sequence_config import INIT_CONSTANTS, SequenceExperiment, is_sequence_run
+from vaelab.training.run_folder import default_run_dir
 
 #: --input: which torque drives the state in the hypothesis
 INPUTS = ("recorded", "placebo", "none")
@@ -145,9 +146,9 @@ def sequence_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model ssm ...`: train, evaluate, print the headline numbers."""
     from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
-    from vaelab.training.checkpoint import CheckpointError, refuse_fewer_epochs
-    from vaelab.training.distributed import main_process_after_training
-    from vaelab.training.sequence_loop import fit_sequences
+    from vaelab.kinds.ssm_training import fit_sequences
+    from vaelab.runs.checkpoint import CheckpointError, refuse_fewer_epochs
+    from vaelab.runs.distributed import main_process_after_training
 
     overrides = sequence_overrides(args)
     if args.resume is not None:
@@ -176,7 +177,7 @@ def train(args: argparse.Namespace) -> int:
     if not main_process_after_training():
         return 0
     if not args.no_eval and not already_evaluated(run_dir, epochs_before):
-        metrics = evaluate_sequence_run(run_dir, k=config.train.eval_samples,
+        metrics = evaluate_sequence_run(run_dir, load, k=config.train.eval_samples,
                                         sequences=config.train.eval_sequences, device=config.train.device,
                                         seed=EVALUATION_SEED, progress=False if args.no_progress else None)
         for line in summary_lines(metrics):
@@ -193,8 +194,8 @@ def sample(args: argparse.Namespace) -> int:
     from vaelab.data.pendulum_physics import sample_forces
     from vaelab.evaluation.sequence_metrics import to_unit
     from vaelab.evaluation.sequence_plots import save_animation, save_strips
+    from vaelab.kinds.ssm_training import load_sequence_run
     from vaelab.models.ssm_rollout import generate
-    from vaelab.training.sequence_loop import load_sequence_run
 
     if not 1 <= args.num <= 10_000:
         raise ConfigError(f"--num must be in [1, 10000], got {args.num}")
@@ -220,7 +221,7 @@ def evaluate(args: argparse.Namespace) -> int:
     """`vaelab evaluate RUN` of a sequence run: the sequential ELBO, IWAE_k and the particle
     filter's evidence per frame, the probe of the physical state and the prediction scores."""
     from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
-    from vaelab.evaluation.store import output_lines
+    from vaelab.runs.evaluations import output_lines
 
     if args.compare_estimators or args.ais_examples:
         raise ConfigError("--compare-estimators and --ais-examples are for frame models; a sequence "
@@ -232,7 +233,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.samples < 1 or args.examples < 0:
         raise ConfigError("-k must be >= 1 and --examples >= 0")
     print_evaluation(args, lambda: evaluate_sequence_run(
-        args.run, k=args.samples, sequences=args.examples, device=args.device, seed=args.seed,
+        args.run, load, k=args.samples, sequences=args.examples, device=args.device, seed=args.seed,
         progress=False if args.no_progress else None, data_dir=args.data_dir),
         lambda metrics: [*summary_lines(metrics), *output_lines(metrics)])
     return 0
@@ -241,6 +242,6 @@ def evaluate(args: argparse.Namespace) -> int:
 def load(run_dir: Path, best: bool = True, device: str = "cpu",
          data: bool = True, data_dir: str | None = None) -> tuple[Any, SequenceExperiment, Any]:
     """(model, config, splits) of a sequence run; `data=False`: the config alone, splits None."""
-    from vaelab.training.sequence_loop import load_sequence_run
+    from vaelab.kinds.ssm_training import load_sequence_run
 
     return load_sequence_run(run_dir, best=best, device=device, data=data, data_dir=data_dir)

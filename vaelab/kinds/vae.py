@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.choices import DEFAULT_KS, EVALUATION_SEED, PENDULUM
-from vaelab.cli.common import default_run_dir, print_run_folder, save_npy
+from vaelab.kinds.common import print_run_folder, save_npy
 from vaelab.kinds.image_runs import explore_session, reconstruct, report  # noqa: F401 - commands
+from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS, read_config_file, until_budget
-from vaelab.training.run_files import CONFIG
+from vaelab.training.run_folder import default_run_dir
 
 # flag destination -> (config section, field)
 TRAIN_FLAGS: dict[str, tuple[str, str]] = {
@@ -154,10 +155,10 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
                      more_time: str | None = None) -> dict | None:
     """Train (or resume), evaluate on the test split, print the headline numbers and the folder.
     `more_time` says how to train further once the time budget is used up."""
-    from vaelab.cli.report_commands import tensorboard_callback
     from vaelab.evaluation.run import evaluate_run
-    from vaelab.training.distributed import current as current_distributed
-    from vaelab.training.distributed import teardown as teardown_distributed
+    from vaelab.kinds.common import tensorboard_callback
+    from vaelab.runs.distributed import current as current_distributed
+    from vaelab.runs.distributed import teardown as teardown_distributed
     from vaelab.training.loop import fit
 
     logger = tensorboard_callback(config, run_dir) if tensorboard else None
@@ -172,7 +173,7 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
     metrics = None
     evaluate = evaluate and not already_evaluated(run_dir, epochs_before)
     if evaluate:
-        metrics = evaluate_run(run_dir, k=config.train.eval_samples,
+        metrics = evaluate_run(run_dir, load, k=config.train.eval_samples,
                                examples=config.train.eval_examples, compare=compare,
                                ks=ks, compare_examples=compare_examples,
                                device=config.train.device,
@@ -188,7 +189,7 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
 
 def epochs_done(run_dir: Path) -> int:
     """Epochs a run folder has recorded (its metrics.jsonl lines)."""
-    from vaelab.training.engine import read_metrics
+    from vaelab.runs.metrics_log import read_metrics
 
     return len(read_metrics(run_dir))
 
@@ -210,7 +211,7 @@ def refuse_changes_on_resume(args: argparse.Namespace, flags: dict[str, dict[str
 def already_evaluated(run_dir: Path, epochs_before: int) -> bool:
     """Whether a resumed run trained nothing new and already holds an evaluation: then there is
     nothing to evaluate again (say so instead)."""
-    from vaelab.evaluation.store import metrics_describe_the_weights
+    from vaelab.runs.evaluations import metrics_describe_the_weights
 
     if epochs_before < 0 or epochs_done(run_dir) != epochs_before:
         return False
@@ -238,8 +239,8 @@ def relaunch_with_torchrun(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     """`vaelab train [--model vae]` and `vaelab train --resume RUN` of a VAE-family run."""
-    from vaelab.training.checkpoint import CheckpointError, refuse_fewer_epochs
-    from vaelab.training.distributed import launched_by_torchrun
+    from vaelab.runs.checkpoint import CheckpointError, refuse_fewer_epochs
+    from vaelab.runs.distributed import launched_by_torchrun
 
     if args.nproc is not None and not launched_by_torchrun():
         return relaunch_with_torchrun(args)
@@ -318,7 +319,7 @@ def evaluate(args: argparse.Namespace) -> int:
     """`vaelab evaluate RUN`: ELBO and IS log p(x) on the test split, optionally the estimator
     comparison and AIS."""
     from vaelab.evaluation.run import evaluate_run
-    from vaelab.evaluation.store import output_lines
+    from vaelab.runs.evaluations import output_lines
 
     with_image_defaults(args)
     if args.samples < 1 or args.compare_examples < 1 or min(args.ks) < 1 or args.examples < 0:
@@ -326,7 +327,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
         raise ConfigError("--ais-examples must be >= 0, --ais-chains and --ais-steps >= 1")
     print_evaluation(args, lambda: evaluate_run(
-        args.run, k=args.samples, examples=args.examples, compare=args.compare_estimators,
+        args.run, load, k=args.samples, examples=args.examples, compare=args.compare_estimators,
         ks=tuple(args.ks), compare_examples=args.compare_examples, ais_examples=args.ais_examples,
         ais_chains=args.ais_chains, ais_steps=args.ais_steps, device=args.device, seed=args.seed,
         progress=False if args.no_progress else None, data_dir=args.data_dir),

@@ -23,7 +23,7 @@ _EXPORTS: dict[str, str] = {
     "HierarchicalVAE": "vaelab.models.hierarchical",
     "LadderVAE": "vaelab.models.ladder",
     "LinearGaussianModel": "vaelab.models.linear_gaussian",
-    "SequenceBatch": "vaelab.models.ssm",
+    "SequenceBatch": "vaelab.data.sequences",
     "SSMConfig": "vaelab.models.ssm_config",
     "StateSpaceModel": "vaelab.models.ssm",
     "build_ssm": "vaelab.models.ssm",

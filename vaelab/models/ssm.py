@@ -17,7 +17,6 @@ over time in the open.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -25,6 +24,7 @@ from torch.distributions import Distribution
 
 from vaelab.choices import GUIDES as GUIDES
 from vaelab.choices import TRANSITIONS as TRANSITIONS
+from vaelab.data.sequences import SequenceBatch
 from vaelab.distributions.families import make_family
 from vaelab.models.conditional import ConditionalDistribution
 from vaelab.models.ssm_config import READOUTS as READOUTS
@@ -48,38 +48,6 @@ from vaelab.models.transitions import (
 from vaelab.nn.conv import ConvDecoder, ConvEncoder
 from vaelab.nn.keypoints import KeypointEncoder
 from vaelab.nn.mlp import MLP
-
-
-@dataclass(frozen=True)
-class SequenceBatch:
-    """Sequences in the likelihood's units: frames [B, T, C, H, W] float, actions [B, T, a]
-    float, mask [B, T] bool (False = dropped frame, no likelihood term)."""
-
-    frames: torch.Tensor
-    actions: torch.Tensor
-    mask: torch.Tensor
-
-    @property
-    def size(self) -> int:
-        return int(self.frames.shape[0])
-
-    @property
-    def length(self) -> int:
-        return int(self.frames.shape[1])
-
-    def window(self, start: int, stop: int) -> SequenceBatch:
-        return SequenceBatch(self.frames[:, start:stop], self.actions[:, start:stop],
-                             self.mask[:, start:stop])
-
-
-def frames_to_model_space(frames: torch.Tensor, data_kind: str) -> torch.Tensor:
-    """uint8 frames as float in the likelihood's units: [0, 1] ("unit") or 0..255 ("byte")."""
-    if data_kind == "byte":
-        return frames.float()
-    if data_kind == "unit":
-        return frames.float() / 255.0
-    raise ValueError(f"grey-level frames cannot be modelled as {data_kind!r} data; "
-                     f"use a likelihood among {', '.join(SSM_LIKELIHOODS)}")
 
 
 class Emitter(nn.Module):
@@ -258,9 +226,7 @@ __all__ = [
     "TRANSITIONS",
     "Emitter",
     "SSMConfig",
-    "SequenceBatch",
     "StateSpaceModel",
     "build_ssm",
-    "frames_to_model_space",
     "guide_step",
 ]

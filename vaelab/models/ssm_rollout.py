@@ -11,7 +11,8 @@ from typing import Final
 
 import torch
 
-from vaelab.models.ssm import SequenceBatch, StateSpaceModel, guide_step
+from vaelab.data.sequences import SequenceBatch
+from vaelab.models.ssm import StateSpaceModel, guide_step
 
 
 @torch.no_grad()

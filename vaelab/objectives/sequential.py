@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch.distributions import Independent, kl_divergence
 
-from vaelab.models.ssm import SequenceBatch, StateSpaceModel, guide_step
+from vaelab.data.sequences import SequenceBatch
+from vaelab.models.ssm import StateSpaceModel, guide_step
 from vaelab.objectives.marginal import DEFAULT_SAMPLE_BUDGET, MarginalEstimate, streaming_log_mean_exp
 from vaelab.objectives.result import ObjectiveValue
 

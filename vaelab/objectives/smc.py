@@ -21,7 +21,8 @@ from collections.abc import Callable
 
 import torch
 
-from vaelab.models.ssm import SequenceBatch, StateSpaceModel, guide_step
+from vaelab.data.sequences import SequenceBatch
+from vaelab.models.ssm import StateSpaceModel, guide_step
 
 
 def effective_sample_size(log_weights: torch.Tensor) -> torch.Tensor:

@@ -15,12 +15,14 @@ from typing import Any
 
 import torch
 
-from vaelab.evaluation.run import ESTIMATORS_JSON, METRICS_JSON, held_out_tensor
+from vaelab.data.splits import Splits
+from vaelab.evaluation.run import ESTIMATORS_JSON, held_out_tensor
 from vaelab.models.base import LatentVariableModel
 from vaelab.reports import latent
+from vaelab.runs.evaluations import METRICS_JSON
+from vaelab.runs.metrics_log import read_metrics
 from vaelab.training.config import ExperimentConfig
-from vaelab.training.experiment import Splits, load_trained_model
-from vaelab.training.loop import read_metrics
+from vaelab.training.experiment import load_trained_model
 
 #: test images used for the latent-space statistics and pictures (0 = the whole test set)
 DEFAULT_EXAMPLES = 1000

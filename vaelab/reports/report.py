@@ -11,13 +11,14 @@ from typing import Any
 import torch
 
 from vaelab import __version__
+from vaelab.atomic_files import atomic_write_text
 from vaelab.evaluation.progress import Advance, ignore, progress_bar
 from vaelab.reports.blocks import Section
 from vaelab.reports.context import DEFAULT_EXAMPLES, RunContext, load_context
 from vaelab.reports.page import Part, render_page
 from vaelab.reports.sections import comparison_sections, run_sections
-from vaelab.training.checkpoint import CONFIG, atomic_write_text
-from vaelab.training.engine import read_metrics
+from vaelab.runs.files import CONFIG
+from vaelab.runs.metrics_log import read_metrics
 
 REPORT_HTML = "report.html"
 
@@ -124,7 +125,7 @@ def write_model_report(model: torch.nn.Module, run_dir: Path | str, test: Any, o
     evaluation is kept among the run's (RUN/evaluations/), as `vaelab.evaluate(..., run_dir=)` keeps it."""
     from vaelab.data.imageset import ImageSet
     from vaelab.evaluation.evaluate_model import evaluate, held_out_examples, keep_evaluation
-    from vaelab.evaluation.store import EVALUATIONS_DIR
+    from vaelab.runs.evaluations import EVALUATIONS_DIR
 
     run_dir = Path(run_dir)
     target = report_path([run_dir], out)

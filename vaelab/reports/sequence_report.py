@@ -15,12 +15,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import torch
 
 from vaelab import __version__
+from vaelab.atomic_files import atomic_write_text
 from vaelab.data.pendulum import SequenceSet
 from vaelab.data.pendulum_config import PendulumConfig
 from vaelab.evaluation.interventions import STANDARD_INTERVENTIONS, InterventionResult, intervene, load_torque
@@ -33,10 +34,12 @@ from vaelab.reports.figures import figure_png, grid_png, new_figure, report_styl
 from vaelab.reports.numbers import DASH
 from vaelab.reports.page import Part, render_page
 from vaelab.reports.report import report_target
-from vaelab.training.checkpoint import atomic_write_text
+from vaelab.runs.loader import RunLoader
+from vaelab.runs.metrics_log import read_metrics
 from vaelab.training.config_files import until_budget
-from vaelab.training.engine import read_metrics
-from vaelab.training.sequence_loop import SequenceExperiment, load_sequence_run
+
+if TYPE_CHECKING:  # the sequence kind's config, for annotations only (kinds sit above this layer)
+    from vaelab.kinds.ssm_experiment import SequenceExperiment
 
 #: frames filtered before a torque is imposed, and the steps it is imposed for
 CONTEXT: Final = 10
@@ -104,10 +107,11 @@ def input_hypothesis(config: SequenceExperiment) -> str:
     return config.data.torque if config.model.driven else "none"
 
 
-def load_run(run_dir: Path | str, device: str = "cpu", data_dir: str | None = None) -> SequenceRun:
+def load_run(run_dir: Path | str, load: RunLoader, device: str = "cpu",
+             data_dir: str | None = None) -> SequenceRun:
     """A sequence run folder with its model, config and test split loaded (`data_dir`: the folder
-    of the simulated data instead of the run's own)."""
-    model, config, splits = load_sequence_run(run_dir, device=device, data_dir=data_dir)
+    of the simulated data instead of the run's own; `load`: the sequence kind's loader)."""
+    model, config, splits = load(run_dir, device=device, data_dir=data_dir)
     assert splits is not None
     return SequenceRun(Path(run_dir), model, config, splits["test"], read_metrics(Path(run_dir)))
 
@@ -351,6 +355,7 @@ def comparison_part(runs: Sequence[SequenceRun], evidence: dict[str, dict[str, t
 
 def write_sequence_report(
     run_dirs: Sequence[Path | str],
+    load: RunLoader,
     out: Path | None = None,
     device: str = "cpu",
     sequences: int | None = 100,
@@ -365,7 +370,7 @@ def write_sequence_report(
     their evidence with `k` samples on those sequences; write one HTML page to RUN/report.html
     (the first run's) unless `out`, and return its path. A bar counts the steps (`progress`; None:
     only when stderr is a terminal). `data_dir`: the folder of the simulated data instead of each
-    run's own."""
+    run's own. `load`: the sequence kind's loader (`vaelab.kinds.ssm.load`; see `vaelab.runs.loader`)."""
     if sequences is not None and sequences < 1:
         raise ValueError(f"sequences must be >= 1 (None = all), got {sequences}")
     if k < 1:
@@ -377,7 +382,7 @@ def write_sequence_report(
     with progress_bar(len(paths) * (1 + len(torques) + int(several)), "report", progress, "steps") as advance:
         runs = []
         for path in paths:
-            runs.append(load_run(path, device, data_dir))
+            runs.append(load_run(path, load, device, data_dir))
             advance(1)
         check_same_data(runs)
         dt = runs[0].config.data.pendulum.dt

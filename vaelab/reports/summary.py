@@ -6,14 +6,14 @@ import math
 from typing import Any
 
 from vaelab.data.representation import resolve_binarization
-from vaelab.evaluation.store import metrics_describe_the_weights
 from vaelab.reports.blocks import Section, Table, Text
 from vaelab.reports.context import RunContext
 from vaelab.reports.latent import ACTIVITY_THRESHOLD
 from vaelab.reports.numbers import DASH, bits_per_dim, duration_text, estimate_text
 from vaelab.reports.sections import register_section
+from vaelab.runs.distributed import resolve_device
+from vaelab.runs.evaluations import metrics_describe_the_weights
 from vaelab.training.config_files import until_budget
-from vaelab.training.experiment import resolve_device
 
 
 def _flatten(prefix: str, values: dict[str, Any]) -> list[tuple[str, str]]:

@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 
+from vaelab.data.splits import Splits
 from vaelab.evaluation.plots import image_grid
 from vaelab.evaluation.run import display, held_out_tensor
 from vaelab.models.base import LatentVariableModel
-from vaelab.training.experiment import Splits
 
 INSTALL_HINT = ("TensorBoard logging needs the tensorboard package: `pip install tensorboard` "
                 "(or `pip install 'vaelab[tensorboard]'`)")

@@ -1,4 +1,8 @@
-"""Training: configs, the loop, checkpoints. Knows no specific model."""
+"""Training: configs, the loop. Knows no specific model.
+
+Checkpoints, run-folder files and the training log belong to `vaelab.runs`; their names are
+exported here too, as before.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,23 @@ from vaelab._lazy import lazy_exports
 
 #: public name -> module that defines it (imported on first use)
 _EXPORTS: dict[str, str] = {
-    "BEST_WEIGHTS": "vaelab.training.checkpoint",
-    "CHECKPOINT": "vaelab.training.checkpoint",
-    "CONFIG": "vaelab.training.checkpoint",
-    "CheckpointError": "vaelab.training.checkpoint",
-    "LoopState": "vaelab.training.checkpoint",
-    "load_checkpoint": "vaelab.training.checkpoint",
-    "load_weights": "vaelab.training.checkpoint",
-    "save_checkpoint": "vaelab.training.checkpoint",
+    "BEST_WEIGHTS": "vaelab.runs.files",
+    "CHECKPOINT": "vaelab.runs.files",
+    "CONFIG": "vaelab.runs.files",
+    "METRICS": "vaelab.runs.files",
+    "CheckpointError": "vaelab.runs.checkpoint",
+    "LoopState": "vaelab.runs.checkpoint",
+    "load_checkpoint": "vaelab.runs.checkpoint",
+    "load_weights": "vaelab.runs.checkpoint",
+    "save_checkpoint": "vaelab.runs.checkpoint",
+    "read_metrics": "vaelab.runs.metrics_log",
     "ConfigError": "vaelab.training.config",
     "DataConfig": "vaelab.training.config",
     "ExperimentConfig": "vaelab.training.config",
     "TrainConfig": "vaelab.training.config",
-    "METRICS": "vaelab.training.loop",
     "NonFiniteLossError": "vaelab.training.loop",
     "fit": "vaelab.training.loop",
     "kl_weight_at": "vaelab.training.loop",
-    "read_metrics": "vaelab.training.loop",
 }
 
 __all__ = [

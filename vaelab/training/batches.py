@@ -16,10 +16,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from vaelab.data.imageset import ImageSet
 from vaelab.data.pendulum import SequenceSet
-from vaelab.data.representation import to_model_space
+from vaelab.data.representation import stack_examples, to_model_space
+from vaelab.data.sequences import SequenceBatch, frames_to_model_space
 from vaelab.data.streamed import StreamedImages
-from vaelab.models.ssm import SequenceBatch, frames_to_model_space
-from vaelab.training.distributed import Distributed
+from vaelab.runs.distributed import Distributed
 from vaelab.training.engine import epoch_seed
 
 
@@ -202,15 +202,6 @@ def streamed_batches(images: StreamedImages, data_kind: str, batch_size: int, se
     return LoaderBatches(images, batch_size, seed, device, workers, prepare)
 
 
-def stack_examples(items: torch.Tensor | list[Any]) -> torch.Tensor:
-    """A batch as stored: the tensor a dataset's `__getitems__` read at once, or its items stacked
-    (the first element of tuple items: labels are dropped)."""
-    if isinstance(items, torch.Tensor):
-        return items
-    return torch.stack([torch.as_tensor(item[0] if isinstance(item, (tuple, list)) else item)
-                        for item in items])
-
-
 def _collate_examples(items: list[Any]) -> torch.Tensor:
     """Stack the examples of a batch as float tensors."""
     batch = stack_examples(items)
@@ -218,4 +209,4 @@ def _collate_examples(items: list[Any]) -> torch.Tensor:
 
 
 __all__ = ["LoaderBatches", "SequenceBatches", "TensorBatches", "image_batches", "random_windows",
-           "sequence_batch", "stack_examples", "streamed_batches"]
+           "sequence_batch", "streamed_batches"]

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vaelab.atomic_files import atomic_write_text
 from vaelab.choices import BINARIZATIONS, OBJECTIVES, PRECISIONS
 from vaelab.choices import LR_SCHEDULES as LR_SCHEDULES
 from vaelab.models.model_config import ModelConfig
 from vaelab.training.config_files import MAX_EPOCHS, ConfigError, build_sections, read_config_file
-from vaelab.training.run_files import atomic_write_text
 
 
 def learning_rate_at(schedule: str, base: float, epoch: int, seconds: float = 0.0,

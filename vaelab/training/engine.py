@@ -20,36 +20,26 @@ from typing import Any, Protocol
 import torch
 from tqdm import tqdm
 
+from vaelab.atomic_files import remove_stale_temporaries
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.result import ObjectiveValue
-from vaelab.training.checkpoint import (
-    BEST_WEIGHTS,
-    CHECKPOINT,
-    CONFIG,
+from vaelab.runs.checkpoint import (
     LoopState,
     load_checkpoint,
     refuse_fewer_epochs,
     save_checkpoint,
     save_weights,
 )
+from vaelab.runs.distributed import Distributed, restarted_by_launcher
+from vaelab.runs.files import BEST_WEIGHTS, CHECKPOINT, CONFIG, METRICS
+from vaelab.runs.log import print_now, silent
+from vaelab.runs.metrics_log import truncate_metrics
 from vaelab.training.config_files import until_budget
-from vaelab.training.distributed import Distributed, restarted_by_launcher, wrap_objective
+from vaelab.training.ddp import wrap_objective
 from vaelab.training.fast_path import compiled, precision_advice, with_autocast
-from vaelab.training.run_files import atomic_write_text, remove_stale_temporaries
-
-METRICS = "metrics.jsonl"
 
 #: objective(model, batch, kl_weight) -> ObjectiveValue; a batch is whatever the source yields
 Objective = Callable[[Any, Any, float], ObjectiveValue]
-
-
-def print_now(message: str) -> None:
-    """Print a progress line immediately, even when stdout is a pipe or a file."""
-    print(message, flush=True)
-
-
-def silent(message: str) -> None:
-    """Say nothing (ranks other than 0, and callers that asked for quiet)."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -160,38 +150,6 @@ RANK_NOISE_OFFSET = 1_000
 def epoch_seed(seed: int, epoch: int, offset: int = 0) -> int:
     """The seed of one epoch's shuffle (a source may add an offset of its own)."""
     return (seed * 1_000_003 + epoch * 7919 + offset) % (2**63)
-
-
-def truncate_metrics(path: Path, epochs_done: int) -> None:
-    """Drop metric lines for epochs a resumed run will redo (written after the last checkpoint)."""
-    if not path.exists():
-        return
-    text = path.read_text()
-    kept = "".join(ln + "\n" for ln in text.splitlines() if _epoch_of(ln) <= epochs_done)
-    if kept != text:  # untouched otherwise: its time says when training last wrote it
-        atomic_write_text(path, kept)
-
-
-def _epoch_of(line: str) -> float:
-    """A metrics line's epoch; blank or torn lines (a process killed mid-write) sort last."""
-    try:
-        return json.loads(line).get("epoch", 0)
-    except (json.JSONDecodeError, AttributeError):
-        return math.inf
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    """The per-epoch records of a run, in order."""
-    path = Path(run_dir) / METRICS
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:  # blank, or torn by a process killed mid-write
-            continue
-    return records
 
 
 @dataclass(frozen=True)
@@ -448,7 +406,6 @@ def _train(task: TrainingTask, settings: LoopSettings, run_dir: Path, context: D
 
 
 __all__ = [
-    "METRICS",
     "BatchSource",
     "LoopSettings",
     "NonFiniteLossError",
@@ -459,9 +416,6 @@ __all__ = [
     "epoch_seed",
     "kl_weight_at",
     "make_optimizer",
-    "print_now",
-    "read_metrics",
     "run_training",
     "train_step",
-    "truncate_metrics",
 ]

@@ -7,7 +7,7 @@ loop itself receives a model and tensors and knows nothing about either.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,17 @@ from vaelab.data.errors import RunDataMissing
 from vaelab.data.labelled import UNLABELLED
 from vaelab.data.load import open_dataset
 from vaelab.data.representation import check_fit, resolve_binarization, static_binarization
-from vaelab.data.streamed import StreamedImages, materialize
+from vaelab.data.splits import SPLIT_SEED, Splits
+from vaelab.data.streamed import materialize
 from vaelab.distributions.families import make_family
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.config import build_model as build_model_from_config
 from vaelab.objectives.registry import make_objective
 from vaelab.objectives.result import ObjectiveValue
-from vaelab.training.checkpoint import CONFIG, CheckpointError, load_run_weights
+from vaelab.runs.checkpoint import CheckpointError, load_run_weights
+from vaelab.runs.distributed import Distributed, resolve_device
+from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig
-from vaelab.training.distributed import Distributed
 from vaelab.training.semisupervised import (
     SemiSupervisedExperiment,
     build_semisupervised_model,
@@ -38,20 +40,6 @@ from vaelab.training.semisupervised import (
 )
 
 Objective = Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue]
-
-#: seed offset for the validation split, so it does not move when the training seed changes
-SPLIT_SEED = 1234
-
-
-@dataclass(frozen=True)
-class Splits:
-    """Train, validation (possibly empty) and test sets, fitted to the likelihood: in memory
-    (`ImageSet`), or left on disk and read a batch at a time (`StreamedImages`, data.stream)."""
-
-    train: ImageSet | StreamedImages
-    valid: ImageSet | StreamedImages | None
-    test: ImageSet | StreamedImages
-
 
 def load_splits(config: DataConfig, data_kind: str, seed: int) -> Splits:
     """Load, split off validation data, and apply static binarization when asked for.
@@ -164,20 +152,6 @@ def best_weights_score(config: ExperimentConfig, splits: Splits,
 def data_kind_of(config: ExperimentConfig) -> str:
     """What the configured likelihood models: "binary", "unit" or "byte"."""
     return make_family(config.model.likelihood).data_kind
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when present, else the CPU; an unavailable CUDA request is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"device {name!r} is not one torch knows; use 'cpu', 'cuda', 'cuda:N' or "
-                         "'auto'") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r}: no CUDA device is available here; use 'cpu'")
-    return device
 
 
 def record_data(config: ExperimentConfig, splits: Splits) -> ExperimentConfig:

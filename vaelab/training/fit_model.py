@@ -21,25 +21,32 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from vaelab.atomic_files import atomic_write_text
 from vaelab.choices import PRECISIONS
 from vaelab.data.imageset import ImageSet
 from vaelab.data.pendulum import SequenceSet
-from vaelab.data.representation import check_user_examples, to_model_space, user_examples_in_model_space
+from vaelab.data.representation import (
+    check_user_examples,
+    stack_examples,
+    to_model_space,
+    user_examples_in_model_space,
+)
 from vaelab.data.streamed import StreamedImages
 from vaelab.objectives.registry import OBJECTIVES, make_objective
 from vaelab.objectives.result import ObjectiveValue
+from vaelab.runs.checkpoint import LoopState, refuse_fewer_epochs
+from vaelab.runs.distributed import Distributed
+from vaelab.runs.distributed import setup as setup_distributed
+from vaelab.runs.files import CONFIG
+from vaelab.runs.metrics_log import read_metrics
 from vaelab.training.batches import (
     LoaderBatches,
     SequenceBatches,
     TensorBatches,
     image_batches,
-    stack_examples,
     streamed_batches,
 )
-from vaelab.training.checkpoint import CONFIG, LoopState, atomic_write_text, refuse_fewer_epochs
 from vaelab.training.config_files import MAX_EPOCHS
-from vaelab.training.distributed import Distributed
-from vaelab.training.distributed import setup as setup_distributed
 from vaelab.training.engine import (
     BatchSource,
     LoopSettings,
@@ -47,7 +54,6 @@ from vaelab.training.engine import (
     TrainingTask,
     check_finite,
     make_optimizer,
-    read_metrics,
     run_training,
 )
 from vaelab.training.run_folder import default_run_dir
@@ -73,12 +79,6 @@ class Run:
     @property
     def best_epoch(self) -> int:
         return self.state.best_epoch
-
-
-def _is_sequence_model(model: torch.nn.Module) -> bool:
-    from vaelab.models.ssm import StateSpaceModel
-
-    return isinstance(model, StateSpaceModel)
 
 
 def _named_objective(name: str, samples: int, sequence: bool) -> Objective:
@@ -301,7 +301,7 @@ def fit(
     context = setup_distributed(device)
     torch.manual_seed(seed)
     model = model.to(context.device)
-    sequence = _is_sequence_model(model)
+    sequence = isinstance(train, SequenceSet)  # sequences train a state-space model
     step_objective = (_named_objective(objective, samples, sequence) if isinstance(objective, str)
                       else _user_objective(objective))
     if optimizer is None:
@@ -378,7 +378,7 @@ def load_weights(model: torch.nn.Module, run_dir: Path | str, best: bool = True)
     """Load a run's weights into a model you rebuilt (the run's best weights when it kept them,
     else its last checkpoint's) and return it in eval mode: how a model trained through
     `vaelab.fit` is reloaded in a later session."""
-    from vaelab.training.checkpoint import load_run_weights
+    from vaelab.runs.checkpoint import load_run_weights
 
     load_run_weights(Path(run_dir), model, best)
     return model.eval()

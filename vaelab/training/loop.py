@@ -13,17 +13,17 @@ import torch
 
 from vaelab.data.imageset import ImageSet
 from vaelab.data.representation import to_model_space
+from vaelab.data.splits import SPLIT_SEED
 from vaelab.data.streamed import StreamedImages
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.elbo import elbo
 from vaelab.objectives.registry import make_objective
+from vaelab.runs.checkpoint import LoopState
+from vaelab.runs.distributed import Distributed
+from vaelab.runs.distributed import setup as setup_distributed
 from vaelab.training.batches import image_batches, streamed_batches
-from vaelab.training.checkpoint import LoopState
 from vaelab.training.config import ExperimentConfig, learning_rate_at
-from vaelab.training.distributed import Distributed
-from vaelab.training.distributed import setup as setup_distributed
 from vaelab.training.engine import (
-    METRICS,
     LoopSettings,
     NonFiniteLossError,
     RunningMeans,
@@ -31,13 +31,10 @@ from vaelab.training.engine import (
     check_finite,
     kl_weight_at,
     make_optimizer,
-    print_now,
-    read_metrics,
     run_training,
     train_step,
 )
 from vaelab.training.experiment import (
-    SPLIT_SEED,
     best_weights_score,
     build_model,
     data_kind_of,
@@ -137,7 +134,6 @@ def fit(
 
 
 __all__ = [
-    "METRICS",
     "NonFiniteLossError",
     "RunningMeans",
     "check_finite",
@@ -145,8 +141,6 @@ __all__ = [
     "held_out_bound",
     "kl_weight_at",
     "make_optimizer",
-    "print_now",
-    "read_metrics",
     "settings_of",
     "train_step",
 ]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from vaelab.atomic_files import atomic_write_text
 from vaelab.data import DataError, ImageSet
 from vaelab.data.labelled import UNLABELLED, balanced_subset, check_labels, infer_num_classes
 from vaelab.data.representation import static_binarization, to_model_space
@@ -26,12 +27,12 @@ from vaelab.models.config import build_vae
 from vaelab.models.m1m2 import StackedM1M2
 from vaelab.models.m2 import M2Shape, build_m2
 from vaelab.objectives.semisupervised import SemiSupervisedObjective, classification_weight, m2_view
-from vaelab.training.checkpoint import BEST_WEIGHTS, CheckpointError, atomic_write_text, load_weights
+from vaelab.runs.checkpoint import CheckpointError, load_weights
+from vaelab.runs.distributed import Distributed
+from vaelab.runs.files import BEST_WEIGHTS, LABELLED_JSON
 from vaelab.training.config import ConfigError, ExperimentConfig
-from vaelab.training.distributed import Distributed
 from vaelab.training.semisupervised_config import KIND_DEFAULTS as KIND_DEFAULTS
 from vaelab.training.semisupervised_config import KINDS as KINDS
-from vaelab.training.semisupervised_config import LABELLED_JSON as LABELLED_JSON
 from vaelab.training.semisupervised_config import SECTION as SECTION
 from vaelab.training.semisupervised_config import SemiSupervisedConfig as SemiSupervisedConfig
 from vaelab.training.semisupervised_config import SemiSupervisedExperiment as SemiSupervisedExperiment

@@ -12,16 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.models.model_config import ModelConfig
+from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig, TrainConfig
 from vaelab.training.config_files import MAX_EPOCHS, build_sections
-from vaelab.training.run_files import CONFIG
 
 KINDS = ("m2", "m1m2")
 #: what M2 of an M1+M2 run trains on: M1's posterior means or draws from the posterior
 M1_FEATURES = ("mean", "sample")
 #: what picks a run's best weights: the validation classification error or the validation bound
 SELECT_BY = ("error", "bound")
-LABELLED_JSON = "labelled.json"
 #: section name in config.json that marks a semi-supervised run
 SECTION = "semisupervised"
 

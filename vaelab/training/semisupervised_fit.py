@@ -6,11 +6,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from vaelab.training.checkpoint import BEST_WEIGHTS, CHECKPOINT, CONFIG, CheckpointError
+from vaelab.runs.checkpoint import CheckpointError
+from vaelab.runs.distributed import restarted_by_launcher
+from vaelab.runs.files import BEST_WEIGHTS, CHECKPOINT, CONFIG
+from vaelab.runs.log import print_now
 from vaelab.training.config import ExperimentConfig
-from vaelab.training.distributed import restarted_by_launcher
 from vaelab.training.experiment import best_weights_score, data_kind_of, load_experiment_splits
-from vaelab.training.loop import fit, print_now
+from vaelab.training.loop import fit
 from vaelab.training.semisupervised import SemiSupervisedExperiment, check_m1_matches, resolve_classes
 
 M1_FOLDER = "m1"

@@ -36,14 +36,10 @@ from typing import Any
 import torch
 
 from vaelab import __version__
-from vaelab.training.checkpoint import (
-    BEST_WEIGHTS,
-    CHECKPOINT,
-    CheckpointError,
-    atomic_write_text,
-    saved_model_state,
-)
-from vaelab.training.loop import METRICS as TRAINING_LOG
+from vaelab.atomic_files import atomic_write_text
+from vaelab.runs.checkpoint import CheckpointError, saved_model_state
+from vaelab.runs.files import BEST_WEIGHTS, CHECKPOINT
+from vaelab.runs.files import METRICS as TRAINING_LOG
 
 METRICS_JSON = "metrics.json"
 EVALUATIONS_DIR = "evaluations"

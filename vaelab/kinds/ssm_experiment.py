@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from vaelab.atomic_files import atomic_write_text
 from vaelab.choices import PENDULUM, PRECISIONS
 from vaelab.data.pendulum_config import PendulumConfig
 from vaelab.models.ssm_config import SSMConfig
+from vaelab.runs.files import CONFIG
 from vaelab.training.config_files import MAX_EPOCHS, ConfigError, build_sections, read_config_file
-from vaelab.training.run_files import CONFIG, atomic_write_text
 
 KIND: Final = "ssm"
 #: which torque the model is told drove each sequence: its own, or another sequence's (a placebo)
@@ -64,7 +65,7 @@ class SequenceTrainConfig:
     `init_transition` its transition's too (to go on with one hypothesis under new settings, e.g.
     a tighter noise ceiling), otherwise the transition starts fresh. `init_constants`: where a fresh
     physics rule's constants start, at its "fixed" guesses or at the "least-squares" fit on its
-    guide's first state estimates (vaelab.training.constants_init; new runs default to it, runs
+    guide's first state estimates (vaelab.kinds.ssm_constants; new runs default to it, runs
     saved without the field keep "fixed"). `compile` and `precision`
     are the speed switches of vaelab.training.fast_path (the training step only; validation and
     every reported bound stay eager float32).

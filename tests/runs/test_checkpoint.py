@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from vaelab.atomic_files import FILE_MODE
-from vaelab.training.checkpoint import CheckpointError, load_weights, save_weights
+from vaelab.runs.checkpoint import CheckpointError, load_weights, save_weights
 
 
 def test_weight_files_get_the_permissions_of_the_run_folders_other_files(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
-from vaelab.training.sequence_loop import (
-    SequenceExperiment,
+from vaelab.kinds.ssm_experiment import SequenceExperiment
+from vaelab.kinds.ssm_training import (
     build_sequence_model,
     fit_sequences,
     guide_of_warm_start,
@@ -108,7 +108,7 @@ def test_speed_switches_train_sequence_models_with_the_same_numbers(tmp_path: Pa
 
 
 def test_a_bad_warm_start_writes_no_run_folder(tmp_path: Path) -> None:
-    from vaelab.training.checkpoint import CheckpointError
+    from vaelab.runs.checkpoint import CheckpointError
 
     config = _config(tmp_path, {"transition": "pendulum"}, init_from=str(tmp_path / "no-such-run"))
     with pytest.raises(CheckpointError, match="not a vaelab run folder"):
@@ -119,7 +119,7 @@ def test_a_bad_warm_start_writes_no_run_folder(tmp_path: Path) -> None:
 def test_a_fresh_physics_rule_starts_at_the_least_squares_fit_of_its_guides_states(tmp_path: Path) -> None:
     """The guide's first state estimates (a keypoint angle, finite-difference velocities) already
     carry the constants; a fresh run starts there instead of at g/L 5, b 0.5, gain 0."""
-    from vaelab.training.constants_init import least_squares_constants
+    from vaelab.kinds.ssm_constants import least_squares_constants
 
     config = SequenceExperiment().with_overrides({
         "model": SMALL, "data": {"data_dir": str(tmp_path / "data"), "pendulum": {

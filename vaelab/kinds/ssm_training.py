@@ -1,4 +1,4 @@
-"""Training state-space models on image sequences: their configs and their training task.
+"""Training state-space models on image sequences: their training task (configs: ssm_experiment).
 
 The training itself is the one loop of vaelab.training.engine (sequence windows as the batch
 source, the sequential bound as the objective), so a sequence run is resumable to the same
@@ -17,20 +17,24 @@ from typing import Any
 import torch
 
 from vaelab.data.pendulum import SequenceSet, load_pendulum, placebo
-from vaelab.models.ssm import SequenceBatch, StateSpaceModel, build_ssm
+from vaelab.data.sequences import SequenceBatch
+from vaelab.kinds.ssm_constants import least_squares_constants
+from vaelab.kinds.ssm_experiment import (
+    SequenceDataConfig,
+    SequenceExperiment,
+    SequenceTrainConfig,
+    is_sequence_run,
+)
+from vaelab.models.ssm import StateSpaceModel, build_ssm
 from vaelab.objectives.result import ObjectiveValue
 from vaelab.objectives.sequential import sequential_elbo, sequential_iwae_bound
+from vaelab.runs.checkpoint import CheckpointError, LoopState, load_run_weights
+from vaelab.runs.distributed import resolve_device
+from vaelab.runs.distributed import setup as setup_distributed
+from vaelab.runs.files import CONFIG
+from vaelab.runs.log import print_now
 from vaelab.training.batches import SequenceBatches, sequence_batch
-from vaelab.training.checkpoint import CONFIG, CheckpointError, LoopState, load_run_weights
-from vaelab.training.constants_init import least_squares_constants
-from vaelab.training.distributed import setup as setup_distributed
-from vaelab.training.engine import LoopSettings, TrainingTask, make_optimizer, print_now, run_training
-from vaelab.training.experiment import resolve_device
-from vaelab.training.sequence_config import KIND as KIND
-from vaelab.training.sequence_config import SequenceDataConfig as SequenceDataConfig
-from vaelab.training.sequence_config import SequenceExperiment as SequenceExperiment
-from vaelab.training.sequence_config import SequenceTrainConfig as SequenceTrainConfig
-from vaelab.training.sequence_config import is_sequence_run as is_sequence_run
+from vaelab.training.engine import LoopSettings, TrainingTask, make_optimizer, run_training
 
 SequenceObjective = Callable[[StateSpaceModel, SequenceBatch, float], ObjectiveValue]
 
@@ -229,13 +233,8 @@ def load_sequence_run(
 
 
 __all__ = [
-    "KIND",
-    "SequenceDataConfig",
-    "SequenceExperiment",
-    "SequenceTrainConfig",
     "build_sequence_model",
     "fit_sequences",
-    "is_sequence_run",
     "load_sequence_run",
     "load_sequence_splits",
     "make_sequence_objective",

@@ -1,24 +1,20 @@
-"""Multi-process training on torch.distributed, switched on by the launcher's environment.
+"""A run's processes on torch.distributed, switched on by the launcher's environment.
 
-`torchrun --nproc-per-node N -m vaelab train ...` sets RANK, WORLD_SIZE and LOCAL_RANK; the
-training loop then wraps its objective in DistributedDataParallel (gloo on CPU, NCCL on GPU),
-shards each global batch across ranks, reduces metrics, and lets rank 0 alone write files.
-Without those variables everything runs as one process and nothing here is used.
+`torchrun --nproc-per-node N -m vaelab train ...` (or `evaluate`) sets RANK, WORLD_SIZE and
+LOCAL_RANK; training then wraps its objective in DistributedDataParallel (gloo on CPU, NCCL on
+GPU; `vaelab.training.ddp`), shards each global batch across ranks, and evaluation shards the test
+set; metrics are reduced over ranks, and rank 0 alone writes the run folder's files. Without
+those variables everything runs as one process and nothing here is used.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
-from torch import nn
-
-from vaelab.models.base import LatentVariableModel
-from vaelab.objectives.result import ObjectiveValue
 
 
 @dataclass(frozen=True)
@@ -83,10 +79,22 @@ def restarted_by_launcher() -> bool:
     return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
 
 
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present, else the CPU; an unavailable CUDA request is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device {name!r} is not one torch knows; use 'cpu', 'cuda', 'cuda:N' or "
+                         "'auto'") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: no CUDA device is available here; use 'cpu'")
+    return device
+
+
 def setup(device_name: str) -> Distributed:
     """Join the process group the launcher describes (once), or describe a single process."""
-    from vaelab.training.experiment import resolve_device
-
     if not launched_by_torchrun():
         return Distributed(0, 1, resolve_device(device_name))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -140,36 +148,3 @@ def main_process_after_training() -> bool:
     context = current()
     teardown()
     return context is None or context.is_main
-
-
-class ObjectiveModule(nn.Module):
-    """An objective of a model as a module whose forward computes it.
-
-    DistributedDataParallel synchronises gradients of what runs inside a wrapped module's
-    forward; objectives call a model's distributions rather than its forward, so the
-    objective itself is what gets wrapped.
-    """
-
-    def __init__(self, model: LatentVariableModel,
-                 objective: Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue]):
-        super().__init__()
-        self.model = model
-        self.objective = objective
-
-    def forward(self, x: torch.Tensor, kl_weight: float) -> ObjectiveValue:
-        return self.objective(self.model, x, kl_weight)
-
-
-def wrap_objective(
-    model: LatentVariableModel,
-    objective: Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue],
-    context: Distributed,
-) -> Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue]:
-    """The objective unchanged in one process; across ranks, the same objective under DDP."""
-    if not context.enabled:
-        return objective
-    from torch.nn.parallel import DistributedDataParallel
-
-    ids = [context.device.index] if context.device.type == "cuda" else None
-    wrapped = DistributedDataParallel(ObjectiveModule(model, objective), device_ids=ids)
-    return lambda _model, x, kl_weight: wrapped(x, kl_weight)

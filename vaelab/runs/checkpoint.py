@@ -20,13 +20,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vaelab.atomic_files import FILE_MODE
-from vaelab.training.run_files import BEST_WEIGHTS as BEST_WEIGHTS
-from vaelab.training.run_files import CHECKPOINT as CHECKPOINT
-from vaelab.training.run_files import CONFIG as CONFIG
-from vaelab.training.run_files import atomic_write_bytes as atomic_write_bytes
-from vaelab.training.run_files import atomic_write_text as atomic_write_text
-from vaelab.training.run_files import temporary_beside
+from vaelab.atomic_files import FILE_MODE, temporary_beside
+from vaelab.runs.files import BEST_WEIGHTS, CHECKPOINT
 
 
 class CheckpointError(RuntimeError):

@@ -20,6 +20,7 @@ from vaelab.evaluation.run import evaluate_run
 from vaelab.models import LinearGaussianModel
 from vaelab.reports import Table, load_context, write_report
 from vaelab.reports.summary import final_metrics
+from vaelab.training.experiment import load_trained_model
 
 TINY = ["--dataset", "mnist-5k", "--train-limit", "256", "--validation-size", "100",
         "--latent-dim", "4", "--hidden", "32", "--batch-size", "64", "--no-progress"]
@@ -103,7 +104,7 @@ def test_a_retrained_model_moves_the_old_files_aside(run: Path, capsys: pytest.C
     old = {name: (run / name).read_bytes() for name in (*PICTURES, *ESTIMATOR_FILES)}
     assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress", "--no-eval"]) == 0
     capsys.readouterr()
-    result = evaluate_run(run, k=5, examples=10, progress=True, log=lambda line: None)
+    result = evaluate_run(run, load_trained_model, k=5, examples=10, progress=True, log=lambda line: None)
     assert "log p(x), k = 5" in capsys.readouterr().err  # the bar, asked for
 
     aside = run / "evaluations" / first["id"]
