@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from vaelab.evaluation.run import evaluate_run
+from vaelab.kinds import load_run
 from vaelab.reports import write_report
 from vaelab.training import ExperimentConfig, fit
 from vaelab.training.experiment import load_trained_model
@@ -62,7 +63,7 @@ def main() -> None:
         seconds = []
         for _ in range(args.repeats):
             started = time.perf_counter()
-            write_report([run], out=out)
+            write_report([run], load_run, out=out)
             seconds.append(time.perf_counter() - started)
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "vaelab", "report", str(run), "--out", str(out)],

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from vaelab.cli.main import main
+from vaelab.kinds import load_run
 from vaelab.reports import RunContext, load_context, write_report
 
 TINY = ["--dataset", "mnist-5k", "--train-limit", "256", "--validation-size", "100",
@@ -38,10 +39,10 @@ def run_4d(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def context_2d(run_2d: Path) -> RunContext:
-    return load_context(run_2d, examples=EXAMPLES)
+    return load_context(run_2d, load_run, examples=EXAMPLES)
 
 
 @pytest.fixture(scope="session")
 def report_2d(run_2d: Path) -> Path:
     """The written report of the 2-D run (in its own folder, as `vaelab report` writes it)."""
-    return write_report([run_2d], examples=EXAMPLES)
+    return write_report([run_2d], load_run, examples=EXAMPLES)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from vaelab.kinds import KindError, load_run
 from vaelab.reports import REPORT_HTML, Table, Text, load_context, write_report
 from vaelab.reports.summary import final_metrics
-from vaelab.runs.checkpoint import CheckpointError
 
 from .conftest import EXAMPLES
 
@@ -49,7 +49,7 @@ def test_report_is_self_contained(report_2d: Path) -> None:
 
 def test_several_runs_get_a_comparison_and_runs_without_estimators_omit_them(
         run_2d: Path, run_4d: Path, tmp_path: Path) -> None:
-    out = write_report([run_2d, run_4d], out=tmp_path, examples=EXAMPLES)
+    out = write_report([run_2d, run_4d], load_run, out=tmp_path, examples=EXAMPLES)
     assert out == tmp_path / REPORT_HTML
     page = out.read_text()
     ids = section_ids(page)
@@ -70,7 +70,7 @@ def test_run_without_test_metrics_says_how_to_get_them(run_4d: Path, tmp_path: P
     copy = tmp_path / "copy"
     shutil.copytree(run_4d, copy)
     (copy / "metrics.json").unlink()
-    run = load_context(copy, examples=EXAMPLES)
+    run = load_context(copy, load_run, examples=EXAMPLES)
     assert run.metrics is None and run.estimators is None
     section = final_metrics(run)
     text = " ".join(b.text for b in section.blocks if isinstance(b, Text))
@@ -79,8 +79,8 @@ def test_run_without_test_metrics_says_how_to_get_them(run_4d: Path, tmp_path: P
     assert [row[0] for row in table.rows] == ["KL(q(z|x) ‖ p(z))", "active units"]
 
 
-def test_not_a_run_folder_is_a_checkpoint_error(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="not a vaelab run folder"):
-        write_report([tmp_path])
+def test_not_a_run_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(KindError, match="not a vaelab run folder"):
+        write_report([tmp_path], load_run)
     with pytest.raises(ValueError, match="at least one"):
-        write_report([])
+        write_report([], load_run)

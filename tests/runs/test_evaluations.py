@@ -17,6 +17,7 @@ from vaelab.cli.main import main
 from vaelab.evaluation import compare_estimators, held_out_metrics
 from vaelab.evaluation.metrics import ais_metrics
 from vaelab.evaluation.run import evaluate_run
+from vaelab.kinds import load_run
 from vaelab.models import LinearGaussianModel
 from vaelab.reports import Table, load_context, write_report
 from vaelab.reports.summary import final_metrics
@@ -87,12 +88,12 @@ def test_a_second_evaluation_adds_to_the_first_and_the_report_shows_both(
     assert [row["k"] for row in metrics["estimators"]] == [1, 10] and len(records(run)) == 3
 
     capsys.readouterr()
-    page = write_report([run], examples=40, progress=True).read_text()
+    page = write_report([run], load_run, examples=40, progress=True).read_text()
     assert "report" in capsys.readouterr().err  # the bar, asked for
     cells = r'</td><td class="num">{}</td><td class="num">{}</td>'
     assert re.search(r"<td>latest, also the strongest" + cells.format(40, 10), page)
     assert main(["evaluate", str(run), "-k", "3", "--examples", "12", "--no-progress"]) == 0
-    page = write_report([run], examples=40, progress=False).read_text()
+    page = write_report([run], load_run, examples=40, progress=False).read_text()
     assert re.search(r"<td>strongest \(largest k\)" + cells.format(40, 10), page)
     assert re.search(r"<td>latest" + cells.format(3, 12), page)
     assert "All evaluations, newest first" in page and 'id="run1-estimators"' in page
@@ -146,7 +147,7 @@ def test_an_old_run_folder_is_imported_first(run: Path, written_after_training: 
         os.utime(run / "samples.png", (1e9, 1e9))
 
     # the old folder reports as it is
-    table = next(b for b in final_metrics(load_context(run, examples=40)).blocks
+    table = next(b for b in final_metrics(load_context(run, load_run, examples=40)).blocks
                  if isinstance(b, Table) and b.header[0] == "evaluation")
     assert table.rows[0][:3] == ("the saved evaluation", "1000", "40")
 

@@ -215,6 +215,14 @@ register_kind(ModelKind(
     "semi-supervised classifiers M2 and M1+M2 (Kingma et al. 2014)"))
 
 
+def load_run(run_dir: Path, best: bool = True, device: str = "cpu", data: bool = True,
+             data_dir: str | None = None) -> tuple[Any, Any, Any]:
+    """(model, config, splits) of a run of any registered kind, by its kind's `load` (a
+    `vaelab.runs.loader.RunLoader` for evaluations and reports of mixed runs)."""
+    return kind_of_run(run_dir).module().load(Path(run_dir), best=best, device=device, data=data,
+                                               data_dir=data_dir)
+
+
 def load(run_dir: Path | str, best: bool = True, device: str = "cpu") -> Any:
     """The trained model of a run folder of any registered kind, in eval mode on `device`
     (its best weights when the run kept them), from the run folder alone (no dataset needed).
@@ -241,6 +249,7 @@ __all__ = [
     "kind_of_config",
     "kind_of_run",
     "load",
+    "load_run",
     "model_names",
     "read_entry_points",
     "read_run_config",

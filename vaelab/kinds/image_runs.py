@@ -18,7 +18,7 @@ def report(args: argparse.Namespace) -> int:
     if args.examples < 0 or args.examples == 1:
         raise ConfigError(f"--examples must be 0 (all) or >= 2, got {args.examples}")
     refuse_mixed(args.runs, "report", report)
-    path = write_report(args.runs, out=args.out, device=args.device, examples=args.examples,
+    path = write_report(args.runs, kinds.load_run, out=args.out, device=args.device, examples=args.examples,
                         seed=args.seed, progress=False if args.no_progress else None, data_dir=args.data_dir)
     print(f"wrote {path}")
     return 0

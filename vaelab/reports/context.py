@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -20,9 +20,11 @@ from vaelab.evaluation.run import ESTIMATORS_JSON, held_out_tensor
 from vaelab.models.base import LatentVariableModel
 from vaelab.reports import latent
 from vaelab.runs.evaluations import METRICS_JSON
+from vaelab.runs.loader import RunLoader
 from vaelab.runs.metrics_log import read_metrics
-from vaelab.training.config import ExperimentConfig
-from vaelab.training.experiment import load_trained_model
+
+if TYPE_CHECKING:
+    from vaelab.training.config import ExperimentConfig
 
 #: test images used for the latent-space statistics and pictures (0 = the whole test set)
 DEFAULT_EXAMPLES = 1000
@@ -120,12 +122,12 @@ class RunContext:
         return latent.kl_per_dimension(self.model, self.x_test)
 
 
-def load_context(run_dir: Path | str, device: str = "cpu", examples: int = DEFAULT_EXAMPLES,
-                 seed: int = 0, data_dir: str | None = None) -> RunContext:
-    """Load a run folder written by `vaelab train` (CheckpointError when it is not one);
-    `data_dir`: where its data are now, when they moved."""
+def load_context(run_dir: Path | str, load: RunLoader, device: str = "cpu",
+                 examples: int = DEFAULT_EXAMPLES, seed: int = 0, data_dir: str | None = None) -> RunContext:
+    """Load a run folder written by `vaelab train` with its kind's `load` (`vaelab.kinds.load_run`
+    for any run; see `vaelab.runs.loader`); `data_dir`: where its data are now, when they moved."""
     run_dir = Path(run_dir)
-    model, config, splits = load_trained_model(run_dir, device=device, data_dir=data_dir)
+    model, config, splits = load(run_dir, device=device, data_dir=data_dir)
     return RunContext(
         run_dir=run_dir, model=model, config=config, splits=splits,
         records=read_metrics(run_dir), metrics=_read_json(run_dir / METRICS_JSON),

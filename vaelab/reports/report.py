@@ -18,6 +18,7 @@ from vaelab.reports.context import DEFAULT_EXAMPLES, RunContext, load_context
 from vaelab.reports.page import Part, render_page
 from vaelab.reports.sections import comparison_sections, run_sections
 from vaelab.runs.files import CONFIG
+from vaelab.runs.loader import RunLoader
 from vaelab.runs.metrics_log import read_metrics
 
 REPORT_HTML = "report.html"
@@ -97,18 +98,20 @@ def report_target(run_dirs: Sequence[Path | str], out: Path | None) -> tuple[lis
     return paths, target
 
 
-def write_report(run_dirs: Sequence[Path | str], out: Path | None = None, device: str = "cpu",
-                 examples: int = DEFAULT_EXAMPLES, seed: int = 0, progress: bool | None = None,
-                 data_dir: str | None = None) -> Path:
-    """Load each run folder, render the report and write it; returns the file's path. A bar
-    counts the runs loaded and the sections built (`progress`; None: only when stderr is a
-    terminal). `data_dir`: where the runs' data are now, when they moved."""
+def write_report(run_dirs: Sequence[Path | str], load: RunLoader, out: Path | None = None,
+                 device: str = "cpu", examples: int = DEFAULT_EXAMPLES, seed: int = 0,
+                 progress: bool | None = None, data_dir: str | None = None) -> Path:
+    """Load each run folder with `load` (its kind's loader; `vaelab.kinds.load_run` for runs of
+    any kind), render the report and write it; returns the file's path. A bar counts the runs
+    loaded and the sections built (`progress`; None: only when stderr is a terminal).
+    `data_dir`: where the runs' data are now, when they moved."""
     paths, target = report_target(run_dirs, out)
     total = len(paths) + _section_count(len(paths))
     with progress_bar(total, "report", progress, "steps") as advance:
         runs = []
         for p in paths:
-            runs.append(load_context(p, device=device, examples=examples, seed=seed, data_dir=data_dir))
+            runs.append(load_context(p, load, device=device, examples=examples, seed=seed,
+                                     data_dir=data_dir))
             advance(1)
         page = render_report(runs, advance=advance)
     atomic_write_text(target, page)

@@ -11,14 +11,15 @@ from vaelab.reports.blocks import Figure, Section, Table, Text
 from vaelab.reports.context import RunContext
 from vaelab.reports.figures import grid_png, labelled_grid_png
 from vaelab.reports.sections import register_section
-from vaelab.training.semisupervised import SemiSupervisedExperiment
 
 ANALOGY_ROWS = 8
 SAMPLES_PER_CLASS = 10
 
 
 def _is_semisupervised(run: RunContext) -> bool:
-    return isinstance(run.config, SemiSupervisedExperiment) and hasattr(run.model, "num_classes")
+    """A run of a classifier trained with few labels: its config has a `semisupervised` section
+    and its model classifies (the sections apply to any kind that offers both)."""
+    return getattr(run.config, "semisupervised", None) is not None and hasattr(run.model, "num_classes")
 
 
 @register_section(order=25)
@@ -26,7 +27,6 @@ def classification_results(run: RunContext) -> Section | None:
     """Test error, per-class errors and the confusion matrix from metrics.json."""
     if not _is_semisupervised(run):
         return None
-    assert isinstance(run.config, SemiSupervisedExperiment)
     semi = run.config.semisupervised
     found = (run.metrics or {}).get("classification")
     intro = Text(f"{semi.kind.upper()} trained with {semi.labels} labels (balanced per class, "

@@ -34,9 +34,9 @@ from vaelab.reports.figures import figure_png, grid_png, new_figure, report_styl
 from vaelab.reports.numbers import DASH
 from vaelab.reports.page import Part, render_page
 from vaelab.reports.report import report_target
+from vaelab.runs.length import until_budget
 from vaelab.runs.loader import RunLoader
 from vaelab.runs.metrics_log import read_metrics
-from vaelab.training.config_files import until_budget
 
 if TYPE_CHECKING:  # the sequence kind's config, for annotations only (kinds sit above this layer)
     from vaelab.kinds.ssm_experiment import SequenceExperiment

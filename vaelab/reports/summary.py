@@ -13,7 +13,7 @@ from vaelab.reports.numbers import DASH, bits_per_dim, duration_text, estimate_t
 from vaelab.reports.sections import register_section
 from vaelab.runs.distributed import resolve_device
 from vaelab.runs.evaluations import metrics_describe_the_weights
-from vaelab.training.config_files import until_budget
+from vaelab.runs.length import until_budget
 
 
 def _flatten(prefix: str, values: dict[str, Any]) -> list[tuple[str, str]]:

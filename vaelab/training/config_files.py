@@ -14,16 +14,10 @@ import typing
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-#: the most epochs a config may ask for; a run whose length a time budget sets (no epochs given)
-#: gets this many, so the budget, not a default epoch count, ends it
-MAX_EPOCHS: Final = 100_000
-
-
-def until_budget(epochs: int) -> bool:
-    """Whether a run of `epochs` trains until its time budget (epochs were not given)."""
-    return epochs >= MAX_EPOCHS
+from vaelab.runs.length import MAX_EPOCHS as MAX_EPOCHS
+from vaelab.runs.length import until_budget as until_budget
 
 
 class ConfigError(ValueError):
