@@ -33,6 +33,7 @@ def test_the_python_api_examples_run_as_written(tmp_path: Path, monkeypatch: pyt
     assert len(blocks) >= 3
     printed = run_blocks(blocks, tmp_path, monkeypatch)
     assert (tmp_path / "runs" / "mine" / "report.html").is_file()
+    assert "weight_norm" in (tmp_path / "runs" / "watched" / "metrics.jsonl").read_text()  # from a callback
     assert "'mean'" in printed and "p(z2) p(z1 | z2) p(x | z1)" in printed
 
 

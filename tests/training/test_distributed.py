@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from vaelab.objectives import ObjectiveValue
 from vaelab.training import CHECKPOINT, ExperimentConfig, fit, read_metrics
 from vaelab.training.distributed import Distributed
-from vaelab.training.engine import LoopSettings, TrainingTask, _prepare_folder
+from vaelab.training.engine import Loop, LoopSettings, TrainingTask, _fresh_run
 
 
 def free_port() -> int:
@@ -202,7 +202,7 @@ def test_rank_0_writes_a_fresh_run_folder_only_after_every_rank_has_looked_at_it
     task = TrainingTask(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
                         objective=None, batches=None, learning_rate=lambda epoch, seconds: 0.1,
                         save_config=lambda path: path.write_text("{}"))
-    _prepare_folder(task, tmp_path / "run", resume=False, context=context,
-                    settings=LoopSettings(epochs=1), say=lambda _: None)
+    _fresh_run(Loop(task, LoopSettings(epochs=1), tmp_path / "run", context, say=lambda _: None,
+                    callbacks=[]))
     assert context.seen == [False]
     assert (tmp_path / "run" / CHECKPOINT).exists()

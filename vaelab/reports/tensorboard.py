@@ -1,6 +1,6 @@
 """TensorBoard summaries during training: every epoch's scalars, samples and reconstructions.
 
-Used as `fit(..., on_epoch=TensorBoardLogger(...))`. TensorBoard is an optional extra
+A training callback: `vaelab.fit(..., callbacks=[TensorBoardLogger(...)])`. TensorBoard is an optional extra
 (`pip install tensorboard` or `pip install 'vaelab[tensorboard]'`); without it, constructing
 the logger raises ImportError saying so, before any training starts.
 """
@@ -8,14 +8,18 @@ the logger raises ImportError saying so, before any training starts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from vaelab.evaluation.plots import image_grid
 from vaelab.evaluation.run import display, held_out_tensor
 from vaelab.models.base import LatentVariableModel
+from vaelab.training.callbacks import Callback
 from vaelab.training.experiment import Splits
+
+if TYPE_CHECKING:
+    from vaelab.training.engine import Loop
 
 INSTALL_HINT = ("TensorBoard logging needs the tensorboard package: `pip install tensorboard` "
                 "(or `pip install 'vaelab[tensorboard]'`)")
@@ -48,9 +52,10 @@ def _grid_chw(images: torch.Tensor, columns: int) -> torch.Tensor:
     return array.unsqueeze(0) if array.dim() == 2 else array.permute(2, 0, 1)
 
 
-class TensorBoardLogger:
-    """Per-epoch callback: scalars of the epoch record (x = epoch), a sample grid from a fixed
-    seed, and fixed test images beside their reconstructions."""
+class TensorBoardLogger(Callback):
+    """Training callback: after each epoch's checkpoint, on rank 0, the scalars of the epoch's
+    record (x = epoch), a sample grid from a fixed seed, and fixed test images beside their
+    reconstructions; the writer is closed when training ends."""
 
     def __init__(self, log_dir: Path, splits: Splits | None = None, images: int = 16,
                  seed: int = 0) -> None:
@@ -63,8 +68,16 @@ class TensorBoardLogger:
         self.images = images
         self.seed = seed
 
+    def on_checkpoint(self, loop: Loop, record: dict[str, Any]) -> None:
+        if loop.is_main:
+            self.log_epoch(loop.model, record)
+
+    def on_train_end(self, loop: Loop) -> None:
+        self.close()
+
     @torch.no_grad()
-    def __call__(self, model: LatentVariableModel, record: dict[str, Any]) -> None:
+    def log_epoch(self, model: LatentVariableModel, record: dict[str, Any]) -> None:
+        """Write one epoch's summaries (`record` as in metrics.jsonl); the model is left as it was."""
         if self.writer is None:
             self.writer = self.writer_class(log_dir=str(self.log_dir))
         epoch = int(record["epoch"])
@@ -88,5 +101,7 @@ class TensorBoardLogger:
         self.writer.flush()
 
     def close(self) -> None:
+        """Flush and close the event file (training's end does this)."""
         if self.writer is not None:
             self.writer.close()
+            self.writer = None
