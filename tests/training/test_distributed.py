@@ -70,6 +70,7 @@ def _rank_main(rank: int, world: int, port: int, data: str, run_dir: str) -> Non
     torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_ranks_of_batch_b_match_one_process_of_batch_2b(tmp_path: Path, monkeypatch) -> None:
     data = binary_data(tmp_path / "data.npz")
     mp.spawn(_rank_main, args=(2, free_port(), str(data), str(tmp_path / "ddp")), nprocs=2)
@@ -118,6 +119,7 @@ CRASHING_JOB = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_a_killed_worker_restarts_from_the_last_checkpoint(tmp_path: Path) -> None:
     data = binary_data(tmp_path / "data.npz")
     script = tmp_path / "job.py"
@@ -165,6 +167,7 @@ def _valid_data() -> torch.Tensor:
     return (torch.rand(21, 1, 6, 6, generator=torch.Generator().manual_seed(1)) < 0.3).float()
 
 
+@pytest.mark.slow
 def test_vaelab_fit_under_torchrun_matches_one_process(tmp_path: Path) -> None:
     import vaelab
 

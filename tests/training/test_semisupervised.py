@@ -62,6 +62,7 @@ def m2_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_tiny_m2_drops_error_well_below_chance(m2_run: Path) -> None:
     assert test_error(m2_run) < 0.5 < CHANCE
 
@@ -135,6 +136,7 @@ def test_resume_continues_with_the_same_labels(m2_run: Path, tmp_path: Path) -> 
     assert len((copy / "metrics.jsonl").read_text().splitlines()) == 9
 
 
+@pytest.mark.slow
 def test_with_all_labels_the_classifier_beats_logistic_regression(tmp_path: Path) -> None:
     """Supervised M2 (its classifier trained on every label) against multinomial logistic
     regression on the same 2,000 grey-level training digits, both scored on 1,000 test digits."""
