@@ -1,9 +1,10 @@
-# Two entry points for a fresh machine (see README): `make demo` and `make test`.
+# Two entry points for a fresh machine (see README): `make demo` and `make test`;
+# `make test-fast` is the edit-test loop.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,10 @@ test: $(VENV)/.installed  ## install with test extras, then lint, check the laye
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q --durations=10
+
+test-fast: $(VENV)/.installed  ## the edit-test loop: lint, then every test not marked slow (< 90 s on 2 cores)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -m "not slow" --durations=5
 
 bench: $(VENV)/.installed  ## training throughput: vaelab vs hand-written PyTorch
 	$(PY) bench/throughput.py

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
 from vaelab.runs.log import print_now
 from vaelab.runs.metrics_log import read_metrics
-
 from vaelab.training import ExperimentConfig, fit
 from vaelab.training.config import LR_SCHEDULES
 

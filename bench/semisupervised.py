@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import torch
-from vaelab.runs.metrics_log import read_metrics
 
 from vaelab.evaluation.classification import evaluate_semisupervised_run
+from vaelab.runs.metrics_log import read_metrics
 from vaelab.training.experiment import load_trained_model
 from vaelab.training.semisupervised import default_experiment
 from vaelab.training.semisupervised_fit import fit_semisupervised

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -161,23 +162,9 @@ def time_matmul_floor(images: torch.Tensor, steps: int, state: dict) -> float:
     return steps * BATCH / (time.perf_counter() - started)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
-    parser.add_argument("--compile", action="store_true", help="add vaelab with torch.compile")
-    parser.add_argument("--bf16", action="store_true", help="add vaelab under bf16 autocast")
-    parser.add_argument("--scaling", action="store_true",
-                        help="also print images/s against batch and latent size, IS time against k")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    torch.manual_seed(0)
-    images = fake_mnist(4096, device)
-
+def make_contenders(args: argparse.Namespace, device: torch.device) -> dict[str, tuple[Any, dict]]:
+    """Each timed contender by name: its timer and the state it steps (models built in this order,
+    from the caller's seed)."""
     vaelab_model = build_vae(ModelConfig(latent_dim=LATENT, hidden=HIDDEN), (1, 28, 28)).to(device)
     hand_model = HandWrittenVAE().to(device)
     hand_fused_model = HandWrittenVAE().to(device)
@@ -218,6 +205,27 @@ def main() -> None:
     pyro_contender = make_pyro_contender(device)
     if pyro_contender is not None:  # Pyro's SVI, Trace_ELBO: the probabilistic-programming peer
         contenders["pyro"] = pyro_contender
+    return contenders
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    parser.add_argument("--compile", action="store_true", help="add vaelab with torch.compile")
+    parser.add_argument("--bf16", action="store_true", help="add vaelab under bf16 autocast")
+    parser.add_argument("--scaling", action="store_true",
+                        help="also print images/s against batch and latent size, IS time against k")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    images = fake_mnist(4096, device)
+
+    contenders = make_contenders(args, device)
     for timer, state in contenders.values():  # warm-up
         timer(images, 5, state)
     rates: dict[str, list[float]] = {name: [] for name in contenders}

@@ -25,6 +25,7 @@ def test_every_example_is_tested() -> None:
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
 
+@pytest.mark.slow
 def test_conv_fashion_mnist(shared_data: Path, tmp_path: Path) -> None:
     out = example("conv_fashion_mnist").main(
         ["--data-dir", str(shared_data), "--epochs", "1", "--train", "256", "--test", "16", "-k", "5",
@@ -34,6 +35,7 @@ def test_conv_fashion_mnist(shared_data: Path, tmp_path: Path) -> None:
     assert (tmp_path / "run" / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_heavy_tailed_prior_is_compared_by_is_and_ais(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     results = example("heavy_tailed_prior").main(
         ["--epochs", "1", "--train", "200", "--test", "10", "--ais", "2", "-k", "10", "--latent-dim", "4",
@@ -46,6 +48,7 @@ def test_heavy_tailed_prior_is_compared_by_is_and_ais(tmp_path: Path, capsys: py
     assert printed.startswith("normal prior: training 1 epochs on 200 digits") and "  epoch 1/1" in printed
 
 
+@pytest.mark.slow
 def test_pendulum_from_python(tmp_path: Path) -> None:
     out = example("pendulum_from_python").main(
         ["--epochs", "1", "--sequences", "8", "--length", "10", "--image-size", "16",

@@ -28,14 +28,17 @@ def run_blocks(blocks: list[str], folder: Path, monkeypatch: pytest.MonkeyPatch)
     return printed.getvalue()
 
 
+@pytest.mark.slow
 def test_the_python_api_examples_run_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = python_blocks()
     assert len(blocks) >= 3
     printed = run_blocks(blocks, tmp_path, monkeypatch)
     assert (tmp_path / "runs" / "mine" / "report.html").is_file()
+    assert "weight_norm" in (tmp_path / "runs" / "watched" / "metrics.jsonl").read_text()  # from a callback
     assert "'mean'" in printed and "p(z2) p(z1 | z2) p(x | z1)" in printed
 
 
+@pytest.mark.slow
 def test_the_first_example_prints_the_same_numbers_on_every_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = python_blocks()[:1]

@@ -23,6 +23,7 @@ _PUBLIC: dict[str, str] = {
     "fit": "vaelab.training.fit_model",
     "Run": "vaelab.training.fit_model",
     "load_weights": "vaelab.training.fit_model",
+    "Callback": "vaelab.training.callbacks",
     "evaluate": "vaelab.evaluation.evaluate_model",
     "load": "vaelab.kinds",
     "report": "vaelab.reports.own_model",
@@ -94,4 +95,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from vaelab.objectives.smc import smc_log_marginal
     from vaelab.reports.own_model import report
     from vaelab.reports.tensorboard import TensorBoardLogger
+    from vaelab.training.callbacks import Callback
     from vaelab.training.fit_model import Run, fit, load_weights

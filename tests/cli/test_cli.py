@@ -17,6 +17,7 @@ TINY = ["--dataset", "mnist-5k", "--train-limit", "256", "--validation-size", "1
         "--eval-examples", "40", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_train_evaluate_sample_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "run"
     assert main(["train", *TINY, "--epochs", "2", "--run-dir", str(run)]) == 0
@@ -117,6 +118,7 @@ def test_train_from_config_file(tmp_path: Path) -> None:
     assert saved["train"]["objective"] == "iwae" and saved["train"]["seed"] == 4
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "demo"
     assert main(["demo", "--run-dir", str(run), "--epochs", "1", "--eval-samples", "5",
@@ -257,6 +259,7 @@ def test_a_time_budget_without_epochs_trains_until_it_and_says_what_it_covers(
     assert json.loads((tmp_path / "file" / "config.json").read_text())["train"]["epochs"] == 1
 
 
+@pytest.mark.slow
 def test_resume_names_what_it_refuses_and_old_figures_are_not_passed_off_as_new(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "run"

@@ -31,6 +31,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_report_writes_one_html_file_into_the_run(run: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["report", str(run), "--examples", "40"]) == 0
     assert capsys.readouterr().out.strip() == f"wrote {run / 'report.html'}"
@@ -120,6 +121,7 @@ def test_tensorboard_missing_is_a_clear_error_before_training(
     assert err.count("\n") == 1 and not target.exists()
 
 
+@pytest.mark.slow
 def test_a_run_that_lost_its_best_weights_says_the_last_checkpoint_stands_in(
         run: Path, tmp_path: Path) -> None:
     import subprocess

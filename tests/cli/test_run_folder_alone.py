@@ -33,6 +33,7 @@ def _own_data(folder: Path, labels: bool = False) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_run_without_its_data_samples_reconstructs_and_loads(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     data = _own_data(tmp_path / "data")

@@ -69,6 +69,7 @@ def test_minutes_without_epochs_train_until_the_budget_named_as_typed(
     assert json.loads((run / "config.json").read_text())["train"]["epochs"] == MAX_EPOCHS
 
 
+@pytest.mark.slow
 def test_train_predict_sample_compare_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = _train(tmp_path, "physics", "--seed", "1")
     out = capsys.readouterr().out

@@ -28,6 +28,8 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from vaelab.cli.explore_commands import make_app  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a real browser
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 

@@ -83,6 +83,7 @@ def test_copying_a_transition_needs_a_run_to_copy_from() -> None:
         SequenceExperiment().with_overrides({"train": {"init_transition": True}})
 
 
+@pytest.mark.slow
 def test_speed_switches_train_sequence_models_with_the_same_numbers(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from vaelab.training import fast_path

@@ -178,11 +178,10 @@ def test_keypoint_starts_at_the_pendulum_and_circles_the_pivot_once() -> None:
 
 
 def test_tiny_training_lowers_the_loss_and_the_probe_finds_the_state(tmp_path: Path) -> None:
-    from vaelab.runs.metrics_log import read_metrics
-
     from vaelab.evaluation.sequence_metrics import probe
     from vaelab.kinds.ssm_experiment import SequenceExperiment
     from vaelab.kinds.ssm_training import fit_sequences, load_sequence_splits
+    from vaelab.runs.metrics_log import read_metrics
 
     config = SequenceExperiment().with_overrides({
         "model": dict(SMALL),

@@ -23,6 +23,8 @@ from PIL import Image
 
 from vaelab.reports.page import CONTENT_SECURITY_POLICY
 
+pytestmark = pytest.mark.slow  # a real browser
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -48,6 +48,7 @@ def records(run: Path) -> list[dict]:
                   key=lambda r: r["time"])
 
 
+@pytest.mark.slow
 def test_a_second_evaluation_adds_to_the_first_and_the_report_shows_both(
         run: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["evaluate", str(run), *COMPARE]) == 0

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from vaelab.objectives import ObjectiveValue
 from vaelab.runs.distributed import Distributed
 from vaelab.training import CHECKPOINT, ExperimentConfig, fit, read_metrics
-from vaelab.training.engine import LoopSettings, TrainingTask, _prepare_folder
+from vaelab.training.engine import Loop, LoopSettings, TrainingTask, _fresh_run
 
 
 def free_port() -> int:
@@ -70,6 +70,7 @@ def _rank_main(rank: int, world: int, port: int, data: str, run_dir: str) -> Non
     torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_ranks_of_batch_b_match_one_process_of_batch_2b(tmp_path: Path, monkeypatch) -> None:
     data = binary_data(tmp_path / "data.npz")
     mp.spawn(_rank_main, args=(2, free_port(), str(data), str(tmp_path / "ddp")), nprocs=2)
@@ -118,6 +119,7 @@ CRASHING_JOB = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_a_killed_worker_restarts_from_the_last_checkpoint(tmp_path: Path) -> None:
     data = binary_data(tmp_path / "data.npz")
     script = tmp_path / "job.py"
@@ -165,6 +167,7 @@ def _valid_data() -> torch.Tensor:
     return (torch.rand(21, 1, 6, 6, generator=torch.Generator().manual_seed(1)) < 0.3).float()
 
 
+@pytest.mark.slow
 def test_vaelab_fit_under_torchrun_matches_one_process(tmp_path: Path) -> None:
     import vaelab
 
@@ -202,7 +205,7 @@ def test_rank_0_writes_a_fresh_run_folder_only_after_every_rank_has_looked_at_it
     task = TrainingTask(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
                         objective=None, batches=None, learning_rate=lambda epoch, seconds: 0.1,
                         save_config=lambda path: path.write_text("{}"))
-    _prepare_folder(task, tmp_path / "run", resume=False, context=context,
-                    settings=LoopSettings(epochs=1), say=lambda _: None)
+    _fresh_run(Loop(task, LoopSettings(epochs=1), tmp_path / "run", context, say=lambda _: None,
+                    callbacks=[]))
     assert context.seen == [False]
     assert (tmp_path / "run" / CHECKPOINT).exists()

@@ -14,7 +14,8 @@ from vaelab.objectives import ObjectiveValue
 from vaelab.runs.checkpoint import load_checkpoint
 from vaelab.runs.distributed import Distributed
 from vaelab.runs.files import BEST_WEIGHTS
-from vaelab.training.engine import LoopSettings, NonFiniteLossError, TrainingTask, run_training
+from vaelab.training.callbacks import Callback
+from vaelab.training.engine import Loop, LoopSettings, NonFiniteLossError, TrainingTask, run_training
 
 #: per epoch: (validation bound, validation error); the bound rises throughout, the error is
 #: lowest first at epoch 3 and again at epoch 5 (a tie: the first is kept)
@@ -45,21 +46,22 @@ def train_scripted(run_dir: Path, select: bool, patience: int = 0,
     current: dict[str, float] = {}
     weights: list[dict] = []
 
-    def extras(model: torch.nn.Module) -> dict[str, float]:
-        current["bound"], current["error"] = next(epochs)
-        return {"valid_error": current["error"]}
+    class Scripted(Callback):
+        def on_epoch_end(self, loop: Loop, record: dict[str, Any]) -> None:
+            current["bound"], current["error"] = next(epochs)
+            record["valid_error"] = current["error"]
+
+        def on_checkpoint(self, loop: Loop, record: dict[str, Any]) -> None:
+            weights.append({k: v.clone() for k, v in loop.model.state_dict().items()})
 
     task = TrainingTask(
         model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), objective=squared,
         batches=OneBatch(), learning_rate=lambda epoch, seconds: 0.1,
         save_config=lambda path: path.write_text("{}"),
-        validate=lambda model: current["bound"], extras=extras,
-        select=(lambda record: -record["valid_error"]) if select else None)
+        validate=lambda model: current["bound"], select_by="valid_error" if select else None)
     run_training(task, LoopSettings(epochs=len(script), patience=patience), run_dir,
                  Distributed(rank=0, world_size=1, device=torch.device("cpu")), progress=False,
-                 log=lambda _: None,
-                 on_epoch=lambda model, record: weights.append(
-                     {k: v.clone() for k, v in model.state_dict().items()}))
+                 log=lambda _: None, callbacks=[Scripted()])
     return weights, model
 
 

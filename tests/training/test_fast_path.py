@@ -53,6 +53,7 @@ def test_bf16_on_a_cpu_comes_with_a_warning() -> None:
     assert precision_advice("fp32", torch.device("cpu")) is None
 
 
+@pytest.mark.slow
 def test_a_compiled_objective_computes_the_same_values(monkeypatch: pytest.MonkeyPatch) -> None:
     # aot_eager traces through dynamo and AOT autograd like inductor but runs eager kernels
     # (no C++ compiler needed, same random stream), so results must match exactly

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from vaelab.runs.metrics_log import read_metrics
 
 from vaelab.data import ImageSet
 from vaelab.data.labelled import UNLABELLED
@@ -18,6 +17,7 @@ from vaelab.evaluation.classification import class_probabilities
 from vaelab.evaluation.run import held_out_tensor
 from vaelab.runs.checkpoint import load_checkpoint
 from vaelab.runs.files import LABELLED_JSON
+from vaelab.runs.metrics_log import read_metrics
 from vaelab.training.config import ConfigError
 from vaelab.training.experiment import load_trained_model
 from vaelab.training.semisupervised import (
@@ -63,6 +63,7 @@ def m2_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_tiny_m2_drops_error_well_below_chance(m2_run: Path) -> None:
     assert test_error(m2_run) < 0.5 < CHANCE
 
@@ -136,6 +137,7 @@ def test_resume_continues_with_the_same_labels(m2_run: Path, tmp_path: Path) -> 
     assert len((copy / "metrics.jsonl").read_text().splitlines()) == 9
 
 
+@pytest.mark.slow
 def test_with_all_labels_the_classifier_beats_logistic_regression(tmp_path: Path) -> None:
     """Supervised M2 (its classifier trained on every label) against multinomial logistic
     regression on the same 2,000 grey-level training digits, both scored on 1,000 test digits."""

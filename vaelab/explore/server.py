@@ -45,6 +45,17 @@ def create_app(session: ImageSession | SequenceSession) -> Flask:
     """The app serving `session`'s page and answers."""
     app = Flask("vaelab.explore", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024  # an upload beyond 8 MB is refused (413)
+    _add_error_answers(app)
+    _add_page(app, session)
+    if isinstance(session, ImageSession):
+        _add_image_answers(app, session)
+    else:
+        _add_sequence_answers(app, session)
+    return app
+
+
+def _add_error_answers(app: Flask) -> None:
+    """Every error answers as JSON {"error": message} with its status."""
 
     @app.errorhandler(ValueError)
     def bad_request(error: ValueError) -> tuple[Response, int]:
@@ -62,6 +73,10 @@ def create_app(session: ImageSession | SequenceSession) -> Flask:
     def internal(error: Exception) -> tuple[Response, int]:
         return jsonify(error=f"internal error: {type(error).__name__}: {error}"), 500
 
+
+def _add_page(app: Flask, session: ImageSession | SequenceSession) -> None:
+    """The page, its files, and what the page asks first: which run it shows."""
+
     @app.get("/")
     def index() -> Response:
         return _static("index.html")
@@ -76,54 +91,59 @@ def create_app(session: ImageSession | SequenceSession) -> Flask:
     def describe() -> Response:
         return jsonify(session.describe())
 
-    if isinstance(session, ImageSession):
-        @app.post("/api/decode")
-        def decode() -> Response:
-            body = request.get_json(silent=True) or {}
-            values = body.get("values")
-            if not isinstance(values, list) or not all(isinstance(v, int | float) for v in values):
-                raise ValueError("expected {\"values\": [numbers]}")
-            label = body.get("label", 0)
-            if not isinstance(label, int):
-                raise ValueError("label must be a class number")
-            return jsonify(session.decode([float(v) for v in values], label))
 
-        @app.get("/api/sample")
-        def sample() -> Response:
-            return jsonify(session.sample(_number("seed", int, 0)))
+def _add_image_answers(app: Flask, session: ImageSession) -> None:
+    """An image model's answers: decode a latent point, sample, scatter, score, interpolate."""
 
-        @app.get("/api/scatter")
-        def scatter() -> Response:
-            return jsonify(session.scatter())
+    @app.post("/api/decode")
+    def decode() -> Response:
+        body = request.get_json(silent=True) or {}
+        values = body.get("values")
+        if not isinstance(values, list) or not all(isinstance(v, int | float) for v in values):
+            raise ValueError("expected {\"values\": [numbers]}")
+        label = body.get("label", 0)
+        if not isinstance(label, int):
+            raise ValueError("label must be a class number")
+        return jsonify(session.decode([float(v) for v in values], label))
 
-        @app.post("/api/score")
-        def score() -> Response:
-            upload = request.files.get("image")
-            data = upload.read() if upload is not None else request.get_data()
-            if not data:
-                raise ValueError("no image received: draw on the canvas or choose a file")
-            return jsonify(session.score(data, _number("k", int, 100)))
+    @app.get("/api/sample")
+    def sample() -> Response:
+        return jsonify(session.sample(_number("seed", int, 0)))
 
-        @app.get("/api/interpolate")
-        def interpolate() -> Response:
-            return jsonify(session.interpolate(_number("a", int), _number("b", int),
-                                               _number("steps", int, 8)))
-    else:
-        @app.get("/api/sequence")
-        def sequence() -> Response:
-            return jsonify(session.sequence(_number("index", int, 0)))
+    @app.get("/api/scatter")
+    def scatter() -> Response:
+        return jsonify(session.scatter())
 
-        @app.post("/api/intervene")
-        def intervene() -> Response:
-            body = request.get_json(silent=True) or {}
-            try:
-                index, start = int(body.get("index", 0)), int(body.get("start", 0))
-                horizon = int(body.get("horizon", 60))
-            except (TypeError, ValueError) as error:
-                raise ValueError("index, start and horizon must be whole numbers") from error
-            return jsonify(session.intervene(index, start, str(body.get("torque", "none")), horizon))
+    @app.post("/api/score")
+    def score() -> Response:
+        upload = request.files.get("image")
+        data = upload.read() if upload is not None else request.get_data()
+        if not data:
+            raise ValueError("no image received: draw on the canvas or choose a file")
+        return jsonify(session.score(data, _number("k", int, 100)))
 
-    return app
+    @app.get("/api/interpolate")
+    def interpolate() -> Response:
+        return jsonify(session.interpolate(_number("a", int), _number("b", int),
+                                           _number("steps", int, 8)))
+
+
+def _add_sequence_answers(app: Flask, session: SequenceSession) -> None:
+    """A sequence model's answers: a test sequence, and its rollout under an intervention."""
+
+    @app.get("/api/sequence")
+    def sequence() -> Response:
+        return jsonify(session.sequence(_number("index", int, 0)))
+
+    @app.post("/api/intervene")
+    def intervene() -> Response:
+        body = request.get_json(silent=True) or {}
+        try:
+            index, start = int(body.get("index", 0)), int(body.get("start", 0))
+            horizon = int(body.get("horizon", 60))
+        except (TypeError, ValueError) as error:
+            raise ValueError("index, start and horizon must be whole numbers") from error
+        return jsonify(session.intervene(index, start, str(body.get("torque", "none")), horizon))
 
 
 __all__ = ["CONTENT_SECURITY_POLICY", "create_app"]

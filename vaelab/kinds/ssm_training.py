@@ -9,10 +9,9 @@ numbers and gets every feature of the loop, and its folder looks like any other 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -32,9 +31,9 @@ from vaelab.runs.checkpoint import CheckpointError, LoopState, load_run_weights
 from vaelab.runs.distributed import resolve_device
 from vaelab.runs.distributed import setup as setup_distributed
 from vaelab.runs.files import CONFIG
-from vaelab.runs.log import print_now
 from vaelab.training.batches import SequenceBatches, sequence_batch
-from vaelab.training.engine import LoopSettings, TrainingTask, make_optimizer, run_training
+from vaelab.training.callbacks import Callback, PhysicalConstants
+from vaelab.training.engine import Loop, LoopSettings, TrainingTask, make_optimizer, run_training
 
 SequenceObjective = Callable[[StateSpaceModel, SequenceBatch, float], ObjectiveValue]
 
@@ -144,33 +143,39 @@ def settings_of(config: SequenceTrainConfig) -> LoopSettings:
                         compile=config.compile, precision=config.precision)
 
 
-def _describe_constants(record: dict[str, Any]) -> str:
-    """The learned physical constants in an epoch's progress line (physics rules only)."""
-    if "g_over_L" not in record:
-        return ""
-    return f"  g/L {record['g_over_L']:.3f}  b {record['damping']:.3f}"
+class WarmStart(Callback):
+    """A fresh run's model starts from another run's weights (`train.init_from`; see
+    `warm_start`) and, with `init_constants = "least-squares"`, its physical constants from a
+    least-squares fit on the guide's first state estimates. Done before anything is written, so
+    a failure leaves no half-made run; a resumed run loads its own weights instead."""
+
+    def __init__(self, config: SequenceTrainConfig, train: SequenceSet) -> None:
+        self.config, self.train = config, train
+
+    def on_train_start(self, loop: Loop) -> None:
+        cfg, model = self.config, loop.model
+        if loop.resuming:
+            return
+        if cfg.init_from:
+            copied = warm_start(model, cfg.init_from, cfg.init_transition)
+            loop.say(f"warm start from {cfg.init_from}: {len(copied)} of {len(model.state_dict())} "
+                     "tensors copied" + ("" if cfg.init_transition else " (the transition's own stay fresh)"))
+        if cfg.init_constants == "least-squares" and not cfg.init_transition:
+            fitted = least_squares_constants(model, self.train)
+            if fitted is not None:
+                loop.say("constants start at the least-squares fit on the guide's first state estimates: "
+                         + ", ".join(f"{name} {value:.3f}" for name, value in fitted.items()))
 
 
 def sequence_task(config: SequenceExperiment, model: StateSpaceModel, splits: dict[str, SequenceSet],
-                  device: torch.device, log: Callable[[str], None]) -> TrainingTask:
+                  device: torch.device) -> TrainingTask:
     """What the training loop needs for a state-space model: windows of sequences, the sequential
-    bound, a per-frame validation bound, the learned constants in every record."""
+    bound, a per-frame validation bound, the learned constants in every record, a warm start."""
     cfg = config.train
     valid = sequence_batch(splits["valid"], model.data_kind, device) if len(splits["valid"]) > 0 else None
 
     def validate(model: StateSpaceModel) -> float | None:
         return validation_bound_per_frame(model, valid) if valid is not None else None
-
-    def warm(model: StateSpaceModel) -> None:
-        if cfg.init_from:
-            copied = warm_start(model, cfg.init_from, cfg.init_transition)
-            log(f"warm start from {cfg.init_from}: {len(copied)} of {len(model.state_dict())} tensors "
-                "copied" + ("" if cfg.init_transition else " (the transition's own stay fresh)"))
-        if cfg.init_constants == "least-squares" and not cfg.init_transition:
-            fitted = least_squares_constants(model, splits["train"])
-            if fitted is not None:
-                log("constants start at the least-squares fit on the guide's first state estimates: "
-                    + ", ".join(f"{name} {value:.3f}" for name, value in fitted.items()))
 
     return TrainingTask(
         model=model, optimizer=make_sequence_optimizer(model, cfg),
@@ -179,8 +184,7 @@ def sequence_task(config: SequenceExperiment, model: StateSpaceModel, splits: di
                                 cfg.window),
         learning_rate=lambda epoch, seconds: learning_rate_at(cfg, epoch, seconds),
         save_config=config.save, validate=validate, score_name="bound_per_frame", unit="nats/frame",
-        extras=lambda model: model.physical_constants(), describe=_describe_constants,
-        before_start=warm)
+        callbacks=[PhysicalConstants(), WarmStart(cfg, splits["train"])])
 
 
 def fit_sequences(
@@ -189,21 +193,21 @@ def fit_sequences(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
-    on_epoch: Callable[[StateSpaceModel, dict], None] | None = None,
+    callbacks: Sequence[Callback] = (),
     more_time: str | None = None,
 ) -> tuple[StateSpaceModel, LoopState]:
     """Train (or continue) the configured state-space model in `run_dir`; returns model and state.
-    `more_time` says how to train further once the time budget is used up (see `run_training`)."""
-    log = log or print_now
+    `callbacks` run at the loop's named moments (vaelab.training.callbacks); `more_time` says
+    how to train further once the time budget is used up (see `run_training`)."""
     config = guide_of_warm_start(config)
     cfg = config.train
     context = setup_distributed(cfg.device)
     torch.manual_seed(cfg.seed)
     splits = load_sequence_splits(config.data)
     model = build_sequence_model(config, splits["train"]).to(context.device)
-    task = sequence_task(config, model, splits, context.device, log)
+    task = sequence_task(config, model, splits, context.device)
     loop = run_training(task, settings_of(cfg), Path(run_dir), context, resume=resume, progress=progress,
-                        log=log, on_epoch=on_epoch,
+                        log=log, callbacks=callbacks,
                         **({} if more_time is None else {"more_time": more_time}))
     return model, loop
 
@@ -233,6 +237,7 @@ def load_sequence_run(
 
 
 __all__ = [
+    "WarmStart",
     "build_sequence_model",
     "fit_sequences",
     "load_sequence_run",

@@ -161,14 +161,10 @@ def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, prog
     from vaelab.runs.distributed import teardown as teardown_distributed
     from vaelab.training.loop import fit
 
-    logger = tensorboard_callback(config, run_dir) if tensorboard else None
+    callbacks = [tensorboard_callback(config, run_dir)] if tensorboard else []
     epochs_before = epochs_done(run_dir) if resume else -1
-    try:
-        model, loop = fit(config, run_dir, resume=resume, progress=progress, on_epoch=logger,
-                          more_time=more_time)
-    finally:
-        if logger is not None:
-            logger.close()
+    model, loop = fit(config, run_dir, resume=resume, progress=progress, callbacks=callbacks,
+                      more_time=more_time)
     context = current_distributed()
     metrics = None
     evaluate = evaluate and not already_evaluated(run_dir, epochs_before)

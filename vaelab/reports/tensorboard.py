@@ -1,6 +1,6 @@
 """TensorBoard summaries during training: every epoch's scalars, samples and reconstructions.
 
-Used as `fit(..., on_epoch=TensorBoardLogger(...))`. TensorBoard is an optional extra
+A training callback: `vaelab.fit(..., callbacks=[TensorBoardLogger(...)])`. TensorBoard is an optional extra
 (`pip install tensorboard` or `pip install 'vaelab[tensorboard]'`); without it, constructing
 the logger raises ImportError saying so, before any training starts.
 """
@@ -49,8 +49,11 @@ def _grid_chw(images: torch.Tensor, columns: int) -> torch.Tensor:
 
 
 class TensorBoardLogger:
-    """Per-epoch callback: scalars of the epoch record (x = epoch), a sample grid from a fixed
-    seed, and fixed test images beside their reconstructions."""
+    """A training callback of the plain kind, a function of (model, record): after each epoch's
+    checkpoint, on rank 0, the scalars of the epoch's record (x = epoch), a sample grid from a
+    fixed seed, and fixed test images beside their reconstructions; the loop calls `close()`
+    when training ends. (A plain callable, not a `vaelab.Callback` subclass, so that reports
+    need nothing from the trainer.)"""
 
     def __init__(self, log_dir: Path, splits: Splits | None = None, images: int = 16,
                  seed: int = 0) -> None:
@@ -63,8 +66,12 @@ class TensorBoardLogger:
         self.images = images
         self.seed = seed
 
-    @torch.no_grad()
     def __call__(self, model: LatentVariableModel, record: dict[str, Any]) -> None:
+        self.log_epoch(model, record)
+
+    @torch.no_grad()
+    def log_epoch(self, model: LatentVariableModel, record: dict[str, Any]) -> None:
+        """Write one epoch's summaries (`record` as in metrics.jsonl); the model is left as it was."""
         if self.writer is None:
             self.writer = self.writer_class(log_dir=str(self.log_dir))
         epoch = int(record["epoch"])
@@ -88,5 +95,7 @@ class TensorBoardLogger:
         self.writer.flush()
 
     def close(self) -> None:
+        """Flush and close the event file (training's end does this)."""
         if self.writer is not None:
             self.writer.close()
+            self.writer = None

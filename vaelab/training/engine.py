@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from tqdm import tqdm
 
 from vaelab.atomic_files import remove_stale_temporaries
 from vaelab.models.base import LatentVariableModel
@@ -34,7 +34,7 @@ from vaelab.runs.distributed import Distributed, restarted_by_launcher
 from vaelab.runs.files import BEST_WEIGHTS, CHECKPOINT, CONFIG, METRICS
 from vaelab.runs.log import print_now, silent
 from vaelab.runs.metrics_log import truncate_metrics
-from vaelab.training.config_files import until_budget
+from vaelab.training.callbacks import Callback, EpochLog, ProgressBar, as_callback
 from vaelab.training.ddp import wrap_objective
 from vaelab.training.fast_path import compiled, precision_advice, with_autocast
 
@@ -179,12 +179,11 @@ class TrainingTask:
     `learning_rate(epoch, seconds)` is the base rate for an epoch; each optimiser group's
     "lr_factor" (default 1) scales it. `validate(model)` returns the validation score (higher is
     better) or None; `score_name` is its record key stem ("bound" → train_bound/valid_bound).
-    `extras(model)` adds entries to each epoch's record (e.g. learned physical constants);
-    `describe(record)` adds text to the epoch's progress line. `select(record)`, when given and
-    not None for the epoch, is the score (higher is better) that picks the best weights and counts
-    patience instead of the validation score (e.g. minus a classification error). `save_config(path)`
-    writes what a later session needs to rebuild the run. `before_start(model)` runs once for a fresh run,
-    before anything is written (e.g. a warm start from another run).
+    `select_by`, when given, names a record entry (lower is better, e.g. "valid_error", which a
+    callback adds) that picks the best weights and counts patience instead of the validation
+    score in the epochs whose record holds it. `save_config(path)` writes what a later session
+    needs to rebuild the run. `callbacks` are what this kind of model adds to the loop (entries
+    of its own in each record, a warm start; see vaelab.training.callbacks).
     """
 
     model: LatentVariableModel | torch.nn.Module
@@ -196,53 +195,38 @@ class TrainingTask:
     validate: Callable[[Any], float | None] | None = None
     score_name: str = "bound"
     unit: str = "nats"
-    extras: Callable[[Any], dict[str, Any] | None] | None = None
-    describe: Callable[[dict[str, Any]], str] | None = None
-    before_start: Callable[[Any], None] | None = None
-    select: Callable[[dict[str, Any]], float | None] | None = None
+    select_by: str | None = None
+    callbacks: Sequence[Callback] = ()
 
 
-def _prepare_folder(task: TrainingTask, run_dir: Path, resume: bool, context: Distributed,
-                    settings: LoopSettings, say: Callable[[str], None]) -> LoopState:
-    """Set the run folder up (fresh) or restore its last checkpoint (resume); the loop state."""
-    if context.is_main and run_dir.is_dir():
-        for path in remove_stale_temporaries(run_dir):  # left by a write that was killed
-            say(f"removed {path.name} from {run_dir}, an unfinished file of an interrupted write")
-    if not resume and restarted_by_launcher() and (run_dir / CHECKPOINT).exists():
-        say(f"restarted by the launcher: resuming {run_dir} from its last checkpoint")
-        resume = True
-    if resume and not (run_dir / CHECKPOINT).exists() and (run_dir / CONFIG).exists():
-        say(f"{run_dir} was stopped before its first checkpoint; starting it from the beginning")
-        resume = False
-    if resume:
-        refuse_fewer_epochs(run_dir, settings.epochs, f"epochs={settings.epochs}")
-        loop = load_checkpoint(run_dir, task.model, task.optimizer)
-        loop.out_of_time = False  # a resumed run gets whatever budget its settings now allow
-        if settings.patience == 0:  # older sequence runs marked a used-up budget as stopped_early
-            loop.stopped_early = False
-        if context.is_main:
-            truncate_metrics(run_dir / METRICS, loop.epoch)
-        say(f"resuming {run_dir} after epoch {loop.epoch} (step {loop.step})")
-        return loop
-    if (run_dir / CHECKPOINT).exists():
-        raise FileExistsError(f"{run_dir} already holds a run; continue it (`--resume {run_dir}`, "
-                              "in Python resume=True) or choose another run folder")
-    if task.before_start is not None:  # before anything is written: a failure leaves no half-made run
-        task.before_start(task.model)
-    loop = LoopState()
-    context.barrier()  # every rank has looked at the folder before rank 0 writes into it
-    if context.is_main:  # a run folder is complete from the start: --epochs 0 evaluates the initial model
-        run_dir.mkdir(parents=True, exist_ok=True)
-        task.save_config(run_dir / CONFIG)
-        (run_dir / METRICS).unlink(missing_ok=True)
-        save_checkpoint(run_dir, task.model, task.optimizer, loop)
-        save_weights(run_dir / BEST_WEIGHTS, task.model)
-    return loop
+@dataclass
+class Loop:
+    """A training loop under way, as its steps and its callbacks see it: the task and settings,
+    the run folder, the processes (`context`), the counters (`state`), whether it continues a
+    run (`resuming`), and `say` for a progress line (silent on ranks other than 0)."""
 
+    task: TrainingTask
+    settings: LoopSettings
+    run_dir: Path
+    context: Distributed
+    say: Callable[[str], None]
+    callbacks: list[Callback]
+    state: LoopState = field(default_factory=LoopState)
+    resuming: bool = False
 
-def _epoch_text(epoch: int, settings: LoopSettings) -> str:
-    """"epoch 3/10" for a 0-based epoch; "epoch 3" when the time budget, not epochs, ends the run."""
-    return f"epoch {epoch + 1}" + ("" if until_budget(settings.epochs) else f"/{settings.epochs}")
+    @property
+    def model(self) -> LatentVariableModel | torch.nn.Module:
+        return self.task.model
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process is rank 0, the one that writes the run folder and prints."""
+        return self.context.is_main
+
+    def notify(self, hook: str, *args: Any) -> None:
+        """Call `hook` (e.g. "on_epoch_end") of every callback, in order."""
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
 
 
 def run_training(
@@ -253,33 +237,69 @@ def run_training(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
-    on_epoch: Callable[[Any, dict], None] | None = None,
+    callbacks: Sequence[Callback | Callable[[Any, dict[str, Any]], None]] = (),
     more_time: str = "resume the run with a larger time budget to continue",
 ) -> LoopState:
     """Train `task.model` in `run_dir` (or continue it) until the epochs, the time budget or the
     patience run out; returns the loop's counters. The model ends in eval mode.
 
-    `more_time` ends the line that says the time budget is used up: how this caller's user
-    trains further (the command line names the flag the user typed).
-
-    `on_epoch(model, record)`, when given, runs on rank 0 after each epoch's record and
-    checkpoint are written (e.g. TensorBoard summaries); it must leave the model as it found it.
-    Progress lines go to `log` (default: stdout, flushed, so a killed run still shows them).
-    A new run that turns NaN before its first epoch ends leaves nothing behind, so the same run
-    folder takes the next try; otherwise the error says which epoch the folder keeps.
+    `callbacks` (vaelab.training.callbacks; a plain function of (model, record) runs after each
+    epoch's checkpoint) run after the task's own, at the loop's named moments;
+    `progress` adds a progress bar over each epoch's batches (on a terminal). Each epoch's line
+    goes to `log` (default: stdout, flushed, so a killed run still shows them); `more_time` ends
+    the line that says the time budget is used up: how this caller's user trains further (the
+    command line names the flag the user typed). A new run that turns NaN before its first
+    epoch ends leaves nothing behind, so the same run folder takes the next try; otherwise the
+    error says which epoch the folder keeps.
     """
-    run_dir = Path(run_dir)
+    loop = Loop(task, settings, Path(run_dir), context,
+                say=(log or print_now) if context.is_main else silent,
+                callbacks=[*([ProgressBar()] if progress else []), EpochLog(more_time),
+                           *task.callbacks, *map(as_callback, callbacks)])
+    with _nan_explained(loop, resume):
+        try:
+            loop.resuming = _resumes(loop, resume)
+            loop.notify("on_train_start")
+            loop.state = _restored_run(loop) if loop.resuming else _fresh_run(loop)
+            objective = _step_objective(loop)  # after the above: DDP starts from rank 0's weights
+            context.barrier()  # nobody trains before rank 0 has set the folder up
+            _say_if_nothing_to_do(loop)
+            loop.model.train()
+            while _continues(loop):
+                started = time.perf_counter()
+                learning_rate = _start_epoch(loop)
+                loop.notify("on_epoch_start")
+                running = _train_one_epoch(loop, objective)
+                record = _epoch_record(loop, running, learning_rate)
+                loop.notify("on_epoch_end", record)
+                valid = _validate(loop, record)
+                _keep_the_best(loop, record, valid)
+                _count_and_check_stops(loop, started)
+                _save_epoch(loop, record)
+                loop.notify("on_checkpoint", record)
+                context.barrier()
+            loop.model.eval()
+        finally:
+            loop.notify("on_train_end")
+    return loop.state
+
+
+@contextmanager
+def _nan_explained(loop: Loop, resume: bool) -> Iterator[None]:
+    """A NaN's error says which epoch the run folder keeps; a new run that turns NaN before its
+    first epoch ends is removed (the files it wrote, and its folder when the run made it)."""
+    run_dir = loop.run_dir
     fresh = not resume and not (run_dir / CHECKPOINT).exists()
     created = not run_dir.exists()
     try:
-        return _train(task, settings, run_dir, context, resume, progress, log, on_epoch, more_time)
+        yield
     except NonFiniteLossError as error:
         if not (fresh and error.epoch == 0):
             raise NonFiniteLossError(
                 f"{error}\n{run_dir} keeps the checkpoint of epoch {error.epoch}, the last before "
                 "the NaN; to start again with other settings, delete it or choose another run "
                 "folder", error.epoch) from None
-        if context.is_main:
+        if loop.is_main:
             _remove_unfinished_run(run_dir, created)
         raise NonFiniteLossError(f"{error}\nno epoch finished, so nothing was kept in {run_dir}",
                                  error.epoch) from None
@@ -294,119 +314,185 @@ def _remove_unfinished_run(run_dir: Path, created: bool) -> None:
         run_dir.rmdir()
 
 
-def _train(task: TrainingTask, settings: LoopSettings, run_dir: Path, context: Distributed,
-           resume: bool, progress: bool, log: Callable[[str], None] | None,
-           on_epoch: Callable[[Any, dict], None] | None, more_time: str) -> LoopState:
-    """The loop of `run_training`."""
-    log = log or print_now
-    say = log if context.is_main else silent
-    run_dir = Path(run_dir)
-    model, optimizer = task.model, task.optimizer
-    # before DDP wraps the model: its construction broadcasts rank 0's weights, so every rank
-    # starts from what rank 0 loaded or initialised (a warm start included)
-    loop = _prepare_folder(task, run_dir, resume, context, settings, say)
-    objective = wrap_objective(model, task.objective, context)
+def _resumes(loop: Loop, resume: bool) -> bool:
+    """Whether this call continues the run in the folder: as asked, except that a fresh command
+    the launcher restarted continues, and a run stopped before its first checkpoint starts
+    again. Files of an interrupted write are removed first; a fresh start in a folder that
+    holds a run is refused."""
+    run_dir, say = loop.run_dir, loop.say
+    if loop.is_main and run_dir.is_dir():
+        for path in remove_stale_temporaries(run_dir):  # left by a write that was killed
+            say(f"removed {path.name} from {run_dir}, an unfinished file of an interrupted write")
+    has_checkpoint = (run_dir / CHECKPOINT).exists()
+    if not resume and restarted_by_launcher() and has_checkpoint:
+        say(f"restarted by the launcher: resuming {run_dir} from its last checkpoint")
+        return True
+    if resume and not has_checkpoint and (run_dir / CONFIG).exists():
+        say(f"{run_dir} was stopped before its first checkpoint; starting it from the beginning")
+        return False
+    if not resume and has_checkpoint:
+        raise FileExistsError(f"{run_dir} already holds a run; continue it (`--resume {run_dir}`, "
+                              "in Python resume=True) or choose another run folder")
+    return resume
+
+
+def _restored_run(loop: Loop) -> LoopState:
+    """The counters of the folder's last checkpoint, whose weights and optimiser state are loaded;
+    metric lines written after that checkpoint are dropped (their epochs are trained again)."""
+    settings, run_dir = loop.settings, loop.run_dir
+    refuse_fewer_epochs(run_dir, settings.epochs, f"epochs={settings.epochs}")
+    state = load_checkpoint(run_dir, loop.task.model, loop.task.optimizer)
+    state.out_of_time = False  # a resumed run gets whatever budget its settings now allow
+    if settings.patience == 0:  # older sequence runs marked a used-up budget as stopped_early
+        state.stopped_early = False
+    if loop.is_main:
+        truncate_metrics(run_dir / METRICS, state.epoch)
+    loop.say(f"resuming {run_dir} after epoch {state.epoch} (step {state.step})")
+    return state
+
+
+def _fresh_run(loop: Loop) -> LoopState:
+    """New counters, and a run folder complete from the start (config, checkpoint and best weights
+    of the initial model): --epochs 0 evaluates the initial model."""
+    task, run_dir = loop.task, loop.run_dir
+    state = LoopState()
+    loop.context.barrier()  # every rank has looked at the folder before rank 0 writes into it
+    if loop.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        task.save_config(run_dir / CONFIG)
+        (run_dir / METRICS).unlink(missing_ok=True)
+        save_checkpoint(run_dir, task.model, task.optimizer, state)
+        save_weights(run_dir / BEST_WEIGHTS, task.model)
+    return state
+
+
+def _step_objective(loop: Loop) -> Objective:
+    """The task's objective as each step calls it: averaged over ranks by DDP (whose construction
+    broadcasts rank 0's weights), under the precision's autocast, compiled when asked."""
+    context, settings = loop.context, loop.settings
+    objective = wrap_objective(loop.model, loop.task.objective, context)
     objective = with_autocast(objective, settings.precision, context.device)
     advice = precision_advice(settings.precision, context.device)
     if advice is not None:
-        say(f"warning: {advice}")
-    if settings.compile:
-        objective = compiled(objective)
-    context.barrier()  # nobody trains before rank 0 has set the folder up
+        loop.say(f"warning: {advice}")
+    return compiled(objective) if settings.compile else objective
 
-    if resume and loop.stopped_early:
-        say(f"{run_dir} stopped early after epoch {loop.epoch} (no validation improvement for "
-            f"{settings.patience} epochs; best epoch {loop.best_epoch}): nothing to do")
-    elif resume and loop.epoch >= settings.epochs:
-        say(f"{run_dir} has already trained {loop.epoch} of {settings.epochs} epochs: nothing to do "
-            f"(pass a larger --epochs to train it further)")
-    steps_per_epoch = task.batches.steps_per_epoch(context)
-    train_key, valid_key = f"train_{task.score_name}", f"valid_{task.score_name}"
-    model.train()
-    while loop.epoch < settings.epochs and not (loop.stopped_early or loop.out_of_time):
-        epoch = loop.epoch
-        started = time.perf_counter()
-        if context.enabled:  # each rank its own noise (reparameterised draws), seeded per epoch so
-            # that a resumed job draws what an uninterrupted one would
-            torch.manual_seed(epoch_seed(settings.seed, loop.step, offset=RANK_NOISE_OFFSET + context.rank))
-        learning_rate = task.learning_rate(epoch, loop.seconds)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate * group.get("lr_factor", 1.0)
-        running = RunningMeans()
-        bar = tqdm(task.batches.epoch(epoch, context), total=steps_per_epoch,
-                   desc=_epoch_text(epoch, settings),
-                   disable=None if progress and context.is_main else True,  # None: only on a terminal
-                   leave=False, unit="batch")
-        for i, (batch, size) in enumerate(bar):
-            value = train_step(model, optimizer, objective, batch,
-                               kl_weight_at(loop.step, settings.kl_warmup_steps),
-                               settings.grad_clip, loop.step, epoch)
-            loop.step += 1
-            running.add(value, size)
-            if progress and context.is_main and i % 10 == 0:
-                bar.set_postfix(loss=f"{value.loss.item():.2f}")
-        bar.close()
 
-        record: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "step": loop.step,
-            **{f"train_{k}": v for k, v in running.means(context).items()},
-            "kl_weight": kl_weight_at(loop.step - 1, settings.kl_warmup_steps),
-            "learning_rate": learning_rate,
-        }
-        if task.extras is not None:
-            record.update(task.extras(model) or {})
-        valid = task.validate(model) if task.validate is not None else None
-        # would never be "best": stop and say so, on every rank together (a rank's own noise may
-        # make it the only one with a NaN)
-        if context.any(valid is not None and not math.isfinite(valid)):
-            raise NonFiniteLossError(
-                f"the validation {task.score_name} is {valid} after epoch {epoch + 1}: the "
-                "validation data or the model gives non-finite values (NaN in the data, or a "
-                "likelihood that cannot score it)", epoch)
-        record[valid_key] = valid
-        selected = task.select(record) if task.select is not None else None
-        score = selected if selected is not None else valid if valid is not None else record[train_key]
-        if score > loop.best_valid:
-            loop.best_valid, loop.best_epoch = score, epoch + 1
-            loop.epochs_without_improvement = 0
-            if context.is_main:
-                save_weights(run_dir / BEST_WEIGHTS, model)
-        else:
-            loop.epochs_without_improvement += 1
-        # on every rank or none: a validation score that is not reduced over ranks may differ
-        loop.stopped_early = context.any(bool(settings.patience)
-                                         and loop.epochs_without_improvement >= settings.patience)
-        loop.epoch += 1
-        # the slowest rank's clock on every rank: a time-paced learning rate stays the same on all
-        loop.seconds += context.max(time.perf_counter() - started)
-        budget = settings.time_budget_minutes * 60.0
-        loop.out_of_time = context.any(budget > 0 and loop.seconds >= budget
-                                       and loop.epoch < settings.epochs)
-        record["seconds"] = loop.seconds
-        if context.is_main:
-            with open(run_dir / METRICS, "a") as handle:
-                handle.write(json.dumps(record) + "\n")
-            save_checkpoint(run_dir, model, optimizer, loop)
-            if on_epoch is not None:
-                on_epoch(model, record)
-        context.barrier()
-        valid_text = f"  valid {task.score_name.replace('_', ' ')} {valid:.2f}" if valid is not None else ""
-        extra_text = task.describe(record) if task.describe is not None else ""
-        say(f"{_epoch_text(epoch, settings)}  train {task.score_name.replace('_', ' ')} "
-            f"{record[train_key]:.2f}{valid_text} {task.unit}{extra_text}  ({loop.seconds:.0f} s)")
-        if loop.out_of_time:
-            say(f"time budget of {settings.time_budget_minutes:g} min used up after epoch "
-                f"{loop.epoch}; {more_time}")
-        if loop.stopped_early:
-            say(f"early stopping: no validation improvement for {settings.patience} epochs; "
-                f"best epoch {loop.best_epoch}")
-    model.eval()
-    return loop
+def _say_if_nothing_to_do(loop: Loop) -> None:
+    """A resumed run that has already stopped, or trained its epochs, says so."""
+    state, settings = loop.state, loop.settings
+    if loop.resuming and state.stopped_early:
+        loop.say(f"{loop.run_dir} stopped early after epoch {state.epoch} (no validation improvement "
+                 f"for {settings.patience} epochs; best epoch {state.best_epoch}): nothing to do")
+    elif loop.resuming and state.epoch >= settings.epochs:
+        loop.say(f"{loop.run_dir} has already trained {state.epoch} of {settings.epochs} epochs: "
+                 "nothing to do (pass a larger --epochs to train it further)")
+
+
+def _continues(loop: Loop) -> bool:
+    """Whether another epoch trains: epochs left, not stopped early, time left."""
+    state = loop.state
+    return state.epoch < loop.settings.epochs and not (state.stopped_early or state.out_of_time)
+
+
+def _start_epoch(loop: Loop) -> float:
+    """Seed this rank's noise (several processes) and set the epoch's learning rate; the rate."""
+    state, context = loop.state, loop.context
+    if context.enabled:  # each rank its own noise (reparameterised draws), seeded per epoch so
+        # that a resumed job draws what an uninterrupted one would
+        torch.manual_seed(epoch_seed(loop.settings.seed, state.step, offset=RANK_NOISE_OFFSET + context.rank))
+    learning_rate = loop.task.learning_rate(state.epoch, state.seconds)
+    for group in loop.task.optimizer.param_groups:
+        group["lr"] = learning_rate * group.get("lr_factor", 1.0)
+    return learning_rate
+
+
+def _train_one_epoch(loop: Loop, objective: Objective) -> RunningMeans:
+    """One optimiser step per batch of the epoch; the means of the objective's numbers."""
+    task, settings, state = loop.task, loop.settings, loop.state
+    running = RunningMeans()
+    for batch, size in task.batches.epoch(state.epoch, loop.context):
+        value = train_step(task.model, task.optimizer, objective, batch,
+                           kl_weight_at(state.step, settings.kl_warmup_steps),
+                           settings.grad_clip, state.step, state.epoch)
+        state.step += 1
+        running.add(value, size)
+        loop.notify("on_batch_end", value)
+    return running
+
+
+def _epoch_record(loop: Loop, running: RunningMeans, learning_rate: float) -> dict[str, Any]:
+    """The epoch's line of metrics.jsonl as training left it (over every rank's examples)."""
+    state = loop.state
+    return {
+        "epoch": state.epoch + 1,
+        "step": state.step,
+        **{f"train_{k}": v for k, v in running.means(loop.context).items()},
+        "kl_weight": kl_weight_at(state.step - 1, loop.settings.kl_warmup_steps),
+        "learning_rate": learning_rate,
+    }
+
+
+def _validate(loop: Loop, record: dict[str, Any]) -> float | None:
+    """The task's validation score, recorded; a non-finite one stops the run."""
+    task = loop.task
+    valid = task.validate(task.model) if task.validate is not None else None
+    # would never be "best": stop and say so, on every rank together (a rank's own noise may
+    # make it the only one with a NaN)
+    if loop.context.any(valid is not None and not math.isfinite(valid)):
+        raise NonFiniteLossError(
+            f"the validation {task.score_name} is {valid} after epoch {loop.state.epoch + 1}: the "
+            "validation data or the model gives non-finite values (NaN in the data, or a "
+            "likelihood that cannot score it)", loop.state.epoch)
+    record[f"valid_{task.score_name}"] = valid
+    return valid
+
+
+def _keep_the_best(loop: Loop, record: dict[str, Any], valid: float | None) -> None:
+    """Keep the epoch's weights as the best when its score beats every earlier epoch's (the first
+    of equals stays), else count an epoch without improvement. The score: minus the task's
+    `select_by` entry when the record has it, else the validation score, else the training one."""
+    task, state = loop.task, loop.state
+    selected = record.get(task.select_by) if task.select_by is not None else None
+    if selected is not None:
+        score = -selected
+    else:
+        score = valid if valid is not None else record[f"train_{task.score_name}"]
+    if score > state.best_valid:
+        state.best_valid, state.best_epoch = score, state.epoch + 1
+        state.epochs_without_improvement = 0
+        if loop.is_main:
+            save_weights(loop.run_dir / BEST_WEIGHTS, task.model)
+    else:
+        state.epochs_without_improvement += 1
+
+
+def _count_and_check_stops(loop: Loop, started: float) -> None:
+    """Count the epoch and its time; whether patience or the time budget stops the run."""
+    state, settings, context = loop.state, loop.settings, loop.context
+    # on every rank or none: a validation score that is not reduced over ranks may differ
+    state.stopped_early = context.any(bool(settings.patience)
+                                      and state.epochs_without_improvement >= settings.patience)
+    state.epoch += 1
+    # the slowest rank's clock on every rank: a time-paced learning rate stays the same on all
+    state.seconds += context.max(time.perf_counter() - started)
+    budget = settings.time_budget_minutes * 60.0
+    state.out_of_time = context.any(budget > 0 and state.seconds >= budget
+                                    and state.epoch < settings.epochs)
+
+
+def _save_epoch(loop: Loop, record: dict[str, Any]) -> None:
+    """Append the epoch's record (with the time trained) to metrics.jsonl and save the checkpoint."""
+    record["seconds"] = loop.state.seconds
+    if loop.is_main:
+        with open(loop.run_dir / METRICS, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        save_checkpoint(loop.run_dir, loop.model, loop.task.optimizer, loop.state)
 
 
 __all__ = [
     "BatchSource",
+    "Loop",
     "LoopSettings",
     "NonFiniteLossError",
     "Objective",

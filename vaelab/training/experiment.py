@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -29,11 +28,12 @@ from vaelab.objectives.result import ObjectiveValue
 from vaelab.runs.checkpoint import CheckpointError, load_run_weights
 from vaelab.runs.distributed import Distributed, resolve_device
 from vaelab.runs.files import CONFIG
+from vaelab.training.callbacks import Callback
 from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig
 from vaelab.training.semisupervised import (
+    ClassificationError,
     SemiSupervisedExperiment,
     build_semisupervised_model,
-    held_out_error,
     load_experiment,
     make_semisupervised_objective,
     with_unlabelled,
@@ -107,33 +107,23 @@ def make_training_objective(
     return named(config.train.objective, config.train.samples)
 
 
-def epoch_extras(config: ExperimentConfig, splits: Splits, context: Distributed | None = None,
-                 ) -> tuple[Callable[[LatentVariableModel], dict[str, Any]] | None,
-                            Callable[[dict[str, Any]], str] | None]:
-    """What an epoch's record gains beyond the bounds, and how its progress line shows it: a
-    semi-supervised run with labelled validation images records their classification error
-    (`valid_error`), the curve its users watch; other runs add nothing."""
+def epoch_callbacks(config: ExperimentConfig, splits: Splits, context: Distributed | None = None,
+                    ) -> list[Callback]:
+    """What an epoch's record gains beyond the bounds: a semi-supervised run with labelled
+    validation images records their classification error (`valid_error`), the curve its users
+    watch; other runs add nothing."""
     valid = splits.valid
     if not (isinstance(config, SemiSupervisedExperiment) and isinstance(valid, ImageSet)
             and len(valid) > 0 and valid.labels is not None):
-        return None, None
-
-    def extras(model: LatentVariableModel) -> dict[str, Any]:
-        return {"valid_error": held_out_error(model, valid, SPLIT_SEED, context)}
-
-    def describe(record: dict[str, Any]) -> str:
-        error = record.get("valid_error")
-        return "" if error is None else f"  valid error {100 * error:.2f} %"
-
-    return extras, describe
+        return []
+    return [ClassificationError(valid, SPLIT_SEED, context)]
 
 
-def best_weights_score(config: ExperimentConfig, splits: Splits,
-                       ) -> Callable[[dict[str, Any]], float | None] | None:
-    """What picks the best weights when it is not the validation bound: minus the validation
-    classification error of a semi-supervised run with `select_by = "error"`; None for every
-    other run. Such a run without labelled validation images is refused, not quietly judged by
-    its bound."""
+def best_weights_score(config: ExperimentConfig, splits: Splits) -> str | None:
+    """The record entry that picks the best weights when it is not the validation bound (lower
+    is better; `TrainingTask.select_by`): the validation classification error of a
+    semi-supervised run with `select_by = "error"`; None for every other run. Such a run without
+    labelled validation images is refused, not quietly judged by its bound."""
     if not (isinstance(config, SemiSupervisedExperiment) and config.semisupervised.select_by == "error"):
         return None
     valid = splits.valid
@@ -142,11 +132,7 @@ def best_weights_score(config: ExperimentConfig, splits: Splits,
         raise ConfigError("semisupervised.select_by = 'error' (--select-by error) needs labelled "
                           "validation images; set data.validation_size > 0 (--validation-size) "
                           "or pick the weights by the bound")
-
-    def score(record: dict[str, Any]) -> float:
-        return -record["valid_error"]
-
-    return score
+    return "valid_error"
 
 
 def data_kind_of(config: ExperimentConfig) -> str:

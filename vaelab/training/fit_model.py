@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from vaelab.training.batches import (
     image_batches,
     streamed_batches,
 )
+from vaelab.training.callbacks import Callback, as_callback
 from vaelab.training.config_files import MAX_EPOCHS
 from vaelab.training.engine import (
     BatchSource,
@@ -250,7 +251,7 @@ def fit(
     optimizer: torch.optim.Optimizer | None = None,
     run_dir: Path | str | None = None,
     resume: bool = False,
-    callbacks: Sequence[Callable[[torch.nn.Module, dict], None]] = (),
+    callbacks: Sequence[Callback | Callable[[torch.nn.Module, dict], None]] = (),
     device: str = "auto",
     compile: bool = False,
     precision: str = "fp32",
@@ -275,8 +276,11 @@ def fit(
     "until the budget runs out" (MAX_EPOCHS); given, whichever ends first stops the run.
     `run_dir` defaults to runs/fit-TIME; `resume=True` continues the run in `run_dir` exactly
     where it stopped (rebuild the same model and call fit again with the same arguments).
-    `callbacks` run after each epoch as callback(model, record) and are closed at the end when
-    they have a close(): `vaelab.TensorBoardLogger(run_dir + "/tensorboard")` logs to TensorBoard.
+    `callbacks` are `vaelab.Callback`s, whose hooks the loop calls at its named moments (see
+    vaelab.training.callbacks: entries an `on_epoch_end` adds to the record land in
+    metrics.jsonl and `run.history`), or functions callback(model, record), called on rank 0
+    after each epoch's record and checkpoint are written (and closed at the end when they have a
+    close()): `vaelab.TensorBoardLogger(run_dir + "/tensorboard")` logs to TensorBoard.
     Sequence data (`SequenceSet`) trains on random windows of `window` frames (0 = whole).
     Data larger than memory: `vaelab.open_dataset("big.npy", stream=True)["train"]` (or an image
     folder) is read a batch at a time by `workers` DataLoader processes, kept uint8 until on the
@@ -287,30 +291,15 @@ def fit(
     """
     if epochs is None:
         epochs = MAX_EPOCHS if time_budget else DEFAULT_EPOCHS
-    if not 0 <= epochs <= MAX_EPOCHS:
-        raise ValueError(f"epochs must be in [0, {MAX_EPOCHS}], got {epochs}")
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
-    if resume and run_dir is None:
-        raise ValueError("resume=True needs the run_dir of the run to continue")
-    if resume and not Path(run_dir).is_dir():
-        raise FileNotFoundError(f"resume=True: {run_dir} does not exist; pass the run_dir of an "
-                                "earlier vaelab.fit, or drop resume=True to start a run there")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    _check_arguments(epochs, samples, resume, run_dir, precision)
+    hooks = [as_callback(callback) for callback in callbacks]
     context = setup_distributed(device)
     torch.manual_seed(seed)
     model = model.to(context.device)
     sequence = isinstance(train, SequenceSet)  # sequences train a state-space model
     step_objective = (_named_objective(objective, samples, sequence) if isinstance(objective, str)
                       else _user_objective(objective))
-    if optimizer is None:
-        base_lr = 1e-3 if lr is None else lr
-        optimizer = make_optimizer(model, base_lr)
-    else:
-        base_lr = optimizer.param_groups[0]["lr"] if lr is None else lr
-        for group in optimizer.param_groups:
-            group.setdefault("lr_factor", group["lr"] / base_lr)
+    optimizer, base_lr = _optimizer_and_rate(model, optimizer, lr)
     batches = _batches(train, model, batch_size, seed, context.device, window, workers)
     valid_batches = (None if valid is None else
                      _batches(valid, model, batch_size, seed + 1, context.device, 0, workers,
@@ -344,31 +333,47 @@ def fit(
     task = TrainingTask(model=model, optimizer=optimizer, objective=step_objective, batches=batches,
                         learning_rate=lambda _epoch, _seconds: base_lr, save_config=save_config,
                         validate=validate, unit="nats per sequence" if sequence else "nats",
-                        extras=(lambda m: m.physical_constants()) if sequence else None)
-    try:
-        state = run_training(task, settings, run_path, context, resume=resume, progress=progress, log=log,
-                             on_epoch=_chain(callbacks),
-                             more_time="vaelab.fit(..., resume=True) with a larger time_budget continues")
-    finally:
-        for callback in callbacks:  # e.g. a TensorBoardLogger flushes and closes its writer
-            close = getattr(callback, "close", None)
-            if callable(close):
-                close()
+                        callbacks=_sequence_callbacks() if sequence else ())
+    state = run_training(task, settings, run_path, context, resume=resume, progress=progress, log=log,
+                         callbacks=hooks,
+                         more_time="vaelab.fit(..., resume=True) with a larger time_budget continues")
     return Run(model=model, run_dir=run_path, state=state, history=read_metrics(run_path))
 
 
-def _chain(callbacks: Iterable[Callable[[torch.nn.Module, dict], None]]
-           ) -> Callable[[torch.nn.Module, dict], None] | None:
-    """One on_epoch hook calling each callback in turn (None when there are none)."""
-    hooks = list(callbacks)
-    if not hooks:
-        return None
+def _check_arguments(epochs: int, samples: int, resume: bool, run_dir: Path | str | None,
+                     precision: str) -> None:
+    """Refuse arguments of `fit` that cannot work, before anything is built."""
+    if not 0 <= epochs <= MAX_EPOCHS:
+        raise ValueError(f"epochs must be in [0, {MAX_EPOCHS}], got {epochs}")
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    if resume and run_dir is None:
+        raise ValueError("resume=True needs the run_dir of the run to continue")
+    if resume and not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"resume=True: {run_dir} does not exist; pass the run_dir of an "
+                                "earlier vaelab.fit, or drop resume=True to start a run there")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
 
-    def on_epoch(model: torch.nn.Module, record: dict) -> None:
-        for hook in hooks:
-            hook(model, record)
 
-    return on_epoch
+def _optimizer_and_rate(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
+                        lr: float | None) -> tuple[torch.optim.Optimizer, float]:
+    """`make_optimizer`'s Adam at `lr` (default 1e-3), or the user's optimiser with each group's
+    rate as a factor of `lr` (default: its first group's rate); the optimiser and the base rate."""
+    if optimizer is None:
+        base_lr = 1e-3 if lr is None else lr
+        return make_optimizer(model, base_lr), base_lr
+    base_lr = optimizer.param_groups[0]["lr"] if lr is None else lr
+    for group in optimizer.param_groups:
+        group.setdefault("lr_factor", group["lr"] / base_lr)
+    return optimizer, base_lr
+
+
+def _sequence_callbacks() -> list[Callback]:
+    """A state-space model's learned physical constants in every epoch's record."""
+    from vaelab.training.callbacks import PhysicalConstants
+
+    return [PhysicalConstants()]
 
 
 

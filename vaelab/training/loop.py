@@ -6,7 +6,7 @@ training loop (vaelab.training.engine), which knows nothing about what kind of m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -22,6 +22,7 @@ from vaelab.runs.checkpoint import LoopState
 from vaelab.runs.distributed import Distributed
 from vaelab.runs.distributed import setup as setup_distributed
 from vaelab.training.batches import image_batches, streamed_batches
+from vaelab.training.callbacks import Callback
 from vaelab.training.config import ExperimentConfig, learning_rate_at
 from vaelab.training.engine import (
     LoopSettings,
@@ -38,7 +39,7 @@ from vaelab.training.experiment import (
     best_weights_score,
     build_model,
     data_kind_of,
-    epoch_extras,
+    epoch_callbacks,
     load_experiment_splits,
     make_training_objective,
     record_data,
@@ -86,15 +87,15 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
-    on_epoch: Callable[[LatentVariableModel, dict], None] | None = None,
+    callbacks: Sequence[Callback] = (),
     more_time: str | None = None,
 ) -> tuple[LatentVariableModel, LoopState]:
     """Train (or continue training) the configured model in `run_dir`; returns model and state.
 
     Progress lines go to `log` (default: stdout, flushed, so a killed run still shows them).
-    `on_epoch(model, record)`, when given, runs after each epoch's record and checkpoint are
-    written (e.g. TensorBoard summaries); it must leave the model as it found it. `more_time`
-    says how to train further once the time budget is used up (see `run_training`).
+    `callbacks` (vaelab.training.callbacks; e.g. TensorBoard summaries) run at the loop's named
+    moments. `more_time` says how to train further once the time budget is used up (see
+    `run_training`).
     """
     run_dir = Path(run_dir)
     train_cfg = config.train
@@ -113,7 +114,6 @@ def fit(
     def validate(model: LatentVariableModel) -> float | None:
         return held_out_bound(model, valid, data_kind, context) if valid is not None else None
 
-    extras, describe = epoch_extras(config, splits, context)
     if isinstance(splits.train, StreamedImages):
         batches = streamed_batches(splits.train, data_kind, train_cfg.batch_size, train_cfg.seed, device,
                                    config.data.workers)
@@ -125,10 +125,10 @@ def fit(
         learning_rate=lambda epoch, seconds: learning_rate_at(
             train_cfg.lr_schedule, train_cfg.learning_rate, epoch, seconds, train_cfg.epochs,
             train_cfg.time_budget_minutes, train_cfg.final_lr_fraction),
-        save_config=config.save, validate=validate, extras=extras, describe=describe,
-        select=best_weights_score(config, splits))
+        save_config=config.save, validate=validate, select_by=best_weights_score(config, splits),
+        callbacks=epoch_callbacks(config, splits, context))
     loop = run_training(task, settings_of(config), run_dir, context, resume=resume,
-                        progress=progress, log=log, on_epoch=on_epoch,
+                        progress=progress, log=log, callbacks=callbacks,
                         **({} if more_time is None else {"more_time": more_time}))
     return model, loop
 

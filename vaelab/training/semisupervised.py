@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -30,6 +31,7 @@ from vaelab.objectives.semisupervised import SemiSupervisedObjective, classifica
 from vaelab.runs.checkpoint import CheckpointError, load_weights
 from vaelab.runs.distributed import Distributed
 from vaelab.runs.files import BEST_WEIGHTS, LABELLED_JSON
+from vaelab.training.callbacks import Callback
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.semisupervised_config import KIND_DEFAULTS as KIND_DEFAULTS
 from vaelab.training.semisupervised_config import KINDS as KINDS
@@ -40,6 +42,9 @@ from vaelab.training.semisupervised_config import default_experiment as default_
 from vaelab.training.semisupervised_config import is_semisupervised_run as is_semisupervised_run
 from vaelab.training.semisupervised_config import load_experiment as load_experiment
 from vaelab.training.semisupervised_config import semisupervised_experiment as semisupervised_experiment
+
+if TYPE_CHECKING:
+    from vaelab.training.engine import Loop
 
 
 def with_unlabelled(config: SemiSupervisedExperiment, train: ImageSet, data_kind: str) -> ImageSet:
@@ -149,6 +154,22 @@ def held_out_error(model: LatentVariableModel, images: ImageSet, seed: int,
         counts = context.sum(counts)
     return None if counts[1] == 0 else (counts[0] / counts[1]).item()
 
+
+
+class ClassificationError(Callback):
+    """Records `valid_error`, the held-out classification error (`held_out_error`), in every
+    epoch's record (before validation, so it can pick the best weights) and shows it in the
+    epoch's progress line: the curve a semi-supervised run's users watch."""
+
+    def __init__(self, images: ImageSet, seed: int, context: Distributed | None = None) -> None:
+        self.images, self.seed, self.context = images, seed, context
+
+    def on_epoch_end(self, loop: Loop, record: dict[str, Any]) -> None:
+        record["valid_error"] = held_out_error(loop.model, self.images, self.seed, self.context)
+
+    def describe(self, record: dict[str, Any]) -> str:
+        error = record.get("valid_error")
+        return "" if error is None else f"  valid error {100 * error:.2f} %"
 
 #: training images from which M1's active dimensions are judged
 ACTIVE_PROBE = 1000
