@@ -80,7 +80,7 @@ class PendulumTransition(nn.Module):
         ceiling = config.noise_ceiling
         noise = {} if ceiling is None else {"noise_scale": tuple(v / 2 for v in ceiling),
                                             "max_noise": ceiling}
-        return cls(config.transition, dt, config.substeps, **noise)  # type: ignore[arg-type]
+        return cls(config.transition, dt, config.substeps, **noise)
 
     def __init__(
         self,
