@@ -6,18 +6,18 @@ why). `vaelab.choices` derives its tuples of names from these registries, in thi
 builders look a name up here and never branch on it. Adding a built-in component = its class
 (with `name = "..."` and the hook its registry asks for, below) + one line here.
 
-| registry           | names (choices.py)        | an entry provides                                      |
-|--------------------|---------------------------|--------------------------------------------------------|
-| priors             | PRIORS                    | `from_spec(PriorSpec) -> nn.Module` returning p(z)      |
-| guide_families     | GUIDE_FAMILIES            | `cls()`: a GuideFamily, `num_params(d)`, η -> q(z | x) |
-| likelihoods        | FAMILIES                  | `from_options(fixed_scale) -> Family` for p(x | z)     |
-| objectives         | OBJECTIVES                | `cls(samples)`: objective(model, x, kl_weight)          |
-| architectures      | ARCHITECTURES             | `networks(...)`: a frame VAE's encoder and decoder      |
-| inference          | INFERENCE                 | `assemble(...)`: a hierarchical VAE with its guide      |
-| transitions        | TRANSITIONS               | `from_config(SSMConfig, dt, action_dim)`: p(z_t | ·)   |
-| ssm_guides         | GUIDES (after "auto")     | `direction`, `frame_wise`: how the SSM guide summarises |
-| combiners          | COMBINERS                 | `from_config(...)`: q(z_t | z_{t−1}, h_t)              |
-| ssm_architectures  | SSM_ARCHITECTURES         | `decoder(...)`, `encoder(...)`: an SSM's frame networks |
+Registry (names in choices.py): what an entry provides
+- priors (PRIORS): `from_spec(PriorSpec)` -> an nn.Module returning p(z)
+- guide_families (GUIDE_FAMILIES): a GuideFamily built as `cls()`; `num_params(d)` sizes the
+  encoder, η -> q(z | x)
+- likelihoods (FAMILIES): `from_options(fixed_scale)` -> a Family for p(x | z)
+- objectives (OBJECTIVES): `cls(samples)`, called as objective(model, x, kl_weight)
+- architectures (ARCHITECTURES): `networks(...)` -> a frame VAE's encoder and decoder
+- inference (INFERENCE): `assemble(...)` -> a hierarchical VAE with its guide
+- transitions (TRANSITIONS): `from_config(SSMConfig, dt, action_dim)` -> p(z_t | z_{t−1}, u_t)
+- ssm_guides (GUIDES, after "auto"): `direction`, `frame_wise`: how the SSM guide summarises
+- combiners (COMBINERS): `from_config(...)` -> q(z_t | z_{t−1}, h_t)
+- ssm_architectures (SSM_ARCHITECTURES): `decoder(...)`, `encoder(...)`: an SSM's frame networks
 """
 
 from __future__ import annotations

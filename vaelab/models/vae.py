@@ -1,6 +1,7 @@
 """The variational autoencoder (Kingma & Welling 2014; Rezende et al. 2014).
 
-p(z) = Normal(0, σ²I), p(x | z) = Family(f_dec(z)), q(z | x) = Normal(μ(x), diag s(x)²).
+p(z) = Normal(0, σ²I), p(x | z) = Family(f_dec(z)), q(z | x) = Normal(μ(x), diag s(x)²) — the
+defaults; the prior, the likelihood and the guide family q(z | x) are registered components.
 Trained with the ELBO it is a VAE; trained with the IWAE bound it is an IWAE — same model.
 """
 
