@@ -1,13 +1,19 @@
 """The names of vaelab's built-in choices: what a config key or a flag may be set to.
 
 One module that imports nothing heavy, so the command line can list every choice (and
-`vaelab --help` or a mistyped flag answers at once) without loading torch. Each module that
-implements a choice imports its names from here: one source of truth.
+`vaelab --help` or a mistyped flag answers at once) without loading torch. The names of
+components (priors, guide families, likelihoods, objectives, architectures, state-space parts)
+come from their registries in vaelab.components, in registration order: adding a component there
+adds its name here. The tuples are the built-in names as of import; config validation asks the
+registries themselves, so a component registered later from Python is accepted too.
 """
 
 from __future__ import annotations
 
 from typing import Final
+
+from vaelab import components
+from vaelab.components import PHYSICS_RULES as PHYSICS_RULES
 
 #: the seed of every evaluation's random draws (importance samples, particles, pictures) unless
 #: `vaelab evaluate --seed` says otherwise: training's final evaluation uses it too, whatever the
@@ -20,16 +26,18 @@ DATASET_NAMES: Final[tuple[str, ...]] = (EMBEDDED_NAME, "mnist", "binarized-mnis
 #: how grey pixels meet a Bernoulli likelihood
 BINARIZATIONS: Final = ("auto", "dynamic", "static", "none")
 #: likelihood families p(x | z)
-FAMILIES: Final = ("bernoulli", "gaussian", "gaussian-fixed", "logistic8")
+FAMILIES: Final = components.likelihoods.names()
 #: priors p(z)
-PRIORS: Final = ("normal", "mog", "vamp")
+PRIORS: Final = components.priors.names()
+#: guide families q(z | x) of a VAE's encoder
+GUIDE_FAMILIES: Final = components.guide_families.names()
 #: frame-model networks and their nonlinearities
-ARCHITECTURES: Final = ("mlp", "conv")
+ARCHITECTURES: Final = components.architectures.names()
 ACTIVATION_NAMES: Final = ("relu", "tanh", "elu", "gelu", "silu")
 #: how the guide of a hierarchical model runs: bottom-up (Burda) or top-down (ladder VAE)
-INFERENCE: Final = ("bottom-up", "top-down")
+INFERENCE: Final = components.inference.names()
 #: training objectives ("-stl" / "-dreg": lower-variance gradient estimators of the same bounds)
-OBJECTIVES: Final = ("elbo", "elbo-stl", "iwae", "iwae-dreg", "iwae-stl")
+OBJECTIVES: Final = components.objectives.names()
 #: "burda": lr · 10^(−i/7) for 3^i epochs, i = 0..7 (Burda et al. 2016, 3,280 epochs in all);
 #: "cosine": cosine decay from lr to final_lr_fraction · lr, paced by the epochs done or (with a
 #: time budget) the share of the budget spent, whichever is further along
@@ -42,11 +50,14 @@ DEFAULT_KS: Final = (1, 10, 100, 1000, 10000)
 #: the simulated sequence data set and its external forces
 PENDULUM: Final = "pendulum"
 FORCE_MODES: Final = ("none", "random", "sine")
-#: state-space models: dynamics hypotheses (physics rules, a network, none) and guides
-PHYSICS_RULES: Final = ("pendulum", "undamped", "small-angle")
-TRANSITIONS: Final = (*PHYSICS_RULES, "generic", "none")
-GUIDES: Final = ("auto", "filter", "smooth", "frame")
-COMBINERS: Final = ("fusion", "gated", "frame")
+#: state-space models: dynamics hypotheses (physics rules, a network, none) and guides ("auto":
+#: resolved by SSMConfig from the transition)
+TRANSITIONS: Final = components.transitions.names()
+GUIDES: Final = ("auto", *components.ssm_guides.names())
+COMBINERS: Final = components.combiners.names()
+#: what an emitter reads of z (options of the one Emitter, not components)
 READOUTS: Final = ("auto", "circle", "full")
+#: the likelihoods of grey-level frames, the default first: a selection among FAMILIES (the
+#: Bernoulli would not be a likelihood of grey data), checked against them by the tests
 SSM_LIKELIHOODS: Final = ("gaussian-fixed", "gaussian", "logistic8")
-SSM_ARCHITECTURES: Final = ("keypoint", "mlp", "conv")
+SSM_ARCHITECTURES: Final = components.ssm_architectures.names()

@@ -111,7 +111,7 @@ def test_an_encoder_of_the_wrong_size_is_named() -> None:
     assert "\n" not in message
     assert message.startswith("encoder (x -> loc, log-scale of q(z | x)): network TinyConvEncoder maps "
                               "parents [2, 1, 8, 8] to [2, 5];")
-    assert "GaussianFamily over event shape (3,) needs 6 numbers per example" in message
+    assert "DiagonalGaussianGuide over event shape (3,) needs 6 numbers per example" in message
 
 
 def test_networks_that_fail_or_return_tuples_are_named() -> None:

@@ -6,22 +6,36 @@ from vaelab.distributions.families import (
     BernoulliFamily,
     DiscretizedLogisticFamily,
     Family,
+    FixedScaleGaussianFamily,
     GaussianFamily,
     bits_per_dim,
     make_family,
 )
+from vaelab.distributions.guide_families import (
+    GUIDE_FAMILIES,
+    DiagonalGaussianGuide,
+    GuideFamily,
+    make_guide_family,
+)
 from vaelab.distributions.kl import kl_or_estimate
-from vaelab.distributions.prior import StandardNormalPrior
+from vaelab.distributions.prior import Prior, PriorSpec, StandardNormalPrior
 
 __all__ = [
     "FAMILIES",
+    "GUIDE_FAMILIES",
     "BernoulliFamily",
+    "DiagonalGaussianGuide",
     "DiscretizedLogistic",
     "DiscretizedLogisticFamily",
     "Family",
+    "FixedScaleGaussianFamily",
     "GaussianFamily",
+    "GuideFamily",
+    "Prior",
+    "PriorSpec",
     "StandardNormalPrior",
     "bits_per_dim",
     "kl_or_estimate",
     "make_family",
+    "make_guide_family",
 ]

@@ -2,18 +2,21 @@
 
 A family says how many raw numbers it needs per observed element (`params_per_element`) and
 builds the distribution over a whole event (e.g. an image [C, H, W]) from them, so that
-p(x | Pa(x)) = Family(f_DNN(Pa(x))) reads directly in code.
+p(x | Pa(x)) = Family(f_DNN(Pa(x))) reads directly in code. The likelihoods a config names
+(`model.likelihood`) are registered in `vaelab.components.likelihoods`: each declares its `name`
+and builds itself with `from_options`.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Final
+from typing import ClassVar, Final
 
 import torch
 from torch.distributions import Bernoulli, Categorical, Distribution, Independent, Normal
 
+from vaelab import components
 from vaelab.choices import FAMILIES as FAMILIES
 from vaelab.distributions.discretized_logistic import DiscretizedLogistic
 
@@ -27,6 +30,18 @@ class Family(ABC):
     params_per_element: int = 1
     #: data representation the family models: "binary" (0/1), "unit" ([0, 1]) or "byte" (0..255)
     data_kind: str = "unit"
+    #: the name a config gives a registered family
+    name: ClassVar[str]
+
+    @classmethod
+    def from_options(cls, fixed_scale: float = 0.1) -> Family:
+        """The family a config names (`fixed_scale`: σ of a fixed-scale Gaussian; others ignore it)."""
+        return cls()
+
+    def param_shape(self, event_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape η has for one event: [params_per_element, *event_shape]. A family whose
+        parameters are not one set per element (a full covariance) says otherwise."""
+        return (self.params_per_element, *event_shape)
 
     @abstractmethod
     def __call__(self, eta: torch.Tensor, event_dims: int) -> Distribution:
@@ -44,6 +59,7 @@ def _independent(base: Distribution, event_dims: int) -> Distribution:
 class BernoulliFamily(Family):
     """Bernoulli(logits=η) per element: binary data such as binarized MNIST."""
 
+    name = "bernoulli"
     params_per_element = 1
     data_kind = "binary"
 
@@ -55,6 +71,7 @@ class BernoulliFamily(Family):
 class GaussianFamily(Family):
     """Diagonal Normal(μ, σ²) with σ learned (η = [μ, log σ]) or fixed (η = μ, σ = `scale`)."""
 
+    name = "gaussian"
     data_kind = "unit"
 
     def __init__(self, scale: float | None = None, bound_log_scale: bool = True) -> None:
@@ -75,9 +92,24 @@ class GaussianFamily(Family):
         return _independent(Normal(loc, log_scale.exp(), validate_args=False), event_dims)
 
 
+class FixedScaleGaussianFamily(GaussianFamily):
+    """The "gaussian-fixed" likelihood: Normal(μ, σ²) with σ = `fixed_scale` (η = μ), a
+    GaussianFamily with its scale given (only the construction differs)."""
+
+    name = "gaussian-fixed"
+
+    def __init__(self, fixed_scale: float = 0.1) -> None:
+        super().__init__(scale=fixed_scale)
+
+    @classmethod
+    def from_options(cls, fixed_scale: float = 0.1) -> FixedScaleGaussianFamily:
+        return cls(fixed_scale)
+
+
 class DiscretizedLogisticFamily(Family):
     """8-bit pixels: a logistic density integrated over each of 256 bins (PixelCNN++, Salimans 2017)."""
 
+    name = "logistic8"
     params_per_element = 2
     data_kind = "byte"
 
@@ -111,16 +143,9 @@ class CategoricalFamily(Family):
 
 
 def make_family(name: str, fixed_scale: float = 0.1) -> Family:
-    """Family by name: one of FAMILIES."""
-    if name == "bernoulli":
-        return BernoulliFamily()
-    if name == "gaussian":
-        return GaussianFamily()
-    if name == "gaussian-fixed":
-        return GaussianFamily(scale=fixed_scale)
-    if name == "logistic8":
-        return DiscretizedLogisticFamily()
-    raise ValueError(f"unknown likelihood {name!r}; choose one of {', '.join(FAMILIES)}")
+    """The likelihood family registered as `name` (one of FAMILIES, or one registered since)."""
+    family: Family = components.likelihoods.get(name).from_options(fixed_scale)
+    return family
 
 
 def bits_per_dim(log_prob_nats: torch.Tensor, num_elements: int) -> torch.Tensor:

@@ -17,6 +17,7 @@ from torch.distributions import Categorical, Distribution, Independent, MixtureS
 
 from vaelab.choices import PRIORS as PRIORS
 from vaelab.distributions.mixture import DiagonalGaussianMixture
+from vaelab.distributions.prior import Prior, PriorSpec
 
 
 def mixture_of(logits: torch.Tensor, components: Distribution) -> Distribution:
@@ -30,7 +31,7 @@ def mixture_of(logits: torch.Tensor, components: Distribution) -> Distribution:
                              validate_args=False)
 
 
-class _Reusable(nn.Module):
+class _Reusable(Prior):
     """A learned prior that can keep the distribution it computed inside `priors_fixed`."""
 
     def __init__(self) -> None:
@@ -64,6 +65,9 @@ def priors_fixed(model: nn.Module) -> Iterator[None]:
 class MixtureOfGaussiansPrior(_Reusable):
     """p(z) = Σ_k π_k Normal(μ_k, diag σ_k²) with learned π, μ, σ (K components)."""
 
+    name = "mog"
+    default_components = 10
+
     def __init__(self, latent_dim: int, components: int) -> None:
         super().__init__()
         if components < 1:
@@ -73,7 +77,11 @@ class MixtureOfGaussiansPrior(_Reusable):
         self.means = nn.Parameter(torch.randn(components, latent_dim))
         self.log_scales = nn.Parameter(torch.zeros(components, latent_dim))
 
-    def forward(self, encoder: nn.Module | None = None) -> Distribution:
+    @classmethod
+    def from_spec(cls, spec: PriorSpec) -> MixtureOfGaussiansPrior:
+        return cls(spec.latent_dim, spec.components or cls.default_components)
+
+    def forward(self, encoder: Callable[[torch.Tensor], Distribution] | None = None) -> Distribution:
         return self.reuse(None, lambda: DiagonalGaussianMixture(self.logits, self.means,
                                                                 self.log_scales.exp()))
 
@@ -85,6 +93,9 @@ class VampPrior(_Reusable):
     guide is passed in at call time so its weights are shared, not copied.
     """
 
+    name = "vamp"
+    default_components = 500
+
     def __init__(self, data_shape: Sequence[int], components: int, upper: float = 1.0) -> None:
         super().__init__()
         if components < 1:
@@ -92,6 +103,10 @@ class VampPrior(_Reusable):
         self.upper = upper
         # start dark with a little spread, like the mostly-background images they imitate
         self.raw_inputs = nn.Parameter(torch.randn(components, *data_shape) * 0.1 - 1.0)
+
+    @classmethod
+    def from_spec(cls, spec: PriorSpec) -> VampPrior:
+        return cls(spec.data_shape, spec.components or cls.default_components, spec.data_upper)
 
     @property
     def pseudo_inputs(self) -> torch.Tensor:
@@ -111,5 +126,7 @@ class VampPrior(_Reusable):
         return self.reuse(key, compute)
 
 
-DEFAULT_COMPONENTS = {"mog": 10, "vamp": 500}
+#: the number of components a learned prior has unless told (`model.prior_components`)
+DEFAULT_COMPONENTS = {prior.name: prior.default_components
+                      for prior in (MixtureOfGaussiansPrior, VampPrior)}
 

@@ -33,10 +33,13 @@ class ConditionalDistribution(nn.Module):
         self.family = family
         self.event_shape = tuple(event_shape)
         self.parent_shape = tuple(parent_shape)
-        self._eta_size = family.params_per_element * math.prod(self.event_shape)
+        #: η's shape for one example: [params_per_element, *event_shape] for most families
+        self.param_shape = family.param_shape(self.event_shape)
+        self._eta_size = math.prod(self.param_shape)
 
     def parameters_of(self, parents: torch.Tensor) -> torch.Tensor:
-        """η = f_DNN(parents), shaped [*batch, params_per_element, *event_shape]."""
+        """η = f_DNN(parents), shaped [*batch, *param_shape] (= [*batch, params_per_element,
+        *event_shape] for a family with one set of parameters per element)."""
         n_parent = len(self.parent_shape)
         if tuple(parents.shape[parents.dim() - n_parent:]) != self.parent_shape:
             raise ValueError(
@@ -45,7 +48,7 @@ class ConditionalDistribution(nn.Module):
             )
         batch = parents.shape[: parents.dim() - n_parent]
         eta = self.network(parents.reshape(-1, *self.parent_shape))
-        return eta.reshape(*batch, self.family.params_per_element, *self.event_shape)
+        return eta.reshape(*batch, *self.param_shape)
 
     def forward(self, parents: torch.Tensor) -> Distribution:
         return self.family(self.parameters_of(parents), len(self.event_shape))
@@ -57,7 +60,7 @@ class ConditionalDistribution(nn.Module):
     def check_shapes(self, role: str) -> None:
         """One dry run of the network on zeros [2, *parent_shape], in eval mode and without
         gradients: a network that fails on its parents, or whose output does not hold
-        `params_per_element · prod(event_shape)` numbers per example, raises a one-line
+        `prod(param_shape)` (params_per_element · prod(event_shape)) numbers per example, raises a one-line
         ValueError starting with `role` and naming the network's class and the shapes."""
         name = type(self.network).__name__
         reference = next(chain(self.network.parameters(), self.network.buffers()), None)
@@ -77,7 +80,7 @@ class ConditionalDistribution(nn.Module):
         finally:
             for module, training in modes:
                 module.training = training
-        per_example = self.family.params_per_element * math.prod(self.event_shape)
+        per_example = self._eta_size
         family = type(self.family).__name__
         if not isinstance(out, torch.Tensor):
             raise ValueError(f"{role}: network {name} returned a {type(out).__name__}; "

@@ -1,10 +1,10 @@
 """Bring your own networks: wrap any encoder and decoder `nn.Module` as a VAE's conditionals.
 
 The contract, checked once at construction with a dry run on a batch of two zeros:
-- encoder: x [B, *data_shape] -> a tensor with 2 · latent_dim numbers per example, e.g.
-  [B, 2 · latent_dim], read as [B, 2, latent_dim]: the first latent_dim are the mean of
-  q(z | x), the last latent_dim the log standard deviation (exactly what the built-in MLP and
-  ConvEncoder emit).
+- encoder: x [B, *data_shape] -> a tensor with guide_family.num_params(latent_dim) numbers per
+  example; for the default diagonal Gaussian 2 · latent_dim, e.g. [B, 2 · latent_dim], read as
+  [B, 2, latent_dim]: the first latent_dim are the mean of q(z | x), the last latent_dim the log
+  standard deviation (exactly what the built-in MLP and ConvEncoder emit).
 - decoder: z [B, latent_dim] -> a tensor with params_per_element · prod(data_shape) numbers per
   example, read as [B, params_per_element, *data_shape] (parameter-major: for a Gaussian on
   [C, H, W] images a ConvDecoder's [B, 2C, H, W] holds C mean maps, then C log-scale maps);
@@ -21,30 +21,27 @@ import torch
 from torch import nn
 from torch.distributions import Distribution
 
-from vaelab.distributions.families import Family, GaussianFamily, make_family
-from vaelab.distributions.learned_priors import (
-    DEFAULT_COMPONENTS,
-    PRIORS,
-    MixtureOfGaussiansPrior,
-    VampPrior,
-)
-from vaelab.distributions.prior import StandardNormalPrior
+from vaelab import components as registries
+from vaelab.distributions.families import Family, make_family
+from vaelab.distributions.guide_families import GuideFamily, make_guide_family
+from vaelab.distributions.prior import PriorSpec
 from vaelab.models.conditional import ConditionalDistribution
 
 
 def make_prior(prior: nn.Module | str | None, latent_dim: int, data_shape: tuple[int, ...],
                data_kind: str, scale: float = 1.0, components: int | None = None) -> nn.Module:
-    """p(z) by name ("normal" (also None), "mog", "vamp") or a module returned as it is."""
+    """p(z) by its registered name ("normal" (also None), "mog", "vamp", or one registered in
+    vaelab.components.priors since) or a module returned as it is."""
     if isinstance(prior, nn.Module):
         return prior
-    if prior is None or prior == "normal":
-        return StandardNormalPrior(latent_dim, scale)
-    if prior == "mog":
-        return MixtureOfGaussiansPrior(latent_dim, components or DEFAULT_COMPONENTS["mog"])
-    if prior == "vamp":
-        upper = 255.0 if data_kind == "byte" else 1.0
-        return VampPrior(data_shape, components or DEFAULT_COMPONENTS["vamp"], upper)
-    raise ValueError(f"prior must be an nn.Module or one of {', '.join(PRIORS)}, got {prior!r}")
+    name = "normal" if prior is None else prior
+    if name not in registries.priors:
+        raise ValueError(f"prior must be an nn.Module or one of {', '.join(registries.priors.names())}, "
+                         f"got {prior!r}")
+    spec = PriorSpec(latent_dim, tuple(data_shape), 255.0 if data_kind == "byte" else 1.0, scale,
+                     components)
+    module: nn.Module = registries.priors.get(name).from_spec(spec)
+    return module
 
 
 def wrap_networks(
@@ -57,6 +54,7 @@ def wrap_networks(
     fixed_scale: float = 0.1,
     prior_scale: float = 1.0,
     prior_components: int | None = None,
+    guide_family: str | GuideFamily = "diagonal",
 ) -> tuple[nn.Module, ConditionalDistribution, ConditionalDistribution]:
     """(p(z), q(z | x), p(x | z)) from the user's networks, shape-checked (module docstring)."""
     if not isinstance(encoder, nn.Module) or not isinstance(decoder, nn.Module):
@@ -73,10 +71,12 @@ def wrap_networks(
         family = likelihood
     else:
         raise ValueError(f"likelihood must be a family name or a Family, got {type(likelihood).__name__}")
-    # q(z | x) = Normal(μ(x), diag s(x)²), s = exp(η) unbounded, as the built-in VAE
-    guide = ConditionalDistribution(encoder, GaussianFamily(bound_log_scale=False), (latent_dim,),
-                                    shape)
-    guide.check_shapes("encoder (x -> loc, log-scale of q(z | x))")
+    # default: q(z | x) = Normal(μ(x), diag s(x)²), s = exp(η) unbounded, as the built-in VAE
+    q_family = make_guide_family(guide_family)
+    guide = ConditionalDistribution(encoder, q_family, (latent_dim,), shape)
+    family_name = getattr(q_family, "name", type(q_family).__name__)
+    guide.check_shapes("encoder (x -> loc, log-scale of q(z | x))" if family_name == "diagonal"
+                       else f"encoder (x -> parameters of q(z | x), guide family {family_name})")
     emitter = ConditionalDistribution(decoder, family, shape, (latent_dim,))
     emitter.check_shapes("decoder (z -> parameters of p(x | z))")
     prior_module = make_prior(prior, latent_dim, shape, family.data_kind, prior_scale,

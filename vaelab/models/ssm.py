@@ -16,12 +16,11 @@ over time in the open.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.distributions import Distribution
 
+from vaelab import components
 from vaelab.choices import GUIDES as GUIDES
 from vaelab.choices import TRANSITIONS as TRANSITIONS
 from vaelab.data.sequences import SequenceBatch
@@ -31,22 +30,8 @@ from vaelab.models.ssm_config import READOUTS as READOUTS
 from vaelab.models.ssm_config import SSM_ARCHITECTURES as SSM_ARCHITECTURES
 from vaelab.models.ssm_config import SSM_LIKELIHOODS as SSM_LIKELIHOODS
 from vaelab.models.ssm_config import SSMConfig as SSMConfig
-from vaelab.models.ssm_guide import (
-    FrameCombiner,
-    FrameEncoder,
-    FusionCombiner,
-    GatedCombiner,
-    Summarizer,
-)
-from vaelab.models.transitions import (
-    PHYSICS_RULES,
-    GatedTransition,
-    IndependentTransition,
-    InitialState,
-    PendulumTransition,
-)
-from vaelab.nn.conv import ConvDecoder, ConvEncoder
-from vaelab.nn.keypoints import KeypointEncoder
+from vaelab.models.ssm_guide import FrameEncoder, Summarizer
+from vaelab.models.transitions import InitialState, PendulumTransition
 from vaelab.nn.mlp import MLP
 
 
@@ -161,61 +146,28 @@ def build_ssm(config: SSMConfig, frame_shape: tuple[int, int, int], dt: float,
     act = config.activation
     readout = config.resolved_readout()
 
-    if config.transition in PHYSICS_RULES:
-        ceiling = config.noise_ceiling
-        noise = {} if ceiling is None else {"noise_scale": tuple(v / 2 for v in ceiling),
-                                            "max_noise": ceiling}
-        dynamics: nn.Module = PendulumTransition(config.transition, dt, config.substeps, **noise)
-        initial = InitialState(d)
-    elif config.transition == "generic":
-        dynamics = GatedTransition(d, action_dim, config.transition_hidden, config.noise_ceiling)
-        initial = InitialState(d)
-    else:
-        dynamics = IndependentTransition(d)
-        initial = InitialState(d, learnable=False)
+    transition = components.transitions.get(config.transition)
+    dynamics: nn.Module = transition.from_config(config, dt, action_dim)
+    initial = InitialState(d, learnable=transition.learned_initial_state)
 
     emit_in = 2 if readout == "circle" else d
-    p_out = family.params_per_element
-    c, h, w = frame_shape
-    if config.architecture == "conv":
-        dec_net: nn.Module = ConvDecoder(emit_in, (p_out * c, h, w), (64, 32), config.decoder_hidden[-1], act)
-    else:
-        dec_net = MLP((emit_in,), config.decoder_hidden, p_out * math.prod(frame_shape), act)
+    architecture = components.ssm_architectures.get(config.architecture)
+    dec_net = architecture.decoder(config, emit_in, family.params_per_element, frame_shape)
     emitter = Emitter(ConditionalDistribution(dec_net, family, frame_shape, (emit_in,)), readout)
 
-    guide = config.resolved_guide()
-    frame_wise = guide == "frame"
+    guide = components.ssm_guides.get(config.resolved_guide())
     skip = 0
-    if frame_wise:
+    if guide.frame_wise:  # each frame straight to q(z_t | x_t) = Normal(μ, diag σ²)
         enc_net: nn.Module = MLP(frame_shape, config.encoder_hidden, 2 * d, act, in_scale)
         enc_out = 2 * d
-    elif config.architecture == "keypoint":
-        keypoint_net = KeypointEncoder(frame_shape, config.encoder_hidden[:-1], config.encoder_hidden[-1],
-                                       act, in_scale)
-        enc_net, enc_out, skip = keypoint_net, keypoint_net.out_features, 2
-    elif config.architecture == "conv":
-        enc_net = ConvEncoder(frame_shape, config.encoder_hidden[-1], (32, 64), config.encoder_hidden[0], act,
-                              in_scale)
-        enc_out = config.encoder_hidden[-1]
     else:
-        enc_net = nn.Sequential(MLP(frame_shape, config.encoder_hidden[:-1], config.encoder_hidden[-1], act,
-                                    in_scale), nn.ReLU())
-        enc_out = config.encoder_hidden[-1]
+        enc_net, enc_out, skip = architecture.encoder(config, frame_shape, in_scale)
     encoder = FrameEncoder(enc_net, frame_shape, enc_out)
 
-    direction = {"filter": "forward", "smooth": "backward", "frame": "none"}[guide]
     lookback = config.velocity_difference == "second-order"
-    summarizer = Summarizer(enc_out, action_dim, config.rnn_hidden, direction, skip, lookback=lookback)
-    if frame_wise:
-        combiner: nn.Module = FrameCombiner(d)
-    elif config.combiner == "fusion":
-        circle_dt = dt if readout == "circle" and d >= 3 else 0.0
-        combiner = FusionCombiner(summarizer.out_features, d, config.combiner_hidden, act, skip=skip,
-                                  circle_dt=circle_dt, lookahead=summarizer.lookahead,
-                                  velocity_correction=config.velocity_correction,
-                                  lookback=summarizer.lookback)
-    else:
-        combiner = GatedCombiner(summarizer.out_features, d)
+    summarizer = Summarizer(enc_out, action_dim, config.rnn_hidden, guide.direction, skip, lookback=lookback)
+    combiner: nn.Module = components.combiners.get(config.combiner).from_config(config, summarizer, dt,
+                                                                                 readout, skip)
     return StateSpaceModel(initial, dynamics, emitter, encoder, summarizer, combiner, data_kind,
                            driven=config.driven)
 

@@ -4,12 +4,13 @@ Frames are encoded one by one (`FrameEncoder`), a recurrent `Summarizer` turns t
 into h_t — a forward GRU for filtering (h_t sees x_{≤t}), a backward GRU for smoothing
 (x_{≥t}), or nothing for a frame-wise guide (h_t = e_t) — and a `Combiner` turns h_t and the
 previous state into q(z_t | ·). Structure after Krishnan et al. 2017 (Deep Markov Models) and
-pyro's examples/dmm.py.
+pyro's examples/dmm.py. The guides (`model.guide`: which way the summary looks) and the combiners
+(`model.combiner`) a config names are registered in vaelab.components.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 import torch
 from torch import nn
@@ -18,6 +19,9 @@ from torch.distributions import Distribution, Independent, Normal
 from vaelab.choices import COMBINERS as COMBINERS
 from vaelab.distributions.families import GaussianFamily
 from vaelab.nn.mlp import MLP
+
+if TYPE_CHECKING:
+    from vaelab.models.ssm_config import SSMConfig
 
 DIRECTIONS: Final = ("forward", "backward", "none")
 MIN_LOG_SCALE: Final = -9.0
@@ -113,6 +117,31 @@ class Summarizer(nn.Module):
         return torch.cat([h, here, torch.zeros_like(here), torch.zeros_like(m)], -1)
 
 
+class FilteringGuide:
+    """q(z_t | z_{t−1}, x_{≤t}): a forward GRU over the frame encodings (an online filter)."""
+
+    name: ClassVar[str] = "filter"
+    direction: ClassVar[str] = "forward"
+    #: whether each frame is encoded straight to q(z_t | x_t) (no summary, no architecture)
+    frame_wise: ClassVar[bool] = False
+
+
+class SmoothingGuide:
+    """q(z_t | z_{t−1}, x_{≥t}): a backward GRU over the frame encodings (a smoother)."""
+
+    name: ClassVar[str] = "smooth"
+    direction: ClassVar[str] = "backward"
+    frame_wise: ClassVar[bool] = False
+
+
+class FrameWiseGuide:
+    """q(z_t | x_t): a VAE encoder applied to each frame (with the transition "none")."""
+
+    name: ClassVar[str] = "frame"
+    direction: ClassVar[str] = "none"
+    frame_wise: ClassVar[bool] = True
+
+
 def _unit(v: torch.Tensor) -> torch.Tensor:
     return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-6)
 
@@ -157,6 +186,19 @@ class FusionCombiner(nn.Module):
     co-adapts with the transition and biases the constants (trained jointly, g/L came out 5–10 %
     low with a filtering guide), since the ELBO favours rules under which this guide is tight.
     """
+
+    name: ClassVar[str] = "fusion"
+
+    @classmethod
+    def from_config(cls, config: SSMConfig, summarizer: Summarizer, dt: float, readout: str,
+                    skip: int) -> FusionCombiner:
+        """The configured fusion guide; on a circle readout with d ≥ 3 it measures position and
+        velocity from the keypoints (`circle_dt` = dt)."""
+        d = config.latent_dim
+        circle_dt = dt if readout == "circle" and d >= 3 else 0.0
+        return cls(summarizer.out_features, d, config.combiner_hidden, config.activation, skip=skip,
+                   circle_dt=circle_dt, lookahead=summarizer.lookahead,
+                   velocity_correction=config.velocity_correction, lookback=summarizer.lookback)
 
     def __init__(self, summary_features: int, latent_dim: int, hidden: int = 64,
                  activation: str = "relu", use_previous: bool = False, skip: int = 0,
@@ -256,6 +298,13 @@ class GatedCombiner(nn.Module):
     At t = 1 a learned z_0 stands in for z_{t−1}. The prediction p(z_t | z_{t−1}) is not used.
     """
 
+    name: ClassVar[str] = "gated"
+
+    @classmethod
+    def from_config(cls, config: SSMConfig, summarizer: Summarizer, dt: float, readout: str,
+                    skip: int) -> GatedCombiner:
+        return cls(summarizer.out_features, config.latent_dim)
+
     def __init__(self, summary_features: int, latent_dim: int) -> None:
         super().__init__()
         self.latent_dim = latent_dim
@@ -275,6 +324,13 @@ class GatedCombiner(nn.Module):
 class FrameCombiner(nn.Module):
     """q(z_t | x_t) = Normal(μ, diag exp(log σ)²) read straight from h_t = [μ, log σ]: a VAE encoder
     applied frame by frame (ignores z_{t−1} and the prediction)."""
+
+    name: ClassVar[str] = "frame"
+
+    @classmethod
+    def from_config(cls, config: SSMConfig, summarizer: Summarizer, dt: float, readout: str,
+                    skip: int) -> FrameCombiner:
+        return cls(config.latent_dim)
 
     def __init__(self, latent_dim: int) -> None:
         super().__init__()

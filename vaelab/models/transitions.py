@@ -4,12 +4,15 @@ Each transition is one hypothesis about how the latent state evolves; they share
 `transition(z_prev [*, d], u [*, a]) -> Independent(Normal(mean, scale), 1)`, and `mean(...)`
 for the noiseless step used by open-loop prediction. Swapping the transition swaps the rule a
 model encodes (physics with or without damping, a generic network, none at all) while the
-emission and the guide stay the same, so their evidence log p(x) compares the rules.
+emission and the guide stay the same, so their evidence log p(x) compares the rules. A config
+names the transition (`model.transition`) from `vaelab.components.transitions`: each class
+declares its name(s), builds itself with `from_config` and says whether p(z_1) is learned.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +21,9 @@ from torch.distributions import Independent, Normal
 
 from vaelab.choices import PHYSICS_RULES as PHYSICS_RULES
 from vaelab.nn.mlp import MLP
+
+if TYPE_CHECKING:
+    from vaelab.models.ssm_config import SSMConfig
 
 
 def _diag_normal(loc: torch.Tensor, scale: torch.Tensor) -> Independent:
@@ -63,6 +69,18 @@ class PendulumTransition(nn.Module):
     This is the physics-structured transition of DVBF-style models (Karl et al. 2017), with the
     integrator written out instead of learned.
     """
+
+    #: the hypotheses this class answers to as `model.transition` (vaelab.components)
+    names: ClassVar[tuple[str, ...]] = PHYSICS_RULES
+    learned_initial_state: ClassVar[bool] = True
+
+    @classmethod
+    def from_config(cls, config: SSMConfig, dt: float, action_dim: int = 1) -> PendulumTransition:
+        """The configured rule; a `noise_ceiling` caps the noise, which starts at half of it."""
+        ceiling = config.noise_ceiling
+        noise = {} if ceiling is None else {"noise_scale": tuple(v / 2 for v in ceiling),
+                                            "max_noise": ceiling}
+        return cls(config.transition, dt, config.substeps, **noise)
 
     def __init__(
         self,
@@ -168,6 +186,13 @@ class GatedTransition(nn.Module):
     the same ceiling a physics transition has, so the two differ by their rule alone.
     """
 
+    name: ClassVar[str] = "generic"
+    learned_initial_state: ClassVar[bool] = True
+
+    @classmethod
+    def from_config(cls, config: SSMConfig, dt: float, action_dim: int = 1) -> GatedTransition:
+        return cls(config.latent_dim, action_dim, config.transition_hidden, config.noise_ceiling)
+
     def __init__(self, latent_dim: int, action_dim: int = 1, hidden: int = 64,
                  max_noise: tuple[float, ...] | None = None) -> None:
         super().__init__()
@@ -211,7 +236,15 @@ class IndependentTransition(nn.Module):
 
     A state-space model with this transition and a frame-wise guide is a VAE applied to every
     frame, so its sequential ELBO is the sum of the frame-wise ELBOs (the test of the objective).
+    With it p(z_1) is fixed too: Normal(0, I).
     """
+
+    name: ClassVar[str] = "none"
+    learned_initial_state: ClassVar[bool] = False
+
+    @classmethod
+    def from_config(cls, config: SSMConfig, dt: float, action_dim: int = 1) -> IndependentTransition:
+        return cls(config.latent_dim)
 
     def __init__(self, latent_dim: int, scale: float = 1.0) -> None:
         super().__init__()

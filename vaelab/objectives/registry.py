@@ -1,12 +1,22 @@
-"""Training objectives by name, so a config can say `objective = "iwae"` and `samples = 5`."""
+"""Training objectives by name, so a config can say `objective = "iwae"` and `samples = 5`.
+
+Each objective a config names is a small class registered in `vaelab.components.objectives`:
+it declares its `name`, is built with the number of samples per example, and is called as
+objective(model, x, kl_weight) -> ObjectiveValue. "-stl" and "-dreg" are lower-variance gradient
+estimators of the same bounds. The IWAE bound has no separate KL term, so KL warm-up does not
+apply to it. The loop that trains with them checks its data once, up front, so they skip the
+estimators' check of x's values.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
+from vaelab import components
 from vaelab.choices import OBJECTIVES as OBJECTIVES
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.elbo import elbo
@@ -16,22 +26,62 @@ from vaelab.objectives.result import ObjectiveValue
 Objective = Callable[..., ObjectiveValue]
 
 
+@dataclass(frozen=True)
+class ELBOObjective:
+    """The ELBO with `samples` draws of z per example (Kingma & Welling 2014)."""
+
+    name: ClassVar[str] = "elbo"
+    #: gradient of the guide's entropy term through z only (sticking the landing)
+    stop_guide_gradient: ClassVar[bool] = False
+    samples: int
+
+    def __call__(self, model: LatentVariableModel, x: torch.Tensor, kl_weight: float) -> ObjectiveValue:
+        return elbo(model, x, self.samples, kl_weight, stop_guide_gradient=self.stop_guide_gradient,
+                    check_input=False)
+
+
+@dataclass(frozen=True)
+class STLELBOObjective(ELBOObjective):
+    """The ELBO with the sticking-the-landing gradient (Roeder et al. 2017)."""
+
+    name: ClassVar[str] = "elbo-stl"
+    stop_guide_gradient: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class IWAEObjective:
+    """The IWAE bound with `samples` importance samples per example (Burda et al. 2016)."""
+
+    name: ClassVar[str] = "iwae"
+    #: how the guide's gradient is estimated: "standard", "dreg" (Tucker et al. 2019) or "stl"
+    gradient: ClassVar[str] = "standard"
+    samples: int
+
+    def __call__(self, model: LatentVariableModel, x: torch.Tensor, kl_weight: float) -> ObjectiveValue:
+        return iwae_bound(model, x, samples=self.samples, gradient=self.gradient, check_input=False)
+
+
+@dataclass(frozen=True)
+class DReGIWAEObjective(IWAEObjective):
+    """The IWAE bound with doubly reparameterised gradients for the guide (Tucker et al. 2019)."""
+
+    name: ClassVar[str] = "iwae-dreg"
+    gradient: ClassVar[str] = "dreg"
+
+
+@dataclass(frozen=True)
+class STLIWAEObjective(IWAEObjective):
+    """The IWAE bound with the sticking-the-landing gradient for the guide."""
+
+    name: ClassVar[str] = "iwae-stl"
+    gradient: ClassVar[str] = "stl"
+
+
 def make_objective(name: str, samples: int) -> Callable[
     [LatentVariableModel, torch.Tensor, float], ObjectiveValue
 ]:
-    """objective(model, x, kl_weight) for a named objective with `samples` draws per example.
-
-    "-stl" and "-dreg" are lower-variance gradient estimators of the same bounds. The IWAE
-    bound has no separate KL term, so KL warm-up does not apply to it. The loop that trains
-    with them checks its data once, up front, so they skip the estimators' check of x's values.
-    """
-    if name == "elbo":
-        return lambda model, x, kl_weight: elbo(model, x, samples, kl_weight, check_input=False)
-    if name == "elbo-stl":
-        return lambda model, x, kl_weight: elbo(model, x, samples, kl_weight,
-                                                stop_guide_gradient=True, check_input=False)
-    gradient = {"iwae": "standard", "iwae-dreg": "dreg", "iwae-stl": "stl"}.get(name)
-    if gradient is not None:
-        bound = partial(iwae_bound, samples=samples, gradient=gradient, check_input=False)
-        return lambda model, x, kl_weight: bound(model, x)
-    raise ValueError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")
+    """objective(model, x, kl_weight) for the objective registered as `name` with `samples`
+    draws per example."""
+    objective: Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue] = (
+        components.objectives.get(name)(samples))
+    return objective

@@ -1,0 +1,119 @@
+"""The registries of vaelab's components and their built-in entries: names only, no torch.
+
+Each registry maps a name a config or a flag may hold to the class implementing it, written as
+"module:attribute" and imported the first time a model is built with it (see vaelab.registry for
+why). `vaelab.choices` derives its tuples of names from these registries, in this order; the
+builders look a name up here and never branch on it. Adding a built-in component = its class
+(with `name = "..."` and the hook its registry asks for, below) + one line here.
+
+Registry (names in choices.py): what an entry provides
+- priors (PRIORS): `from_spec(PriorSpec)` -> an nn.Module returning p(z)
+- guide_families (GUIDE_FAMILIES): a GuideFamily built as `cls()`; `num_params(d)` sizes the
+  encoder, η -> q(z | x)
+- likelihoods (FAMILIES): `from_options(fixed_scale)` -> a Family for p(x | z)
+- objectives (OBJECTIVES): `cls(samples)`, called as objective(model, x, kl_weight)
+- architectures (ARCHITECTURES): `networks(...)` -> a frame VAE's encoder and decoder
+- inference (INFERENCE): `assemble(...)` -> a hierarchical VAE with its guide
+- transitions (TRANSITIONS): `from_config(SSMConfig, dt, action_dim)` -> p(z_t | z_{t−1}, u_t)
+- ssm_guides (GUIDES, after "auto"): `direction`, `frame_wise`: how the SSM guide summarises
+- combiners (COMBINERS): `from_config(...)` -> q(z_t | z_{t−1}, h_t)
+- ssm_architectures (SSM_ARCHITECTURES): `decoder(...)`, `encoder(...)`: an SSM's frame networks
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from vaelab.registry import Registry, catalog
+
+priors: Final[Registry[Any]] = catalog("prior", {
+    "normal": "vaelab.distributions.prior:StandardNormalPrior",
+    "mog": "vaelab.distributions.learned_priors:MixtureOfGaussiansPrior",
+    "vamp": "vaelab.distributions.learned_priors:VampPrior",
+}, "a prior p(z): a class with `name` and `from_spec(PriorSpec)` returning an nn.Module whose "
+   "forward(encoder) gives a Distribution with batch () and event (latent_dim,)")
+
+guide_families: Final[Registry[Any]] = catalog("guide family", {
+    "diagonal": "vaelab.distributions.guide_families:DiagonalGaussianGuide",
+}, "a guide family: a GuideFamily class with `name`, built with no arguments, whose "
+   "num_params(latent_dim) sizes the encoder's output and which maps it to q(z | x)")
+
+likelihoods: Final[Registry[Any]] = catalog("likelihood", {
+    "bernoulli": "vaelab.distributions.families:BernoulliFamily",
+    "gaussian": "vaelab.distributions.families:GaussianFamily",
+    "gaussian-fixed": "vaelab.distributions.families:FixedScaleGaussianFamily",
+    "logistic8": "vaelab.distributions.families:DiscretizedLogisticFamily",
+}, "a likelihood family p(x | z): a Family class with `name` and `from_options(fixed_scale)`")
+
+objectives: Final[Registry[Any]] = catalog("objective", {
+    "elbo": "vaelab.objectives.registry:ELBOObjective",
+    "elbo-stl": "vaelab.objectives.registry:STLELBOObjective",
+    "iwae": "vaelab.objectives.registry:IWAEObjective",
+    "iwae-dreg": "vaelab.objectives.registry:DReGIWAEObjective",
+    "iwae-stl": "vaelab.objectives.registry:STLIWAEObjective",
+}, "a training objective: a class with `name`, built as cls(samples), called as "
+   "objective(model, x, kl_weight) -> ObjectiveValue")
+
+architectures: Final[Registry[Any]] = catalog("architecture", {
+    "mlp": "vaelab.models.architectures:MLPArchitecture",
+    "conv": "vaelab.models.architectures:ConvArchitecture",
+}, "a frame-model architecture: a class with `name` and `networks(config, data_shape, "
+   "encoder_out, params_per_element, in_scale)` -> (encoder network, decoder network)")
+
+inference: Final[Registry[Any]] = catalog("inference", {
+    "bottom-up": "vaelab.models.inference:BottomUpInference",
+    "top-down": "vaelab.models.inference:TopDownInference",
+}, "how a hierarchical VAE's guide runs: a class with `name` and `assemble(...)`")
+
+#: the physics rules: one transition class (the pendulum integrator) under three hypotheses
+PHYSICS_RULES: Final = ("pendulum", "undamped", "small-angle")
+_PENDULUM = "vaelab.models.transitions:PendulumTransition"
+
+transitions: Final[Registry[Any]] = catalog("transition", {
+    **dict.fromkeys(PHYSICS_RULES, _PENDULUM),
+    "generic": "vaelab.models.transitions:GatedTransition",
+    "none": "vaelab.models.transitions:IndependentTransition",
+}, "a state-space transition p(z_t | z_{t−1}, u_t): an nn.Module class with `name` (or `names`) "
+   "and `from_config(config, dt, action_dim)`; `learned_initial_state` says whether p(z_1) is learned")
+
+ssm_guides: Final[Registry[Any]] = catalog("guide", {
+    "filter": "vaelab.models.ssm_guide:FilteringGuide",
+    "smooth": "vaelab.models.ssm_guide:SmoothingGuide",
+    "frame": "vaelab.models.ssm_guide:FrameWiseGuide",
+}, "a state-space guide: a class with `name`, the summary's `direction` and `frame_wise`")
+
+combiners: Final[Registry[Any]] = catalog("combiner", {
+    "fusion": "vaelab.models.ssm_guide:FusionCombiner",
+    "gated": "vaelab.models.ssm_guide:GatedCombiner",
+    "frame": "vaelab.models.ssm_guide:FrameCombiner",
+}, "a combiner q(z_t | z_{t−1}, h_t): an nn.Module class with `name` and "
+   "`from_config(config, summarizer, dt, readout, skip)`")
+
+ssm_architectures: Final[Registry[Any]] = catalog("architecture", {
+    "keypoint": "vaelab.models.architectures:KeypointFrames",
+    "mlp": "vaelab.models.architectures:MLPFrames",
+    "conv": "vaelab.models.architectures:ConvFrames",
+}, "a state-space model's frame networks: a class with `name`, `decoder(...)` and `encoder(...)`")
+
+#: every registry, by the name this module gives it
+REGISTRIES: Final[dict[str, Registry[Any]]] = {
+    "priors": priors, "guide_families": guide_families, "likelihoods": likelihoods,
+    "objectives": objectives, "architectures": architectures, "inference": inference,
+    "transitions": transitions, "ssm_guides": ssm_guides, "combiners": combiners,
+    "ssm_architectures": ssm_architectures,
+}
+
+__all__ = [
+    "PHYSICS_RULES",
+    "REGISTRIES",
+    "architectures",
+    "combiners",
+    "guide_families",
+    "inference",
+    "likelihoods",
+    "objectives",
+    "priors",
+    "ssm_architectures",
+    "ssm_guides",
+    "transitions",
+]
