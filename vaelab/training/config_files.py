@@ -12,9 +12,11 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Final
+
+from vaelab.settings import ConfigError as ConfigError
+from vaelab.settings import known
 
 #: the most epochs a config may ask for; a run whose length a time budget sets (no epochs given)
 #: gets this many, so the budget, not a default epoch count, ends it
@@ -24,10 +26,6 @@ MAX_EPOCHS: Final = 100_000
 def until_budget(epochs: int) -> bool:
     """Whether a run of `epochs` trains until its time budget (epochs were not given)."""
     return epochs >= MAX_EPOCHS
-
-
-class ConfigError(ValueError):
-    """A config value or file the user must fix; the message names the field."""
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -112,11 +110,7 @@ def build_sections(raw: Mapping[str, Any], sections: Mapping[str, type]) -> dict
         values = raw.get(name, {}) or {}
         if not isinstance(values, Mapping):
             raise ConfigError(f"{name}: must be a table/object of settings")
-        allowed = {f.name for f in fields(cls)}
-        bad = set(values) - allowed
-        if bad:
-            raise ConfigError(f"{name}: unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}")
-        values = check_types(name, cls, values)
+        values = check_types(name, cls, known(cls, values, name))
         try:
             parts[name] = cls(**values)
         except ConfigError:
