@@ -194,6 +194,17 @@ def check(config: Any, section: str, error: type[Exception] = ConfigError) -> No
                 raise error(f"{section}.{name}: {problem}")
 
 
+def check_values(cls: type, values: Mapping[str, Any], error: type[Exception] = ConfigError) -> None:
+    """Check `values` (None: not given) against the constraints `cls` declares for those fields,
+    for a function whose keyword arguments are those settings (e.g. vaelab.fit)."""
+    settings = declared(cls)
+    for name, value in values.items():
+        for constraint in settings[name].constraints if value is not None else ():
+            problem = constraint.problem(value)
+            if problem is not None:
+                raise error(f"{name}: {problem}")
+
+
 def require(ok: bool, section: str, name: str, message: str,
             error: type[Exception] = ConfigError) -> None:
     """A check across fields, which no single field's annotation can state."""
@@ -241,4 +252,4 @@ def widths(text: str) -> tuple[int, ...]:
 
 
 __all__ = ["ConfigError", "Declared", "Help", "Matches", "NonEmpty", "OneOf", "Range", "build",
-           "check", "declared", "element_type", "int_list", "known", "require", "widths"]
+           "check", "check_values", "declared", "element_type", "int_list", "known", "require", "widths"]
