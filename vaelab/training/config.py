@@ -6,18 +6,15 @@ experiment config is saved with every run so the run can be rebuilt, resumed and
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Annotated, Any, Self
+from dataclasses import dataclass, field
+from typing import Annotated
 
 from vaelab.choices import BINARIZATIONS, DATASET_NAMES
 from vaelab.choices import LR_SCHEDULES as LR_SCHEDULES
 from vaelab.models.model_config import ModelConfig
 from vaelab.settings import Help, NonEmpty, OneOf, Range, check, require
-from vaelab.training.config_files import ConfigError, build_sections, read_config_file
-from vaelab.training.run_files import atomic_write_text
+from vaelab.training.config_files import ConfigError, Experiment
 from vaelab.training.train_settings import TrainSettings
 
 
@@ -99,37 +96,12 @@ class TrainConfig(TrainSettings):
 
 
 @dataclass(frozen=True)
-class ExperimentConfig:
+class ExperimentConfig(Experiment):
     """Everything needed to rebuild a run: model, data and training configs."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @staticmethod
-    def from_dict(raw: dict[str, Any]) -> ExperimentConfig:
-        """Build from nested dicts; unknown sections or keys are errors, not silently ignored."""
-        sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
-        return ExperimentConfig(**build_sections(raw, sections))
-
-    def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> Self:
-        """A copy with some fields replaced, e.g. {"train": {"epochs": 3}}; validated again."""
-        merged = self.to_dict()
-        for section, values in overrides.items():
-            merged.setdefault(section, {}).update(values)
-        return self.from_dict(merged)
-
-    def save(self, path: Path) -> None:
-        """Write the config atomically (ranks of a distributed job may read it meanwhile)."""
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @staticmethod
-    def load(path: Path) -> ExperimentConfig:
-        """Read a JSON or TOML config file."""
-        return ExperimentConfig.from_dict(read_config_file(path))
 
 
 __all__ = ["LR_SCHEDULES", "ConfigError", "DataConfig", "ExperimentConfig", "TrainConfig",

@@ -11,11 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
-from vaelab.models.model_config import ModelConfig
 from vaelab.settings import Help, OneOf, Range, check, require, widths
-from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig, TrainConfig
-from vaelab.training.config_files import MAX_EPOCHS, build_sections
-from vaelab.training.run_files import CONFIG
+from vaelab.training.config import ConfigError, ExperimentConfig
+from vaelab.training.config_files import MAX_EPOCHS, saved_config
 
 KINDS = ("m2", "m1m2")
 #: what M2 of an M1+M2 run trains on: M1's posterior means or draws from the posterior
@@ -104,14 +102,8 @@ class SemiSupervisedExperiment(ExperimentConfig):
 
     semisupervised: SemiSupervisedConfig = field(default_factory=SemiSupervisedConfig)
 
-    @staticmethod
-    def from_dict(raw: dict[str, Any]) -> SemiSupervisedExperiment:
-        sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig,
-                    SECTION: SemiSupervisedConfig}
-        return SemiSupervisedExperiment(**build_sections(raw, sections))
-
-    @staticmethod
-    def load(path: Path) -> SemiSupervisedExperiment:
+    @classmethod
+    def load(cls, path: Path) -> SemiSupervisedExperiment:
         config = load_experiment(path)
         if not isinstance(config, SemiSupervisedExperiment):
             raise ConfigError(f"{path} has no [{SECTION}] section")
@@ -157,14 +149,7 @@ def load_experiment(path: Path) -> ExperimentConfig:
 
 def is_semisupervised_run(run_dir: Path | str) -> bool:
     """Whether `run_dir` holds a run whose config has the semi-supervised section."""
-    path = Path(run_dir) / CONFIG
-    if not path.is_file():
-        return False
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return False
-    return isinstance(raw, dict) and SECTION in raw
+    return SECTION in (saved_config(run_dir) or {})
 
 
 #: paper settings a `--model m2|m1m2` run starts from (Kingma et al. 2014), under the user's own

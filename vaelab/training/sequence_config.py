@@ -7,16 +7,16 @@ without loading torch. A sequence run's config.json says "kind": "ssm".
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Final
+from typing import Annotated, ClassVar, Final
 
 from vaelab.choices import PENDULUM
 from vaelab.data.pendulum_config import PendulumConfig
 from vaelab.models.ssm_config import SSMConfig
 from vaelab.settings import ConfigError, Help, OneOf, Range, check, require
-from vaelab.training.config_files import build_sections, read_config_file
-from vaelab.training.run_files import CONFIG, atomic_write_text
+from vaelab.training.config_files import Experiment, read_config_file, saved_config
+from vaelab.training.run_files import atomic_write_text
 from vaelab.training.train_settings import TrainSettings
 
 KIND: Final = "ssm"
@@ -98,35 +98,14 @@ class SequenceTrainConfig(TrainSettings):
 
 
 @dataclass(frozen=True)
-class SequenceExperiment:
+class SequenceExperiment(Experiment):
     """Everything needed to rebuild a sequence run: model, data and training configs."""
+
+    KIND: ClassVar[str | None] = KIND
 
     model: SSMConfig = field(default_factory=SSMConfig)
     data: SequenceDataConfig = field(default_factory=SequenceDataConfig)
     train: SequenceTrainConfig = field(default_factory=SequenceTrainConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": KIND, **asdict(self)}
-
-    @staticmethod
-    def from_dict(raw: dict[str, Any]) -> SequenceExperiment:
-        """Build from nested dicts; unknown sections or keys are errors naming the allowed ones."""
-        raw = {k: v for k, v in raw.items() if k != "kind"}
-        sections = {"model": SSMConfig, "data": SequenceDataConfig, "train": SequenceTrainConfig}
-        return SequenceExperiment(**build_sections(raw, sections))
-
-    def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> SequenceExperiment:
-        """A copy with some fields replaced, e.g. {"train": {"epochs": 3}}; validated again.
-        The data section may override simulation fields through {"data": {"pendulum": {...}}}."""
-        merged = asdict(self)
-        for section, values in overrides.items():
-            for key, value in values.items():
-                key = SequenceTrainConfig.RENAMED.get(key, key) if section == "train" else key
-                if key == "pendulum" and isinstance(value, dict):
-                    merged[section]["pendulum"].update(value)
-                else:
-                    merged.setdefault(section, {})[key] = value
-        return SequenceExperiment.from_dict(merged)
 
     def save(self, path: Path) -> None:
         """Write the config with the guide resolved ("auto" becomes the guide built), so the run
@@ -135,8 +114,8 @@ class SequenceExperiment:
         raw["model"]["guide"] = self.model.resolved_guide()
         atomic_write_text(Path(path), json.dumps(raw, indent=2) + "\n")
 
-    @staticmethod
-    def load(path: Path) -> SequenceExperiment:
+    @classmethod
+    def load(cls, path: Path) -> SequenceExperiment:
         raw = read_config_file(path)
         if raw.get("kind") != KIND:
             raise ConfigError(f"{path}: is not a sequence-model config")
@@ -148,10 +127,4 @@ class SequenceExperiment:
 
 def is_sequence_run(run_dir: Path | str) -> bool:
     """Whether `run_dir` holds a state-space-model run (its config says "kind": "ssm")."""
-    path = Path(run_dir) / CONFIG
-    if not path.is_file():
-        return False
-    try:
-        return json.loads(path.read_text()).get("kind") == KIND
-    except (json.JSONDecodeError, AttributeError):
-        return False
+    return (saved_config(run_dir) or {}).get("kind") == KIND
