@@ -145,7 +145,8 @@ def train(args: argparse.Namespace, name: str, seed: int, minutes: float, init_f
     config = SequenceExperiment().with_overrides({
         "data": data or {},
         "model": {**HYPOTHESES[name], **(model or {})},
-        "train": {"seed": seed, "minutes": minutes, "epochs": epochs, "window": args.window, "device": "cpu",
+        "train": {"seed": seed, "time_budget_minutes": minutes, "epochs": epochs, "window": args.window,
+                  "device": "cpu",
                   "init_constants": args.init_constants,
                   "init_from": None if init_from is None else str(init_from),
                   "init_transition": init_transition},

@@ -93,7 +93,7 @@ def test_dropped_frames_are_masked_and_blank() -> None:
      ({"force": "wind"}, "force"), ({"substeps": 0}, "substeps"), ({"dt": 0.0}, "dt")],
 )
 def test_bad_settings_name_the_field_and_range(change: dict, field: str) -> None:
-    with pytest.raises(DataError, match=f"pendulum.{field}: must be"):
+    with pytest.raises(DataError, match=f"pendulum.{field}: (must be|'wind' is not one of)"):
         PendulumConfig(**change)
 
 

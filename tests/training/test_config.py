@@ -97,5 +97,5 @@ def test_schedules_stay_sensible_when_the_budget_alone_sets_the_length() -> None
     assert lr(90, 600.0) == pytest.approx(1e-5)
     assert learning_rate_at("burda", 1e-3, 1, 0.0, MAX_EPOCHS, 10.0) == pytest.approx(
         learning_rate_at("burda", 1e-3, 1, 0.0, 3280, 0.0))
-    sequence = SequenceTrainConfig(epochs=MAX_EPOCHS, minutes=10.0, final_lr_fraction=0.05)
+    sequence = SequenceTrainConfig(epochs=MAX_EPOCHS, time_budget_minutes=10.0, final_lr_fraction=0.05)
     assert sequence_rate(sequence, 40, 300.0) == pytest.approx(2e-3 * (0.05 + 0.95 * 0.5))

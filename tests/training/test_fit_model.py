@@ -282,3 +282,17 @@ def test_an_objective_that_takes_gradients_itself_trains(tmp_path: Path) -> None
     run = vaelab.fit(tiny_vae(), binary_data(), objective=penalised, epochs=1, batch_size=32,
                      run_dir=tmp_path, **quiet())
     assert len(run.history) == 1
+
+
+def test_fit_takes_the_config_names_of_shared_settings_and_their_ranges(tmp_path: Path) -> None:
+    """learning_rate= and time_budget_minutes= as in [train]; lr= and time_budget= stay the same."""
+    with pytest.raises(ValueError, match="learning_rate and lr are one setting"):
+        vaelab.fit(tiny_vae(), binary_data(), learning_rate=1e-3, lr=1e-3, run_dir=tmp_path / "a")
+    with pytest.raises(ValueError, match=r"epochs: must be in \[0, 100000\], got -1"):
+        vaelab.fit(tiny_vae(), binary_data(), epochs=-1, run_dir=tmp_path / "b")
+    with pytest.raises(ValueError, match=r"time_budget_minutes: must be >= 0"):
+        vaelab.fit(tiny_vae(), binary_data(), time_budget_minutes=-1.0, run_dir=tmp_path / "c")
+    run = vaelab.fit(tiny_vae(), binary_data(), epochs=1, batch_size=32, learning_rate=1e-2,
+                     run_dir=tmp_path / "d", **quiet())
+    assert json.loads((run.run_dir / "config.json").read_text())["learning_rate"] == 1e-2
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -8,21 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from vaelab import kinds
-from vaelab.choices import (
-    ARCHITECTURES,
-    BINARIZATIONS,
-    DATASET_NAMES,
-    DEFAULT_KS,
-    EVALUATION_SEED,
-    FAMILIES,
-    INFERENCE,
-    LR_SCHEDULES,
-    OBJECTIVES,
-    PRIORS,
-)
+from vaelab.choices import DEFAULT_KS, EVALUATION_SEED
 from vaelab.cli.common import HelpFormatter, add_data_dir
 from vaelab.data.errors import DataError
+from vaelab.kinds.flags import add_common_flags, checked
 from vaelab.runs.files import CHECKPOINT
+from vaelab.settings import int_list
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.run_folder import default_run_dir
 
@@ -34,16 +25,6 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from vaelab.training.engine import NonFiniteLossError
 
     return (ConfigError, DataError, CheckpointError, NonFiniteLossError, FileExistsError, ValueError)
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from error
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
 
 
 def add_train(sub: Any) -> None:
@@ -74,84 +55,16 @@ def add_train(sub: Any) -> None:
                    help="also log each epoch's scalars, samples and reconstructions to "
                         "RUN/tensorboard (needs `pip install tensorboard`; view with "
                         "`tensorboard --logdir RUN`)")
-    d = p.add_argument_group("data")
-    d.add_argument("--dataset", help=f"{', '.join(DATASET_NAMES)}, or a folder of images / "
-                                     ".npy / .npz file")
-    d.add_argument("--data-dir", help="folder holding dataset files (also $VAELAB_DATA)")
-    d.add_argument("--binarization", choices=BINARIZATIONS,
-                   help="how grey pixels meet a Bernoulli likelihood: dynamic (resampled each "
-                        "epoch), static (once, seeded), none (refuse); auto = dynamic for the "
-                        "built-in datasets, none for your own data")
-    d.add_argument("--validation-size", type=int, help="examples held out for validation")
-    d.add_argument("--image-size", type=int, help="resize user images to this square size")
-    d.add_argument("--train-limit", type=int, help="use only the first N training examples")
-    d.add_argument("--stream", action="store_true", default=None,
-                   help="leave a .npy file or an image folder on disk and read it a batch at a time "
-                        "(for data larger than memory); otherwise it is read into memory once, as uint8")
-    d.add_argument("--workers", type=int, metavar="N",
-                   help="with --stream: DataLoader processes reading and decoding batches ahead "
-                        "(0 = in the training process)")
-    m = p.add_argument_group("model")
-    m.add_argument("--architecture", choices=ARCHITECTURES,
-                   help="encoder/decoder networks: fully connected or convolutional")
-    m.add_argument("--latent-dim", type=int, help="size of the latent vector z")
-    m.add_argument("--hidden", type=_int_list, help="hidden widths, e.g. 512,512")
-    m.add_argument("--likelihood", choices=FAMILIES,
-                   help="p(x | z): bernoulli (binary pixels), gaussian (learned variance), gaussian-fixed, "
-                        "logistic8 (discretized logistic over 8-bit values)")
-    m.add_argument("--prior-scale", type=float, help="σ of the prior Normal(0, σ²I)")
-    m.add_argument("--activation", help="nonlinearity of the networks: relu, tanh, elu, gelu or silu")
-    m.add_argument("--prior", choices=PRIORS,
-                   help="normal = Normal(0, σ²I); mog = learned Gaussian mixture; vamp = VampPrior")
-    m.add_argument("--prior-components", type=int,
-                   help="mixture components / VampPrior pseudo-inputs (default 10 / 500)")
-    m.add_argument("--upper-latents", type=_int_list,
-                   help="sizes of further stochastic layers above z_1, e.g. 50 for Burda's "
-                        "2-layer model (with --latent-dim 100)")
-    m.add_argument("--upper-hidden", type=_int_list,
-                   help="hidden widths between stochastic layers, e.g. 100,100")
-    m.add_argument("--inference", choices=INFERENCE,
-                   help="guide of a hierarchical model: bottom-up (Burda) or top-down (ladder VAE)")
-    t = p.add_argument_group("training")
-    t.add_argument("--objective", choices=OBJECTIVES,
-                   help="elbo or iwae; -stl / -dreg select lower-variance gradient estimators")
-    t.add_argument("--samples", type=int, help="samples per example (k for IWAE)")
-    t.add_argument("--epochs", type=int,
-                   help="passes over the training data; with a time budget and no --epochs (flag or "
-                        "config file) training runs until the budget is used up")
-    t.add_argument("--batch-size", type=int, help="examples per optimiser step (per process with --nproc)")
-    t.add_argument("--lr", type=float, help="Adam learning rate")
-    t.add_argument("--kl-warmup", type=int, help="steps of linear KL warm-up (0 = off)")
-    t.add_argument("--grad-clip", type=float, help="max gradient norm (0 = off)")
-    t.add_argument("--patience", type=int, help="early stopping patience in epochs (0 = off)")
-    t.add_argument("--seed", type=int,
-                   help="seed of the initial weights, the shuffles and the labelled subset")
-    t.add_argument("--device", help="auto, cpu or cuda[:N]")
-    t.add_argument("--lr-schedule", choices=LR_SCHEDULES,
-                   help="burda = lr·10^(−i/7) for 3^i epochs (Burda et al. 2016); cosine = "
-                        "decay to --final-lr-fraction·lr over the epochs or the --time-budget, "
-                        "whichever runs out first")
-    t.add_argument("--final-lr-fraction", type=float,
-                   help="cosine schedule: the last learning rate as a fraction of --lr (default 0.01)")
-    t.add_argument("--time-budget", type=float, metavar="MINUTES",
-                   help="stop after the epoch that uses up this much training time (0 = off); it "
-                        "counts training and each epoch's validation, not the final evaluation, "
-                        "which comes after it (--no-eval skips that); without --epochs the "
-                        "budget alone sets the length")
-    t.add_argument("--compile", action="store_true", default=None,
-                   help="compile the training step with torch.compile (first steps are slower)")
-    t.add_argument("--bf16", dest="precision", action="store_const", const="bf16",
-                   help="train under bfloat16 autocast (for GPUs; evaluation stays float32)")
-    t.add_argument("--eval-samples", type=int, help="k for the final importance-sampled log p(x)")
-    t.add_argument("--eval-examples", type=int, help="test images evaluated (0 = all)")
+    add_common_flags(p)
     p.add_argument("--model", choices=kinds.model_names(), default="vae",
                    help="the kind of model: " + "; ".join(
                        f"{', '.join(kind.models)}: {kind.summary}" for kind in kinds.registered_kinds()))
-    own_flags: dict[str, set[str]] = {}
+    own_flags: dict[str, dict[str, str]] = {}
     for kind in kinds.registered_kinds():
-        before = {action.dest for action in p._actions}
+        before = set(p._actions)
         kind.module().add_train_flags(p)
-        own_flags[kind.name] = {action.dest for action in p._actions} - before
+        own_flags[kind.name] = {action.dest: action.option_strings[0] for action in p._actions
+                                if action not in before}
     state_defaults(p)
     p.set_defaults(handler=run_train, kind_flags=own_flags)
 
@@ -199,11 +112,11 @@ def refuse_foreign_flags(args: argparse.Namespace, kind: kinds.ModelKind) -> Non
     """ConfigError when a flag of another kind was given (e.g. --transition to a VAE): silently
     ignoring it would train something the user did not ask for."""
     given = []
-    for other, dests in getattr(args, "kind_flags", {}).items():
+    for other, options in getattr(args, "kind_flags", {}).items():
         if other == kind.name:
             continue
         owner = kinds.registered_kinds_by_name()[other].models
-        given += [(f"--{dest.replace('_', '-')}", owner) for dest in sorted(dests)
+        given += [(flag, owner) for dest, flag in sorted(options.items())
                   if getattr(args, dest, None) not in (None, False)]
     if given:
         flags = ", ".join(flag for flag, _ in given)
@@ -228,11 +141,11 @@ def add_evaluate(sub: Any) -> None:
                         "runs: the run's train.eval_samples, 100)")
     p.add_argument("--examples", type=int,
                    help="test images (0 = all) (default: 1000; sequence runs: the run's "
-                        "train.eval_sequences, 100, for the evidence — the probe and the prediction "
+                        "train.eval_examples, 100, for the evidence — the probe and the prediction "
                         "scores always use every test sequence)")
     p.add_argument("--compare-estimators", action="store_true",
                    help="prior Monte Carlo vs importance sampling for each k in --ks")
-    p.add_argument("--ks", type=_int_list, default=DEFAULT_KS, help="sample counts to compare")
+    p.add_argument("--ks", type=checked(int_list), default=DEFAULT_KS, help="sample counts to compare")
     p.add_argument("--compare-examples", type=int, default=100,
                    help="test images used in the comparison")
     p.add_argument("--ais-examples", type=int, default=0,
@@ -298,7 +211,7 @@ def add_demo(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, shuffles and samples")
     p.add_argument("--compare-examples", type=int, default=50,
                    help="test images in the estimator comparison")
-    p.add_argument("--ks", type=_int_list, default=DEFAULT_KS, help="sample counts to compare")
+    p.add_argument("--ks", type=checked(int_list), default=DEFAULT_KS, help="sample counts to compare")
     p.add_argument("--eval-samples", type=int, default=1000,
                    help="k for the importance-sampled log p(x) of all 1,000 test images")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -17,7 +17,8 @@ from typing import Any
 
 from vaelab import kinds
 from vaelab.cli.common import HelpFormatter, add_data_dir
-from vaelab.data.pendulum_config import PENDULUM, PENDULUM_HELP, PendulumConfig, parse_setting
+from vaelab.data.pendulum_config import PENDULUM, PendulumConfig, parse_setting
+from vaelab.settings import declared
 
 
 def add_simulate(sub: Any) -> None:
@@ -31,10 +32,10 @@ def add_simulate(sub: Any) -> None:
     p.add_argument("system", choices=(PENDULUM,), help="what to simulate")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     defaults = PendulumConfig()
-    for f in fields(PendulumConfig):
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=partial(_setting, f.name),
-                       default=getattr(defaults, f.name), metavar=str(f.type).upper(),
-                       help=PENDULUM_HELP[f.name])
+    for name, setting in declared(PendulumConfig).items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=partial(_setting, name),
+                       default=getattr(defaults, name), metavar=setting.hint.__name__.upper(),
+                       help=setting.help.text if setting.help else name)
     p.set_defaults(handler=run_simulate)
 
 

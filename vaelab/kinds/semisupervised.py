@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.choices import EVALUATION_SEED
+from vaelab.kinds.flags import add_flags, common_flags, defaults, flags_of
+from vaelab.kinds.flags import overrides as flag_overrides
 from vaelab.kinds.image_runs import explore_session, reconstruct, report  # noqa: F401 - commands
 from vaelab.kinds.vae import (
-    TRAIN_FLAGS,
     already_evaluated,
     announce_budget,
     budget_flag,
-    defaults_of,
     epochs_done,
     given,
     more_time,
@@ -44,56 +44,24 @@ from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS
 from vaelab.training.run_folder import default_run_dir
 from vaelab.training.semisupervised_config import (
-    M1_FEATURES,
     SECTION,
-    SELECT_BY,
+    SemiSupervisedConfig,
     SemiSupervisedExperiment,
     default_experiment,
     load_experiment,
 )
 
-# flag destination -> field of the [semisupervised] section
-SEMI_FLAGS: dict[str, str] = {
-    "labels": "labels",
-    "classes": "classes",
-    "alpha": "alpha",
-    "labelled_batch_size": "labelled_batch_size",
-    "classifier_hidden": "classifier_hidden",
-    "m2_latent_dim": "m2_latent_dim",
-    "m2_hidden": "m2_hidden",
-    "m1_epochs": "m1_epochs",
-    "m1_time_budget": "m1_time_budget_minutes",
-    "m1_features": "m1_features",
-    "select_by": "select_by",
-}
 #: flags that only mean something to --model m1m2 (their help shows only its default)
-M1M2_ONLY = {"m2_latent_dim", "m2_hidden", "m1_epochs", "m1_time_budget", "m1_features"}
+M1M2_ONLY = {"m2_latent_dim", "m2_hidden", "m1_epochs", "m1_time_budget_minutes", "m1_features"}
 #: what a resumed semi-supervised run may change
 RESUMABLE = {"epochs", "time_budget_minutes"}
 
 
-def _labels(text: str) -> int | str:
-    if text == "all":
-        return "all"
-    try:
-        return int(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected a number of labels or 'all', got {text!r}") from error
-
-
-def _widths(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from error
-
-
 def flag_defaults(model: str) -> dict[str, Any]:
     """Each `vaelab train` flag's default for --model m2 / m1m2 (the paper's settings)."""
-    config = default_experiment(model).to_dict()
-    semi = {dest: config[SECTION][name] for dest, name in SEMI_FLAGS.items()
-            if model == "m1m2" or dest not in M1M2_ONLY}
-    return {**defaults_of(config, TRAIN_FLAGS), **semi}
+    own = {dest: where for dest, where in flags_of(SemiSupervisedConfig, SECTION).items()
+           if model == "m1m2" or dest not in M1M2_ONLY}
+    return defaults(default_experiment(model).to_dict(), {**common_flags(), **own})
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
@@ -102,38 +70,16 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
         "semi-supervised (--model m2 | m1m2; Kingma et al. 2014)",
         "M2 learns q(y|x) from a few labels and every unlabelled image; m1m2 runs M2 on the "
         "latent means of an M1 VAE ([model] flags then describe M1).")
-    g.add_argument("--labels", type=_labels, metavar="N|all",
-                   help="labelled training images, balanced per class and chosen by --seed; "
-                        "'all' = supervised")
-    g.add_argument("--classes", type=int, help="number of classes (default: largest label + 1)")
-    g.add_argument("--alpha", type=float,
-                   help="α = ALPHA·N, the weight of the classification term (paper: 0.1); per "
-                        "labelled example α / N_labels")
-    g.add_argument("--labelled-batch-size", type=int,
-                   help="labelled examples drawn per step beside each unlabelled batch")
-    g.add_argument("--classifier-hidden", type=_widths, help="hidden widths of q(y|x)")
-    g.add_argument("--m2-latent-dim", type=int, help="m1m2: size of M2's z")
-    g.add_argument("--m2-hidden", type=_widths, help="m1m2: hidden widths of M2's networks")
+    add_flags(g, SemiSupervisedConfig, SECTION)
     g.add_argument("--unlabelled", type=Path, metavar="PATH",
                    help="extra images without labels (a folder of images or an .npy/.npz array) "
                         "added to the training images")
     g.add_argument("--m1-run", type=Path, metavar="RUN",
                    help="m1m2: a trained VAE run to use as M1 (else M1 is trained first, in RUN/m1)")
-    g.add_argument("--m1-epochs", type=int, help="m1m2: epochs of M1 training")
-    g.add_argument("--m1-time-budget", type=float, metavar="MINUTES",
-                   help="m1m2: time budget of M1 training, before and apart from --time-budget; "
-                        "without --m1-epochs it alone sets M1's length (0 = off)")
-    g.add_argument("--m1-features", choices=M1_FEATURES,
-                   help="m1m2: what M2 trains on: M1's posterior means, or a fresh draw from the "
-                        "posterior each step (Kingma et al.'s code; evaluation uses the means)")
-    g.add_argument("--select-by", choices=SELECT_BY,
-                   help="what picks the best weights (and counts --patience): the validation "
-                        "classification error or the validation bound")
 
 
 def _semi_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {name: getattr(args, dest) for dest, name in SEMI_FLAGS.items()
-            if getattr(args, dest, None) is not None}
+    return flag_overrides(args, flags_of(SemiSupervisedConfig, SECTION)).get(SECTION, {})
 
 
 def semisupervised_config(args: argparse.Namespace,

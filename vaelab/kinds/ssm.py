@@ -15,17 +15,31 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from vaelab.choices import EVALUATION_SEED, GUIDES, TRANSITIONS
+from vaelab.choices import EVALUATION_SEED
 from vaelab.data.pendulum_config import parse_setting
 from vaelab.kinds.common import print_run_folder, save_npy
+from vaelab.kinds.flags import (
+    FlagTable,
+    add_flags,
+    common_flags,
+    common_option,
+    defaults,
+    flags_of,
+    for_kind,
+)
+from vaelab.kinds.flags import overrides as flag_overrides
 from vaelab.kinds.sequence_runs import compare, explore_session, predict, report  # noqa: F401 - commands
-from vaelab.kinds.ssm_experiment import INIT_CONSTANTS, SequenceExperiment, is_sequence_run
+from vaelab.kinds.ssm_experiment import (
+    SequenceDataConfig,
+    SequenceExperiment,
+    SequenceTrainConfig,
+    is_sequence_run,
+)
 from vaelab.kinds.vae import (
-    TRAIN_FLAGS,
+    RESUMABLE,
     already_evaluated,
     announce_budget,
     budget_flag,
-    defaults_of,
     epochs_done,
     given,
     more_time,
@@ -33,6 +47,7 @@ from vaelab.kinds.vae import (
     refuse_changes_on_resume,
     train_until_budget,
 )
+from vaelab.models.ssm_config import SSMConfig
 from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError
 from vaelab.training.config_files import read_config_file
@@ -41,30 +56,23 @@ from vaelab.training.run_folder import default_run_dir
 #: --input: which torque drives the state in the hypothesis
 INPUTS = ("recorded", "placebo", "none")
 
-# `vaelab train` flags that also mean something for a sequence model: dest -> (section, field);
-# the same field as for the VAE family except where a sequence model names it otherwise
-SHARED_TRAIN_FLAGS: dict[str, tuple[str, str]] = {
-    **{dest: TRAIN_FLAGS[dest] for dest in (
-        "dataset", "data_dir", "train_limit", "latent_dim", "likelihood", "activation", "architecture",
-        "objective", "samples", "epochs", "batch_size", "lr", "kl_warmup", "grad_clip", "seed", "device",
-        "eval_samples", "compile", "precision")},
-    "hidden": ("model", "decoder_hidden"),
-    "eval_examples": ("train", "eval_sequences"),
-    "time_budget": ("train", "minutes"),
-}
-SSM_FLAGS: dict[str, tuple[str, str]] = {
-    "transition": ("model", "transition"),
-    "guide": ("model", "guide"),
-    "velocity_correction": ("model", "velocity_correction"),
-    "noise_ceiling": ("model", "noise_ceiling"),
-    "minutes": ("train", "minutes"),
-    "free_bits": ("train", "free_bits"),
-    "window": ("train", "window"),
-    "init_from": ("train", "init_from"),
-    "init_transition": ("train", "init_transition"),
-    "init_constants": ("train", "init_constants"),
-}
+#: the config sections of a sequence run, whose keys the `vaelab train` flags set
+SECTIONS = {"model": SSMConfig, "data": SequenceDataConfig, "train": SequenceTrainConfig}
+#: shared flags whose setting a sequence model's config names otherwise: --hidden sets the
+#: decoder's widths
+RENAMED = {"hidden": "decoder_hidden"}
 
+
+def shared_flags() -> tuple[FlagTable, list[str]]:
+    """(the shared `vaelab train` flags a sequence model uses, those it has no setting for)."""
+    return for_kind(common_flags(), SECTIONS, RENAMED)
+
+
+def own_flags() -> FlagTable:
+    """The flags only sequence models have."""
+    return {**flags_of(SSMConfig, "model"), **{dest: where for dest, where in
+                                               flags_of(SequenceTrainConfig, "train").items()
+                                               if dest not in common_flags()}}
 
 
 def _pendulum_setting(text: str) -> tuple[str, Any]:
@@ -80,38 +88,14 @@ def _pendulum_setting(text: str) -> tuple[str, Any]:
 
 def flag_defaults(model: str) -> dict[str, Any]:
     """Each `vaelab train` flag's default for --model ssm."""
-    return defaults_of(SequenceExperiment().to_dict(), {**SHARED_TRAIN_FLAGS, **SSM_FLAGS})
+    return defaults(SequenceExperiment().to_dict(), {**shared_flags()[0], **own_flags()})
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
     """The `vaelab train` flags of state-space models (used with --model ssm)."""
     g = parser.add_argument_group("sequence models (--model ssm)")
-    g.add_argument("--transition", choices=TRANSITIONS,
-                   help="the hypothesis: pendulum physics, undamped physics, small-angle physics, a "
-                        "generic network, or none (a frame-wise VAE)")
-    g.add_argument("--guide", choices=GUIDES,
-                   help="filter (forward RNN), smooth (backward RNN: its velocity is a central "
-                        "difference, which keeps the learned constants unbiased), frame (transition "
-                        "none); auto = smooth for physics rules, filter for generic, frame for none")
-    g.add_argument("--velocity-correction", action=argparse.BooleanOptionalAction,
-                   help="let the guide learn a correction to its finite-difference velocity (off by "
-                        "default: it co-adapts with the physics and biases g/L)")
-    g.add_argument("--noise-ceiling", type=float, nargs="+", metavar="SIGMA",
-                   help="largest process-noise σ per latent dimension (physics: cos θ, sin θ, ω), the "
-                        "same for every rule compared by evidence, e.g. --noise-ceiling 0.003 0.003 0.01")
-    g.add_argument("--minutes", type=float,
-                   help="time budget in minutes, the same as --time-budget (0 = none)")
-    g.add_argument("--free-bits", type=float, help="free bits per step and latent dimension (nats)")
-    g.add_argument("--window", type=int, help="train on random windows of this many frames (0 = whole)")
-    g.add_argument("--init-from", metavar="RUN",
-                   help="start from a sequence run's weights (every tensor whose name and shape match, "
-                        "except the transition's own): test another rule with the same observation model")
-    g.add_argument("--init-transition", action=argparse.BooleanOptionalAction,
-                   help="with --init-from, copy the transition too: go on with the same hypothesis under "
-                        "new settings (e.g. a tighter --noise-ceiling)")
-    g.add_argument("--init-constants", choices=INIT_CONSTANTS,
-                   help="where a fresh physics rule's g/L, b and input gain start: the least-squares fit "
-                        "on the guide's first state estimates, or fixed guesses (g/L 5, b 0.5, gain 0)")
+    add_flags(g, SSMConfig, "model")
+    add_flags(g, SequenceTrainConfig, "train")
     g.add_argument("--pendulum", type=_pendulum_setting, action="append", metavar="KEY=VALUE",
                    help="a simulation setting, e.g. --pendulum damping=0.2 --pendulum force=sine")
     g.add_argument("--input", choices=INPUTS,
@@ -121,17 +105,12 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def sequence_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    vae_only = [dest for dest in TRAIN_FLAGS if dest not in SHARED_TRAIN_FLAGS]
-    vae_only += ["nproc"]
-    given = [f"--{name.replace('_', '-')}" for name in vae_only if getattr(args, name, None) is not None]
+    usable, unused = shared_flags()
+    given = [common_option(dest) for dest in [*unused, "nproc"] if getattr(args, dest, None) is not None]
     if given:
         raise ConfigError(f"{', '.join(given)}: not used by sequence models (--model ssm); set the data "
                           "with --pendulum KEY=VALUE, e.g. --pendulum image_size=16")
-    out: dict[str, dict[str, Any]] = {}
-    for dest, (section, name) in {**SHARED_TRAIN_FLAGS, **SSM_FLAGS}.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            out.setdefault(section, {})[name] = value
+    out = flag_overrides(args, {**usable, **own_flags()})
     if args.pendulum:
         out.setdefault("data", {})["pendulum"] = dict(args.pendulum)
     if getattr(args, "input", None) is not None:
@@ -152,8 +131,8 @@ def train(args: argparse.Namespace) -> int:
 
     overrides = sequence_overrides(args)
     if args.resume is not None:
-        refuse_changes_on_resume(args, overrides, {"epochs", "minutes", "compile", "precision"},
-                                 "--epochs, --minutes (--time-budget), --compile and --bf16")
+        refuse_changes_on_resume(args, overrides, RESUMABLE,
+                                 "--epochs, --time-budget (--minutes), --compile and --bf16")
         run_dir = args.resume
         if not is_sequence_run(run_dir):
             raise CheckpointError(f"{run_dir} is not a sequence-model run folder (no {CONFIG} of kind ssm)")
@@ -165,20 +144,20 @@ def train(args: argparse.Namespace) -> int:
         base = SequenceExperiment.from_dict(read_config_file(args.config)) if args.config \
             else SequenceExperiment()
         config = base.with_overrides(overrides)
-        config = train_until_budget(config, config.train.minutes,
+        config = train_until_budget(config, config.train.time_budget_minutes,
                                     given(args, overrides, "train", "epochs"))
         run_dir = args.run_dir or default_run_dir(f"{config.data.dataset}-{config.model.transition}")
         resume = False
     epochs_before = epochs_done(run_dir) if resume else -1
-    flag = budget_flag(args, ("minutes", "time_budget"))  # --minutes wins when both are given
-    announce_budget(config.train.minutes, flag, config.train.epochs, not args.no_eval)
+    flag = budget_flag(args)
+    announce_budget(config.train.time_budget_minutes, flag, config.train.epochs, not args.no_eval)
     fit_sequences(config, run_dir, resume=resume, progress=not args.no_progress,
                   more_time=more_time(run_dir, flag))
     if not main_process_after_training():
         return 0
     if not args.no_eval and not already_evaluated(run_dir, epochs_before):
         metrics = evaluate_sequence_run(run_dir, load, k=config.train.eval_samples,
-                                        sequences=config.train.eval_sequences, device=config.train.device,
+                                        sequences=config.train.eval_examples, device=config.train.device,
                                         seed=EVALUATION_SEED, progress=False if args.no_progress else None)
         for line in summary_lines(metrics):
             print(line)
@@ -229,7 +208,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.samples is None or args.examples is None:  # the run's own evaluation settings
         saved = SequenceExperiment.load(args.run / CONFIG).train
         args.samples = saved.eval_samples if args.samples is None else args.samples
-        args.examples = saved.eval_sequences if args.examples is None else args.examples
+        args.examples = saved.eval_examples if args.examples is None else args.examples
     if args.samples < 1 or args.examples < 0:
         raise ConfigError("-k must be >= 1 and --examples >= 0")
     print_evaluation(args, lambda: evaluate_sequence_run(

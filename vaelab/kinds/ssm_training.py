@@ -129,8 +129,8 @@ def learning_rate_at(config: SequenceTrainConfig, epoch: int, seconds: float) ->
     """Cosine decay from the learning rate to `final_lr_fraction` of it, paced by the epochs done
     or (with a time budget) the share of the budget spent, whichever is further along."""
     progress = epoch / max(1, config.epochs)
-    if config.minutes > 0:
-        progress = max(progress, seconds / (60.0 * config.minutes))
+    if config.time_budget_minutes > 0:
+        progress = max(progress, seconds / (60.0 * config.time_budget_minutes))
     progress = min(1.0, progress)
     floor = config.final_lr_fraction
     return config.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
@@ -139,8 +139,9 @@ def learning_rate_at(config: SequenceTrainConfig, epoch: int, seconds: float) ->
 def settings_of(config: SequenceTrainConfig) -> LoopSettings:
     """The loop settings of a sequence experiment's [train] section."""
     return LoopSettings(epochs=config.epochs, seed=config.seed, grad_clip=config.grad_clip,
-                        kl_warmup_steps=config.kl_warmup_steps, time_budget_minutes=config.minutes,
-                        compile=config.compile, precision=config.precision)
+                        kl_warmup_steps=config.kl_warmup_steps,
+                        time_budget_minutes=config.time_budget_minutes, compile=config.compile,
+                        precision=config.precision)
 
 
 class WarmStart(Callback):

@@ -20,51 +20,14 @@ from typing import Any
 
 from vaelab.choices import DEFAULT_KS, EVALUATION_SEED, PENDULUM
 from vaelab.kinds.common import print_run_folder, save_npy
+from vaelab.kinds.flags import common_flags, defaults, typed_flag
+from vaelab.kinds.flags import overrides as flag_overrides
 from vaelab.kinds.image_runs import explore_session, reconstruct, report  # noqa: F401 - commands
 from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS, read_config_file, until_budget
 from vaelab.training.run_folder import default_run_dir
 
-# flag destination -> (config section, field)
-TRAIN_FLAGS: dict[str, tuple[str, str]] = {
-    "dataset": ("data", "dataset"),
-    "data_dir": ("data", "data_dir"),
-    "binarization": ("data", "binarization"),
-    "validation_size": ("data", "validation_size"),
-    "image_size": ("data", "image_size"),
-    "train_limit": ("data", "train_limit"),
-    "stream": ("data", "stream"),
-    "workers": ("data", "workers"),
-    "architecture": ("model", "architecture"),
-    "latent_dim": ("model", "latent_dim"),
-    "hidden": ("model", "hidden"),
-    "likelihood": ("model", "likelihood"),
-    "prior_scale": ("model", "prior_scale"),
-    "activation": ("model", "activation"),
-    "prior": ("model", "prior"),
-    "prior_components": ("model", "prior_components"),
-    "upper_latents": ("model", "upper_latents"),
-    "upper_hidden": ("model", "upper_hidden"),
-    "inference": ("model", "inference"),
-    "objective": ("train", "objective"),
-    "samples": ("train", "samples"),
-    "epochs": ("train", "epochs"),
-    "batch_size": ("train", "batch_size"),
-    "lr": ("train", "learning_rate"),
-    "kl_warmup": ("train", "kl_warmup_steps"),
-    "grad_clip": ("train", "grad_clip"),
-    "patience": ("train", "patience"),
-    "seed": ("train", "seed"),
-    "device": ("train", "device"),
-    "eval_samples": ("train", "eval_samples"),
-    "eval_examples": ("train", "eval_examples"),
-    "lr_schedule": ("train", "lr_schedule"),
-    "final_lr_fraction": ("train", "final_lr_fraction"),
-    "time_budget": ("train", "time_budget_minutes"),
-    "compile": ("train", "compile"),
-    "precision": ("train", "precision"),
-}
 #: settings a resumed run may change: its length, and speed switches that leave the model as it is
 RESUMABLE = {"epochs", "time_budget_minutes", "compile", "precision"}
 
@@ -79,13 +42,11 @@ def given(args: argparse.Namespace, flags: dict[str, dict[str, Any]], section: s
     return isinstance(values, dict) and name in values
 
 
-def budget_flag(args: argparse.Namespace, dests: Iterable[str] = ("time_budget",)) -> str:
-    """The time-budget flag as the user typed it (the one applied when several were); the common
-    --time-budget when the budget came from a config file or the resumed run's config."""
-    for dest in dests:
-        if getattr(args, dest, None) is not None:
-            return "--" + dest.replace("_", "-")
-    return "--time-budget"
+def budget_flag(args: argparse.Namespace) -> str:
+    """The time-budget flag as the user typed it, --time-budget or --minutes (the last typed is
+    the one applied); --time-budget when the budget came from a config file or the resumed run's
+    config."""
+    return typed_flag(args, ("--time-budget", "--minutes"))
 
 
 def train_until_budget(config: Any, minutes: float, epochs_given: bool) -> Any:
@@ -117,15 +78,9 @@ def more_time(run_dir: Path, flag: str) -> str:
     return f"`vaelab train --resume {run_dir} {flag} MINUTES` continues"
 
 
-def defaults_of(config: dict[str, Any], flags: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """{flag destination: its value in a config dict}, for the flags that map into it."""
-    return {dest: config[section][name] for dest, (section, name) in flags.items()
-            if name in config.get(section, {})}
-
-
 def flag_defaults(model: str) -> dict[str, Any]:
     """Each `vaelab train` flag's default for --model vae: the config's own defaults."""
-    return defaults_of(ExperimentConfig().to_dict(), TRAIN_FLAGS)
+    return defaults(ExperimentConfig().to_dict(), common_flags())
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
@@ -141,12 +96,8 @@ def load(run_dir: Path, best: bool = True, device: str = "cpu",
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for dest, (section, name) in TRAIN_FLAGS.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            out.setdefault(section, {})[name] = value
-    return out
+    """{section: {key: value}} of the data / model / training flags given."""
+    return flag_overrides(args, common_flags())
 
 
 def train_and_report(config: ExperimentConfig, run_dir: Path, resume: bool, progress: bool,

@@ -6,27 +6,24 @@ validate it without loading torch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
 
+from vaelab import components
 from vaelab.choices import (
     ACTIVATION_NAMES,
-    COMBINERS,
     GUIDES,
     PHYSICS_RULES,
     READOUTS,
-    SSM_ARCHITECTURES,
     SSM_LIKELIHOODS,
-    TRANSITIONS,
 )
+from vaelab.choices import COMBINERS as COMBINERS
+from vaelab.choices import SSM_ARCHITECTURES as SSM_ARCHITECTURES
+from vaelab.choices import TRANSITIONS as TRANSITIONS
+from vaelab.settings import Help, NonEmpty, OneOf, Range, Registered, build, check, require
 
 #: how the filtering guide measures velocity (SSMConfig.velocity_difference)
 VELOCITY_DIFFERENCES = ("first-order", "second-order")
-
-
-def _require(ok: bool, name: str, message: str) -> None:
-    if not ok:
-        raise ValueError(f"model.{name}: {message}")
 
 
 @dataclass(frozen=True)
@@ -56,75 +53,59 @@ class SSMConfig:
     compared with the driven one by evidence to ask whether the force causes the motion).
     """
 
-    transition: str = "pendulum"
-    latent_dim: int = 3
-    guide: str = "auto"
-    combiner: str = "fusion"
-    readout: str = "auto"
-    architecture: str = "keypoint"
-    encoder_hidden: tuple[int, ...] = (256, 128)
-    rnn_hidden: int = 128
-    combiner_hidden: int = 64
-    transition_hidden: int = 64
-    decoder_hidden: tuple[int, ...] = (128, 256)
-    activation: str = "relu"
-    likelihood: str = "gaussian-fixed"
-    fixed_scale: float = 0.1
-    substeps: int = 2
-    velocity_correction: bool = False
-    noise_ceiling: tuple[float, ...] | None = None
+    transition: Annotated[str, Registered(components.transitions), Help(
+        "the hypothesis: pendulum physics, undamped physics, small-angle physics, a generic "
+        "network, or none (a frame-wise VAE)")] = "pendulum"
+    latent_dim: Annotated[int, Range(1, 256)] = 3
+    guide: Annotated[str, OneOf(GUIDES), Help(
+        "filter (forward RNN), smooth (backward RNN: its velocity is a central difference, which "
+        "keeps the learned constants unbiased), frame (transition none); auto = smooth for physics "
+        "rules, filter for generic, frame for none")] = "auto"
+    combiner: Annotated[str, Registered(components.combiners)] = "fusion"
+    readout: Annotated[str, OneOf(READOUTS)] = "auto"
+    architecture: Annotated[str, Registered(components.ssm_architectures)] = "keypoint"
+    encoder_hidden: Annotated[tuple[int, ...], NonEmpty("at least one width"), Range(1)] = (256, 128)
+    rnn_hidden: Annotated[int, Range(1, 8192)] = 128
+    combiner_hidden: Annotated[int, Range(1, 8192)] = 64
+    transition_hidden: Annotated[int, Range(1, 8192)] = 64
+    decoder_hidden: Annotated[tuple[int, ...], NonEmpty("at least one width"), Range(1)] = (128, 256)
+    activation: Annotated[str, OneOf(ACTIVATION_NAMES)] = "relu"
+    likelihood: Annotated[str, OneOf(SSM_LIKELIHOODS, "grey frames: a Bernoulli likelihood would not "
+                                                      "be a likelihood of the data")] = "gaussian-fixed"
+    fixed_scale: Annotated[float, Range(0, open_low=True)] = 0.1
+    substeps: Annotated[int, Range(1, 100)] = 2
+    velocity_correction: Annotated[bool, Help(
+        "let the guide learn a correction to its finite-difference velocity (off by default: it "
+        "co-adapts with the physics and biases g/L)", negatable=True)] = False
+    noise_ceiling: Annotated[tuple[float, ...] | None, Range(0, 10, open_low=True), Help(
+        "largest process-noise σ per latent dimension (physics: cos θ, sin θ, ω), the same for "
+        "every rule compared by evidence, e.g. --noise-ceiling 0.003 0.003 0.01", nargs="+",
+        metavar="SIGMA")] = None
     driven: bool = True
-    velocity_difference: str = "first-order"
+    velocity_difference: Annotated[str, OneOf(VELOCITY_DIFFERENCES)] = "first-order"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "encoder_hidden", tuple(int(h) for h in self.encoder_hidden))
-        object.__setattr__(self, "decoder_hidden", tuple(int(h) for h in self.decoder_hidden))
-        _require(self.transition in TRANSITIONS, "transition",
-                 f"{self.transition!r} is not one of {', '.join(TRANSITIONS)}")
-        _require(1 <= self.latent_dim <= 256, "latent_dim", f"must be in [1, 256], got {self.latent_dim}")
-        _require(self.transition not in PHYSICS_RULES or self.latent_dim == 3, "latent_dim",
-                 f"physics transitions use z = (cos θ, sin θ, ω): latent_dim must be 3, "
-                 f"got {self.latent_dim}")
-        _require(self.guide in GUIDES, "guide", f"{self.guide!r} is not one of {', '.join(GUIDES)}")
-        _require((self.resolved_guide() == "frame") == (self.transition == "none"), "guide",
-                 "the frame-wise guide goes with transition 'none' and only with it")
-        _require(self.combiner in COMBINERS, "combiner",
-                 f"{self.combiner!r} is not one of {', '.join(COMBINERS)}")
-        _require((self.combiner == "frame") == (self.resolved_guide() == "frame"), "combiner",
-                 "the 'frame' combiner goes with the frame-wise guide and only with it")
-        _require(self.readout in READOUTS, "readout", f"{self.readout!r} is not one of {', '.join(READOUTS)}")
-        _require(self.resolved_readout() != "circle" or self.latent_dim >= 2, "readout",
-                 "'circle' needs latent_dim >= 2")
-        _require(self.transition not in PHYSICS_RULES or self.resolved_readout() == "circle", "readout",
-                 "physics transitions emit from the angle alone: readout must be 'circle' or 'auto'")
-        _require(self.architecture in SSM_ARCHITECTURES, "architecture",
-                 f"{self.architecture!r} is not one of {', '.join(SSM_ARCHITECTURES)}")
-        _require(len(self.encoder_hidden) >= 1 and min(self.encoder_hidden) >= 1, "encoder_hidden",
-                 f"need >= 1 positive widths, got {self.encoder_hidden}")
-        _require(len(self.decoder_hidden) >= 1 and min(self.decoder_hidden) >= 1, "decoder_hidden",
-                 f"need >= 1 positive widths, got {self.decoder_hidden}")
-        for name in ("rnn_hidden", "combiner_hidden", "transition_hidden"):
-            value = getattr(self, name)
-            _require(1 <= value <= 8192, name, f"must be in [1, 8192], got {value}")
-        _require(self.activation in ACTIVATION_NAMES, "activation",
-                 f"{self.activation!r} is not one of {', '.join(ACTIVATION_NAMES)}")
-        _require(self.likelihood in SSM_LIKELIHOODS, "likelihood",
-                 f"{self.likelihood!r} is not one of {', '.join(SSM_LIKELIHOODS)} (grey frames: "
-                 "a Bernoulli likelihood would not be a likelihood of the data)")
-        _require(self.fixed_scale > 0, "fixed_scale", f"must be > 0, got {self.fixed_scale}")
-        _require(self.velocity_difference in VELOCITY_DIFFERENCES, "velocity_difference",
-                 f"{self.velocity_difference!r} is not one of {', '.join(VELOCITY_DIFFERENCES)}")
-        _require(self.velocity_difference == "first-order" or self.resolved_guide() == "filter",
-                 "velocity_difference", "'second-order' is how the filtering guide measures velocity: "
-                 "use it with guide 'filter'")
-        _require(1 <= self.substeps <= 100, "substeps", f"must be in [1, 100], got {self.substeps}")
+        check(self, "model")
+        require(self.transition not in PHYSICS_RULES or self.latent_dim == 3, "model", "latent_dim",
+                f"physics transitions use z = (cos θ, sin θ, ω): latent_dim must be 3, got {self.latent_dim}")
+        require((self.resolved_guide() == "frame") == (self.transition == "none"), "model", "guide",
+                "the frame-wise guide goes with transition 'none' and only with it")
+        require((self.combiner == "frame") == (self.resolved_guide() == "frame"), "model", "combiner",
+                "the 'frame' combiner goes with the frame-wise guide and only with it")
+        require(self.resolved_readout() != "circle" or self.latent_dim >= 2, "model", "readout",
+                "'circle' needs latent_dim >= 2")
+        require(self.transition not in PHYSICS_RULES or self.resolved_readout() == "circle", "model",
+                "readout", "physics transitions emit from the angle alone: readout must be 'circle' or "
+                "'auto'")
+        require(self.velocity_difference == "first-order" or self.resolved_guide() == "filter", "model",
+                "velocity_difference", "'second-order' is how the filtering guide measures velocity: "
+                "use it with guide 'filter'")
         if self.noise_ceiling is not None:
-            ceiling = tuple(float(v) for v in self.noise_ceiling)
-            object.__setattr__(self, "noise_ceiling", ceiling)
-            _require(self.transition in (*PHYSICS_RULES, "generic"), "noise_ceiling",
-                     f"only physics and generic transitions learn process noise, not {self.transition!r}")
-            _require(len(ceiling) == self.latent_dim and all(0 < v <= 10 for v in ceiling), "noise_ceiling",
-                     f"need {self.latent_dim} values in (0, 10] (one σ per latent dimension), got {ceiling}")
+            require(self.transition in (*PHYSICS_RULES, "generic"), "model", "noise_ceiling",
+                    f"only physics and generic transitions learn process noise, not {self.transition!r}")
+            require(len(self.noise_ceiling) == self.latent_dim, "model", "noise_ceiling",
+                    f"need {self.latent_dim} values in (0, 10] (one σ per latent dimension), "
+                    f"got {self.noise_ceiling}")
 
     def resolved_guide(self) -> str:
         if self.guide != "auto":
@@ -143,7 +124,4 @@ class SSMConfig:
 
     @staticmethod
     def from_dict(raw: dict[str, Any]) -> SSMConfig:
-        allowed = {f.name for f in fields(SSMConfig)}
-        bad = set(raw) - allowed
-        _require(not bad, "config", f"unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}")
-        return SSMConfig(**raw)
+        return build(SSMConfig, raw, "model")

@@ -278,7 +278,7 @@ def run_section(run: SequenceRun) -> Section:
             "pendulum; " + ", ".join(f"{key}={value}" for key, value in changed.items()))
     epochs = str(len(run.records))
     if until_budget(config.train.epochs):
-        epochs += f" (until the {config.train.minutes:g}-min time budget)"
+        epochs += f" (until the {config.train.time_budget_minutes:g}-min time budget)"
     elif len(run.records) != config.train.epochs:
         epochs += f" (the config asks for {config.train.epochs})"
     _, h, w = test.frame_shape

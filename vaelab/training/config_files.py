@@ -12,16 +12,14 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from vaelab.runs.length import MAX_EPOCHS as MAX_EPOCHS
 from vaelab.runs.length import until_budget as until_budget
-
-
-class ConfigError(ValueError):
-    """A config value or file the user must fix; the message names the field."""
+from vaelab.settings import ConfigError as ConfigError
+from vaelab.settings import known
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -106,11 +104,7 @@ def build_sections(raw: Mapping[str, Any], sections: Mapping[str, type]) -> dict
         values = raw.get(name, {}) or {}
         if not isinstance(values, Mapping):
             raise ConfigError(f"{name}: must be a table/object of settings")
-        allowed = {f.name for f in fields(cls)}
-        bad = set(values) - allowed
-        if bad:
-            raise ConfigError(f"{name}: unknown key(s) {sorted(bad)}; allowed: {sorted(allowed)}")
-        values = check_types(name, cls, values)
+        values = check_types(name, cls, known(cls, values, name))
         try:
             parts[name] = cls(**values)
         except ConfigError:
@@ -120,4 +114,63 @@ def build_sections(raw: Mapping[str, Any], sections: Mapping[str, type]) -> dict
     return parts
 
 
-__all__ = ["ConfigError", "build_sections", "read_config_file"]
+class Experiment:
+    """What every experiment config (a frozen dataclass with one field per section) does: turn to
+    and from nested dicts, take overrides, save and load. A kind that marks its runs sets KIND,
+    written as config.json's "kind"."""
+
+    KIND: ClassVar[str | None] = None
+
+    @classmethod
+    def sections(cls) -> dict[str, type]:
+        """{section name: its config class}, from the dataclass's fields."""
+        hints = typing.get_type_hints(cls)
+        return {f.name: hints[f.name] for f in fields(cls)}  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**({"kind": self.KIND} if self.KIND else {}), **asdict(self)}  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Self:
+        """Build from nested dicts; unknown sections or keys are errors naming the allowed ones."""
+        return cls(**build_sections({k: v for k, v in raw.items() if k != "kind"}, cls.sections()))
+
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> Self:
+        """A copy with some fields replaced, e.g. {"train": {"epochs": 3}} (a nested config's
+        fields through a dict, e.g. {"data": {"pendulum": {"damping": 0.2}}}); validated again."""
+        merged = self.to_dict()
+        sections = self.sections()
+        for section, values in overrides.items():
+            renamed = getattr(sections.get(section), "RENAMED", {})
+            target = merged.setdefault(section, {})
+            for key, value in values.items():
+                key = renamed.get(key, key)
+                if isinstance(value, dict) and isinstance(target.get(key), dict):
+                    target[key] = {**target[key], **value}
+                else:
+                    target[key] = value
+        return self.from_dict(merged)
+
+    def save(self, path: Path) -> None:
+        """Write the config atomically (ranks of a distributed job may read it meanwhile)."""
+        from vaelab.atomic_files import atomic_write_text
+
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        """Read a JSON or TOML config file."""
+        return cls.from_dict(read_config_file(path))
+
+
+def saved_config(run_dir: Path | str) -> dict[str, Any] | None:
+    """A run folder's config.json as a dict; None when there is none or it is no JSON object."""
+    path = Path(run_dir) / "config.json"
+    try:
+        raw = json.loads(path.read_text()) if path.is_file() else None
+    except json.JSONDecodeError:
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+__all__ = ["ConfigError", "Experiment", "build_sections", "read_config_file", "saved_config"]

@@ -22,7 +22,6 @@ import torch
 from torch.utils.data import Dataset
 
 from vaelab.atomic_files import atomic_write_text
-from vaelab.choices import PRECISIONS
 from vaelab.data.imageset import ImageSet
 from vaelab.data.pendulum import SequenceSet
 from vaelab.data.representation import (
@@ -39,6 +38,7 @@ from vaelab.runs.distributed import Distributed
 from vaelab.runs.distributed import setup as setup_distributed
 from vaelab.runs.files import CONFIG
 from vaelab.runs.metrics_log import read_metrics
+from vaelab.settings import check_values
 from vaelab.training.batches import (
     LoaderBatches,
     SequenceBatches,
@@ -47,6 +47,7 @@ from vaelab.training.batches import (
     streamed_batches,
 )
 from vaelab.training.callbacks import Callback, as_callback
+from vaelab.training.config import TrainConfig
 from vaelab.training.config_files import MAX_EPOCHS
 from vaelab.training.engine import (
     BatchSource,
@@ -247,6 +248,7 @@ def fit(
     samples: int = 1,
     epochs: int | None = None,
     batch_size: int = 128,
+    learning_rate: float | None = None,
     lr: float | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     run_dir: Path | str | None = None,
@@ -255,6 +257,7 @@ def fit(
     device: str = "auto",
     compile: bool = False,
     precision: str = "fp32",
+    time_budget_minutes: float | None = None,
     time_budget: float | None = None,
     kl_warmup_steps: int = 0,
     grad_clip: float = 0.0,
@@ -270,10 +273,13 @@ def fit(
     `objective`: "elbo", "iwae" (with `samples` = k), their "-stl"/"-dreg" variants, or a function
     objective(model, batch[, kl_weight]) returning an `ObjectiveValue` or a scalar loss. `valid`
     data is scored each epoch by the objective's bound; the best epoch's weights are kept in
-    RUN/model_best.safetensors and `patience` > 0 stops when it stops improving. `lr` (default
-    1e-3) drives Adam, or scales the groups of your own `optimizer`. `time_budget` (minutes)
-    stops after the epoch that uses it up; `epochs` defaults to 10, or with a time budget to
-    "until the budget runs out" (MAX_EPOCHS); given, whichever ends first stops the run.
+    RUN/model_best.safetensors and `patience` > 0 stops when it stops improving. `learning_rate`
+    (or `lr`; default 1e-3) drives Adam, or scales the groups of your own `optimizer`.
+    `time_budget_minutes` (or `time_budget`) stops after the epoch that uses it up; `epochs`
+    defaults to 10, or with a time budget to "until the budget runs out" (MAX_EPOCHS); given,
+    whichever ends first stops the run. The settings a config's [train] shares (epochs, samples,
+    batch_size, learning_rate, kl_warmup_steps, grad_clip, patience, time_budget_minutes,
+    precision) have its names and ranges (vaelab.training.train_settings).
     `run_dir` defaults to runs/fit-TIME; `resume=True` continues the run in `run_dir` exactly
     where it stopped (rebuild the same model and call fit again with the same arguments).
     `callbacks` are `vaelab.Callback`s, whose hooks the loop calls at its named moments (see
@@ -289,9 +295,15 @@ def fit(
     `progress=False` turns the progress bar off; the one line per epoch goes to `log` (default:
     printed; `log=lambda line: None` silences it).
     """
+    lr = _one_of(learning_rate, lr, "learning_rate", "lr")
+    time_budget = _one_of(time_budget_minutes, time_budget, "time_budget_minutes", "time_budget")
     if epochs is None:
         epochs = MAX_EPOCHS if time_budget else DEFAULT_EPOCHS
-    _check_arguments(epochs, samples, resume, run_dir, precision)
+    check_values(TrainConfig, {"epochs": epochs, "samples": samples, "batch_size": batch_size,
+                               "learning_rate": lr, "kl_warmup_steps": kl_warmup_steps,
+                               "grad_clip": grad_clip, "patience": patience,
+                               "time_budget_minutes": time_budget, "precision": precision}, ValueError)
+    _check_resume_folder(resume, run_dir)
     hooks = [as_callback(callback) for callback in callbacks]
     context = setup_distributed(device)
     torch.manual_seed(seed)
@@ -340,20 +352,20 @@ def fit(
     return Run(model=model, run_dir=run_path, state=state, history=read_metrics(run_path))
 
 
-def _check_arguments(epochs: int, samples: int, resume: bool, run_dir: Path | str | None,
-                     precision: str) -> None:
-    """Refuse arguments of `fit` that cannot work, before anything is built."""
-    if not 0 <= epochs <= MAX_EPOCHS:
-        raise ValueError(f"epochs must be in [0, {MAX_EPOCHS}], got {epochs}")
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
+def _check_resume_folder(resume: bool, run_dir: Path | str | None) -> None:
+    """Refuse `resume=True` without a run folder to continue, before anything is built."""
     if resume and run_dir is None:
         raise ValueError("resume=True needs the run_dir of the run to continue")
     if resume and not Path(run_dir).is_dir():
         raise FileNotFoundError(f"resume=True: {run_dir} does not exist; pass the run_dir of an "
                                 "earlier vaelab.fit, or drop resume=True to start a run there")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+
+
+def _one_of(value: Any, alias: Any, name: str, alias_name: str) -> Any:
+    """A keyword given under its config name or its older short name, not both."""
+    if value is not None and alias is not None:
+        raise ValueError(f"{name} and {alias_name} are one setting; pass {name}")
+    return alias if value is None else value
 
 
 def _optimizer_and_rate(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,

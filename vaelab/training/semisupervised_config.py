@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from vaelab.models.model_config import ModelConfig
-from vaelab.runs.files import CONFIG
-from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig, TrainConfig
-from vaelab.training.config_files import MAX_EPOCHS, build_sections
+from vaelab.settings import Help, OneOf, Range, check, require, widths
+from vaelab.training.config import ConfigError, ExperimentConfig
+from vaelab.training.config_files import MAX_EPOCHS, saved_config
 
 KINDS = ("m2", "m1m2")
 #: what M2 of an M1+M2 run trains on: M1's posterior means or draws from the posterior
@@ -25,9 +24,14 @@ SELECT_BY = ("error", "bound")
 SECTION = "semisupervised"
 
 
-def _require(ok: bool, name: str, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"semisupervised.{name}: {message}")
+def labels_or_all(text: str) -> int | str:
+    """A number of labels, or "all"."""
+    if text == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError as error:
+        raise ValueError(f"expected a number of labels or 'all', got {text!r}") from error
 
 
 @dataclass(frozen=True)
@@ -49,47 +53,41 @@ class SemiSupervisedConfig:
     "error" (the first epoch with the lowest; on a small validation set it follows its noise).
     """
 
-    kind: str = "m2"
-    labels: int | str = 100
-    classes: int | None = None
-    alpha: float = 0.1
-    labelled_batch_size: int = 100
-    classifier_hidden: tuple[int, ...] = (500,)
-    m2_latent_dim: int = 50
-    m2_hidden: tuple[int, ...] = (500,)
+    kind: Annotated[str, OneOf(KINDS)] = "m2"
+    labels: Annotated[int | str, Help(
+        "labelled training images, balanced per class and chosen by --seed; 'all' = supervised",
+        metavar="N|all", parse=labels_or_all)] = 100
+    classes: Annotated[int | None, Range(2), Help(
+        "number of classes (default: largest label + 1)")] = None
+    alpha: Annotated[float, Range(0), Help(
+        "α = ALPHA·N, the weight of the classification term (paper: 0.1); per labelled example "
+        "α / N_labels")] = 0.1
+    labelled_batch_size: Annotated[int, Range(1), Help(
+        "labelled examples drawn per step beside each unlabelled batch")] = 100
+    classifier_hidden: Annotated[tuple[int, ...], Range(1), Help(
+        "hidden widths of q(y|x)", parse=widths)] = (500,)
+    m2_latent_dim: Annotated[int, Range(1, 4096), Help("m1m2: size of M2's z")] = 50
+    m2_hidden: Annotated[tuple[int, ...], Range(1), Help(
+        "m1m2: hidden widths of M2's networks", parse=widths)] = (500,)
     m1_run: str | None = None
-    m1_epochs: int = 50
+    m1_epochs: Annotated[int, Range(0, MAX_EPOCHS), Help("m1m2: epochs of M1 training")] = 50
     unlabelled: str | None = None
-    m1_time_budget_minutes: float = 0.0
-    m1_features: str = "mean"
-    select_by: str = "bound"
+    m1_time_budget_minutes: Annotated[float, Range(0), Help(
+        "m1m2: time budget of M1 training, before and apart from --time-budget; without "
+        "--m1-epochs it alone sets M1's length (0 = off)", flag="m1-time-budget",
+        metavar="MINUTES")] = 0.0
+    m1_features: Annotated[str, OneOf(M1_FEATURES), Help(
+        "m1m2: what M2 trains on: M1's posterior means, or a fresh draw from the posterior each "
+        "step (Kingma et al.'s code; evaluation uses the means)")] = "mean"
+    select_by: Annotated[str, OneOf(SELECT_BY), Help(
+        "what picks the best weights (and counts --patience): the validation classification error "
+        "or the validation bound")] = "bound"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "classifier_hidden", tuple(int(h) for h in self.classifier_hidden))
-        object.__setattr__(self, "m2_hidden", tuple(int(h) for h in self.m2_hidden))
-        _require(self.kind in KINDS, "kind", f"{self.kind!r} is not one of {', '.join(KINDS)}")
-        _require(self.labels == "all" or (isinstance(self.labels, int)
-                                          and not isinstance(self.labels, bool)
-                                          and self.labels >= 1),
-                 "labels", f"must be a positive integer or 'all', got {self.labels!r}")
-        _require(self.classes is None or self.classes >= 2, "classes",
-                 f"must be >= 2, got {self.classes}")
-        _require(self.alpha >= 0, "alpha", f"must be >= 0, got {self.alpha}")
-        _require(self.labelled_batch_size >= 1, "labelled_batch_size",
-                 f"must be >= 1, got {self.labelled_batch_size}")
-        _require(all(h >= 1 for h in self.classifier_hidden), "classifier_hidden",
-                 f"widths must be >= 1: {self.classifier_hidden}")
-        _require(1 <= self.m2_latent_dim <= 4096, "m2_latent_dim",
-                 f"must be in [1, 4096], got {self.m2_latent_dim}")
-        _require(all(h >= 1 for h in self.m2_hidden), "m2_hidden", f"widths must be >= 1: {self.m2_hidden}")
-        _require(0 <= self.m1_epochs <= MAX_EPOCHS, "m1_epochs",
-                 f"must be in [0, {MAX_EPOCHS}], got {self.m1_epochs}")
-        _require(self.m1_features in M1_FEATURES, "m1_features",
-                 f"{self.m1_features!r} is not one of {', '.join(M1_FEATURES)}")
-        _require(self.select_by in SELECT_BY, "select_by",
-                 f"{self.select_by!r} is not one of {', '.join(SELECT_BY)}")
-        _require(self.m1_time_budget_minutes >= 0, "m1_time_budget_minutes",
-                 f"must be >= 0, got {self.m1_time_budget_minutes}")
+        check(self, SECTION)
+        require(self.labels == "all" or (isinstance(self.labels, int) and not isinstance(self.labels, bool)
+                                         and self.labels >= 1),
+                SECTION, "labels", f"must be a positive integer or 'all', got {self.labels!r}")
 
     @property
     def label_count(self) -> int | None:
@@ -103,20 +101,8 @@ class SemiSupervisedExperiment(ExperimentConfig):
 
     semisupervised: SemiSupervisedConfig = field(default_factory=SemiSupervisedConfig)
 
-    @staticmethod
-    def from_dict(raw: dict[str, Any]) -> SemiSupervisedExperiment:
-        sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig,
-                    SECTION: SemiSupervisedConfig}
-        return SemiSupervisedExperiment(**build_sections(raw, sections))
-
-    def with_overrides(self, overrides: dict[str, dict[str, Any]]) -> SemiSupervisedExperiment:
-        merged = self.to_dict()
-        for section, values in overrides.items():
-            merged.setdefault(section, {}).update(values)
-        return SemiSupervisedExperiment.from_dict(merged)
-
-    @staticmethod
-    def load(path: Path) -> SemiSupervisedExperiment:
+    @classmethod
+    def load(cls, path: Path) -> SemiSupervisedExperiment:
         config = load_experiment(path)
         if not isinstance(config, SemiSupervisedExperiment):
             raise ConfigError(f"{path} has no [{SECTION}] section")
@@ -162,14 +148,7 @@ def load_experiment(path: Path) -> ExperimentConfig:
 
 def is_semisupervised_run(run_dir: Path | str) -> bool:
     """Whether `run_dir` holds a run whose config has the semi-supervised section."""
-    path = Path(run_dir) / CONFIG
-    if not path.is_file():
-        return False
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return False
-    return isinstance(raw, dict) and SECTION in raw
+    return SECTION in (saved_config(run_dir) or {})
 
 
 #: paper settings a `--model m2|m1m2` run starts from (Kingma et al. 2014), under the user's own
@@ -183,7 +162,7 @@ KIND_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
 
 def default_experiment(kind: str) -> SemiSupervisedExperiment:
     """The paper's starting point for `kind`, before config files and flags."""
-    _require(kind in KINDS, "kind", f"{kind!r} is not one of {', '.join(KINDS)}")
+    require(kind in KINDS, SECTION, "kind", f"{kind!r} is not one of {', '.join(KINDS)}")
     base = ExperimentConfig().with_overrides(KIND_DEFAULTS[kind])
     features = "sample" if kind == "m1m2" else "mean"
     return semisupervised_experiment(base, SemiSupervisedConfig(kind=kind, m1_features=features))
