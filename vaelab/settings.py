@@ -94,9 +94,7 @@ class Registered:
         return tuple(self.registry.names())
 
     def problem(self, value: Any) -> str | None:
-        if not isinstance(value, str) or value in self.registry:
-            return None
-        return f"{value!r} is not one of {', '.join(self.registry.names())}"
+        return OneOf(self.choices).problem(value)
 
 
 @dataclass(frozen=True)

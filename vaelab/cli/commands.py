@@ -9,7 +9,7 @@ from typing import Any
 
 from vaelab import kinds
 from vaelab.choices import DEFAULT_KS, EVALUATION_SEED
-from vaelab.cli.common import HelpFormatter, add_data_dir
+from vaelab.cli.common import add_command, add_data_dir, add_device, add_run, on_the_runs_kind
 from vaelab.data.errors import DataError
 from vaelab.kinds.flags import add_common_flags, checked
 from vaelab.runs.files import CHECKPOINT
@@ -28,15 +28,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 
 def add_train(sub: Any) -> None:
-    p = sub.add_parser(
-        "train", help="train a model (config file and/or flags)",
-        description="Train a VAE (or IWAE: --objective iwae) and evaluate it on the test split. "
-                    "Settings come from defaults, then --config FILE (TOML or JSON with sections "
-                    "[model], [data], [train]), then flags. The run folder gets config.json, "
-                    "metrics.jsonl (one line per epoch), checkpoint.safetensors, "
-                    "model_best.safetensors, metrics.json and pictures.",
-        formatter_class=HelpFormatter,
-    )
+    """Train a VAE (or IWAE: --objective iwae) and evaluate it on the test split. Settings come from
+    defaults, then --config FILE (TOML or JSON with sections [model], [data], [train]), then
+    flags. The run folder gets config.json, metrics.jsonl (one line per epoch),
+    checkpoint.safetensors, model_best.safetensors, metrics.json and pictures."""
+    p = add_command(sub, "train", "train a model (config file and/or flags)", add_train.__doc__)
     p.add_argument("--config", type=Path, help="TOML or JSON experiment config")
     p.add_argument("--out", "--run-dir", dest="run_dir", type=Path, metavar="RUN",
                    help="the run folder to write (default runs/DATASET-TIME)")
@@ -126,16 +122,13 @@ def refuse_foreign_flags(args: argparse.Namespace, kind: kinds.ModelKind) -> Non
 
 
 def add_evaluate(sub: Any) -> None:
-    p = sub.add_parser(
-        "evaluate", help="test ELBO, importance-sampled log p(x), estimator comparison",
-        description="Evaluate a trained run on its test split: ELBO and importance-sampled "
-                    "log p(x) (nats, mean ± standard error). --compare-estimators also runs the "
-                    "naive prior Monte Carlo estimator beside importance sampling for each k and "
-                    "writes estimators.png / estimators.json. Each evaluation is kept as "
-                    "RUN/evaluations/<kind>-k<k>-n<examples>-<time>.json; metrics.json merges them.",
-        formatter_class=HelpFormatter,
-    )
-    p.add_argument("run", type=Path, help="run folder written by `vaelab train`")
+    """Evaluate a trained run on its test split: ELBO and importance-sampled log p(x) (nats, mean ±
+    standard error). --compare-estimators also runs the naive prior Monte Carlo estimator beside
+    importance sampling for each k and writes estimators.png / estimators.json. Each evaluation is
+    kept as RUN/evaluations/<kind>-k<k>-n<examples>-<time>.json; metrics.json merges them."""
+    p = add_command(sub, "evaluate", "test ELBO, importance-sampled log p(x), estimator comparison",
+                    add_evaluate.__doc__)
+    add_run(p)
     p.add_argument("-k", "--samples", type=int,
                    help="importance samples per image (per sequence: particles) (default: 1000; sequence "
                         "runs: the run's train.eval_samples, 100)")
@@ -153,7 +146,7 @@ def add_evaluate(sub: Any) -> None:
                         "images (an estimator independent of the guide; slow)")
     p.add_argument("--ais-chains", type=int, default=16, help="independent AIS chains per image")
     p.add_argument("--ais-steps", type=int, default=500, help="annealing steps (HMC, 10 leapfrog)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    add_device(p)
     add_data_dir(p)
     p.add_argument("--seed", type=int, default=EVALUATION_SEED,
                    help="seed of the importance samples, particles and pictures, kept with the evaluation "
@@ -163,21 +156,14 @@ def add_evaluate(sub: Any) -> None:
                    help="print the results (test figures, AIS, estimator comparison, the evaluation's "
                         "id and files) as JSON on stdout, the other lines on stderr")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.set_defaults(handler=run_evaluate)
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    return int(kinds.kind_of_run(args.run).module().evaluate(args) or 0)
+    p.set_defaults(handler=on_the_runs_kind("evaluate"))
 
 
 def add_sample(sub: Any) -> None:
-    p = sub.add_parser(
-        "sample", help="draw images from a trained model's prior",
-        description="Draw z ~ p(z) and decode E[x | z]; writes a PNG grid (and .npy with --npy).",
-        epilog="example: vaelab sample RUN --grid -n 100 --columns 10 --out samples.png",
-        formatter_class=HelpFormatter,
-    )
-    p.add_argument("run", type=Path, help="run folder written by `vaelab train`")
+    """Draw z ~ p(z) and decode E[x | z]; writes a PNG grid (and .npy with --npy)."""
+    p = add_command(sub, "sample", "draw images from a trained model's prior", add_sample.__doc__,
+                    epilog="example: vaelab sample RUN --grid -n 100 --columns 10 --out samples.png")
+    add_run(p)
     p.add_argument("-n", "--num", type=int, default=64, help="number of samples")
     p.add_argument("--seed", type=int, default=0, help="seed of the draws z ~ p(z)")
     p.add_argument("--out", type=Path, help="PNG path (default RUN/samples-SEED.png)")
@@ -187,23 +173,17 @@ def add_sample(sub: Any) -> None:
     p.add_argument("--npy", type=Path, help="also save the samples as an .npy array [N,C,H,W]")
     p.add_argument("--class", dest="class_label", type=int, metavar="C",
                    help="semi-supervised runs: draw images of class C (styles z ~ p(z))")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.set_defaults(handler=run_sample)
-
-
-def run_sample(args: argparse.Namespace) -> int:
-    return int(kinds.kind_of_run(args.run).module().sample(args) or 0)
+    add_device(p)
+    p.set_defaults(handler=on_the_runs_kind("sample"))
 
 
 def add_demo(sub: Any) -> None:
-    p = sub.add_parser(
-        "demo", help="train and evaluate a VAE on the built-in MNIST subset (offline, 1–4 min on 2 cores)",
-        description="Trains an MLP VAE (784-512-512-32, Bernoulli likelihood, dynamic "
-                    "binarization) on the embedded 5,000-digit MNIST subset, then writes samples, "
-                    "reconstructions, the training curve, metrics.json (test ELBO and "
-                    "importance-sampled log p(x)) and the estimator comparison.",
-        formatter_class=HelpFormatter,
-    )
+    """Trains an MLP VAE (784-512-512-32, Bernoulli likelihood, dynamic binarization) on the embedded
+    5,000-digit MNIST subset, then writes samples, reconstructions, the training curve,
+    metrics.json (test ELBO and importance-sampled log p(x)) and the estimator comparison."""
+    p = add_command(sub, "demo",
+                    "train and evaluate a VAE on the built-in MNIST subset (offline, 1–4 min on 2 cores)",
+                    add_demo.__doc__)
     p.add_argument("--out", "--run-dir", dest="run_dir", type=Path, metavar="RUN",
                    help="the run folder to write (default runs/demo-TIME)")
     p.add_argument("--epochs", type=int, default=50,

@@ -1,8 +1,15 @@
-"""Small pieces every command family shares: help formatting and --data-dir."""
+"""Small pieces every command family shares: a command's parser, the RUN argument, --device,
+--data-dir, help formatting, and the handler that hands a command to the run's kind."""
 
 from __future__ import annotations
 
 import argparse
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vaelab import kinds
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -35,4 +42,40 @@ def add_data_dir(parser: argparse.ArgumentParser, sequences: bool = False) -> No
     parser.add_argument("--data-dir", metavar="FOLDER", help=text)
 
 
-__all__ = ["add_data_dir"]
+def add_command(sub: Any, name: str, summary: str, description: str | None, *,
+                epilog: str | None = None, laid_out: bool = False) -> argparse.ArgumentParser:
+    """A sub-command's parser: `summary` in `vaelab --help`, `description` atop its own help (the
+    `add_...` function's docstring; kept as written when `laid_out`), each flag's default shown
+    after its help."""
+    return sub.add_parser(name, help=summary, description=inspect.cleandoc(description or ""),
+                          epilog=epilog,
+                          formatter_class=RawDescriptionHelpFormatter if laid_out else HelpFormatter)
+
+
+def add_run(parser: argparse.ArgumentParser, what: str = "run folder written by `vaelab train`",
+            several: bool = False) -> None:
+    """The RUN argument (RUN [RUN ...] when `several`) of a command on trained runs."""
+    if several:
+        parser.add_argument("runs", type=Path, nargs="+", metavar="RUN", help=what)
+    else:
+        parser.add_argument("run", type=Path, metavar="RUN", help=what)
+
+
+def add_device(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+    """--device: where the model runs."""
+    others = ", ".join(d for d in ("auto", "cpu", "cuda[:N]") if d != default)
+    parser.add_argument("--device", default=default, help=f"{default}, {others}")
+
+
+def on_the_runs_kind(command: str) -> Callable[[argparse.Namespace], int]:
+    """The handler of a command on trained runs: the (first) run's kind does it
+    (`kinds.command_of`: a kind without the command is one line naming those that have it)."""
+    def handler(args: argparse.Namespace) -> int:
+        run = args.runs[0] if hasattr(args, "runs") else args.run
+        return int(kinds.command_of(kinds.kind_of_run(run), command)(args) or 0)
+
+    return handler
+
+
+__all__ = ["HelpFormatter", "RawDescriptionHelpFormatter", "add_command", "add_data_dir", "add_device",
+           "add_run", "on_the_runs_kind"]

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vaelab.cli.common import HelpFormatter, add_data_dir
+from vaelab.cli.common import add_command, add_data_dir, add_device, add_run
 from vaelab.training.config_files import ConfigError
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -17,23 +17,19 @@ INSTALL_HINT = "vaelab explore needs Flask: pip install 'vaelab[explore]'"
 
 
 def add_explore(sub: Any) -> None:
-    p = sub.add_parser(
-        "explore", help="an interactive page to look inside a trained model",
-        description="Start a local web server with a page to explore RUN: latent sliders with the "
-                    "decoded image, samples, a canvas to draw (or upload) an image and see its "
-                    "reconstruction, ELBO and log p(x), interpolations; q(y|x) and styles for "
-                    "semi-supervised runs; for the pendulum, test sequences with the filtered "
-                    "state and the model's rollout under a torque you impose beside the simulator's. "
-                    "Works offline; reads the run folder and never writes into it. Needs "
-                    "`pip install 'vaelab[explore]'`.",
-        formatter_class=HelpFormatter,
-    )
-    p.add_argument("run", type=Path, help="run folder written by `vaelab train`")
+    """Start a local web server with a page to explore RUN: latent sliders with the decoded image,
+    samples, a canvas to draw (or upload) an image and see its reconstruction, ELBO and log p(x),
+    interpolations; q(y|x) and styles for semi-supervised runs; for the pendulum, test sequences
+    with the filtered state and the model's rollout under a torque you impose beside the
+    simulator's. Works offline; reads the run folder and never writes into it. Needs `pip install
+    'vaelab[explore]'`."""
+    p = add_command(sub, "explore", "an interactive page to look inside a trained model", add_explore.__doc__)
+    add_run(p)
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on; anything but this machine (127.0.0.1) must be asked "
                         "for here explicitly, and anyone who can reach it can use the page")
-    p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N]")
+    add_device(p, "cpu")
     add_data_dir(p)
     p.set_defaults(handler=run_explore)
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from vaelab import kinds
-from vaelab.cli.common import RawDescriptionHelpFormatter, add_data_dir
+from vaelab.cli.common import add_command, add_data_dir, add_device, add_run, on_the_runs_kind
 
 
 def add_report(sub: Any) -> None:
-    p = sub.add_parser(
-        "report", help="write an HTML report of one or more trained runs",
-        description=textwrap.fill(
+    p = add_command(
+        sub, "report", "write an HTML report of one or more trained runs", textwrap.fill(
             "Write one self-contained HTML page about trained runs (images inlined, no network "
             "needed: open it from disk in any browser). It shows the config, data, wall time, "
             "test ELBO and log p(x) in nats (bits/dim for 8-bit data), KL per latent dimension "
@@ -34,10 +31,8 @@ def add_report(sub: Any) -> None:
         epilog="examples:\n  vaelab report runs/mnist-20261125-101500\n"
                "  vaelab report runs/a runs/b --out comparison.html\n"
                "  vaelab report runs/pendulum runs/pendulum-no-input --torque constant:5 --torque none",
-        formatter_class=RawDescriptionHelpFormatter,
-    )
-    p.add_argument("runs", type=Path, nargs="+", metavar="RUN",
-                   help="run folder written by `vaelab train` (several: one comparison page)")
+        laid_out=True)
+    add_run(p, "run folder written by `vaelab train` (several: one comparison page)", several=True)
     p.add_argument("--out", type=Path, metavar="PATH",
                    help="HTML file (or folder) to write (default: FIRST_RUN/report.html)")
     p.add_argument("--examples", type=int, default=1000,
@@ -56,31 +51,24 @@ def add_report(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0,
                    help="seed for samples and, for sequence runs, for the evidence's samples and "
                         "particles (default: 0)")
-    p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N] (default: cpu)")
+    add_device(p, "cpu")
     add_data_dir(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(handler=run_report)
-
-
-def run_report(args: argparse.Namespace) -> int:
-    """The first run's kind writes the page (a kind's report takes runs of its own family)."""
-    return int(kinds.command_of(kinds.kind_of_run(args.runs[0]), "report")(args) or 0)
+    p.set_defaults(handler=on_the_runs_kind("report"))
 
 
 def add_reconstruct(sub: Any) -> None:
-    p = sub.add_parser(
-        "reconstruct", help="write a PNG of images beside their reconstructions",
-        description="Encode the first N test images of a run (or your own images, --images) and "
-                    "decode them again: writes a PNG grid in which each image is followed, to its "
-                    "right, by E[x | z] at its posterior mean z = E_q[z | x]. With --images the run "
-                    "folder alone is enough (no dataset needed).",
-        epilog="examples:\n  vaelab reconstruct runs/mnist-20261125-101500 -n 16 --out recon.png\n"
-               "  vaelab reconstruct RUN --images my_digits/ --out mine.png",
-        formatter_class=RawDescriptionHelpFormatter,
-    )
+    """Encode the first N test images of a run (or your own images, --images) and decode them again:
+    writes a PNG grid in which each image is followed, to its right, by E[x | z] at its posterior
+    mean z = E_q[z | x]. With --images the run folder alone is enough (no dataset needed)."""
+    p = add_command(sub, "reconstruct", "write a PNG of images beside their reconstructions",
+                    add_reconstruct.__doc__,
+                    epilog="examples:\n"
+                           "  vaelab reconstruct runs/mnist-20261125-101500 -n 16 --out recon.png\n"
+                           "  vaelab reconstruct RUN --images my_digits/ --out mine.png", laid_out=True)
     p.add_argument("--images", type=Path, nargs="+", metavar="PATH",
                    help="image files, folders or .npy/.npz arrays to reconstruct instead of test images")
-    p.add_argument("run", type=Path, metavar="RUN", help="run folder written by `vaelab train`")
+    add_run(p)
     p.add_argument("-n", "--num", type=int, default=32, metavar="N",
                    help="number of test images (default: 32)")
     p.add_argument("--columns", type=int, default=16,
@@ -88,10 +76,7 @@ def add_reconstruct(sub: Any) -> None:
                         "(default: 16)")
     p.add_argument("--out", type=Path, metavar="PNG",
                    help="where to write the PNG (default: RUN/reconstructions-N.png)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
+    add_device(p)
     add_data_dir(p)
-    p.set_defaults(handler=run_reconstruct)
+    p.set_defaults(handler=on_the_runs_kind("reconstruct"))
 
-
-def run_reconstruct(args: argparse.Namespace) -> int:
-    return int(kinds.command_of(kinds.kind_of_run(args.run), "reconstruct")(args) or 0)

@@ -15,20 +15,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from vaelab import kinds
-from vaelab.cli.common import HelpFormatter, add_data_dir
+from vaelab.cli.common import add_command, add_data_dir, add_device, add_run, on_the_runs_kind
 from vaelab.data.pendulum_config import PENDULUM, PendulumConfig, parse_setting
 from vaelab.settings import declared
 
 
 def add_simulate(sub: Any) -> None:
-    p = sub.add_parser(
-        "simulate", help="simulate a dataset of image sequences (the pendulum)",
-        description="Simulate θ̈ = −(g/L) sin θ − b θ̇ + u(t) with RK4, render 32×32 anti-aliased frames, "
-                    "and write every split (uint8 frames, actions u, true states θ, ω, masks) with the "
-                    "parameters to DIR/pendulum.npz, plus DIR/preview.png.",
-        formatter_class=HelpFormatter,
-    )
+    """Simulate θ̈ = −(g/L) sin θ − b θ̇ + u(t) with RK4, render 32×32 anti-aliased frames, and write
+    every split (uint8 frames, actions u, true states θ, ω, masks) with the parameters to
+    DIR/pendulum.npz, plus DIR/preview.png."""
+    p = add_command(sub, "simulate", "simulate a dataset of image sequences (the pendulum)",
+                    add_simulate.__doc__)
     p.add_argument("system", choices=(PENDULUM,), help="what to simulate")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     defaults = PendulumConfig()
@@ -68,16 +65,14 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def add_predict(sub: Any) -> None:
-    p = sub.add_parser(
-        "predict", help="filter context frames, then roll a sequence model forward",
-        description="Filter the first --context frames of test sequences, roll the transition's mean "
-                    "forward for --horizon steps under the observed actions, and compare with the truth: "
-                    "valid prediction time (share of the horizon before the per-frame MSE first exceeds "
-                    "0.01) beside the copy-last-frame and mean-frame baselines. Writes a PNG of frame "
-                    "strips and an animated GIF (truth, prediction).",
-        formatter_class=HelpFormatter,
-    )
-    p.add_argument("run", type=Path, help="run folder written by `vaelab train --model ssm`")
+    """Filter the first --context frames of test sequences, roll the transition's mean forward for
+    --horizon steps under the observed actions, and compare with the truth: valid prediction time
+    (share of the horizon before the per-frame MSE first exceeds 0.01) beside the copy-last-frame
+    and mean-frame baselines. Writes a PNG of frame strips and an animated GIF (truth,
+    prediction)."""
+    p = add_command(sub, "predict", "filter context frames, then roll a sequence model forward",
+                    add_predict.__doc__)
+    add_run(p, "run folder written by `vaelab train --model ssm`")
     p.add_argument("--context", type=int, default=10, help="frames filtered before predicting")
     p.add_argument("--horizon", type=int, default=90, help="frames predicted")
     p.add_argument("--sequences", type=int, default=6, help="test sequences drawn in the pictures")
@@ -87,36 +82,25 @@ def add_predict(sub: Any) -> None:
                         "model's rollout is compared with the simulator's from the true state under "
                         "the same torque")
     p.add_argument("--out", type=Path, help="output folder (default RUN)")
-    p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N]")
+    add_device(p, "cpu")
     add_data_dir(p, sequences=True)
-    p.set_defaults(handler=run_predict)
-
-
-def run_predict(args: argparse.Namespace) -> int:
-    return int(kinds.command_of(kinds.kind_of_run(args.run), "predict")(args) or 0)
+    p.set_defaults(handler=on_the_runs_kind("predict"))
 
 
 def add_compare(sub: Any) -> None:
-    p = sub.add_parser(
-        "compare", help="compare sequence models by estimated evidence log p(x)",
-        description="Estimate each model's evidence on the same held-out sequences: the sequential ELBO "
-                    "and the IWAE bound with k samples over whole sequences, in nats per frame, with "
-                    "standard errors and the paired difference to the best model. Runs must share "
-                    "their test data.",
-        formatter_class=HelpFormatter,
-    )
-    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="two or more sequence-model runs")
+    """Estimate each model's evidence on the same held-out sequences: the sequential ELBO and the
+    IWAE bound with k samples over whole sequences, in nats per frame, with standard errors and
+    the paired difference to the best model. Runs must share their test data."""
+    p = add_command(sub, "compare", "compare sequence models by estimated evidence log p(x)",
+                    add_compare.__doc__)
+    add_run(p, "two or more sequence-model runs", several=True)
     p.add_argument("-k", "--samples", type=int, default=100,
                    help="importance samples (ELBO, IWAE) and particles (SMC) per sequence")
     p.add_argument("--sequences", type=int, default=100, help="test sequences (0 = all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the importance samples and particles")
     p.add_argument("--json", type=Path, help="also write the table as JSON")
-    p.add_argument("--device", default="cpu", help="cpu, auto or cuda[:N]")
+    add_device(p, "cpu")
     add_data_dir(p, sequences=True)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.set_defaults(handler=run_compare)
+    p.set_defaults(handler=on_the_runs_kind("compare"))
 
-
-def run_compare(args: argparse.Namespace) -> int:
-    """The first run's kind compares them (a kind's compare takes runs of its own family)."""
-    return int(kinds.command_of(kinds.kind_of_run(args.runs[0]), "compare")(args) or 0)
