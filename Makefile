@@ -21,8 +21,9 @@ test: $(VENV)/.installed  ## install with test extras, then lint, check the laye
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q --durations=10
 
-test-fast: $(VENV)/.installed  ## the edit-test loop: lint, then every test not marked slow (< 90 s on 2 cores)
+test-fast: $(VENV)/.installed  ## the edit-test loop: lint, the layers, then every test not marked slow (< 90 s on 2 cores)
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -m "not slow" --durations=5
 
 bench: $(VENV)/.installed  ## training throughput: vaelab vs hand-written PyTorch
