@@ -22,10 +22,9 @@ from pathlib import Path
 import torch
 
 from vaelab.evaluation.classification import evaluate_semisupervised_run
+from vaelab.kinds.semisupervised_experiment import default_experiment
+from vaelab.kinds.semisupervised_training import fit_semisupervised, load_semisupervised_run
 from vaelab.runs.metrics_log import read_metrics
-from vaelab.training.experiment import load_trained_model
-from vaelab.training.semisupervised import default_experiment
-from vaelab.training.semisupervised_fit import fit_semisupervised
 
 PAPER = {"m2": ("11.97%", "Kingma et al. 2014, Table 1 (M2, 100 labels)"),
          "m1m2": ("3.33% ± 0.14", "Kingma et al. 2014, Table 1 (M1+M2, 100 labels)")}
@@ -60,8 +59,8 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
     torch.manual_seed(seed)
     fit_semisupervised(config, run_dir, progress=False, log=lambda message: None)
     trained = time.perf_counter() - started
-    metrics = evaluate_semisupervised_run(run_dir, load_trained_model, k=0, examples=1000, device=args.device,
-                                          seed=seed, log=lambda message: None)
+    metrics = evaluate_semisupervised_run(run_dir, load_semisupervised_run, k=0, examples=1000,
+                                          device=args.device, seed=seed, log=lambda message: None)
     records = read_metrics(run_dir)
     result = {"model": kind, "seed": seed, "error": metrics["classification"]["error"]["mean"],
               "per_class_error": metrics["classification"]["per_class_error"],

@@ -12,12 +12,12 @@ import pytest
 
 from vaelab.data.errors import DataError
 from vaelab.data.pendulum_config import PendulumConfig
+from vaelab.kinds.semisupervised_experiment import SemiSupervisedConfig, load_experiment
 from vaelab.kinds.ssm_experiment import SequenceDataConfig, SequenceExperiment, SequenceTrainConfig
 from vaelab.models.model_config import ModelConfig
 from vaelab.models.ssm_config import SSMConfig
 from vaelab.settings import ConfigError, Matches, NonEmpty, OneOf, Range, Registered, declared
 from vaelab.training.config import DataConfig, ExperimentConfig, TrainConfig
-from vaelab.training.semisupervised_config import SemiSupervisedConfig, load_experiment
 from vaelab.training.train_settings import TrainSettings
 
 #: every config class with its section (the prefix of its errors)

@@ -60,7 +60,7 @@ SSM_CONFIG: dict[str, Any] = {
 }
 
 # Semi-supervised models: the sizes of tests/cli/test_semisupervised_cli.py and
-# tests/training/test_semisupervised.py.
+# tests/kinds/test_semisupervised_training.py.
 SEMI = ("--dataset", "mnist-5k", "--train-limit", "300", "--validation-size", "100", "--labels", "20",
         "--classifier-hidden", "16", "--batch-size", "50", "--labelled-batch-size", "20",
         "--eval-samples", "5", "--eval-examples", "30", "--epochs", "1", "--seed", "0", "--device", "cpu",

@@ -12,12 +12,12 @@ from vaelab import kinds
 from vaelab.cli.main import build_parser
 from vaelab.kinds import ssm
 from vaelab.kinds.flags import common_flags, flags_of, option, overrides
+from vaelab.kinds.semisupervised_experiment import SECTION, SemiSupervisedConfig
 from vaelab.kinds.ssm_experiment import SequenceExperiment
 from vaelab.kinds.vae import budget_flag
 from vaelab.models.model_config import ModelConfig
 from vaelab.settings import declared
 from vaelab.training.config import DataConfig, TrainConfig
-from vaelab.training.semisupervised_config import SECTION, SemiSupervisedConfig
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 

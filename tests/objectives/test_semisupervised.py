@@ -11,7 +11,10 @@ from vaelab.distributions.families import BernoulliFamily
 from vaelab.models.m2 import M2Shape, build_m2
 from vaelab.objectives.elbo import elbo
 from vaelab.objectives.semisupervised import (
+    M1_FEATURES,
+    PIXELS,
     SemiSupervisedObjective,
+    bound_of,
     classification_weight,
     labelled_bound,
     semisupervised_loss,
@@ -100,3 +103,17 @@ def test_objective_draws_labelled_batches_from_its_set(model: torch.nn.Module) -
     assert torch.isfinite(value.loss) and set(value.terms) >= {"cross_entropy", "labelled_bound"}
     with pytest.raises(ValueError, match="as many labels"):
         SemiSupervisedObjective(images, torch.tensor([0, 1]), 1.0)
+
+
+def test_the_bounds_of_m2_are_of_the_pixels_and_those_of_m1m2_of_m1s_features(
+        model: torch.nn.Module) -> None:
+    from vaelab.distributions.families import GaussianFamily
+    from vaelab.models.config import ModelConfig, build_vae
+    from vaelab.models.m1m2 import StackedM1M2
+
+    m1 = build_vae(ModelConfig(latent_dim=3, hidden=(8,)), (1, 5, 5))
+    stacked = StackedM1M2(m1, build_m2(M2Shape(2, 2, (8,), (8,)), (3,), GaussianFamily()))
+    assert bound_of(model) == PIXELS
+    assert bound_of(stacked) == M1_FEATURES
+    with pytest.raises(TypeError, match="M2 or M1\\+M2"):
+        bound_of(m1)

@@ -84,17 +84,11 @@ def test_an_image_folder_streams_through_dataloader_workers(tmp_path: Path) -> N
     assert len(records(tmp_path / "run")) == 1
 
 
-def test_streaming_refuses_static_binarization_and_semi_supervised_models(images: Path) -> None:
+def test_streaming_refuses_static_binarization(images: Path) -> None:
     bernoulli = config(images, stream=True, binarization="static").with_overrides(
         {"model": {"likelihood": "bernoulli"}})
     with pytest.raises(DataError, match="static"):
         load_splits(bernoulli.data, "binary", 0)
-    from vaelab.training.experiment import load_experiment_splits
-    from vaelab.training.semisupervised import default_experiment
-
-    semi = default_experiment("m2").with_overrides({"data": {"dataset": str(images), "stream": True}})
-    with pytest.raises(ConfigError, match="data.stream"):
-        load_experiment_splits(semi, "unit")
 
 
 def test_workers_must_be_a_sensible_count_and_need_streaming() -> None:

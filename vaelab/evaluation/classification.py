@@ -19,7 +19,7 @@ from vaelab.evaluation.progress import progress_bar
 from vaelab.evaluation.run import TRAINING_CURVE_PNG, display, held_out_tensor, picture_stamps
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.result import Estimate
-from vaelab.objectives.semisupervised import m2_view, unlabelled_bound
+from vaelab.objectives.semisupervised import bound_of, m2_view, unlabelled_bound
 from vaelab.runs.evaluations import SEMISUPERVISED, RunEvaluations, finish, weights_fingerprint
 from vaelab.runs.files import LABELLED_JSON
 from vaelab.runs.loader import RunLoader
@@ -156,7 +156,7 @@ def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, ex
     log(f"classifying {x_all.shape[0]} test images of {config.data.dataset} ...")
     classification = classification_metrics(class_probabilities(model, x_all), labels)
     x_test = x_all if examples <= 0 else x_all[:examples]
-    space = "pixels" if config.semisupervised.kind == "m2" else "M1 features"
+    space = bound_of(model)
     log(f"unlabelled bound (y summed out) on {x_test.shape[0]} test images"
         + (f", log p(x) by importance sampling, k = {k}" if k > 0 else "") + " ...")
     bound = unlabelled_bound_estimate(model, x_test, progress=progress)

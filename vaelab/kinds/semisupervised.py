@@ -1,9 +1,10 @@
 """Semi-supervised classifiers as a kind: M2 and M1+M2 (Kingma et al. 2014), `--model m2|m1m2`.
 
-Config: `SemiSupervisedExperiment` (the VAE sections plus [semisupervised]); builder
-`build_semisupervised_model`; data the image splits plus a balanced labelled subset saved in
-RUN/labelled.json; objective `SemiSupervisedObjective` (labelled and unlabelled terms); training
-`fit_semisupervised` (M1 first for M1+M2, then the one loop); evaluation
+Config: `SemiSupervisedExperiment` (the VAE sections plus [semisupervised];
+kinds/semisupervised_experiment.py); builder `build_semisupervised_model`; data the image splits
+plus a balanced labelled subset saved in RUN/labelled.json; objective `SemiSupervisedObjective`
+(labelled and unlabelled terms); training `fit_semisupervised` (M1 first for M1+M2, then the one
+loop with the kind's own task; kinds/semisupervised_training.py); evaluation
 `evaluate_semisupervised_run` (test error, confusion matrix, the unlabelled bound, IS log p(x)).
 Its config.json holds a [semisupervised] section. `vaelab classify` lives in
 vaelab/cli/semisupervised_commands.py.
@@ -21,6 +22,13 @@ from vaelab.choices import EVALUATION_SEED
 from vaelab.kinds.flags import add_flags, common_flags, defaults, flags_of
 from vaelab.kinds.flags import overrides as flag_overrides
 from vaelab.kinds.image_runs import explore_session, reconstruct, report  # noqa: F401 - commands
+from vaelab.kinds.semisupervised_experiment import (
+    SECTION,
+    SemiSupervisedConfig,
+    SemiSupervisedExperiment,
+    default_experiment,
+    load_experiment,
+)
 from vaelab.kinds.vae import (
     already_evaluated,
     announce_budget,
@@ -43,13 +51,6 @@ from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS
 from vaelab.training.run_folder import default_run_dir
-from vaelab.training.semisupervised_config import (
-    SECTION,
-    SemiSupervisedConfig,
-    SemiSupervisedExperiment,
-    default_experiment,
-    load_experiment,
-)
 
 #: flags that only mean something to --model m1m2 (their help shows only its default)
 M1M2_ONLY = {"m2_latent_dim", "m2_hidden", "m1_epochs", "m1_time_budget_minutes", "m1_features"}
@@ -118,9 +119,9 @@ def semisupervised_config(args: argparse.Namespace,
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model m2|m1m2 ...` and `vaelab train --resume RUN` of such a run."""
     from vaelab.evaluation.classification import evaluate_semisupervised_run
+    from vaelab.kinds.semisupervised_training import fit_semisupervised
     from vaelab.runs.checkpoint import refuse_fewer_epochs
     from vaelab.runs.distributed import main_process_after_training
-    from vaelab.training.semisupervised_fit import fit_semisupervised
 
     overrides = vae_overrides(args)
     if args.nproc is not None:
@@ -214,13 +215,12 @@ def sample(args: argparse.Namespace) -> int:
     from vaelab.evaluation.classification import class_samples
     from vaelab.evaluation.plots import save_image_grid
     from vaelab.evaluation.run import display
-    from vaelab.training.experiment import load_trained_model
 
     if args.class_label is None:
-        return sample_images(args)
+        return sample_images(args, load)
     if not 1 <= args.num <= 100_000:
         raise ConfigError(f"--num must be in [1, 100000], got {args.num}")
-    model, _, _ = load_trained_model(args.run, device=args.device, data=False)
+    model, _, _ = load(args.run, device=args.device, data=False)
     classes = model.num_classes
     if not 0 <= args.class_label < classes:
         raise ConfigError(f"--class must be in [0, {classes}), got {args.class_label}")
@@ -241,20 +241,19 @@ def sample(args: argparse.Namespace) -> int:
 def load(run_dir: Path, best: bool = True, device: str = "cpu",
          data: bool = True, data_dir: str | None = None) -> tuple[Any, SemiSupervisedExperiment, Any]:
     """(model, config, splits) of a run; `data=False`: the run folder alone, splits None."""
-    from vaelab.training.experiment import load_trained_model
+    from vaelab.kinds.semisupervised_training import load_semisupervised_run
 
-    return load_trained_model(run_dir, best=best, device=device, data=data, data_dir=data_dir)
+    return load_semisupervised_run(run_dir, best=best, device=device, data=data, data_dir=data_dir)
 
 
 def classify(args: argparse.Namespace) -> int:
     """`vaelab classify RUN IMAGES`: each image's most probable class and q(y | x)."""
     from vaelab.data.user_images import read_images
     from vaelab.evaluation.classification import class_probabilities, model_space
-    from vaelab.training.experiment import load_trained_model
 
     if args.top < 1:
         raise ConfigError(f"--top must be >= 1, got {args.top}")
-    model, _, _ = load_trained_model(args.run, device=args.device, data=False)
+    model, _, _ = load(args.run, device=args.device, data=False)
     images, names, binary = read_images(args.images, args.image_size)
     expected = tuple(model.data_shape)
     if tuple(images.shape[1:]) != expected:

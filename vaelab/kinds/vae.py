@@ -24,6 +24,7 @@ from vaelab.kinds.flags import common_flags, defaults, typed_flag
 from vaelab.kinds.flags import overrides as flag_overrides
 from vaelab.kinds.image_runs import explore_session, reconstruct, report  # noqa: F401 - commands
 from vaelab.runs.files import CONFIG
+from vaelab.runs.loader import RunLoader
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS, read_config_file, until_budget
 from vaelab.training.run_folder import default_run_dir
@@ -319,19 +320,19 @@ def sample(args: argparse.Namespace) -> int:
     return sample_images(args)
 
 
-def sample_images(args: argparse.Namespace) -> int:
-    """Draw --num images from a frame model's prior and write them (shared with other kinds)."""
+def sample_images(args: argparse.Namespace, loader: RunLoader | None = None) -> int:
+    """Draw --num images from a frame model's prior and write them (shared with other kinds:
+    `loader` is the kind's `load`, by default this kind's)."""
     import torch
 
     from vaelab.evaluation.plots import save_image_grid
     from vaelab.evaluation.run import display
-    from vaelab.training.experiment import load_trained_model
 
     if not 1 <= args.num <= 100_000:
         raise ConfigError(f"--num must be in [1, 100000], got {args.num}")
     if args.columns is not None and args.columns < 1:
         raise ConfigError(f"--columns must be >= 1, got {args.columns}")
-    model, _, _ = load_trained_model(args.run, device=args.device, data=False)
+    model, _, _ = (loader or load)(args.run, device=args.device, data=False)
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(args.seed)
     images = display(model, model.sample(args.num, generator)).cpu()

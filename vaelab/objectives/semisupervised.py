@@ -48,6 +48,20 @@ def m2_view(model: LatentVariableModel, x: torch.Tensor) -> tuple[M2, torch.Tens
                     f"{type(model).__name__}")
 
 
+#: what the unlabelled bound of a semi-supervised model bounds (`bound_of`)
+PIXELS, M1_FEATURES = "pixels", "M1 features"
+
+
+def bound_of(model: LatentVariableModel) -> str:
+    """What the bounds of an M2 or M1+M2 model are of: the images (`PIXELS`) for M2, M1's
+    features (`M1_FEATURES`; a bound on log p(z₁), not on log p(x)) for a stacked model."""
+    if isinstance(model, StackedM1M2):
+        return M1_FEATURES
+    if isinstance(model, M2):
+        return PIXELS
+    raise TypeError(f"a semi-supervised bound needs an M2 or M1+M2 model, got {type(model).__name__}")
+
+
 def labelled_bound(model: M2, x: torch.Tensor, y: torch.Tensor,
                    kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
     """L(x, y) per example for one-hot y [*batch, C] (one reparameterised z each).

@@ -7,6 +7,7 @@ import torch
 
 from vaelab.evaluation.classification import analogies, class_samples
 from vaelab.evaluation.run import display
+from vaelab.objectives.semisupervised import PIXELS, bound_of
 from vaelab.reports.blocks import Figure, Section, Table, Text
 from vaelab.reports.context import RunContext
 from vaelab.reports.figures import grid_png, labelled_grid_png
@@ -32,7 +33,7 @@ def classification_results(run: RunContext) -> Section | None:
     intro = Text(f"{semi.kind.upper()} trained with {semi.labels} labels (balanced per class, "
                  f"seed {run.config.train.seed}; RUN/labelled.json lists them) and every training "
                  "image as unlabelled data; y is summed out exactly in the unlabelled bound"
-                 + (" (the test ELBO above). " if semi.kind == "m2" else
+                 + (" (the test ELBO above). " if bound_of(run.model) == PIXELS else
                     " (the test ELBO above, here a bound on M1's features, not on the pixels). "))
     if found is None:
         return Section("classification", "Semi-supervised classification",

@@ -1,7 +1,9 @@
 """Assemble an experiment from its config: the data splits and a fresh model.
 
-This is the one place that ties a config to concrete data and model builders; the training
-loop itself receives a model and tensors and knows nothing about either.
+This is the one place that ties an image experiment's config to concrete data and model builders;
+the training loop itself receives a model and tensors and knows nothing about either. A kind whose
+runs are image experiments with more to them (semi-supervised M2, M1+M2) rebuilds its runs with
+`rebuild_run`, given its own builder and splits.
 """
 
 from __future__ import annotations
@@ -12,10 +14,9 @@ from pathlib import Path
 
 import torch
 
-from vaelab.data import DATASET_NAMES, DataError, ImageSet, split_off
+from vaelab.data import DATASET_NAMES, DataError, split_off
 from vaelab.data.catalog import EMBEDDED_NAME
 from vaelab.data.errors import RunDataMissing
-from vaelab.data.labelled import UNLABELLED
 from vaelab.data.load import open_dataset
 from vaelab.data.representation import check_fit, resolve_binarization, static_binarization
 from vaelab.data.splits import SPLIT_SEED, Splits
@@ -23,23 +24,16 @@ from vaelab.data.streamed import materialize
 from vaelab.distributions.families import make_family
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.config import build_model as build_model_from_config
-from vaelab.objectives.registry import make_objective
-from vaelab.objectives.result import ObjectiveValue
 from vaelab.runs.checkpoint import CheckpointError, load_run_weights
-from vaelab.runs.distributed import Distributed, resolve_device
+from vaelab.runs.distributed import resolve_device
 from vaelab.runs.files import CONFIG
-from vaelab.training.callbacks import Callback
-from vaelab.training.config import ConfigError, DataConfig, ExperimentConfig
-from vaelab.training.semisupervised import (
-    ClassificationError,
-    SemiSupervisedExperiment,
-    build_semisupervised_model,
-    load_experiment,
-    make_semisupervised_objective,
-    with_unlabelled,
-)
+from vaelab.training.config import DataConfig, ExperimentConfig
 
-Objective = Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue]
+#: an experiment's splits for its config and data kind (`load_experiment_splits`, or a kind's own)
+SplitsOf = Callable[[ExperimentConfig, str], Splits]
+#: a fresh model for an experiment's config and image shape (`build_model`, or a kind's own)
+Builder = Callable[[ExperimentConfig, tuple[int, ...]], LatentVariableModel]
+
 
 def load_splits(config: DataConfig, data_kind: str, seed: int) -> Splits:
     """Load, split off validation data, and apply static binarization when asked for.
@@ -77,62 +71,13 @@ def load_splits(config: DataConfig, data_kind: str, seed: int) -> Splits:
 
 
 def load_experiment_splits(config: ExperimentConfig, data_kind: str) -> Splits:
-    """The experiment's splits (`load_splits`); a semi-supervised run's training split also
-    holds its extra unlabelled images (label -1), when it names any."""
-    if isinstance(config, SemiSupervisedExperiment) and config.data.stream:
-        raise ConfigError("data.stream: semi-supervised models (m2, m1m2) train on data in memory; "
-                          "drop --stream")
-    splits = load_splits(config.data, data_kind, config.train.seed)
-    if isinstance(config, SemiSupervisedExperiment):
-        splits = replace(splits, train=with_unlabelled(config, splits.train, data_kind))
-    return splits
+    """The experiment's splits: `load_splits` of its [data] with its training seed."""
+    return load_splits(config.data, data_kind, config.train.seed)
 
 
 def build_model(config: ExperimentConfig, data_shape: tuple[int, ...]) -> LatentVariableModel:
     """A freshly initialised model for this experiment (seed the RNG first for repeatability)."""
-    if isinstance(config, SemiSupervisedExperiment):
-        return build_semisupervised_model(config, data_shape)
     return build_model_from_config(config.model, data_shape)
-
-
-def make_training_objective(
-    config: ExperimentConfig, model: LatentVariableModel, splits: Splits, run_dir: Path,
-    device: torch.device, named: Callable[[str, int], Objective] = make_objective,
-) -> Objective:
-    """objective(model, x, kl_weight) for the loop: the configured bound from `named` (the
-    loop passes its own factory of named bounds), or for a semi-supervised run the M2
-    objective carrying the run's labelled subset."""
-    if isinstance(config, SemiSupervisedExperiment):
-        return make_semisupervised_objective(config, model, splits.train, run_dir, device)
-    return named(config.train.objective, config.train.samples)
-
-
-def epoch_callbacks(config: ExperimentConfig, splits: Splits, context: Distributed | None = None,
-                    ) -> list[Callback]:
-    """What an epoch's record gains beyond the bounds: a semi-supervised run with labelled
-    validation images records their classification error (`valid_error`), the curve its users
-    watch; other runs add nothing."""
-    valid = splits.valid
-    if not (isinstance(config, SemiSupervisedExperiment) and isinstance(valid, ImageSet)
-            and len(valid) > 0 and valid.labels is not None):
-        return []
-    return [ClassificationError(valid, SPLIT_SEED, context)]
-
-
-def best_weights_score(config: ExperimentConfig, splits: Splits) -> str | None:
-    """The record entry that picks the best weights when it is not the validation bound (lower
-    is better; `TrainingTask.select_by`): the validation classification error of a
-    semi-supervised run with `select_by = "error"`; None for every other run. Such a run without
-    labelled validation images is refused, not quietly judged by its bound."""
-    if not (isinstance(config, SemiSupervisedExperiment) and config.semisupervised.select_by == "error"):
-        return None
-    valid = splits.valid
-    if not (isinstance(valid, ImageSet) and valid.labels is not None
-            and bool((valid.labels != UNLABELLED).any())):
-        raise ConfigError("semisupervised.select_by = 'error' (--select-by error) needs labelled "
-                          "validation images; set data.validation_size > 0 (--validation-size) "
-                          "or pick the weights by the bound")
-    return "valid_error"
 
 
 def data_kind_of(config: ExperimentConfig) -> str:
@@ -190,13 +135,14 @@ def _missing(data: DataConfig, data_dir: str | None, error: DataError) -> RunDat
                           f"this run was trained on files in {hint}")
 
 
-def load_run_splits(config: ExperimentConfig, data_dir: str | None = None) -> Splits:
-    """A run's data splits, found by `run_data` (`data_dir`: where they are now, when they
-    moved); when they cannot be found, the error (`RunDataMissing`) says where the run was
-    trained from and how to point at the data."""
+def load_run_splits(config: ExperimentConfig, data_dir: str | None = None,
+                    splits_of: SplitsOf = load_experiment_splits) -> Splits:
+    """A run's data splits (`splits_of`, by default `load_experiment_splits`), found by
+    `run_data` (`data_dir`: where they are now, when they moved); when they cannot be found, the
+    error (`RunDataMissing`) says where the run was trained from and how to point at the data."""
     data = run_data(config.data, data_dir)
     try:
-        return load_experiment_splits(replace(config, data=data), data_kind_of(config))
+        return splits_of(replace(config, data=data), data_kind_of(config))
     except DataError as error:
         missing = _missing(data, data_dir, error)
         if missing is None:
@@ -204,11 +150,35 @@ def load_run_splits(config: ExperimentConfig, data_dir: str | None = None) -> Sp
         raise missing from error
 
 
+def run_config_path(run_dir: Path) -> Path:
+    """RUN/config.json; CheckpointError when `run_dir` is no run folder."""
+    if not (run_dir / CONFIG).is_file():
+        raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG}); "
+                              "pass the folder that `vaelab train` wrote")
+    return run_dir / CONFIG
+
+
+def rebuild_run(
+    run_dir: Path, config: ExperimentConfig, build: Builder = build_model,
+    splits_of: SplitsOf = load_experiment_splits, best: bool = True, device: str = "cpu",
+    data: bool = True, data_dir: str | None = None,
+) -> tuple[LatentVariableModel, ExperimentConfig, Splits | None]:
+    """(model in eval mode, config, splits) of an image run whose config is `config`: the model
+    from `build` with the run's weights (its best when present), the splits from `splits_of`
+    (see `load_run_splits`); with `data=False` and a recorded image shape, no splits (None)."""
+    shape = config.data.image_shape
+    splits = load_run_splits(config, data_dir, splits_of) if data or shape is None else None
+    model = build(config, shape if shape is not None else splits.train.image_shape)
+    load_run_weights(run_dir, model, best)
+    return model.to(resolve_device(device)).eval(), config, splits
+
+
 def load_trained_model(
     run_dir: Path | str, best: bool = True, device: str = "cpu", data: bool = True,
     data_dir: str | None = None,
 ) -> tuple[LatentVariableModel, ExperimentConfig, Splits | None]:
-    """Rebuild a run's model from its saved config and weights (best weights when present).
+    """Rebuild a VAE-family run's model from its saved config and weights (best weights when
+    present); a run of another kind is rebuilt by its kind's `load` (`vaelab.kinds.load_run`).
 
     With `data=False` the model is rebuilt from the run folder alone (the image shape training
     recorded; runs from before that record still read their data) and no splits are returned:
@@ -216,12 +186,5 @@ def load_trained_model(
     `data_dir`: where the run's data are now, when they moved (see `run_data`).
     """
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG).is_file():
-        raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG}); "
-                              "pass the folder that `vaelab train` wrote")
-    config = load_experiment(run_dir / CONFIG)
-    shape = config.data.image_shape
-    splits = load_run_splits(config, data_dir) if data or shape is None else None
-    model = build_model(config, shape if shape is not None else splits.train.image_shape)
-    load_run_weights(run_dir, model, best)
-    return model.to(resolve_device(device)).eval(), config, splits
+    config = ExperimentConfig.load(run_config_path(run_dir))
+    return rebuild_run(run_dir, config, best=best, device=device, data=data, data_dir=data_dir)

@@ -1,7 +1,9 @@
-"""Training an experiment of a frame model (VAE and its variants, M2, M1+M2) from its config.
+"""Training an experiment of an image model (the VAE and its variants) from its config.
 
 `fit(config, run_dir)` builds the configured model, data and objective and hands them to the one
 training loop (vaelab.training.engine), which knows nothing about what kind of model it trains.
+`image_task` is the task of any image experiment given its model and objective: a kind whose
+runs are image experiments too (semi-supervised M2, M1+M2) builds its own on it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch
 
 from vaelab.data.imageset import ImageSet
 from vaelab.data.representation import to_model_space
-from vaelab.data.splits import SPLIT_SEED
+from vaelab.data.splits import SPLIT_SEED, Splits
 from vaelab.data.streamed import StreamedImages
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.elbo import elbo
@@ -27,6 +29,7 @@ from vaelab.training.config import ExperimentConfig, learning_rate_at
 from vaelab.training.engine import (
     LoopSettings,
     NonFiniteLossError,
+    Objective,
     RunningMeans,
     TrainingTask,
     check_finite,
@@ -35,15 +38,7 @@ from vaelab.training.engine import (
     run_training,
     train_step,
 )
-from vaelab.training.experiment import (
-    best_weights_score,
-    build_model,
-    data_kind_of,
-    epoch_callbacks,
-    load_experiment_splits,
-    make_training_objective,
-    record_data,
-)
+from vaelab.training.experiment import build_model, data_kind_of, load_experiment_splits, record_data
 
 
 @torch.no_grad()
@@ -81,6 +76,36 @@ def settings_of(config: ExperimentConfig) -> LoopSettings:
                         precision=t.precision)
 
 
+def image_task(config: ExperimentConfig, model: LatentVariableModel, splits: Splits,
+               objective: Objective, context: Distributed, select_by: str | None = None,
+               callbacks: Sequence[Callback] = ()) -> TrainingTask:
+    """What the training loop needs for an image experiment: Adam, `objective`, minibatches of
+    the training split (read from disk when it is streamed), the configured learning-rate
+    schedule and the validation bound (`held_out_bound`). `select_by` and `callbacks`: what the
+    kind adds (see `TrainingTask`)."""
+    train_cfg = config.train
+    data_kind = data_kind_of(config)
+    device = context.device
+    optimizer = make_optimizer(model, train_cfg.learning_rate)
+    valid = splits.valid if splits.valid is not None and len(splits.valid) > 0 else None
+
+    def validate(model: LatentVariableModel) -> float | None:
+        return held_out_bound(model, valid, data_kind, context) if valid is not None else None
+
+    if isinstance(splits.train, StreamedImages):
+        batches = streamed_batches(splits.train, data_kind, train_cfg.batch_size, train_cfg.seed, device,
+                                   config.data.workers)
+    else:
+        batches = image_batches(splits.train, data_kind, train_cfg.batch_size, train_cfg.seed, device)
+    return TrainingTask(
+        model=model, optimizer=optimizer, objective=objective,
+        batches=batches,
+        learning_rate=lambda epoch, seconds: learning_rate_at(
+            train_cfg.lr_schedule, train_cfg.learning_rate, epoch, seconds, train_cfg.epochs,
+            train_cfg.time_budget_minutes, train_cfg.final_lr_fraction),
+        save_config=config.save, validate=validate, select_by=select_by, callbacks=callbacks)
+
+
 def fit(
     config: ExperimentConfig,
     run_dir: Path,
@@ -97,37 +122,15 @@ def fit(
     moments. `more_time` says how to train further once the time budget is used up (see
     `run_training`).
     """
-    run_dir = Path(run_dir)
     train_cfg = config.train
     context = setup_distributed(train_cfg.device)
-    device = context.device
     torch.manual_seed(train_cfg.seed)
-    data_kind = data_kind_of(config)
-    splits = load_experiment_splits(config, data_kind)
+    splits = load_experiment_splits(config, data_kind_of(config))
     config = record_data(config, splits)
-    model = build_model(config, splits.train.image_shape).to(device)
-    optimizer = make_optimizer(model, train_cfg.learning_rate)
-    objective = make_training_objective(config, model, splits, run_dir, device, make_objective)
-
-    valid = splits.valid if splits.valid is not None and len(splits.valid) > 0 else None
-
-    def validate(model: LatentVariableModel) -> float | None:
-        return held_out_bound(model, valid, data_kind, context) if valid is not None else None
-
-    if isinstance(splits.train, StreamedImages):
-        batches = streamed_batches(splits.train, data_kind, train_cfg.batch_size, train_cfg.seed, device,
-                                   config.data.workers)
-    else:
-        batches = image_batches(splits.train, data_kind, train_cfg.batch_size, train_cfg.seed, device)
-    task = TrainingTask(
-        model=model, optimizer=optimizer, objective=objective,
-        batches=batches,
-        learning_rate=lambda epoch, seconds: learning_rate_at(
-            train_cfg.lr_schedule, train_cfg.learning_rate, epoch, seconds, train_cfg.epochs,
-            train_cfg.time_budget_minutes, train_cfg.final_lr_fraction),
-        save_config=config.save, validate=validate, select_by=best_weights_score(config, splits),
-        callbacks=epoch_callbacks(config, splits, context))
-    loop = run_training(task, settings_of(config), run_dir, context, resume=resume,
+    model = build_model(config, splits.train.image_shape).to(context.device)
+    task = image_task(config, model, splits, make_objective(train_cfg.objective, train_cfg.samples),
+                      context)
+    loop = run_training(task, settings_of(config), Path(run_dir), context, resume=resume,
                         progress=progress, log=log, callbacks=callbacks,
                         **({} if more_time is None else {"more_time": more_time}))
     return model, loop
@@ -139,6 +142,7 @@ __all__ = [
     "check_finite",
     "fit",
     "held_out_bound",
+    "image_task",
     "kl_weight_at",
     "make_optimizer",
     "settings_of",

@@ -1,7 +1,7 @@
 """Typed config of a semi-supervised run (M2, M1+M2): the VAE sections plus [semisupervised].
 
-Kept apart from the training code so configs and the command line can read and validate them
-without loading torch.
+Kept apart from the training code (semisupervised_training) so configs and the command line can
+read and validate them without loading torch.
 """
 
 from __future__ import annotations

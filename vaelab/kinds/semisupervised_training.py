@@ -1,16 +1,21 @@
-"""Semi-supervised runs (M2, M1+M2): their config, model, labelled subset and objective.
+"""Training semi-supervised runs (M2, M1+M2): their data, model, labelled subset, objective,
+training task and loader (configs: semisupervised_experiment).
 
-A semi-supervised experiment is an ordinary experiment (model, data, train) plus a
-`[semisupervised]` section. The training loop is the usual one: it iterates over every
-training image as unlabelled data, while the objective carries the small labelled subset and
-draws a labelled minibatch each step (objectives/semisupervised.py). The subset is balanced per
-class, chosen by seed, and written to RUN/labelled.json, which a resumed or re-evaluated run reads
-back, so the labels a run saw are part of the run.
+A semi-supervised experiment is an ordinary image experiment (model, data, train) plus a
+`[semisupervised]` section. Its training is the one loop of vaelab.training.engine with the image
+task of vaelab.training.loop (`image_task`): it iterates over every training image as unlabelled
+data, while the objective carries the small labelled subset and draws a labelled minibatch each
+step (objectives/semisupervised.py). The subset is balanced per class, chosen by seed, and
+written to RUN/labelled.json, which a resumed or re-evaluated run reads back, so the labels a run
+saw are part of the run. Each epoch's record gains the validation classification error
+(`ClassificationError`), which may pick the best weights (`semisupervised.select_by`).
+`fit_semisupervised` trains a run end to end: C from the data, M1 first for M1+M2, then M2.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,30 +26,37 @@ from vaelab.atomic_files import atomic_write_text
 from vaelab.data import DataError, ImageSet
 from vaelab.data.labelled import UNLABELLED, balanced_subset, check_labels, infer_num_classes
 from vaelab.data.representation import static_binarization, to_model_space
+from vaelab.data.splits import SPLIT_SEED, Splits
 from vaelab.data.user_images import read_images
 from vaelab.distributions.families import GaussianFamily, make_family
+from vaelab.kinds.semisupervised_experiment import SemiSupervisedExperiment
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.config import build_vae
 from vaelab.models.m1m2 import StackedM1M2
 from vaelab.models.m2 import M2Shape, build_m2
 from vaelab.objectives.semisupervised import SemiSupervisedObjective, classification_weight, m2_view
-from vaelab.runs.checkpoint import CheckpointError, load_weights
-from vaelab.runs.distributed import Distributed
-from vaelab.runs.files import BEST_WEIGHTS, LABELLED_JSON
+from vaelab.runs.checkpoint import CheckpointError, LoopState, load_weights
+from vaelab.runs.distributed import Distributed, restarted_by_launcher
+from vaelab.runs.distributed import setup as setup_distributed
+from vaelab.runs.files import BEST_WEIGHTS, CHECKPOINT, CONFIG, LABELLED_JSON
+from vaelab.runs.log import print_now
 from vaelab.training.callbacks import Callback
 from vaelab.training.config import ConfigError, ExperimentConfig
-from vaelab.training.semisupervised_config import KIND_DEFAULTS as KIND_DEFAULTS
-from vaelab.training.semisupervised_config import KINDS as KINDS
-from vaelab.training.semisupervised_config import SECTION as SECTION
-from vaelab.training.semisupervised_config import SemiSupervisedConfig as SemiSupervisedConfig
-from vaelab.training.semisupervised_config import SemiSupervisedExperiment as SemiSupervisedExperiment
-from vaelab.training.semisupervised_config import default_experiment as default_experiment
-from vaelab.training.semisupervised_config import is_semisupervised_run as is_semisupervised_run
-from vaelab.training.semisupervised_config import load_experiment as load_experiment
-from vaelab.training.semisupervised_config import semisupervised_experiment as semisupervised_experiment
+from vaelab.training.engine import TrainingTask, run_training
+from vaelab.training.experiment import (
+    data_kind_of,
+    load_splits,
+    rebuild_run,
+    record_data,
+    run_config_path,
+)
+from vaelab.training.loop import fit, image_task, settings_of
 
 if TYPE_CHECKING:
     from vaelab.training.engine import Loop
+
+#: RUN/m1: where an M1+M2 run without `m1_run` trains its M1
+M1_FOLDER = "m1"
 
 
 def with_unlabelled(config: SemiSupervisedExperiment, train: ImageSet, data_kind: str) -> ImageSet:
@@ -68,6 +80,16 @@ def with_unlabelled(config: SemiSupervisedExperiment, train: ImageSet, data_kind
         (len(train),), UNLABELLED, dtype=torch.long)
     return ImageSet(torch.cat([train.images, extra.images.to(train.images.device)]),
                     torch.cat([labels, extra.labels]), train.binary and extra.binary, train.name)
+
+
+def load_semisupervised_splits(config: SemiSupervisedExperiment, data_kind: str) -> Splits:
+    """The experiment's splits (`load_splits`), the training split holding the extra unlabelled
+    images (label -1) when the run names any (`with_unlabelled`). Refuses streamed data."""
+    if config.data.stream:
+        raise ConfigError("data.stream: semi-supervised models (m2, m1m2) train on data in memory; "
+                          "drop --stream")
+    splits = load_splits(config.data, data_kind, config.train.seed)
+    return replace(splits, train=with_unlabelled(config, splits.train, data_kind))
 
 
 def build_semisupervised_model(config: SemiSupervisedExperiment,
@@ -171,6 +193,31 @@ class ClassificationError(Callback):
         error = record.get("valid_error")
         return "" if error is None else f"  valid error {100 * error:.2f} %"
 
+
+def error_callbacks(splits: Splits, context: Distributed | None = None) -> list[Callback]:
+    """`ClassificationError` when the run has labelled validation images (the `valid_error`
+    curve its users watch); none otherwise."""
+    valid = splits.valid
+    if not (isinstance(valid, ImageSet) and len(valid) > 0 and valid.labels is not None):
+        return []
+    return [ClassificationError(valid, SPLIT_SEED, context)]
+
+
+def best_weights_score(config: SemiSupervisedExperiment, splits: Splits) -> str | None:
+    """The record entry that picks the best weights (`TrainingTask.select_by`): the validation
+    classification error with `select_by = "error"`, else None (the validation bound). Such a run
+    without labelled validation images is refused, not quietly judged by its bound."""
+    if config.semisupervised.select_by != "error":
+        return None
+    valid = splits.valid
+    if not (isinstance(valid, ImageSet) and valid.labels is not None
+            and bool((valid.labels != UNLABELLED).any())):
+        raise ConfigError("semisupervised.select_by = 'error' (--select-by error) needs labelled "
+                          "validation images; set data.validation_size > 0 (--validation-size) "
+                          "or pick the weights by the bound")
+    return "valid_error"
+
+
 #: training images from which M1's active dimensions are judged
 ACTIVE_PROBE = 1000
 
@@ -225,3 +272,118 @@ def check_m1_matches(config: SemiSupervisedExperiment, m1: ExperimentConfig) -> 
     if (m1.data.dataset, m1.data.image_size) != (config.data.dataset, config.data.image_size):
         raise ConfigError(f"semisupervised.m1_run was trained on {m1.data.dataset!r}, this run "
                           f"uses {config.data.dataset!r}")
+
+
+def semisupervised_task(config: SemiSupervisedExperiment, model: LatentVariableModel, splits: Splits,
+                        run_dir: Path, context: Distributed) -> TrainingTask:
+    """What the training loop needs for M2 (or M2 over a trained M1): the image task
+    (`image_task`) with the semi-supervised objective, the validation error in every record and,
+    with `select_by = "error"`, that error picking the best weights."""
+    objective = make_semisupervised_objective(config, model, splits.train, run_dir, context.device)
+    return image_task(config, model, splits, objective, context,
+                      select_by=best_weights_score(config, splits),
+                      callbacks=error_callbacks(splits, context))
+
+
+def fit_m2(config: SemiSupervisedExperiment, run_dir: Path, resume: bool = False,
+           progress: bool = True, log: Callable[[str], None] | None = None,
+           callbacks: Sequence[Callback] = (), more_time: str | None = None,
+           ) -> tuple[LatentVariableModel, LoopState]:
+    """Train (or continue) the M2 of a run whose classes (and, for M1+M2, trained M1) are known;
+    returns model and state. `callbacks` run at the loop's named moments; `more_time` says how
+    to train further once the time budget is used up (see `run_training`)."""
+    train_cfg = config.train
+    context = setup_distributed(train_cfg.device)
+    torch.manual_seed(train_cfg.seed)
+    splits = load_semisupervised_splits(config, data_kind_of(config))
+    config = record_data(config, splits)
+    model = build_semisupervised_model(config, splits.train.image_shape).to(context.device)
+    task = semisupervised_task(config, model, splits, Path(run_dir), context)
+    loop = run_training(task, settings_of(config), Path(run_dir), context, resume=resume,
+                        progress=progress, log=log, callbacks=callbacks,
+                        **({} if more_time is None else {"more_time": more_time}))
+    return model, loop
+
+
+def fit_semisupervised(config: SemiSupervisedExperiment, run_dir: Path, resume: bool = False,
+                       progress: bool = True, log: Callable[[str], None] | None = None,
+                       more_time: str | None = None) -> SemiSupervisedExperiment:
+    """Train (or resume) the run in `run_dir`; returns the config as saved (C and M1 filled in).
+
+    An M1+M2 run without `m1_run` first trains M1 — a VAE on every training image, the
+    experiment's [model], `m1_epochs` / `m1_time_budget_minutes` — into RUN/m1 (continuing it if
+    a previous attempt was interrupted), then trains M2 on M1's features (`fit_m2`).
+    `more_time` says how to train M2 further once its time budget is used up.
+    """
+    log = log or print_now
+    run_dir = Path(run_dir)
+    if not resume and restarted_by_launcher() and (run_dir / CHECKPOINT).exists():
+        # torchrun re-ran the fresh command after a failure: continue M2 with the saved config
+        # (classes and M1 filled in), as the training loop does for any other run
+        config, resume = SemiSupervisedExperiment.load(run_dir / CONFIG), True
+    if not resume:
+        if (run_dir / CHECKPOINT).exists():
+            raise FileExistsError(f"{run_dir} already holds a run; use --resume {run_dir} to "
+                                  "continue it or choose another --run-dir")
+        splits = load_semisupervised_splits(config, data_kind_of(config))
+        best_weights_score(config, splits)  # refused here, before M1 trains, if it cannot work
+        config = resolve_classes(config, splits.train)
+        semi = config.semisupervised
+        if semi.kind == "m1m2":
+            config = m1_ready(config, run_dir, progress, log)
+        log(f"{semi.kind}: {semi.labels} labels, {config.semisupervised.classes} classes -> {run_dir}")
+    fit_m2(config, run_dir, resume=resume, progress=progress, log=log, more_time=more_time)
+    return config
+
+
+def m1_ready(config: SemiSupervisedExperiment, run_dir: Path, progress: bool,
+             log: Callable[[str], None]) -> SemiSupervisedExperiment:
+    """The config of an M1+M2 run with a trained M1: `m1_run` checked when given; otherwise M1
+    trained (or continued) into RUN/m1 and named there."""
+    semi = config.semisupervised
+    if semi.m1_run is None:
+        m1_dir = (run_dir / M1_FOLDER).resolve()
+        log(f"M1: a VAE on every training image -> {m1_dir}")
+        fit(config.m1_config(), m1_dir, resume=(m1_dir / CHECKPOINT).is_file(),
+            progress=progress, log=log, more_time="M1 stops there; M2 trains on it next")
+        return replace(config, semisupervised=replace(semi, m1_run=str(m1_dir)))
+    m1_dir = Path(semi.m1_run)
+    if not (m1_dir / CONFIG).is_file():
+        raise CheckpointError(f"M1 run {m1_dir} is not a vaelab run folder (no {CONFIG})")
+    check_m1_matches(config, ExperimentConfig.load(m1_dir / CONFIG))
+    if not (m1_dir / BEST_WEIGHTS).is_file():
+        raise CheckpointError(f"M1 run {m1_dir} has no {BEST_WEIGHTS}")
+    return config
+
+
+def load_semisupervised_run(
+    run_dir: Path | str, best: bool = True, device: str = "cpu", data: bool = True,
+    data_dir: str | None = None,
+) -> tuple[LatentVariableModel, SemiSupervisedExperiment, Splits | None]:
+    """Rebuild a semi-supervised run's model from its config and weights (best weights when
+    present); with `data=False` from the run folder alone (splits None). `data_dir`: where the
+    run's data are now, when they moved (see `vaelab.training.experiment.run_data`)."""
+    run_dir = Path(run_dir)
+    config = SemiSupervisedExperiment.load(run_config_path(run_dir))
+    model, _, splits = rebuild_run(run_dir, config, build_semisupervised_model,
+                                   load_semisupervised_splits,
+                                   best=best, device=device, data=data, data_dir=data_dir)
+    return model, config, splits
+
+
+__all__ = [
+    "ClassificationError",
+    "best_weights_score",
+    "build_semisupervised_model",
+    "error_callbacks",
+    "fit_m2",
+    "fit_semisupervised",
+    "held_out_error",
+    "labelled_subset",
+    "load_semisupervised_run",
+    "load_semisupervised_splits",
+    "make_semisupervised_objective",
+    "resolve_classes",
+    "semisupervised_task",
+    "with_unlabelled",
+]

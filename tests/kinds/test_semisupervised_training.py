@@ -15,19 +15,23 @@ from vaelab.data.representation import to_model_space
 from vaelab.data.splits import SPLIT_SEED
 from vaelab.evaluation.classification import class_probabilities
 from vaelab.evaluation.run import held_out_tensor
+from vaelab.kinds.semisupervised_experiment import (
+    SemiSupervisedExperiment,
+    default_experiment,
+    load_experiment,
+)
+from vaelab.kinds.semisupervised_training import (
+    fit_semisupervised,
+    held_out_error,
+    labelled_subset,
+    load_semisupervised_run,
+    load_semisupervised_splits,
+)
 from vaelab.runs.checkpoint import load_checkpoint
 from vaelab.runs.files import LABELLED_JSON
 from vaelab.runs.metrics_log import read_metrics
 from vaelab.training.config import ConfigError
 from vaelab.training.experiment import load_trained_model
-from vaelab.training.semisupervised import (
-    SemiSupervisedExperiment,
-    default_experiment,
-    held_out_error,
-    labelled_subset,
-    load_experiment,
-)
-from vaelab.training.semisupervised_fit import fit_semisupervised
 
 CHANCE = 0.9
 
@@ -44,7 +48,7 @@ def tiny(labels: int | str, epochs: int = 8, **semi: object) -> SemiSupervisedEx
 
 
 def test_error(run: Path) -> float:
-    model, _, splits = load_trained_model(run)
+    model, _, splits = load_semisupervised_run(run)
     x = held_out_tensor(model, splits, 0, torch.device("cpu"))
     assert splits.test.labels is not None
     return float((class_probabilities(model, x).argmax(-1) != splits.test.labels).float().mean())
@@ -77,7 +81,7 @@ def test_every_epoch_records_the_validation_error_and_it_falls(m2_run: Path) -> 
 def test_the_best_weights_are_those_of_the_first_epoch_with_the_lowest_validation_error(
         m2_run: Path) -> None:
     errors = [record["valid_error"] for record in read_metrics(m2_run)]
-    model, _, splits = load_trained_model(m2_run)  # model_best.safetensors
+    model, _, splits = load_semisupervised_run(m2_run)  # model_best.safetensors
     assert splits.valid is not None
     assert held_out_error(model, splits.valid, SPLIT_SEED) == pytest.approx(min(errors))
     assert load_checkpoint(m2_run, model).best_epoch == errors.index(min(errors)) + 1
@@ -92,7 +96,7 @@ def test_picking_by_the_error_without_labelled_validation_images_is_refused_befo
 
 
 def test_the_validation_error_is_the_share_of_wrong_most_probable_classes(m2_run: Path) -> None:
-    model, _, splits = load_trained_model(m2_run)
+    model, _, splits = load_semisupervised_run(m2_run)
     valid = splits.valid
     assert valid is not None and valid.labels is not None
 
@@ -116,7 +120,7 @@ def test_labelled_subset_is_saved_balanced_and_read_back(m2_run: Path) -> None:
     assert saved["per_class"] == [10] * 10 and len(saved["indices"]) == 100
     config = load_experiment(m2_run / "config.json")
     assert isinstance(config, SemiSupervisedExperiment) and config.semisupervised.classes == 10
-    _, _, splits = load_trained_model(m2_run)
+    _, _, splits = load_semisupervised_run(m2_run)
     index = labelled_subset(config, splits.train, m2_run)
     assert index.tolist() == saved["indices"]
     assert splits.train.labels is not None
@@ -144,7 +148,7 @@ def test_with_all_labels_the_classifier_beats_logistic_regression(tmp_path: Path
     run = tmp_path / "all"
     fit_semisupervised(tiny("all", epochs=6), run, progress=False, log=lambda message: None)
     m2_error = test_error(run)
-    _, _, splits = load_trained_model(run)
+    _, _, splits = load_semisupervised_run(run)
     assert splits.train.labels is not None and splits.test.labels is not None
     x_train = splits.train.images.flatten(1).float() / 255
     x_test = splits.test.images.flatten(1).float() / 255
@@ -172,8 +176,8 @@ def test_m1m2_trains_m1_first_and_m2_on_its_features(tmp_path: Path) -> None:
     run = tmp_path / "stack"
     saved = fit_semisupervised(config, run, progress=False, log=lambda message: None)
     assert saved.semisupervised.m1_run == str((run / "m1").resolve())
-    model, loaded, _ = load_trained_model(run)
-    m1, _, _ = load_trained_model(run / "m1")
+    model, loaded, _ = load_semisupervised_run(run)
+    m1, _, _ = load_trained_model(run / "m1")  # M1 is a VAE run
     for name, value in m1.state_dict().items():  # M1 stayed frozen while M2 trained
         torch.testing.assert_close(model.m1.state_dict()[name], value)
     assert isinstance(loaded, SemiSupervisedExperiment) and loaded.semisupervised.kind == "m1m2"
@@ -201,6 +205,16 @@ def test_labels_beyond_the_data_and_classes_below_the_labels_are_refused(tmp_pat
     with pytest.raises(DataError, match=r"outside the class range \[0, 5\) .*: 5, 6, 7, 8, 9$"):
         fit_semisupervised(tiny(100, classes=5), tmp_path / "c", progress=False,
                            log=lambda message: None)
+
+
+def test_semi_supervised_runs_refuse_streamed_data(tmp_path: Path) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "images.npy", np.zeros((30, 8, 8, 3), dtype=np.uint8))
+    semi = default_experiment("m2").with_overrides(
+        {"data": {"dataset": str(tmp_path / "images.npy"), "stream": True}})
+    with pytest.raises(ConfigError, match="data.stream"):
+        load_semisupervised_splits(semi, "unit")
 
 
 def test_new_m1m2_runs_train_on_posterior_draws_and_old_configs_keep_the_means() -> None:
