@@ -134,4 +134,43 @@ def _sequence_evidence(model: torch.nn.Module, test: SequenceSet, k: int, exampl
                for name in ("elbo", "iwae", "smc")}}
 
 
-__all__ = ["evaluate", "held_out_examples", "keep_evaluation"]
+def gaps(
+    model: torch.nn.Module,
+    test: torch.Tensor | np.ndarray | Dataset | ImageSet,
+    *,
+    examples: int | None = 100,
+    k: int = 5000,
+    steps: int = 500,
+    lr: float = 1e-2,
+    samples: int = 16,
+    eval_samples: int = 1000,
+    batch_size: int = 100,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """What amortized inference costs on the first `examples` of `test` (None = all), in nats:
+    the inference gap log p(x) − L[q] split into the approximation gap log p(x) − L[q*] (the guide's
+    family) and the amortization gap L[q*] − L[q] (its encoder), where q* is the family's best
+    member for each example, found by `steps` Adam steps on its parameters from the encoder's
+    (Cremer, Li & Duvenaud 2018). log p(x) is importance-sampled with `k` samples. Returns
+    {"log_px", "elbo_amortized", "elbo_optimized", "approximation_gap", "amortization_gap",
+    "inference_gap"} (each {"mean", "stderr", "n"}), "converged" (share of examples whose
+    optimisation settled), "examples", "settings" and "seconds". `vaelab evaluate RUN --gaps N`
+    does the same for a run folder and keeps the result with the run's evaluations."""
+    from vaelab.evaluation.gaps import inference_gaps
+
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    was_training = model.training
+    model.eval()
+    torch.manual_seed(seed)
+    try:
+        x = held_out_examples(model, test, examples, next(model.parameters()).device)
+        result = inference_gaps(model, x, k, steps, lr, samples, eval_samples, batch_size,
+                                progress=progress)
+    finally:
+        model.train(was_training)
+    return result
+
+
+__all__ = ["evaluate", "gaps", "held_out_examples", "keep_evaluation"]
