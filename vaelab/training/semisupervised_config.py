@@ -101,6 +101,11 @@ class SemiSupervisedExperiment(ExperimentConfig):
 
     semisupervised: SemiSupervisedConfig = field(default_factory=SemiSupervisedConfig)
 
+    def __post_init__(self) -> None:
+        require(self.model.posterior == "diagonal", "model", "posterior",
+                "the semi-supervised models (m2, m1m2) have diagonal Gaussian guides: posterior = "
+                "'diagonal'")
+
     @classmethod
     def load(cls, path: Path) -> SemiSupervisedExperiment:
         config = load_experiment(path)
