@@ -117,7 +117,8 @@ def test_a_flows_log_determinant_is_the_autograd_jacobians(spec: str) -> None:
         q = guide(spec)(torch.randn(1, D) * 2)
         eps = torch.randn(LATENT) * 1.5
         _, log_det = _flow_and_logdet(q, eps.unsqueeze(0))
-        jacobian = torch.autograd.functional.jacobian(lambda e: _flow_and_logdet(q, e.unsqueeze(0))[0][0], eps)
+        jacobian = torch.autograd.functional.jacobian(
+            lambda e: _flow_and_logdet(q, e.unsqueeze(0))[0][0], eps)
         assert torch.allclose(log_det[0], torch.linalg.slogdet(jacobian).logabsdet, atol=1e-9)
     finally:
         torch.set_default_dtype(torch.float32)

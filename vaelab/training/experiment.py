@@ -97,14 +97,19 @@ def build_model(config: ExperimentConfig, data_shape: tuple[int, ...]) -> Latent
 
 def make_training_objective(
     config: ExperimentConfig, model: LatentVariableModel, splits: Splits, run_dir: Path,
-    device: torch.device, named: Callable[[str, int], Objective] = make_objective,
+    device: torch.device, named: Callable[..., Objective] = make_objective,
 ) -> Objective:
     """objective(model, x, kl_weight) for the loop: the configured bound from `named` (the
     loop passes its own factory of named bounds), or for a semi-supervised run the M2
     objective carrying the run's labelled subset."""
     if isinstance(config, SemiSupervisedExperiment):
         return make_semisupervised_objective(config, model, splits.train, run_dir, device)
-    return named(config.train.objective, config.train.samples)
+    if not config.train.free_bits:
+        return named(config.train.objective, config.train.samples)
+    try:
+        return named(config.train.objective, config.train.samples, config.train.free_bits)
+    except ValueError as error:  # an objective without a KL term: name the config's field
+        raise ConfigError(f"train.{error}") from error
 
 
 def epoch_callbacks(config: ExperimentConfig, splits: Splits, context: Distributed | None = None,

@@ -105,6 +105,8 @@ class SemiSupervisedExperiment(ExperimentConfig):
         require(self.model.posterior == "diagonal", "model", "posterior",
                 "the semi-supervised models (m2, m1m2) have diagonal Gaussian guides: posterior = "
                 "'diagonal'")
+        require(not self.train.free_bits, "train", "free_bits",
+                "the semi-supervised objective has no free-bits floor: free_bits = 0")
 
     @classmethod
     def load(cls, path: Path) -> SemiSupervisedExperiment:
