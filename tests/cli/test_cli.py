@@ -179,7 +179,9 @@ def test_demo_help_states_the_time_the_readme_states() -> None:
       "model.posterior: unknown guide family 'householder'; choose one of diagonal, full, planar:K"),
      (["train", "--posterior", "iaf:2", "--upper-latents", "2", "--epochs", "1"],
       "model.posterior: stacked stochastic layers have diagonal Gaussian conditionals"),
-     (["train", "--free-bits", "-1", "--epochs", "1"], "train.free_bits: must be >= 0")],
+     (["train", "--free-bits", "-1", "--epochs", "1"], "train.free_bits: must be >= 0"),
+     (["train", *TINY, "--posterior", "planar:1", "--objective", "iwae-dreg", "--epochs", "1"],
+      "a planar flow has no inverse, so it cannot score z with stopped parameters")],
 )
 def test_user_mistakes_give_one_clear_error(argv: list[str], message: str, tmp_path: Path,
                                             capsys: pytest.CaptureFixture) -> None:

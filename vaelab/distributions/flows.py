@@ -9,7 +9,8 @@ log q(z) = log N(ε) − Σ_k log|det ∂T_k|), with what the objectives need be
 - `with_stopped_parameters()`: the same density with every guide parameter cut from the graph
   (the encoder's output and the flow's own networks), z kept differentiable: what the
   sticking-the-landing and DReG gradients score z with (vaelab.distributions.detach). It inverts
-  the flow, so a flow without an inverse (planar) refuses it with one clear error;
+  the flow, so a flow without an inverse (planar) refuses it with one ValueError (the command line
+  prints it as one line);
 - `mean`: no closed form exists; the flow at the base mean, T(μ), stands for q's location
   (reconstructions, the explorer, active units).
 
@@ -50,10 +51,9 @@ class FlowPosterior(TransformedDistribution):
 
     def with_stopped_parameters(self) -> Distribution:
         """q with every parameter detached; log_prob(z) keeps z's gradient (STL, DReG)."""
-        if self._stopped is None:
-            raise NotImplementedError(self._why_not_stopped or "this flow cannot score z with "
-                                      "stopped parameters; use an objective without a stopped "
-                                      "guide gradient")
+        if self._stopped is None:  # a choice of settings that does not go together: ValueError
+            raise ValueError(self._why_not_stopped or "this flow cannot score z with stopped "
+                             "parameters; use an objective without a stopped guide gradient")
         return self._stopped()
 
 
