@@ -35,7 +35,8 @@ def test_every_catalog_entry_is_a_class_that_names_itself(registry: Any) -> None
 
 def test_the_choices_are_the_registries_names_in_order() -> None:
     assert choices.PRIORS == components.priors.names() == ("normal", "mog", "vamp")
-    assert choices.GUIDE_FAMILIES == components.guide_families.names() == ("diagonal",)
+    assert choices.GUIDE_FAMILIES == components.guide_families.names() == (
+        "diagonal", "full", "planar", "iaf", "spline")
     assert choices.FAMILIES == components.likelihoods.names() == (
         "bernoulli", "gaussian", "gaussian-fixed", "logistic8")
     assert choices.OBJECTIVES == components.objectives.names() == (
@@ -66,7 +67,8 @@ def test_the_names_load_no_torch() -> None:
     (lambda: components.transitions.get("chaos"), "unknown transition 'chaos'; choose one of pendulum, "
                                                   "undamped, small-angle, generic, none"),
     (lambda: ModelConfig(prior="laplace"), "model.prior: 'laplace' is not one of normal, mog, vamp"),
-    (lambda: ModelConfig(guide_family="full"), "model.guide_family: 'full' is not one of diagonal"),
+    (lambda: ModelConfig(posterior="fancy"), "model.posterior: unknown guide family 'fancy'; choose one "
+                                             "of diagonal, full, planar:K, iaf:K, spline:K"),
 ])
 def test_an_unknown_name_is_one_clear_error_listing_the_choices(build: Callable[[], object],
                                                                 message: str) -> None:
@@ -135,25 +137,25 @@ def test_a_registered_prior_and_guide_family_train_through_from_networks(registe
     d = 3
     assert IsotropicGaussianGuide().num_params(d) == 4  # the family, not the builder, sizes the encoder
     model = VAE.from_networks(MLP(SHAPE, (8,), d + 1), MLP((d,), (8,), 16), "bernoulli", latent_dim=d,
-                              data_shape=SHAPE, prior="test-shifted", guide_family="test-isotropic")
+                              data_shape=SHAPE, prior="test-shifted", posterior="test-isotropic")
     assert isinstance(model.prior_module, ShiftedNormalPrior)
     assert isinstance(model.encoder.family, IsotropicGaussianGuide)
     _one_step(model)
     with pytest.raises(ValueError, match=r"guide family test-isotropic\): network MLP maps parents "
                                          r"\[2, 1, 4, 4\] to \[2, 6\]"):
         VAE.from_networks(MLP(SHAPE, (8,), 2 * d), MLP((d,), (8,), 16), latent_dim=d, data_shape=SHAPE,
-                          guide_family="test-isotropic")
+                          posterior="test-isotropic")
 
 
 def test_a_registered_prior_and_guide_family_train_through_a_config(registered: None) -> None:
-    config = ModelConfig(latent_dim=3, hidden=(8,), prior="test-shifted", guide_family="test-isotropic",
+    config = ModelConfig(latent_dim=3, hidden=(8,), prior="test-shifted", posterior="test-isotropic",
                          prior_scale=0.5)
     model = build_model(config, SHAPE)
     assert model.prior_module.scale == 0.5
     assert model.encoder.network(torch.zeros(2, *SHAPE)).shape == (2, 4)
     _one_step(model)
-    with pytest.raises(ValueError, match="model.guide_family: stacked stochastic layers"):
-        ModelConfig(upper_latents=(2,), guide_family="test-isotropic")
+    with pytest.raises(ValueError, match="model.posterior: stacked stochastic layers"):
+        ModelConfig(upper_latents=(2,), posterior="test-isotropic")
 
 
 def test_the_built_in_guide_family_is_the_diagonal_gaussian_of_before() -> None:

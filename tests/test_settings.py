@@ -70,7 +70,9 @@ def test_each_constraint_refuses_a_bad_value_naming_the_field_and_what_is_allowe
         assert any(f"{c.allowed()}" in message for c in declared_here if isinstance(c, Range))
     if isinstance(constraint, NonEmpty):
         assert f"needs {constraint.what}" in message
-    if isinstance(constraint, OneOf | Registered):
+    if isinstance(constraint, Registered) and constraint.parsed is not None:  # "name:K" names
+        assert constraint.parsed(value) in message
+    elif isinstance(constraint, OneOf | Registered):
         assert "no-such-choice' is not one of " + ", ".join(
             next(c for c in declared_here if isinstance(c, OneOf | Registered)).choices) in message
 

@@ -8,8 +8,8 @@ builders look a name up here and never branch on it. Adding a built-in component
 
 Registry (names in choices.py): what an entry provides
 - priors (PRIORS): `from_spec(PriorSpec)` -> an nn.Module returning p(z)
-- guide_families (GUIDE_FAMILIES): a GuideFamily built as `cls()`; `num_params(d)` sizes the
-  encoder, η -> q(z | x)
+- guide_families (GUIDE_FAMILIES): a GuideFamily built as `cls()`, or `cls(K)` for a flow of K
+  steps named "iaf:K" (`takes_steps`); `num_params(d)` sizes the encoder, η -> q(z | x)
 - likelihoods (FAMILIES): `from_options(fixed_scale)` -> a Family for p(x | z)
 - objectives (OBJECTIVES): `cls(samples)`, called as objective(model, x, kl_weight)
 - architectures (ARCHITECTURES): `networks(...)` -> a frame VAE's encoder and decoder
@@ -35,8 +35,56 @@ priors: Final[Registry[Any]] = catalog("prior", {
 
 guide_families: Final[Registry[Any]] = catalog("guide family", {
     "diagonal": "vaelab.distributions.guide_families:DiagonalGaussianGuide",
-}, "a guide family: a GuideFamily class with `name`, built with no arguments, whose "
-   "num_params(latent_dim) sizes the encoder's output and which maps it to q(z | x)")
+    "full": "vaelab.distributions.guide_families:FullCovarianceGaussianGuide",
+    "planar": "vaelab.distributions.flow_guides:PlanarFlowGuide",
+    "iaf": "vaelab.distributions.flow_guides:IAFGuide",
+    "spline": "vaelab.distributions.flow_guides:SplineFlowGuide",
+}, "a guide family: a GuideFamily class with `name`, built with no arguments (or with its number "
+   "of steps K when it declares `takes_steps`, named NAME:K), whose num_params(latent_dim) sizes "
+   "the encoder's output and which maps it to q(z | x)")
+
+#: the built-in guide families named with a number of steps, "planar:K" (their classes declare
+#: `takes_steps = True`; a family registered from Python is asked directly)
+STEPPED_GUIDE_FAMILIES: Final = frozenset({"planar", "iaf", "spline"})
+
+
+def guide_family_takes_steps(name: str) -> bool:
+    """Whether the registered guide family `name` is named with a number of steps, NAME:K."""
+    entry = guide_families.target(name)
+    return name in STEPPED_GUIDE_FAMILIES if isinstance(entry, str) else bool(
+        getattr(entry, "takes_steps", False))
+
+
+def guide_family_names() -> str:
+    """The guide families as a config names them: "diagonal, full, planar:K, iaf:K, spline:K"."""
+    return ", ".join(f"{n}:K" if guide_family_takes_steps(n) else n for n in guide_families)
+
+
+def parse_guide_family(spec: str) -> tuple[str, int | None]:
+    """(name, K) from a guide family as a config names it: ("iaf", 4) from "iaf:4", ("full", None)
+    from "full". An unknown name, a missing, extra or non-integer K, or K < 1 is one ValueError."""
+    name, colon, steps = spec.partition(":") if isinstance(spec, str) else (spec, "", "")
+    if not isinstance(name, str) or name not in guide_families:
+        raise ValueError(f"unknown guide family {spec!r}; choose one of {guide_family_names()}")
+    if not guide_family_takes_steps(name):
+        if colon:
+            raise ValueError(f"guide family {name!r} takes no number of steps, got {spec!r}")
+        return name, None
+    if not colon:
+        raise ValueError(f"guide family {name!r} needs its number of steps: {name}:K with K >= 1, "
+                         f"e.g. {name}:4")
+    if not steps.strip().isdigit() or int(steps) < 1:
+        raise ValueError(f"guide family {spec!r}: the number of steps K must be an integer >= 1")
+    return name, int(steps)
+
+
+def guide_family_problem(spec: object) -> str | None:
+    """What is wrong with a config's guide family name (parse_guide_family), or None."""
+    try:
+        parse_guide_family(spec)  # type: ignore[arg-type]
+    except ValueError as error:
+        return str(error)
+    return None
 
 likelihoods: Final[Registry[Any]] = catalog("likelihood", {
     "bernoulli": "vaelab.distributions.families:BernoulliFamily",
@@ -106,12 +154,17 @@ REGISTRIES: Final[dict[str, Registry[Any]]] = {
 __all__ = [
     "PHYSICS_RULES",
     "REGISTRIES",
+    "STEPPED_GUIDE_FAMILIES",
     "architectures",
     "combiners",
     "guide_families",
+    "guide_family_names",
+    "guide_family_problem",
+    "guide_family_takes_steps",
     "inference",
     "likelihoods",
     "objectives",
+    "parse_guide_family",
     "priors",
     "ssm_architectures",
     "ssm_guides",

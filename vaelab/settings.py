@@ -88,13 +88,18 @@ class Registered:
     (the flag's choices) and any registered from Python since (`vaelab.components`)."""
 
     registry: Any  # a vaelab.registry.Registry: `name in registry`, `registry.names()`
+    #: for names that carry a parameter ("iaf:4"): what is wrong with a value, or None; such a
+    #: field's flag takes any text (no choices) and this function checks it
+    parsed: Callable[[Any], str | None] | None = None
 
     @property
-    def choices(self) -> tuple[str, ...]:
-        return tuple(self.registry.names())
+    def choices(self) -> tuple[str, ...] | None:
+        return tuple(self.registry.names()) if self.parsed is None else None
 
     def problem(self, value: Any) -> str | None:
-        return OneOf(self.choices).problem(value)
+        if self.parsed is not None:
+            return self.parsed(value)
+        return OneOf(tuple(self.registry.names())).problem(value)
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,24 @@ def test_training_and_a_later_evaluate_give_the_same_figures_whatever_the_traini
     assert other["settings"]["seed"] == 5 and other["results"]["test"] != final["results"]["test"]
 
 
+@pytest.mark.slow
+def test_a_flow_guide_with_free_bits_trains_evaluates_and_reports(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "1", "--posterior", "iaf:2", "--free-bits", "0.5",
+                 "--run-dir", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["model"]["posterior"] == "iaf:2"
+    record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["train_kl_free_bits"] >= 0.5 and "train_bound" in record
+    assert main(["evaluate", str(run), "-k", "20", "--examples", "30", "--compare-estimators",
+                 "--ks", "1,10", "--compare-examples", "8", "--ais-examples", "3",
+                 "--ais-chains", "2", "--ais-steps", "5"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["log_px_is"]["mean"] >= metrics["test"]["elbo"]["mean"] - 1.0
+    assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0
+    assert main(["train", *TINY, "--epochs", "1", "--posterior", "spline:1", "--objective", "iwae-dreg",
+                 "--samples", "2", "--no-eval", "--run-dir", str(tmp_path / "dreg")]) == 0
+
+
 def test_train_from_config_file(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[model]\nlatent_dim = 3\nhidden = [16]\n[data]\ntrain_limit = 128\n'
@@ -154,7 +172,16 @@ def test_demo_help_states_the_time_the_readme_states() -> None:
      (["train", "--likelihood", "gaussian", "--binarization", "static", "--epochs", "1"],
       "--binarization static applies to a Bernoulli likelihood"),
      (["train", "--prior", "normal", "--prior-components", "5", "--epochs", "1"],
-      "--prior-components applies to the mixture priors")],
+      "--prior-components applies to the mixture priors"),
+     (["train", "--posterior", "iaf:0", "--epochs", "1"],
+      "model.posterior: guide family 'iaf:0': the number of steps K must be an integer >= 1"),
+     (["train", "--posterior", "householder", "--epochs", "1"],
+      "model.posterior: unknown guide family 'householder'; choose one of diagonal, full, planar:K"),
+     (["train", "--posterior", "iaf:2", "--upper-latents", "2", "--epochs", "1"],
+      "model.posterior: stacked stochastic layers have diagonal Gaussian conditionals"),
+     (["train", "--free-bits", "-1", "--epochs", "1"], "train.free_bits: must be >= 0"),
+     (["train", *TINY, "--posterior", "planar:1", "--objective", "iwae-dreg", "--epochs", "1"],
+      "a planar flow has no inverse, so it cannot score z with stopped parameters")],
 )
 def test_user_mistakes_give_one_clear_error(argv: list[str], message: str, tmp_path: Path,
                                             capsys: pytest.CaptureFixture) -> None:

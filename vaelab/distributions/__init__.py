@@ -11,9 +11,12 @@ from vaelab.distributions.families import (
     bits_per_dim,
     make_family,
 )
+from vaelab.distributions.flow_guides import IAFGuide, PlanarFlowGuide, SplineFlowGuide
+from vaelab.distributions.flows import FlowPosterior, PlanarTransform
 from vaelab.distributions.guide_families import (
     GUIDE_FAMILIES,
     DiagonalGaussianGuide,
+    FullCovarianceGaussianGuide,
     GuideFamily,
     make_guide_family,
 )
@@ -29,10 +32,16 @@ __all__ = [
     "DiscretizedLogisticFamily",
     "Family",
     "FixedScaleGaussianFamily",
+    "FlowPosterior",
+    "FullCovarianceGaussianGuide",
     "GaussianFamily",
     "GuideFamily",
+    "IAFGuide",
+    "PlanarFlowGuide",
+    "PlanarTransform",
     "Prior",
     "PriorSpec",
+    "SplineFlowGuide",
     "StandardNormalPrior",
     "bits_per_dim",
     "kl_or_estimate",

@@ -7,16 +7,32 @@ and the doubly reparameterised IWAE gradient (DReG, Tucker et al. 2019) are buil
 
 from __future__ import annotations
 
-from torch.distributions import Categorical, Distribution, Independent, MixtureSameFamily, Normal
+from torch.distributions import (
+    Categorical,
+    Distribution,
+    Independent,
+    MixtureSameFamily,
+    MultivariateNormal,
+    Normal,
+)
 
 
 def detach_parameters(dist: Distribution) -> Distribution:
-    """The same distribution with detached parameters (Normal, Independent, mixtures thereof)."""
+    """The same distribution with detached parameters (Normal, Independent, mixtures thereof, a
+    full-covariance Normal, or a distribution that offers `with_stopped_parameters()`: a flow
+    posterior, vaelab.distributions.flows)."""
+    stopped = getattr(dist, "with_stopped_parameters", None)
+    if stopped is not None:
+        result: Distribution = stopped()
+        return result
     if isinstance(dist, Independent):
         return Independent(detach_parameters(dist.base_dist), dist.reinterpreted_batch_ndims,
                            validate_args=False)
     if isinstance(dist, Normal):
         return Normal(dist.loc.detach(), dist.scale.detach(), validate_args=False)
+    if isinstance(dist, MultivariateNormal):
+        return MultivariateNormal(dist.loc.detach(), scale_tril=dist.scale_tril.detach(),
+                                  validate_args=False)
     if isinstance(dist, MixtureSameFamily):
         mixing = Categorical(logits=dist.mixture_distribution.logits.detach(), validate_args=False)
         return MixtureSameFamily(mixing, detach_parameters(dist.component_distribution),

@@ -43,6 +43,12 @@ class Family(ABC):
         parameters are not one set per element (a full covariance) says otherwise."""
         return (self.params_per_element, *event_shape)
 
+    def bind(self, event_shape: tuple[int, ...]) -> Family:
+        """The family a conditional over events of `event_shape` uses: itself, or for a family
+        with learned parameters of its own (a flow's networks) itself with those parameters built
+        for that shape (`ConditionalDistribution` calls it once and holds the result)."""
+        return self
+
     @abstractmethod
     def __call__(self, eta: torch.Tensor, event_dims: int) -> Distribution:
         """The distribution whose last `event_dims` dimensions form one event."""

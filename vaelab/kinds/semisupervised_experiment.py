@@ -101,6 +101,13 @@ class SemiSupervisedExperiment(ExperimentConfig):
 
     semisupervised: SemiSupervisedConfig = field(default_factory=SemiSupervisedConfig)
 
+    def __post_init__(self) -> None:
+        require(self.model.posterior == "diagonal", "model", "posterior",
+                "the semi-supervised models (m2, m1m2) have diagonal Gaussian guides: posterior = "
+                "'diagonal'")
+        require(not self.train.free_bits, "train", "free_bits",
+                "the semi-supervised objective has no free-bits floor: free_bits = 0")
+
     @classmethod
     def load(cls, path: Path) -> SemiSupervisedExperiment:
         config = load_experiment(path)

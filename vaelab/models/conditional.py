@@ -11,28 +11,34 @@ from torch import nn
 from torch.distributions import Distribution
 
 from vaelab.distributions.families import Family
+from vaelab.distributions.guide_families import make_guide_family
 
 
 class ConditionalDistribution(nn.Module):
     """A conditional distribution: a network maps parent values to a family's parameters.
 
     `parents` has shape [*batch, *parent_shape]; the result is a distribution with batch shape
-    `batch` and event shape `event_shape`. Any number of leading batch dimensions works, so
-    k importance samples [k, B, d] pass through unchanged.
+    `batch` and event shape `event_shape`. `family` is a Family, or the name of a guide family
+    (q(z | ·) of a latent: "diagonal", "full", "planar:K", "iaf:K", "spline:K"). Any number of
+    leading batch dimensions works, so k importance samples [k, B, d] pass through unchanged.
     """
 
     def __init__(
         self,
         network: nn.Module,
-        family: Family,
+        family: Family | str,
         event_shape: Sequence[int],
         parent_shape: Sequence[int],
     ) -> None:
         super().__init__()
+        if isinstance(family, str):  # a guide family by name: "diagonal", "full", "iaf:4", ...
+            family = make_guide_family(family)
         self.network = network
-        self.family = family
         self.event_shape = tuple(event_shape)
         self.parent_shape = tuple(parent_shape)
+        #: a family with parameters of its own (a flow's) is an nn.Module: held here, its
+        #: parameters are the model's (optimiser, checkpoints)
+        self.family = family.bind(self.event_shape)
         #: η's shape for one example: [params_per_element, *event_shape] for most families
         self.param_shape = family.param_shape(self.event_shape)
         self._eta_size = math.prod(self.param_shape)

@@ -74,7 +74,7 @@ def build_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> VAE:
     family = make_family(config.likelihood, config.fixed_scale)
     in_scale = 1.0 / 255.0 if family.data_kind == "byte" else 1.0
     d = config.latent_dim
-    q_family = make_guide_family(config.guide_family)
+    q_family = make_guide_family(config.posterior)
     architecture = components.architectures.get(config.architecture)
     enc_net, dec_net = architecture.networks(config, data_shape, q_family.num_params(d),
                                              family.params_per_element, in_scale)

@@ -1,7 +1,7 @@
 """Bring your own networks: wrap any encoder and decoder `nn.Module` as a VAE's conditionals.
 
 The contract, checked once at construction with a dry run on a batch of two zeros:
-- encoder: x [B, *data_shape] -> a tensor with guide_family.num_params(latent_dim) numbers per
+- encoder: x [B, *data_shape] -> a tensor with posterior.num_params(latent_dim) numbers per
   example; for the default diagonal Gaussian 2 · latent_dim, e.g. [B, 2 · latent_dim], read as
   [B, 2, latent_dim]: the first latent_dim are the mean of q(z | x), the last latent_dim the log
   standard deviation (exactly what the built-in MLP and ConvEncoder emit).
@@ -23,7 +23,7 @@ from torch.distributions import Distribution
 
 from vaelab import components as registries
 from vaelab.distributions.families import Family, make_family
-from vaelab.distributions.guide_families import GuideFamily, make_guide_family
+from vaelab.distributions.guide_families import GuideFamily, check_continuous_latent, make_guide_family
 from vaelab.distributions.prior import PriorSpec
 from vaelab.models.conditional import ConditionalDistribution
 
@@ -54,7 +54,7 @@ def wrap_networks(
     fixed_scale: float = 0.1,
     prior_scale: float = 1.0,
     prior_components: int | None = None,
-    guide_family: str | GuideFamily = "diagonal",
+    posterior: str | GuideFamily = "diagonal",
 ) -> tuple[nn.Module, ConditionalDistribution, ConditionalDistribution]:
     """(p(z), q(z | x), p(x | z)) from the user's networks, shape-checked (module docstring)."""
     if not isinstance(encoder, nn.Module) or not isinstance(decoder, nn.Module):
@@ -72,11 +72,10 @@ def wrap_networks(
     else:
         raise ValueError(f"likelihood must be a family name or a Family, got {type(likelihood).__name__}")
     # default: q(z | x) = Normal(μ(x), diag s(x)²), s = exp(η) unbounded, as the built-in VAE
-    q_family = make_guide_family(guide_family)
+    q_family = make_guide_family(posterior)
     guide = ConditionalDistribution(encoder, q_family, (latent_dim,), shape)
-    family_name = getattr(q_family, "name", type(q_family).__name__)
-    guide.check_shapes("encoder (x -> loc, log-scale of q(z | x))" if family_name == "diagonal"
-                       else f"encoder (x -> parameters of q(z | x), guide family {family_name})")
+    guide.check_shapes("encoder (x -> loc, log-scale of q(z | x))" if q_family.spec == "diagonal"
+                       else f"encoder (x -> parameters of q(z | x), guide family {q_family.spec})")
     emitter = ConditionalDistribution(decoder, family, shape, (latent_dim,))
     emitter.check_shapes("decoder (z -> parameters of p(x | z))")
     prior_module = make_prior(prior, latent_dim, shape, family.data_kind, prior_scale,
@@ -101,3 +100,4 @@ def _check_prior(prior: nn.Module, guide: ConditionalDistribution, latent_dim: i
                if isinstance(dist, Distribution) else f"a {type(dist).__name__}")
         raise ValueError(f"prior {name} gives {got}; a VAE with latent_dim {latent_dim} needs "
                          f"batch (), event ({latent_dim},)")
+    check_continuous_latent(dist, guide.family, f"prior {name}")

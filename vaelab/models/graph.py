@@ -36,6 +36,7 @@ from torch import nn
 from torch.distributions import Distribution
 
 from vaelab.distributions.detach import detach_parameters
+from vaelab.distributions.guide_families import check_continuous_latent
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.conditional import ConditionalDistribution
 from vaelab.models.graph_nodes import (
@@ -93,6 +94,10 @@ class GraphModel(LatentVariableModel):
         for node in latents:
             if node.prior is not None:
                 self._check_prior(node.name)
+            else:
+                assert node.conditional is not None and node.guide is not None
+                check_continuous_latent(node.conditional.family, node.guide.family,
+                                        f"latent {node.name!r}")
         generative_ids = {id(p) for p in self.generative.parameters()}
         #: a guide that reuses generative weights voids DReG's assumption (see iwae_bound)
         self.guide_shares_generative_parameters = any(
@@ -165,6 +170,7 @@ class GraphModel(LatentVariableModel):
                    if isinstance(prior, Distribution) else f"a {type(prior).__name__}")
             raise ValueError(f"node {name!r}: prior {type(self.generative[name]).__name__} gives "
                              f"{got}; the guide needs batch (), event {shape}")
+        check_continuous_latent(prior, self.guides[name].family, f"latent {name!r}")
 
     # ----------------------------------------------------------------- the graph
     @property

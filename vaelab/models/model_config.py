@@ -8,7 +8,7 @@ validate it without loading torch. A named component is checked against its regi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from vaelab import components
 from vaelab.choices import ACTIVATION_NAMES
@@ -18,7 +18,7 @@ from vaelab.settings import Help, NonEmpty, OneOf, Range, Registered, check, req
 @dataclass(frozen=True)
 class ModelConfig:
     """A VAE's shape: networks, latent size, likelihood family, prior (and its scale σ) and the
-    guide family of q(z | x)."""
+    guide family of q(z | x) (`posterior`)."""
 
     architecture: Annotated[str, Registered(components.architectures), Help(
         "encoder/decoder networks: fully connected or convolutional")] = "mlp"
@@ -43,15 +43,20 @@ class ModelConfig:
         "hidden widths between stochastic layers, e.g. 100,100")] = (100, 100)
     inference: Annotated[str, Registered(components.inference), Help(
         "guide of a hierarchical model: bottom-up (Burda) or top-down (ladder VAE)")] = "bottom-up"
-    #: the family of q(z | x) (vaelab.components.guide_families); a config key, no flag yet
-    guide_family: Annotated[str, Registered(components.guide_families)] = "diagonal"
+    posterior: Annotated[str, Registered(components.guide_families, components.guide_family_problem),
+                         Help("the guide family of q(z | x): diagonal, full (full-covariance Gaussian), "
+                              "planar:K, iaf:K or spline:K (normalizing flows of K steps)",
+                              metavar="FAMILY")] = "diagonal"
+
+    #: config keys read under their new names (the guide family was `guide_family` before 0.1)
+    RENAMED: ClassVar[dict[str, str]] = {"guide_family": "posterior"}
 
     def __post_init__(self) -> None:
         check(self, "model")
         require(not (self.upper_latents and self.architecture != "mlp"), "model", "upper_latents",
                 "stacked stochastic layers are built with architecture = 'mlp'")
-        require(not (self.upper_latents and self.guide_family != "diagonal"), "model", "guide_family",
-                "stacked stochastic layers have diagonal Gaussian conditionals: guide_family = 'diagonal'")
+        require(not (self.upper_latents and self.posterior != "diagonal"), "model", "posterior",
+                "stacked stochastic layers have diagonal Gaussian conditionals: posterior = 'diagonal'")
 
     @property
     def hierarchical(self) -> bool:

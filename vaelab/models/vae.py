@@ -1,7 +1,8 @@
 """The variational autoencoder (Kingma & Welling 2014; Rezende et al. 2014).
 
 p(z) = Normal(0, σ²I), p(x | z) = Family(f_dec(z)), q(z | x) = Normal(μ(x), diag s(x)²) — the
-defaults; the prior, the likelihood and the guide family q(z | x) are registered components.
+defaults; the prior, the likelihood and the guide family q(z | x) (a full-covariance Gaussian or a
+normalizing flow too) are registered components.
 Trained with the ELBO it is a VAE; trained with the IWAE bound it is an IWAE — same model.
 """
 
@@ -61,7 +62,7 @@ class VAE(SingleLatentModel):
         fixed_scale: float = 0.1,
         prior_scale: float = 1.0,
         prior_components: int | None = None,
-        guide_family: str | GuideFamily = "diagonal",
+        posterior: str | GuideFamily = "diagonal",
     ) -> VAE:
         """A VAE around your own networks: `encoder` maps x [B, *data_shape] to [B, 2·latent_dim]
         (mean, then log standard deviation of q(z | x)); `decoder` maps z [B, latent_dim] to the
@@ -70,12 +71,14 @@ class VAE(SingleLatentModel):
         ("bernoulli", "gaussian", "gaussian-fixed" with `fixed_scale`, "logistic8") or a Family;
         `prior` is None or "normal" (Normal(0, `prior_scale`² I)), "mog", "vamp" (with
         `prior_components`, default 10 / 500), another name registered in vaelab.components.priors,
-        or a module returning p(z). `guide_family` ("diagonal", a name registered in
-        vaelab.components.guide_families, or a GuideFamily) reads the encoder's output as q(z | x)
-        and says how many numbers it emits (`num_params(latent_dim)`). One dry run checks the
+        or a module returning p(z). `posterior` (the guide family: "diagonal", "full", "planar:K",
+        "iaf:K", "spline:K", a name registered in vaelab.components.guide_families, or a
+        GuideFamily) reads the encoder's output as q(z | x) and says how many numbers it emits
+        (`num_params(latent_dim)`, e.g. 2·latent_dim + latent_dim for "iaf:K": mean, log-scale
+        and a context h). One dry run checks the
         shapes; a mismatch raises a ValueError naming the module (vaelab.models.from_networks)."""
         return cls(*wrap_networks(encoder, decoder, likelihood, latent_dim, data_shape, prior,
-                                  fixed_scale, prior_scale, prior_components, guide_family))
+                                  fixed_scale, prior_scale, prior_components, posterior))
 
     def prior(self) -> Distribution:
         return self.prior_module(self.encoder)

@@ -23,6 +23,7 @@ def elbo(
     analytic_kl: bool = True,
     stop_guide_gradient: bool = False,
     *,
+    free_bits: float = 0.0,
     check_input: bool = True,
 ) -> ObjectiveValue:
     """ELBO per example with `samples` reparameterised draws; the loss weights the KL by β.
@@ -31,8 +32,14 @@ def elbo(
     With `analytic_kl=False` (or no closed form) the KL is Monte Carlo at the same draws.
     `stop_guide_gradient` gives the "sticking the landing" gradient (Roeder et al. 2017): the
     same bound, with the zero-mean score term removed from the encoder's gradient.
+    `free_bits` λ > 0 (Kingma et al. 2016, "free bits") changes the loss only, as `kl_weight` does:
+    the KL term becomes max(λ, KL averaged over the batch), a floor below which the KL is not
+    pushed down; the latent vector (all of a model's latents together) is one group. The bound
+    is unchanged; `terms["kl_free_bits"]` is the floored term the loss used.
     `check_input=False` skips the check of x's values (a training loop checked its data once).
     """
+    if free_bits < 0:
+        raise ValueError(f"free_bits must be >= 0 nats, got {free_bits}")
     if check_input:
         check_observations(model, x)
     shape = () if samples == 1 else (samples,)
@@ -50,9 +57,11 @@ def elbo(
     if samples > 1:
         reconstruction = reconstruction.mean(0)
     bound = reconstruction - kl
-    loss = -(reconstruction - kl_weight * kl).mean()
-    return ObjectiveValue(
-        loss=loss,
-        bound=bound.detach(),
-        terms={"reconstruction": reconstruction.detach().mean(), "kl": kl.detach().mean()},
-    )
+    terms = {"reconstruction": reconstruction.detach().mean(), "kl": kl.detach().mean()}
+    if free_bits > 0:
+        floored = kl.mean().clamp_min(free_bits)
+        loss = -reconstruction.mean() + kl_weight * floored
+        terms["kl_free_bits"] = floored.detach()
+    else:
+        loss = -(reconstruction - kl_weight * kl).mean()
+    return ObjectiveValue(loss=loss, bound=bound.detach(), terms=terms)

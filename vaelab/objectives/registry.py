@@ -4,7 +4,7 @@ Each objective a config names is a small class registered in `vaelab.components.
 it declares its `name`, is built with the number of samples per example, and is called as
 objective(model, x, kl_weight) -> ObjectiveValue. "-stl" and "-dreg" are lower-variance gradient
 estimators of the same bounds. The IWAE bound has no separate KL term, so KL warm-up does not
-apply to it. The loop that trains with them checks its data once, up front, so they skip the
+apply to it, nor do free bits. The loop that trains with them checks its data once, up front, so they skip the
 estimators' check of x's values.
 """
 
@@ -34,10 +34,12 @@ class ELBOObjective:
     #: gradient of the guide's entropy term through z only (sticking the landing)
     stop_guide_gradient: ClassVar[bool] = False
     samples: int
+    #: λ nats: the loss floors the batch-mean KL at λ (free bits, Kingma et al. 2016); 0 = off
+    free_bits: float = 0.0
 
     def __call__(self, model: LatentVariableModel, x: torch.Tensor, kl_weight: float) -> ObjectiveValue:
         return elbo(model, x, self.samples, kl_weight, stop_guide_gradient=self.stop_guide_gradient,
-                    check_input=False)
+                    free_bits=self.free_bits, check_input=False)
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,17 @@ class STLIWAEObjective(IWAEObjective):
     gradient: ClassVar[str] = "stl"
 
 
-def make_objective(name: str, samples: int) -> Callable[
+def make_objective(name: str, samples: int, free_bits: float = 0.0) -> Callable[
     [LatentVariableModel, torch.Tensor, float], ObjectiveValue
 ]:
     """objective(model, x, kl_weight) for the objective registered as `name` with `samples`
-    draws per example."""
-    objective: Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue] = (
-        components.objectives.get(name)(samples))
-    return objective
+    draws per example; `free_bits` λ > 0 floors its KL term (an objective with a `free_bits`
+    field: elbo, elbo-stl; the IWAE bound has no KL term and refuses it)."""
+    cls = components.objectives.get(name)
+    if not free_bits:
+        objective: Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue] = cls(samples)
+        return objective
+    if "free_bits" not in getattr(cls, "__dataclass_fields__", {}):
+        raise ValueError(f"free_bits: the objective {name!r} has no KL term to floor; free bits "
+                         f"apply to the ELBO (elbo, elbo-stl)")
+    return cls(samples, free_bits=free_bits)  # type: ignore[no-any-return]

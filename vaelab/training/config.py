@@ -93,6 +93,9 @@ class TrainConfig(TrainSettings):
     lr_schedule: Annotated[str, OneOf(LR_SCHEDULES), Help(
         "burda = lr·10^(−i/7) for 3^i epochs (Burda et al. 2016); cosine = decay to "
         "--final-lr-fraction·lr over the epochs or the --time-budget, whichever runs out first")] = "constant"
+    free_bits: Annotated[float, Range(0, note="0 = off"), Help(
+        "free bits λ (Kingma et al. 2016): the ELBO's loss keeps the batch-mean KL of the latent "
+        "vector at or above λ nats, max(λ, KL); the reported bound is unchanged (0 = off)")] = 0.0
 
 
 @dataclass(frozen=True)

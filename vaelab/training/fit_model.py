@@ -83,9 +83,12 @@ class Run:
         return self.state.best_epoch
 
 
-def _named_objective(name: str, samples: int, sequence: bool) -> Objective:
+def _named_objective(name: str, samples: int, sequence: bool, free_bits: float = 0.0) -> Objective:
     """A named bound: elbo / iwae (and their -stl / -dreg estimators) for frame models, elbo /
-    iwae over whole windows for state-space models."""
+    iwae over whole windows for state-space models; `free_bits` floors the ELBO's KL term."""
+    if free_bits and sequence:
+        raise ValueError("free_bits: a state-space model's sequence ELBO has no free-bits floor; "
+                         "leave free_bits = 0")
     if sequence:
         from vaelab.objectives.sequential import sequential_elbo, sequential_iwae_bound
 
@@ -97,7 +100,7 @@ def _named_objective(name: str, samples: int, sequence: bool) -> Objective:
     if name not in OBJECTIVES:
         raise ValueError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)} "
                          "or pass a function objective(model, batch[, kl_weight])")
-    return make_objective(name, samples)
+    return make_objective(name, samples, free_bits)
 
 
 def _user_objective(function: Callable[..., Any]) -> Objective:
@@ -260,6 +263,7 @@ def fit(
     time_budget_minutes: float | None = None,
     time_budget: float | None = None,
     kl_warmup_steps: int = 0,
+    free_bits: float = 0.0,
     grad_clip: float = 0.0,
     patience: int = 0,
     seed: int = 0,
@@ -271,14 +275,17 @@ def fit(
     """Train `model` on `train` and return a `Run` (model, history, run folder).
 
     `objective`: "elbo", "iwae" (with `samples` = k), their "-stl"/"-dreg" variants, or a function
-    objective(model, batch[, kl_weight]) returning an `ObjectiveValue` or a scalar loss. `valid`
+    objective(model, batch[, kl_weight]) returning an `ObjectiveValue` or a scalar loss.
+    `free_bits` λ > 0 (elbo, elbo-stl) floors the KL term of the loss at λ nats, max(λ, batch-mean
+    KL), as Kingma et al. 2016; the bound in the history is unchanged, the floored term is
+    `train_kl_free_bits`. `valid`
     data is scored each epoch by the objective's bound; the best epoch's weights are kept in
     RUN/model_best.safetensors and `patience` > 0 stops when it stops improving. `learning_rate`
     (or `lr`; default 1e-3) drives Adam, or scales the groups of your own `optimizer`.
     `time_budget_minutes` (or `time_budget`) stops after the epoch that uses it up; `epochs`
     defaults to 10, or with a time budget to "until the budget runs out" (MAX_EPOCHS); given,
     whichever ends first stops the run. The settings a config's [train] shares (epochs, samples,
-    batch_size, learning_rate, kl_warmup_steps, grad_clip, patience, time_budget_minutes,
+    batch_size, learning_rate, kl_warmup_steps, free_bits, grad_clip, patience, time_budget_minutes,
     precision) have its names and ranges (vaelab.training.train_settings).
     `run_dir` defaults to runs/fit-TIME; `resume=True` continues the run in `run_dir` exactly
     where it stopped (rebuild the same model and call fit again with the same arguments).
@@ -301,6 +308,7 @@ def fit(
         epochs = MAX_EPOCHS if time_budget else DEFAULT_EPOCHS
     check_values(TrainConfig, {"epochs": epochs, "samples": samples, "batch_size": batch_size,
                                "learning_rate": lr, "kl_warmup_steps": kl_warmup_steps,
+                               "free_bits": free_bits,
                                "grad_clip": grad_clip, "patience": patience,
                                "time_budget_minutes": time_budget, "precision": precision}, ValueError)
     _check_resume_folder(resume, run_dir)
@@ -309,8 +317,11 @@ def fit(
     torch.manual_seed(seed)
     model = model.to(context.device)
     sequence = isinstance(train, SequenceSet)  # sequences train a state-space model
-    step_objective = (_named_objective(objective, samples, sequence) if isinstance(objective, str)
-                      else _user_objective(objective))
+    if free_bits and not isinstance(objective, str):
+        raise ValueError("free_bits: applies to a named objective (elbo, elbo-stl); your own "
+                         "objective function floors its KL itself")
+    step_objective = (_named_objective(objective, samples, sequence, free_bits)
+                      if isinstance(objective, str) else _user_objective(objective))
     optimizer, base_lr = _optimizer_and_rate(model, optimizer, lr)
     batches = _batches(train, model, batch_size, seed, context.device, window, workers)
     valid_batches = (None if valid is None else
@@ -324,7 +335,7 @@ def fit(
                    "objective": objective if isinstance(objective, str) else
                    getattr(objective, "__name__", "custom"),
                    "samples": samples, "batch_size": batch_size, "learning_rate": base_lr,
-                   "loop": asdict(settings)}
+                   **({"free_bits": free_bits} if free_bits else {}), "loop": asdict(settings)}
 
     def save_config(path: Path) -> None:
         atomic_write_text(path, json.dumps(description, indent=2) + "\n")

@@ -25,7 +25,7 @@ from vaelab.runs.distributed import Distributed
 from vaelab.runs.distributed import setup as setup_distributed
 from vaelab.training.batches import image_batches, streamed_batches
 from vaelab.training.callbacks import Callback
-from vaelab.training.config import ExperimentConfig, learning_rate_at
+from vaelab.training.config import ConfigError, ExperimentConfig, learning_rate_at
 from vaelab.training.engine import (
     LoopSettings,
     NonFiniteLossError,
@@ -106,6 +106,16 @@ def image_task(config: ExperimentConfig, model: LatentVariableModel, splits: Spl
         save_config=config.save, validate=validate, select_by=select_by, callbacks=callbacks)
 
 
+def configured_objective(config: ExperimentConfig) -> Objective:
+    """The config's training objective, with its free-bits floor (a config error naming
+    train.free_bits for an objective without a KL term)."""
+    train = config.train
+    try:
+        return make_objective(train.objective, train.samples, train.free_bits)
+    except ValueError as error:
+        raise ConfigError(f"train.{error}") from error
+
+
 def fit(
     config: ExperimentConfig,
     run_dir: Path,
@@ -128,8 +138,7 @@ def fit(
     splits = load_experiment_splits(config, data_kind_of(config))
     config = record_data(config, splits)
     model = build_model(config, splits.train.image_shape).to(context.device)
-    task = image_task(config, model, splits, make_objective(train_cfg.objective, train_cfg.samples),
-                      context)
+    task = image_task(config, model, splits, configured_objective(config), context)
     loop = run_training(task, settings_of(config), Path(run_dir), context, resume=resume,
                         progress=progress, log=log, callbacks=callbacks,
                         **({} if more_time is None else {"more_time": more_time}))
