@@ -302,13 +302,20 @@ def with_image_defaults(args: argparse.Namespace) -> None:
 
 
 def test_summary(test: dict[str, Any]) -> str:
-    """One line of held-out numbers: ELBO and IS log p(x) with their standard errors."""
+    """One line of held-out numbers: ELBO and IS log p(x) with their standard errors, and the
+    Pareto k̂ of the importance weights (with a warning line when some should not be trusted)."""
+    from vaelab.evaluation.trust import trust_text, trust_warning
+
     line = (f"test ELBO {test['elbo']['mean']:.2f} ± {test['elbo']['stderr']:.2f} nats; "
             f"log p(x) (IS, k={test['is_samples']}) {test['log_px_is']['mean']:.2f} ± "
             f"{test['log_px_is']['stderr']:.2f} nats over {test['examples']} test images")
     if "bits_per_dim_is" in test:
         line += f" ({test['bits_per_dim_is']:.3f} bits/dim)"
-    return line
+    trust = trust_text(test.get("pareto_k"))
+    if trust is not None:
+        line += f"; {trust}"
+    warning = trust_warning(test.get("pareto_k"))
+    return line if warning is None else f"{line}\n{warning}"
 
 
 def sample(args: argparse.Namespace) -> int:
