@@ -273,13 +273,32 @@ def evaluate(args: argparse.Namespace) -> int:
         raise ConfigError("-k, --ks and --compare-examples must be >= 1 and --examples >= 0")
     if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
         raise ConfigError("--ais-examples must be >= 0, --ais-chains and --ais-steps >= 1")
+    refuse_bad_bdmc(args)
     print_evaluation(args, lambda: evaluate_run(
         args.run, load, k=args.samples, examples=args.examples, compare=args.compare_estimators,
         ks=tuple(args.ks), compare_examples=args.compare_examples, ais_examples=args.ais_examples,
-        ais_chains=args.ais_chains, ais_steps=args.ais_steps, device=args.device, seed=args.seed,
-        progress=False if args.no_progress else None, data_dir=args.data_dir),
+        ais_chains=args.ais_chains, ais_steps=args.ais_steps, bdmc_examples=args.bdmc or 0,
+        bdmc_steps=tuple(args.bdmc_steps), bdmc_chains=args.bdmc_chains, device=args.device,
+        seed=args.seed, progress=False if args.no_progress else None, data_dir=args.data_dir),
         lambda metrics: [test_summary(metrics["test"]), *output_lines(metrics)])
     return 0
+
+
+def refuse_bad_bdmc(args: argparse.Namespace) -> None:
+    """--bdmc N, --bdmc-steps and --bdmc-chains checked before any work, in one line."""
+    from vaelab.choices import DEFAULT_BDMC_STEPS
+
+    if args.bdmc is None:
+        if tuple(args.bdmc_steps) != DEFAULT_BDMC_STEPS or args.bdmc_chains != 1:
+            raise ConfigError("--bdmc-steps and --bdmc-chains apply to --bdmc N (N examples simulated "
+                              "from the model)")
+        return
+    from vaelab.evaluation.bdmc import check_bdmc_settings
+
+    try:
+        check_bdmc_settings(args.bdmc, args.bdmc_steps, args.bdmc_chains, args.samples)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def print_evaluation(args: argparse.Namespace, run: Callable[[], dict[str, Any]],
