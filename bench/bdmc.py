@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 import vaelab
-from vaelab.evaluation.bdmc import position
+from vaelab.evaluation.bdmc import place
 from vaelab.evaluation.trust import pareto_summary, trust_text
 from vaelab.objectives.bdmc import simulate
 from vaelab.objectives.marginal import importance_sampled_log_marginal
@@ -53,11 +53,9 @@ def main() -> None:
     for k in args.ks:
         with torch.no_grad():
             estimate = importance_sampled_log_marginal(model, x, k)
-        mean = Estimate.of(estimate.log_px)
-        importance.append({"k": k, "log_px_is": mean.as_dict(),
+        importance.append({"k": k, "log_px_is": Estimate.of(estimate.log_px).as_dict(),
                            "pareto_k": pareto_summary(estimate.pareto_k, k),
-                           "position": position(mean.mean, tightest["lower"]["mean"],
-                                                tightest["upper"]["mean"])})
+                           **place(estimate.log_px, tightest)})
     print(f"\nBDMC on {args.examples} examples simulated from {args.run} ({args.chains} chain(s) each "
           f"way, {result['leapfrog_steps']} leapfrog steps), seed {args.seed}; "
           f"{time.perf_counter() - started:.0f} s, {args.threads} thread(s)\n")
@@ -69,7 +67,7 @@ def main() -> None:
     print(f"\n| IS, k | log p(x) | in the {tightest['steps']}-step bracket | Pareto k̂ |")
     print("| ---: | ---: | --- | --- |")
     for entry in importance:
-        print(f"| {entry['k']} | {Estimate(**entry['log_px_is'])} | {entry['position']} | "
+        print(f"| {entry['k']} | {Estimate(**entry['log_px_is'])} | {entry['is_position']} | "
               f"{trust_text(entry['pareto_k'])} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"run": str(args.run), "bdmc": result, "importance": importance},

@@ -7,6 +7,7 @@ import pytest
 import vaelab
 from tests.objectives.test_estimators import ppca
 from vaelab.evaluation.bdmc import format_bdmc, position
+from vaelab.objectives.result import Estimate
 
 
 def test_the_table_narrows_with_steps_and_places_the_is_estimate() -> None:
@@ -16,8 +17,9 @@ def test_the_table_narrows_with_steps_and_places_the_is_estimate() -> None:
     assert [row["steps"] for row in result["rows"]] == [5, 200] and len(heard) == 2
     few, many = result["rows"]
     assert many["width"]["mean"] < few["width"]["mean"] / 3
-    is_mean = result["log_px_is"]["mean"]
-    assert many["is_position"] == position(is_mean, many["lower"]["mean"], many["upper"]["mean"])
+    paired = Estimate(**many["is_minus_lower"]).mean + Estimate(**many["upper_minus_is"]).mean
+    assert paired == pytest.approx(many["width"]["mean"])
+    assert len(many["per_example"]["lower"]) == 40
     assert result["pareto_k"]["examples"] == 40 and result["log_px_is"]["n"] == 40
     table = format_bdmc(result)
     assert "BDMC on 40 examples simulated from the model (1 chain each way" in table
@@ -40,6 +42,6 @@ def test_bad_settings_are_one_error_naming_each() -> None:
 
 
 def test_position_of_the_is_estimate() -> None:
-    assert position(-10.0, -9.0, -8.0) == "below by 1.00"
-    assert position(-7.5, -9.0, -8.0) == "above by 0.50"
-    assert position(-8.5, -9.0, -8.0) == "inside, at 0.50 of the width"
+    assert position(Estimate(-1.0, 0.1, 5), Estimate(2.0, 0.1, 5)) == "below by 1.00 ± 0.10"
+    assert position(Estimate(1.5, 0.1, 5), Estimate(-0.5, 0.2, 5)) == "above by 0.50 ± 0.20"
+    assert position(Estimate(0.5, 0.1, 5), Estimate(0.5, 0.1, 5)) == "inside, at 0.50 of the width"

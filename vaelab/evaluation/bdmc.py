@@ -40,14 +40,27 @@ def check_bdmc_settings(examples: int, steps: Sequence[int], chains: int, is_sam
         raise ValueError("BDMC: " + "; ".join(problems))
 
 
-def position(is_mean: float, lower: float, upper: float) -> str:
-    """Where the IS estimate falls in the bracket: inside (at what fraction of the width), below
-    the lower bound (looser than forward AIS), or above the upper bound."""
-    if is_mean < lower:
-        return f"below by {lower - is_mean:.2f}"
-    if is_mean > upper:
-        return f"above by {is_mean - upper:.2f}"
-    return f"inside, at {(is_mean - lower) / max(upper - lower, 1e-12):.2f} of the width"
+def position(is_minus_lower: Estimate, upper_minus_is: Estimate) -> str:
+    """Where the IS estimate falls in the bracket, from the paired per-example differences
+    IS − lower and upper − IS (mean ± standard error): inside (at what fraction of the width),
+    below the lower bound (looser than forward AIS: IS underestimates log p(x) by at least that
+    much) or above the upper bound."""
+    if is_minus_lower.mean < 0:
+        return f"below by {-is_minus_lower.mean:.2f} ± {is_minus_lower.stderr:.2f}"
+    if upper_minus_is.mean < 0:
+        return f"above by {-upper_minus_is.mean:.2f} ± {upper_minus_is.stderr:.2f}"
+    width = is_minus_lower.mean + upper_minus_is.mean
+    return f"inside, at {is_minus_lower.mean / max(width, 1e-12):.2f} of the width"
+
+
+def place(log_px_is: torch.Tensor, row: dict[str, Any]) -> dict[str, Any]:
+    """The paired differences of per-example IS estimates with a row's bounds, and the position."""
+    bounds = row["per_example"]
+    lower, upper = (torch.tensor(bounds[side], dtype=torch.float64) for side in ("lower", "upper"))
+    above_lower = Estimate.of(log_px_is.double().cpu() - lower)
+    below_upper = Estimate.of(upper - log_px_is.double().cpu())
+    return {"is_minus_lower": above_lower.as_dict(), "upper_minus_is": below_upper.as_dict(),
+            "is_position": position(above_lower, below_upper)}
 
 
 @torch.no_grad()
@@ -70,7 +83,8 @@ def bdmc(
     `is_samples` samples of the guide falls. `chains` chains per direction and example; `log`
     hears each row as it is done. Returns {"examples", "chains", "leapfrog_steps", "seed",
     "is_samples", "log_px_is", "pareto_k", "rows": [{"steps", "lower", "upper", "width",
-    "is_position", "seconds"}], "seconds"}."""
+    "is_minus_lower", "upper_minus_is", "is_position", "seconds", "per_example": {"lower",
+    "upper"}}], "seconds"}; the differences are paired per example."""
     steps = sorted(int(s) for s in steps)
     check_bdmc_settings(examples, steps, chains, is_samples)
     was_training = model.training
@@ -88,7 +102,7 @@ def bdmc(
             "pareto_k": pareto_summary(estimate.pareto_k, is_samples), "rows": []}
         for count in steps:
             row = _bracket_row(model, x, z, count, chains, leapfrog_steps, batch_size, progress)
-            row["is_position"] = position(log_px_is.mean, row["lower"]["mean"], row["upper"]["mean"])
+            row.update(place(estimate.log_px, row))
             result["rows"].append(row)
             if log is not None:
                 log(format_row(row))
@@ -117,7 +131,9 @@ def _bracket_row(model: LatentVariableModel, x: torch.Tensor, z: Any, steps: int
     return {"steps": steps, "lower": Estimate.of(lower_all).as_dict(),
             "upper": Estimate.of(upper_all).as_dict(),
             "width": Estimate.of(upper_all - lower_all).as_dict(),
-            "seconds": time.perf_counter() - started}
+            "seconds": time.perf_counter() - started,
+            "per_example": {"lower": lower_all.double().cpu().tolist(),
+                            "upper": upper_all.double().cpu().tolist()}}
 
 
 def _estimate(entry: dict[str, Any]) -> str:
