@@ -26,6 +26,7 @@ _PUBLIC: dict[str, str] = {
     "Callback": "vaelab.training.callbacks",
     "evaluate": "vaelab.evaluation.evaluate_model",
     "gaps": "vaelab.evaluation.evaluate_model",
+    "bdmc": "vaelab.evaluation.bdmc",
     "load": "vaelab.kinds",
     "report": "vaelab.reports.own_model",
     "TensorBoardLogger": "vaelab.reports.tensorboard",
@@ -76,6 +77,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from vaelab.data.load import load_dataset, open_dataset
     from vaelab.data.pendulum import PendulumConfig, SequenceSet, load_pendulum
     from vaelab.data.streamed import StreamedImages
+    from vaelab.evaluation.bdmc import bdmc
     from vaelab.evaluation.evaluate_model import evaluate, gaps
     from vaelab.kinds import ModelKind, load, register_kind
     from vaelab.models.base import LatentVariableModel, SingleLatentModel

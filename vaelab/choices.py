@@ -46,6 +46,8 @@ LR_SCHEDULES: Final = ("constant", "burda", "cosine")
 PRECISIONS: Final = ("fp32", "bf16")
 #: sample counts of the estimator comparison
 DEFAULT_KS: Final = (1, 10, 100, 1000, 10000)
+#: annealing steps of the rows of `vaelab evaluate RUN --bdmc N` (vaelab.evaluation.bdmc)
+DEFAULT_BDMC_STEPS: Final = (10, 100, 1000)
 
 #: the simulated sequence data set and its external forces
 PENDULUM: Final = "pendulum"

@@ -35,9 +35,12 @@ def test_train_evaluate_sample_round_trip(tmp_path: Path, capsys: pytest.Capture
 
     assert main(["evaluate", str(run), "-k", "20", "--examples", "30", "--compare-estimators",
                  "--ks", "1,10", "--compare-examples", "8", "--ais-examples", "3",
-                 "--ais-chains", "2", "--ais-steps", "5"]) == 0
+                 "--ais-chains", "2", "--ais-steps", "5", "--bdmc", "3", "--bdmc-steps", "4,2"]) == 0
     ais = json.loads((run / "metrics.json").read_text())["ais"]
     assert ais["examples"] == 3 and ais["log_px_ais"]["mean"] < 0
+    bdmc = json.loads((run / "metrics.json").read_text())["bdmc"]
+    assert bdmc["examples"] == 3 and [row["steps"] for row in bdmc["rows"]] == [2, 4]
+    assert "BDMC on 3 examples simulated from the model" in capsys.readouterr().out
     estimators = json.loads((run / "estimators.json").read_text())
     assert [row["k"] for row in estimators["rows"]] == [1, 10]
     assert (run / "estimators.png").is_file()
@@ -335,3 +338,18 @@ def test_a_validation_size_for_data_with_its_own_validation_split_is_said_unused
     note_own_validation_split({"data": {"validation_size": 100}}, "mnist")  # split off as asked
     note_own_validation_split({}, "binarized-mnist")  # not asked for: nothing to say
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--bdmc", "0"], "examples (--bdmc N) must be >= 1, got 0"),
+    (["--bdmc", "4", "--bdmc-steps", "10,0"], "annealing steps (--bdmc-steps) must each be >= 1"),
+    (["--bdmc-steps", "10"], "--bdmc-steps and --bdmc-chains apply to --bdmc N"),
+])
+def test_bad_bdmc_settings_are_one_line_before_any_work(flags: list[str], message: str,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    old_run = Path(__file__).resolve().parents[1] / "compatibility" / "runs" / "vae"
+    before = sorted(p.name for p in old_run.rglob("*"))
+    assert main(["evaluate", str(old_run), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vaelab: error:") and message in err and "Traceback" not in err
+    assert sorted(p.name for p in old_run.rglob("*")) == before

@@ -40,6 +40,10 @@ def test_an_image_run_answers_and_refuses_bad_input(image_run: Path) -> None:
     assert first.startswith("data:image/png;base64,") and moved != first
     scored = client.post("/api/score?k=20", data={"image": (io.BytesIO(png((28, 28))), "d.png")}).get_json()
     assert scored["log_px"] >= scored["elbo"] - 5 and len(scored["position"]) == 2
+    assert scored["pareto_k"] is None and "too few samples" in scored["pareto_k_warning"]  # k = 20
+    tailed = client.post("/api/score?k=200", data={"image": (io.BytesIO(png((28, 28))), "d.png")}).get_json()
+    assert isinstance(tailed["pareto_k"], float)
+    assert (tailed["pareto_k_warning"] is None) == (tailed["pareto_k"] <= 0.7)
     assert len(client.get("/api/scatter").get_json()["points"]) > 100
     assert client.get("/api/interpolate?a=0&b=5").status_code == 200
     for data, message in [(png((28, 28), fill=False), "blank"), (b"not an image", "not an image"),

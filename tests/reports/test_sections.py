@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import torch
 
 from vaelab.reports import (
     RunContext,
@@ -78,3 +79,15 @@ def test_page_escapes_text_and_inlines_figures() -> None:
         Figure(b"GIF89a", "not a png")
     with pytest.raises(ValueError, match="section key"):
         Section("has space", "t", ())
+
+
+def test_final_metrics_say_whether_log_px_can_be_trusted() -> None:
+    from vaelab.evaluation.trust import pareto_summary
+    from vaelab.reports.summary import _trust_rows
+
+    assert _trust_rows(None) == []  # an evaluation from before k̂ was reported
+    (few,) = _trust_rows(pareto_summary(torch.full((3,), float("nan")), k=10))
+    assert few[1] == "—" and "too few" in few[2]
+    (row,) = _trust_rows(pareto_summary(torch.tensor([0.2, 0.5, 0.9, 1.1], dtype=torch.float64), k=1000))
+    assert row[1] == "median 0.50, max 1.10; 50.0 % of examples above 0.7"
+    assert "Warning: Pareto k̂ > 0.7 for 2 of 4 test images" in row[2]

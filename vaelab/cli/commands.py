@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab import kinds
-from vaelab.choices import DEFAULT_KS, EVALUATION_SEED
+from vaelab.choices import DEFAULT_BDMC_STEPS, DEFAULT_KS, EVALUATION_SEED
 from vaelab.cli.common import add_command, add_data_dir, add_device, add_run, on_the_runs_kind
 from vaelab.data.errors import DataError
 from vaelab.kinds.flags import add_common_flags, checked
@@ -146,6 +146,14 @@ def add_evaluate(sub: Any) -> None:
                         "images (an estimator independent of the guide; slow)")
     p.add_argument("--ais-chains", type=int, default=16, help="independent AIS chains per image")
     p.add_argument("--ais-steps", type=int, default=500, help="annealing steps (HMC, 10 leapfrog)")
+    p.add_argument("--bdmc", type=int, metavar="N",
+                   help="bracket log p(x) by bidirectional Monte Carlo on N examples simulated from the "
+                        "model: forward AIS gives a lower, reverse AIS from the known z an upper bound, "
+                        "beside the IS estimate with -k samples (image runs)")
+    p.add_argument("--bdmc-steps", type=checked(int_list), default=DEFAULT_BDMC_STEPS, metavar="STEPS",
+                   help="annealing steps of each BDMC row, e.g. 10,100,1000: the width shrinks as "
+                        "steps are added (default: 10,100,1000)")
+    p.add_argument("--bdmc-chains", type=int, default=1, help="BDMC chains per example and direction")
     add_device(p)
     add_data_dir(p)
     p.add_argument("--seed", type=int, default=EVALUATION_SEED,

@@ -74,7 +74,9 @@ def evaluate(
     """Estimates of log p(x) on `test` (the first `examples` of it; None = all), in nats.
 
     Returns for a frame model {"examples", "elbo", "log_px_is", "iwae_minus_elbo", "is_samples",
-    "ess_mean", "seconds"} (each estimate {"mean", "stderr", "n"}), plus "ais" when
+    "ess_mean", "seconds", "pareto_k"} (each estimate {"mean", "stderr", "n"}; "pareto_k" the
+    Pareto k̂ of the importance weights: each example's, and the share above 0.7, where an
+    estimate should not be trusted — see `vaelab.evaluation.trust`), plus "ais" when
     `ais_examples` > 0; for a state-space model {"sequences", "k", "elbo_per_frame",
     "iwae_per_frame", "smc_per_frame"}. With the `run_dir` of a `vaelab.fit` run the evaluation
     is also kept there, as the command line keeps its own (RUN/evaluations/, metrics.json; an

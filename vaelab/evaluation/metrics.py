@@ -1,7 +1,9 @@
 """Test-set numbers for a trained model: ELBO, importance-sampled and AIS log p(x).
 
 Every figure is a mean over examples with its standard error, in nats per example (and bits
-per dimension for 8-bit data), computed in batches so the whole test set fits in memory.
+per dimension for 8-bit data), computed in batches so the whole test set fits in memory. Every
+importance-sampled estimate comes with the Pareto k̂ of its weights per example ("pareto_k",
+`vaelab.evaluation.trust`): above 0.7, that example's estimate should not be trusted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from torch.distributions import Bernoulli, Independent
 
 from vaelab.distributions.learned_priors import priors_fixed
 from vaelab.evaluation.progress import progress_bar, progress_bar_with_notes, scaled
+from vaelab.evaluation.trust import pareto_summary
 from vaelab.models.base import LatentVariableModel, SingleLatentModel
 from vaelab.objectives.ais import AISSchedule, annealed_importance_sampling
 from vaelab.objectives.elbo import elbo
@@ -101,7 +104,7 @@ def held_out_metrics(
     model.eval()
     estimator = (_bernoulli_log_marginal if bernoulli_shortcut and _plain_bernoulli(model)
                  else importance_sampled_log_marginal)
-    bounds, log_px, ess = [], [], []
+    bounds, log_px, ess, k_hat = [], [], [], []
     started = time.perf_counter()
     with (progress_bar_with_notes(x.shape[0] * k, f"log p(x), k = {k}", progress, "samples",
                                   log) as (advance, note),
@@ -116,6 +119,7 @@ def held_out_metrics(
                 advance(xb.shape[0] * k)
             log_px.append(estimate.log_px)
             ess.append(estimate.ess)
+            k_hat.append(estimate.pareto_k)
             done = start // batch_size + 1
             if done % every == 0 or done == batches:
                 note(f"  {min(start + batch_size, x.shape[0])}/{x.shape[0]} examples: running "
@@ -123,10 +127,11 @@ def held_out_metrics(
                     f"-ELBO {-float(torch.cat(bounds).mean()):.2f} "
                     f"({time.perf_counter() - started:.0f} s)")
     # a rank whose shard is empty (fewer examples than ranks) still joins the gather
-    elbo_all, log_px_all, ess_all = (torch.cat(parts) if parts else x.new_empty(0)
-                                     for parts in (bounds, log_px, ess))
+    elbo_all, log_px_all, ess_all, k_hat_all = (torch.cat(parts) if parts else x.new_empty(0)
+                                                for parts in (bounds, log_px, ess, k_hat))
     if context is not None and context.enabled:
-        elbo_all, log_px_all, ess_all = (context.gather(t) for t in (elbo_all, log_px_all, ess_all))
+        elbo_all, log_px_all, ess_all, k_hat_all = (context.gather(t) for t in
+                                                    (elbo_all, log_px_all, ess_all, k_hat_all))
     result: dict[str, object] = {
         "examples": int(elbo_all.shape[0]),
         "elbo": Estimate.of(elbo_all).as_dict(),
@@ -136,6 +141,7 @@ def held_out_metrics(
         "is_samples": k,
         "ess_mean": float(ess_all.mean()),
         "seconds": time.perf_counter() - started,
+        "pareto_k": pareto_summary(k_hat_all, k),
     }
     if model.data_kind == "byte":
         dims = math.prod(model.data_shape) * math.log(2.0)
@@ -160,7 +166,7 @@ def ais_metrics(
     """
     schedule = AISSchedule(steps=steps)
     started = time.perf_counter()
-    ais, importance = [], []
+    ais, importance, k_hat = [], [], []
     n = x.shape[0]
     with progress_bar(n * steps, f"AIS, {chains} chains", progress, "steps") as advance:
         for start in range(0, n, batch_size):
@@ -171,8 +177,10 @@ def ais_metrics(
                       "samples") as advance:
         for start in range(0, n, batch_size):
             xb = x[start:start + batch_size]
-            importance.append(importance_sampled_log_marginal(
-                model, xb, is_samples, on_chunk=scaled(advance, xb.shape[0])).log_px)
+            estimate = importance_sampled_log_marginal(
+                model, xb, is_samples, on_chunk=scaled(advance, xb.shape[0]))
+            importance.append(estimate.log_px)
+            k_hat.append(estimate.pareto_k)
     ais_all, is_all = torch.cat(ais), torch.cat(importance)
     return {
         "examples": int(x.shape[0]),
@@ -183,4 +191,5 @@ def ais_metrics(
         "is_samples": is_samples,
         "is_minus_ais": Estimate.of(is_all - ais_all).as_dict(),
         "seconds": time.perf_counter() - started,
+        "pareto_k": pareto_summary(torch.cat(k_hat), is_samples),
     }

@@ -17,6 +17,7 @@ from vaelab.choices import EVALUATION_SEED
 from vaelab.data.imageset import ImageSet
 from vaelab.data.representation import to_model_space
 from vaelab.data.splits import SPLIT_SEED, Splits
+from vaelab.evaluation.bdmc import DEFAULT_BDMC_STEPS, bdmc, check_bdmc_settings, format_bdmc
 from vaelab.evaluation.diagnostics import latent_diagnostics
 from vaelab.evaluation.estimators import DEFAULT_KS, compare_estimators, format_table
 from vaelab.evaluation.metrics import ais_metrics, held_out_metrics
@@ -103,6 +104,9 @@ def evaluate_run(
     ais_examples: int = 0,
     ais_chains: int = 16,
     ais_steps: int = 500,
+    bdmc_examples: int = 0,
+    bdmc_steps: tuple[int, ...] = DEFAULT_BDMC_STEPS,
+    bdmc_chains: int = 1,
     device: str = "auto",
     seed: int = EVALUATION_SEED,
     log: Callable[[str], None] = print_now,
@@ -110,7 +114,8 @@ def evaluate_run(
     bernoulli_shortcut: bool = True,
     data_dir: str | None = None,
 ) -> dict:
-    """Compute test metrics (and optionally the estimator comparison and AIS), keep them as
+    """Compute test metrics (and optionally the estimator comparison, AIS and BDMC on
+    `bdmc_examples` examples simulated from the model, see `vaelab.evaluation.bdmc`), keep them as
     RUN/evaluations/<id>.json, merge them into metrics.json, and draw the pictures the run lacks
     for this model. Returns this evaluation's results with "evaluation" (its id), "files"
     (written), "kept" and "moved" (see `vaelab.runs.evaluations`). `progress`: bars on stderr
@@ -118,6 +123,8 @@ def evaluate_run(
     where the run's data are now, when they moved (see `vaelab.training.experiment.run_data`).
     `load`: the loader of the run's kind (its `load`; see `vaelab.runs.loader`)."""
     run_dir = Path(run_dir)
+    if bdmc_examples:
+        check_bdmc_settings(bdmc_examples, bdmc_steps, bdmc_chains, k)
     torch.manual_seed(seed)
     context = distributed.current()
     if context is not None:  # under torchrun: shard the test set, rank 0 writes the files
@@ -144,6 +151,10 @@ def evaluate_run(
         estimators.append("ais")
         settings["ais"] = {"examples": int(min(ais_examples, x_test.shape[0])), "chains": ais_chains,
                            "steps": ais_steps, "is_samples": max(k, 1)}
+    if bdmc_examples > 0:
+        estimators.append("bdmc")
+        settings["bdmc"] = {"examples": bdmc_examples, "steps": list(bdmc_steps), "chains": bdmc_chains,
+                            "is_samples": k}
     store = RunEvaluations(run_dir, FRAME)
     weights = weights_fingerprint(model)
     stamps = picture_stamps(run_dir, weights, MODEL_PICTURES)
@@ -178,4 +189,10 @@ def evaluate_run(
         ais = metrics["ais"]
         log(f"  AIS {Estimate(**ais['log_px_ais'])}  IS {Estimate(**ais['log_px_is'])}  "
             f"IS − AIS {Estimate(**ais['is_minus_ais'])} nats")
+    if bdmc_examples > 0:
+        log(f"BDMC on {bdmc_examples} examples simulated from the model, annealing steps in "
+            f"{sorted(bdmc_steps)} ...")
+        metrics["bdmc"] = bdmc(model, bdmc_examples, bdmc_steps, chains=bdmc_chains, is_samples=k,
+                               seed=seed, progress=progress)
+        log(format_bdmc(metrics["bdmc"]))
     return finish(store, evaluation, metrics, paths)

@@ -2,11 +2,12 @@
 
 An `ImageSession` decodes latent positions (one slider per latent dimension, or per principal
 direction of the test set's posterior means when there are many), draws samples, scores an image
-the user drew or uploaded (reconstruction, ELBO, importance-sampled log p(x) with the user's k, its
-place in the latent scatter of the test set, and for semi-supervised runs q(y | x) and its style
-in every class), and interpolates between two test images. A `SequenceSession` shows a test
-sequence of the pendulum with its filtered state and the learned constants, and rolls the model
-forward under a torque the user imposes — do(u) — beside the simulator run under the same torque.
+the user drew or uploaded (reconstruction, ELBO, importance-sampled log p(x) with the user's k and
+the Pareto k̂ of its weights, its place in the latent scatter of the test set, and for
+semi-supervised runs q(y | x) and its style in every class), and interpolates between two test
+images. A `SequenceSession` shows a test sequence of the pendulum with its filtered state and the
+learned constants, and rolls the model forward under a torque the user imposes — do(u) — beside
+the simulator run under the same torque.
 Every picture is a PNG data URL; every mistake a ValueError whose message the page shows.
 """
 
@@ -24,6 +25,7 @@ from PIL import Image
 
 from vaelab.data.errors import DataError
 from vaelab.evaluation.run import display
+from vaelab.evaluation.trust import single_k_hat_warning
 from vaelab.objectives.elbo import elbo
 from vaelab.objectives.marginal import importance_sampled_log_marginal
 from vaelab.runs.loader import RunLoader
@@ -202,8 +204,9 @@ class ImageSession:
         return {"points": xy.tolist(), "labels": labels}
 
     def score(self, picture: bytes, k: int) -> dict[str, Any]:
-        """An image the user drew or uploaded: reconstruction, ELBO, IS log p(x) with k samples,
-        its place in the scatter; for semi-supervised runs q(y | x) and its style in every class."""
+        """An image the user drew or uploaded: reconstruction, ELBO, IS log p(x) with k samples
+        and the Pareto k̂ of their weights (with a warning when it is above 0.7), its place in the
+        scatter; for semi-supervised runs q(y | x) and its style in every class."""
         if not 1 <= k <= MAX_K:
             raise ValueError(f"k must be in [1, {MAX_K}], got {k}")
         images = decode_image(picture, self.shape)
@@ -211,11 +214,14 @@ class ImageSession:
             x = _model_units(self.model, images).to(self.device)
             torch.manual_seed(0)
             bound = float(elbo(self.model, x).bound[0])
-            log_px = float(importance_sampled_log_marginal(self.model, x, k).log_px[0])
+            estimate = importance_sampled_log_marginal(self.model, x, k)
+            log_px, k_hat = float(estimate.log_px[0]), float(estimate.pareto_k[0])
             result: dict[str, Any] = {
                 "input": png_data_url(display(self.model, x)),
                 "reconstruction": png_data_url(display(self.model, self.model.reconstruct(x))),
                 "elbo": bound, "log_px": log_px, "k": k,
+                "pareto_k": k_hat if math.isfinite(k_hat) else None,
+                "pareto_k_warning": single_k_hat_warning(k_hat, k),
             }
             if self.scatter_basis is not None and self.means is not None:
                 mean = self._latent_means(x)

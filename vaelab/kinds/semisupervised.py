@@ -191,8 +191,8 @@ def evaluate(args: argparse.Namespace) -> int:
     with_image_defaults(args)
     if args.samples < 1 or args.examples < 0:
         raise ConfigError("-k must be >= 1 and --examples >= 0")
-    if args.compare_estimators or args.ais_examples:
-        raise ConfigError("--compare-estimators and --ais-examples are for single-model runs; a "
+    if args.compare_estimators or args.ais_examples or args.bdmc is not None:
+        raise ConfigError("--compare-estimators, --ais-examples and --bdmc are for single-model runs; a "
                           "semi-supervised run reports error, the unlabelled bound and IS log p")
     def lines(metrics: dict[str, Any]) -> list[str]:
         matrix = metrics["classification"]["confusion_matrix"]

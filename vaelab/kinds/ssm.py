@@ -202,8 +202,8 @@ def evaluate(args: argparse.Namespace) -> int:
     from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
     from vaelab.runs.evaluations import output_lines
 
-    if args.compare_estimators or args.ais_examples:
-        raise ConfigError("--compare-estimators and --ais-examples are for frame models; a sequence "
+    if args.compare_estimators or args.ais_examples or args.bdmc is not None:
+        raise ConfigError("--compare-estimators, --ais-examples and --bdmc are for frame models; a sequence "
                           "run reports ELBO, IWAE and particle-filter evidence (see also `vaelab compare`)")
     if args.samples is None or args.examples is None:  # the run's own evaluation settings
         saved = SequenceExperiment.load(args.run / CONFIG).train

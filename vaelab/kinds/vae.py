@@ -274,13 +274,32 @@ def evaluate(args: argparse.Namespace) -> int:
         raise ConfigError("-k, --ks and --compare-examples must be >= 1 and --examples >= 0")
     if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
         raise ConfigError("--ais-examples must be >= 0, --ais-chains and --ais-steps >= 1")
+    refuse_bad_bdmc(args)
     print_evaluation(args, lambda: evaluate_run(
         args.run, load, k=args.samples, examples=args.examples, compare=args.compare_estimators,
         ks=tuple(args.ks), compare_examples=args.compare_examples, ais_examples=args.ais_examples,
-        ais_chains=args.ais_chains, ais_steps=args.ais_steps, device=args.device, seed=args.seed,
-        progress=False if args.no_progress else None, data_dir=args.data_dir),
+        ais_chains=args.ais_chains, ais_steps=args.ais_steps, bdmc_examples=args.bdmc or 0,
+        bdmc_steps=tuple(args.bdmc_steps), bdmc_chains=args.bdmc_chains, device=args.device,
+        seed=args.seed, progress=False if args.no_progress else None, data_dir=args.data_dir),
         lambda metrics: [test_summary(metrics["test"]), *output_lines(metrics)])
     return 0
+
+
+def refuse_bad_bdmc(args: argparse.Namespace) -> None:
+    """--bdmc N, --bdmc-steps and --bdmc-chains checked before any work, in one line."""
+    from vaelab.choices import DEFAULT_BDMC_STEPS
+
+    if args.bdmc is None:
+        if tuple(args.bdmc_steps) != DEFAULT_BDMC_STEPS or args.bdmc_chains != 1:
+            raise ConfigError("--bdmc-steps and --bdmc-chains apply to --bdmc N (N examples simulated "
+                              "from the model)")
+        return
+    from vaelab.evaluation.bdmc import check_bdmc_settings
+
+    try:
+        check_bdmc_settings(args.bdmc, args.bdmc_steps, args.bdmc_chains, args.samples)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def print_evaluation(args: argparse.Namespace, run: Callable[[], dict[str, Any]],
@@ -303,13 +322,20 @@ def with_image_defaults(args: argparse.Namespace) -> None:
 
 
 def test_summary(test: dict[str, Any]) -> str:
-    """One line of held-out numbers: ELBO and IS log p(x) with their standard errors."""
+    """One line of held-out numbers: ELBO and IS log p(x) with their standard errors, and the
+    Pareto k̂ of the importance weights (with a warning line when some should not be trusted)."""
+    from vaelab.evaluation.trust import trust_text, trust_warning
+
     line = (f"test ELBO {test['elbo']['mean']:.2f} ± {test['elbo']['stderr']:.2f} nats; "
             f"log p(x) (IS, k={test['is_samples']}) {test['log_px_is']['mean']:.2f} ± "
             f"{test['log_px_is']['stderr']:.2f} nats over {test['examples']} test images")
     if "bits_per_dim_is" in test:
         line += f" ({test['bits_per_dim_is']:.3f} bits/dim)"
-    return line
+    trust = trust_text(test.get("pareto_k"))
+    if trust is not None:
+        line += f"; {trust}"
+    warning = trust_warning(test.get("pareto_k"))
+    return line if warning is None else f"{line}\n{warning}"
 
 
 def sample(args: argparse.Namespace) -> int:

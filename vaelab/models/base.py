@@ -87,6 +87,12 @@ class LatentVariableModel(nn.Module, ABC):
         """E[x | z] at the guide's mean latent."""
         return self.decode_mean(self.encode_mean(x))
 
+    def sample_observations(self, z: Latents) -> torch.Tensor:
+        """x ~ p(x | z): data simulated from the model at known latents (for BDMC). Optional: a
+        model that cannot draw from its p(x | z) says so."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement sample_observations(z) "
+                                  "(x ~ p(x | z)), which simulating data from the model needs")
+
 
 class SingleLatentModel(LatentVariableModel):
     """A model with one latent vector z: p(z), q(z | x) and p(x | z) as distributions."""
@@ -124,6 +130,9 @@ class SingleLatentModel(LatentVariableModel):
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         return self.likelihood(z).mean
+
+    def sample_observations(self, z: torch.Tensor) -> torch.Tensor:
+        return self.likelihood(z).sample()
 
     def encode_mean(self, x: torch.Tensor) -> torch.Tensor:
         return self.posterior(x).mean

@@ -65,3 +65,6 @@ class LatentChainModel(LatentVariableModel):
 
     def decode_mean(self, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
         return self.decoder.mean(z[0])
+
+    def sample_observations(self, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return self.decoder(z[0]).sample()

@@ -74,10 +74,36 @@ def annealed_importance_sampling(
     schedule = schedule or AISSchedule()
     if chains < 1:
         raise ValueError(f"AIS needs chains >= 1, got {chains}")
-    batch = x.shape[0]
-    template = model.prior_sample((chains, batch))
+    start = model.prior_sample((chains, x.shape[0]))
+    log_w = anneal(model, x, start, schedule.betas(x.device), schedule, on_step)
+    return chain_average(log_w)
+
+
+def chain_average(log_w: torch.Tensor) -> MarginalEstimate:
+    """log of the mean chain weight per example, from log-weights [chains, B], with the ESS."""
+    log_px = torch.logsumexp(log_w, 0) - math.log(log_w.shape[0])
+    weights = torch.softmax(log_w, 0)
+    return MarginalEstimate(log_px=log_px.float(), ess=(1.0 / (weights**2).sum(0)).float())
+
+
+def anneal(
+    model: LatentVariableModel,
+    x: torch.Tensor,
+    start: torch.Tensor | tuple[torch.Tensor, ...],
+    betas: torch.Tensor,
+    schedule: AISSchedule,
+    on_step: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Move chains from `start` (latents [chains, B, ...]) along f_β(z) = log p(z) + β log p(x | z)
+    for β = betas[0], ..., betas[-1] with one HMC transition per step; the chains' log-weights
+    Σ_t (β_t − β_{t−1}) log p(x | z_{t−1}), [chains, B] in float64.
+
+    From the prior (betas 0 → 1) the mean weight estimates p(x); from an exact posterior sample
+    (betas 1 → 0, reverse AIS) it estimates 1 / p(x) (Grosse et al. 2015).
+    """
+    template = start
+    chains, batch = _flatten(start, 2).shape[:2]
     z = _flatten(template, 2).detach()  # [chains, B, D]
-    betas = schedule.betas(x.device)
     step = torch.full((chains, batch, 1), schedule.initial_step_size, device=x.device)
     log_w = torch.zeros(chains, batch, device=x.device, dtype=torch.float64)
 
@@ -92,8 +118,8 @@ def annealed_importance_sampling(
         return target.detach(), log_lik.detach(), grad
 
     with torch.no_grad():
-        _, log_lik, _ = parts(z, 0.0)
-        for t in range(1, schedule.steps + 1):
+        _, log_lik, _ = parts(z, float(betas[0]))
+        for t in range(1, betas.shape[0]):
             beta = float(betas[t])
             log_w += (beta - float(betas[t - 1])) * log_lik.double()
             target, log_lik_now, grad = parts(z, beta)
@@ -115,6 +141,4 @@ def annealed_importance_sampling(
                                       1.02, 0.98)
             if on_step is not None:
                 on_step(1)
-    log_px = torch.logsumexp(log_w, 0) - math.log(chains)
-    weights = torch.softmax(log_w, 0)
-    return MarginalEstimate(log_px=log_px.float(), ess=(1.0 / (weights**2).sum(0)).float())
+    return log_w

@@ -6,19 +6,23 @@ memory stays bounded for k in the thousands:
   finite k a stochastic lower bound, the IWAE_k bound);
 - prior Monte Carlo (the seed's estimator): z_i ~ p(z), w_i = p(x | z_i). Unbiased in p(x) but
   almost every z_i explains x badly in high dimensions, so it needs astronomically many samples.
+
+Each estimate also carries the Pareto k̂ of its weights (`vaelab.objectives.pareto`): whether it
+can be trusted.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from vaelab.distributions.learned_priors import priors_fixed
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.inputs import check_observations
+from vaelab.objectives.pareto import TopLogWeights
 
 #: samples × examples decoded at once; bounds memory to about this × data size × 4 bytes
 DEFAULT_SAMPLE_BUDGET = 65_536
@@ -26,10 +30,13 @@ DEFAULT_SAMPLE_BUDGET = 65_536
 
 @dataclass(frozen=True)
 class MarginalEstimate:
-    """Per-example log p(x) estimates (nats) and the effective sample size of their weights."""
+    """Per-example log p(x) estimates (nats), the effective sample size of their weights and,
+    for importance sampling, the Pareto k̂ of the weights (> 0.7: do not trust the estimate; NaN
+    when k < 21 is too few to fit a tail; see `vaelab.objectives.pareto`)."""
 
     log_px: torch.Tensor
     ess: torch.Tensor
+    pareto_k: torch.Tensor | None = field(default=None)
 
 
 def streaming_log_mean_exp(
@@ -38,17 +45,20 @@ def streaming_log_mean_exp(
 ) -> MarginalEstimate:
     """log (1/k) Σ_i w_i over k weights drawn `chunk` at a time as [c, B] log-weights.
 
-    Also tracks log Σ w_i² so ESS = (Σ w)² / Σ w² comes for free. `on_chunk(c)` is called after
+    Also tracks log Σ w_i² so ESS = (Σ w)² / Σ w² comes for free, and the largest
+    ⌈min(k/5, 3√k)⌉ + 1 log-weights per example for their Pareto k̂. `on_chunk(c)` is called after
     each chunk of c weights per example (a caller's progress bar; the maths ignores it).
     """
     if k < 1:
         raise ValueError(f"number of samples k must be >= 1, got {k}")
     lse = lse_sq = None
+    top = TopLogWeights(k)
     remaining = k
     while remaining > 0:
         c = min(chunk, remaining)
         log_w = draw_log_weights(c).double()
         part, part_sq = torch.logsumexp(log_w, 0), torch.logsumexp(2.0 * log_w, 0)
+        top.add(log_w)
         if lse is None:
             lse, lse_sq = part, part_sq
         else:
@@ -58,7 +68,8 @@ def streaming_log_mean_exp(
         if on_chunk is not None:
             on_chunk(c)
     assert lse is not None and lse_sq is not None
-    return MarginalEstimate(log_px=(lse - math.log(k)).float(), ess=(2 * lse - lse_sq).exp().float())
+    return MarginalEstimate(log_px=(lse - math.log(k)).float(), ess=(2 * lse - lse_sq).exp().float(),
+                            pareto_k=top.pareto_k().float())
 
 
 def _chunk(batch_size: int, sample_budget: int) -> int:

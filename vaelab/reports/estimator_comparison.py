@@ -48,12 +48,19 @@ def estimator_comparison(run: RunContext) -> Section | None:
     def cell(r: dict[str, Any], key: str, digits: int) -> str:
         return f"{r[key]:.{digits}f}" if r.get(key) is not None else "—"
 
+    def share(r: dict[str, Any], key: str) -> str:
+        return f"{100 * r[key]:.0f} %" if r.get(key) is not None else "—"
+
     table = Table(
-        ("k", "prior MC log p(x)", "prior ESS", "importance-sampled log p(x)", "IS ESS"),
+        ("k", "prior MC log p(x)", "prior ESS", "importance-sampled log p(x)", "IS ESS",
+         "IS k̂ > 0.7"),
         tuple((str(r["k"]), f"{r['prior_mean']:.2f} ± {r['prior_stderr']:.2f}", cell(r, "prior_ess", 2),
-               f"{r['is_mean']:.2f} ± {r['is_stderr']:.2f}", cell(r, "is_ess", 1)) for r in rows),
+               f"{r['is_mean']:.2f} ± {r['is_stderr']:.2f}", cell(r, "is_ess", 1),
+               share(r, "is_share_k_hat_above")) for r in rows),
         caption=f"Nats per image, mean ± standard error over {examples} test images; ESS = "
-                "effective sample size of the importance weights.",
+                "effective sample size of the importance weights; IS k̂ > 0.7: share of the images "
+                "whose weights' Pareto k̂ says the estimate should not be trusted (— : k < 21, "
+                "too few samples, or a comparison from before k̂ was reported).",
     )
     text = Text("Both columns estimate the same log p(x). Sampling z from the prior almost never "
                 "hits the region where p(x | z) is large, so its estimate stays low for any "

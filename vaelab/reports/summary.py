@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from vaelab.data.representation import resolve_binarization
+from vaelab.evaluation.trust import trust_text, trust_warning
 from vaelab.reports.blocks import Section, Table, Text
 from vaelab.reports.context import RunContext
 from vaelab.reports.latent import ACTIVITY_THRESHOLD
@@ -191,6 +192,7 @@ def _metric_rows(run: RunContext) -> list[tuple[str, str, str]]:
         if test.get("ess_mean") is not None:
             rows.append(("effective sample size", f"{test['ess_mean']:.1f}",
                          "of the importance weights, mean over test images"))
+        rows += _trust_rows(test.get("pareto_k"))
     kl = run.kl_per_dim
     if kl is not None:
         rows.append(("KL(q(z|x) ‖ p(z))", f"{float(kl.sum()):.2f}",
@@ -200,6 +202,20 @@ def _metric_rows(run: RunContext) -> list[tuple[str, str, str]]:
         rows.append(("active units", f"{active} of {run.model.latent_dim}",
                      f"Cov_x(E_q[z_d|x]) > {ACTIVITY_THRESHOLD} (Burda et al. 2016)"))
     return rows
+
+
+def _trust_rows(pareto: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    """The Pareto k̂ of the importance weights: can the log p(x) above be trusted?"""
+    if pareto is None:  # an evaluation from before k̂ was reported
+        return []
+    text = trust_text(pareto)
+    if text is None:
+        return [("Pareto k̂ of the weights", DASH, str(pareto.get("note", "")))]
+    note = (f"of the top {pareto['tail']} importance weights per test image (PSIS, Vehtari et al. "
+            f"2024); above {pareto['threshold']:g} an image's log p(x) should not be trusted")
+    warning = trust_warning(pareto)
+    return [("Pareto k̂ of the weights", text.removeprefix("Pareto k̂: "),
+             note if warning is None else f"{note}. {warning[0].upper()}{warning[1:]}")]
 
 
 @register_section(order=20)

@@ -140,7 +140,8 @@ class Evaluation:
     def summary(self, current: bool = True) -> dict[str, Any]:
         """What metrics.json says about this evaluation: where it is, its settings, its figures."""
         out: dict[str, Any] = {"id": self.id, "file": self.file, "time": self.time, "k": self.k,
-                               "examples": self.examples, "test": self.results.get("test")}
+                               "examples": self.examples,
+                               "test": _without_per_example(self.results.get("test"))}
         if "seed" in self.settings:  # (an imported metrics.json never said)
             out["seed"] = self.settings["seed"]
         if not current:
@@ -362,6 +363,15 @@ def merged_metrics(records: list[Evaluation], weights: str) -> dict[str, Any]:
         "all": [{**r.summary(r.id in ids), "settings": r.settings} for r in records],
     }
     return merged
+
+
+def _without_per_example(test: Any) -> Any:
+    """The test figures less each example's Pareto k̂ (kept in the evaluation's own file, not
+    repeated for every evaluation listed in metrics.json)."""
+    if not isinstance(test, dict) or not isinstance(test.get("pareto_k"), dict):
+        return test
+    pareto = {key: value for key, value in test["pareto_k"].items() if key != "per_example"}
+    return {**test, "pareto_k": pareto}
 
 
 def output_lines(result: Mapping[str, Any]) -> list[str]:

@@ -128,6 +128,9 @@ function imageView(info) {
     $("elbo").textContent = answer.elbo.toFixed(2);
     $("logpx").textContent = answer.log_px.toFixed(2);
     $("k-used").textContent = String(answer.k);
+    $("pareto-k").textContent = answer.pareto_k === null ? "–" : answer.pareto_k.toFixed(2);
+    $("pareto-k-warning").textContent = answer.pareto_k_warning || "";
+    $("pareto-k-warning").hidden = !answer.pareto_k_warning;
     drawScatter(answer.position || null);
     const table = $("classes");
     table.textContent = "";
