@@ -181,3 +181,18 @@ def test_progress_bars_only_when_asked_or_on_a_terminal(capsys: pytest.CaptureFi
     ais_metrics(model, x[:2], chains=2, steps=3, is_samples=4, progress=True)
     err = capsys.readouterr().err
     assert "AIS, 2 chains" in err and "6/6" in err and "8/8" in err
+
+
+def test_evaluate_gaps_splits_the_inference_gap_and_keeps_it(run: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    assert main(["evaluate", str(run), "-k", "30", "--examples", "10", "--gaps", "4", "--gap-steps",
+                 "30", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "approximation gap" in out and "amortization gap" in out
+    (record,) = records(run)
+    gaps = record["results"]["gaps"]
+    assert gaps["examples"] == 4 and gaps["settings"]["steps"] == 30
+    assert record["settings"]["gaps"] == {"examples": 4, "steps": 30, "is_samples": 30}
+    assert "gaps" in record["settings"]["estimators"]
+    assert main(["evaluate", str(run), "--gaps", "1"]) == 2
+    assert "--gaps must be >= 2" in capsys.readouterr().err

@@ -154,6 +154,12 @@ def add_evaluate(sub: Any) -> None:
                    help="annealing steps of each BDMC row, e.g. 10,100,1000: the width shrinks as "
                         "steps are added (default: 10,100,1000)")
     p.add_argument("--bdmc-chains", type=int, default=1, help="BDMC chains per example and direction")
+    p.add_argument("--gaps", type=int, metavar="N",
+                   help="split the inference gap log p(x) − ELBO on N test images into the approximation "
+                        "gap (the guide's family) and the amortization gap (its encoder), with q* the "
+                        "family's best member per image (Cremer et al. 2018; image runs)")
+    p.add_argument("--gap-steps", type=int, default=500,
+                   help="Adam steps per image that look for q* (its convergence is reported)")
     add_device(p)
     add_data_dir(p)
     p.add_argument("--seed", type=int, default=EVALUATION_SEED,

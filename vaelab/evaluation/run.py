@@ -20,6 +20,7 @@ from vaelab.data.splits import SPLIT_SEED, Splits
 from vaelab.evaluation.bdmc import DEFAULT_BDMC_STEPS, bdmc, check_bdmc_settings, format_bdmc
 from vaelab.evaluation.diagnostics import latent_diagnostics
 from vaelab.evaluation.estimators import DEFAULT_KS, compare_estimators, format_table
+from vaelab.evaluation.gaps import gap_lines, inference_gaps
 from vaelab.evaluation.metrics import ais_metrics, held_out_metrics
 from vaelab.evaluation.plots import plot_estimator_comparison, plot_training_curves, save_image_grid
 from vaelab.models.base import LatentVariableModel
@@ -107,6 +108,8 @@ def evaluate_run(
     bdmc_examples: int = 0,
     bdmc_steps: tuple[int, ...] = DEFAULT_BDMC_STEPS,
     bdmc_chains: int = 1,
+    gaps_examples: int = 0,
+    gap_steps: int = 500,
     device: str = "auto",
     seed: int = EVALUATION_SEED,
     log: Callable[[str], None] = print_now,
@@ -121,7 +124,9 @@ def evaluate_run(
     (written), "kept" and "moved" (see `vaelab.runs.evaluations`). `progress`: bars on stderr
     (None: only when stderr is a terminal). `bernoulli_shortcut`: see held_out_metrics. `data_dir`:
     where the run's data are now, when they moved (see `vaelab.training.experiment.run_data`).
-    `load`: the loader of the run's kind (its `load`; see `vaelab.runs.loader`)."""
+    `load`: the loader of the run's kind (its `load`; see `vaelab.runs.loader`). `gaps_examples`
+    > 0 splits the inference gap on that many test images into approximation and amortization
+    gaps (`vaelab.evaluation.gaps`; q* after `gap_steps` Adam steps, log p(x) by IS with k)."""
     run_dir = Path(run_dir)
     if bdmc_examples:
         check_bdmc_settings(bdmc_examples, bdmc_steps, bdmc_chains, k)
@@ -141,20 +146,21 @@ def evaluate_run(
                                         bernoulli_shortcut=bernoulli_shortcut)}
     if context is not None and not context.is_main:
         return {**metrics, "files": []}
-    estimators = ["elbo", "importance_sampling"]
-    settings: dict = {"k": k, "examples": int(x_test.shape[0]), "examples_asked": examples, "seed": seed,
-                      "estimators": estimators, "device": str(dev)}
-    if compare:
-        estimators.append("prior_monte_carlo")
-        settings["compare"] = {"ks": list(ks), "examples": int(min(compare_examples, x_test.shape[0]))}
-    if ais_examples > 0:
-        estimators.append("ais")
-        settings["ais"] = {"examples": int(min(ais_examples, x_test.shape[0])), "chains": ais_chains,
-                           "steps": ais_steps, "is_samples": max(k, 1)}
-    if bdmc_examples > 0:
-        estimators.append("bdmc")
-        settings["bdmc"] = {"examples": bdmc_examples, "steps": list(bdmc_steps), "chains": bdmc_chains,
-                            "is_samples": k}
+    n = int(x_test.shape[0])
+    optional = {  # estimator -> its settings, for those asked for
+        "prior_monte_carlo": compare and {"ks": list(ks), "examples": int(min(compare_examples, n))},
+        "ais": ais_examples > 0 and {"examples": int(min(ais_examples, n)), "chains": ais_chains,
+                                     "steps": ais_steps, "is_samples": max(k, 1)},
+        "bdmc": bdmc_examples > 0 and {"examples": bdmc_examples, "steps": list(bdmc_steps),
+                                       "chains": bdmc_chains, "is_samples": k},
+        "gaps": gaps_examples > 0 and {"examples": int(min(gaps_examples, n)), "steps": gap_steps,
+                                       "is_samples": k},
+    }
+    asked = {name: value for name, value in optional.items() if value}
+    settings: dict = {"k": k, "examples": n, "examples_asked": examples, "seed": seed,
+                      "estimators": ["elbo", "importance_sampling", *asked], "device": str(dev),
+                      **{("compare" if name == "prior_monte_carlo" else name): value
+                         for name, value in asked.items()}}
     store = RunEvaluations(run_dir, FRAME)
     weights = weights_fingerprint(model)
     stamps = picture_stamps(run_dir, weights, MODEL_PICTURES)
@@ -195,4 +201,16 @@ def evaluate_run(
         metrics["bdmc"] = bdmc(model, bdmc_examples, bdmc_steps, chains=bdmc_chains, is_samples=k,
                                seed=seed, progress=progress)
         log(format_bdmc(metrics["bdmc"]))
+    if gaps_examples > 0:
+        metrics["gaps"] = _gaps(model, x_test[:gaps_examples], k, gap_steps, progress, log)
     return finish(store, evaluation, metrics, paths)
+
+
+def _gaps(model: torch.nn.Module, x: torch.Tensor, k: int, steps: int, progress: bool | None,
+          log: Callable[[str], None]) -> dict:
+    """The inference gaps on `x`, said as they are found."""
+    log(f"inference gaps on {x.shape[0]} test images: IS with k = {k}, q* after {steps} Adam steps ...")
+    gaps = inference_gaps(model, x, k=k, steps=steps, progress=progress)
+    for line in gap_lines(gaps):
+        log(line)
+    return gaps

@@ -275,11 +275,15 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
         raise ConfigError("--ais-examples must be >= 0, --ais-chains and --ais-steps >= 1")
     refuse_bad_bdmc(args)
+    if args.gaps is not None and (args.gaps < 2 or args.gap_steps < 1):
+        raise ConfigError(f"--gaps must be >= 2 (a standard error) and --gap-steps >= 1, got "
+                          f"{args.gaps} and {args.gap_steps}")
     print_evaluation(args, lambda: evaluate_run(
         args.run, load, k=args.samples, examples=args.examples, compare=args.compare_estimators,
         ks=tuple(args.ks), compare_examples=args.compare_examples, ais_examples=args.ais_examples,
         ais_chains=args.ais_chains, ais_steps=args.ais_steps, bdmc_examples=args.bdmc or 0,
-        bdmc_steps=tuple(args.bdmc_steps), bdmc_chains=args.bdmc_chains, device=args.device,
+        bdmc_steps=tuple(args.bdmc_steps), bdmc_chains=args.bdmc_chains, gaps_examples=args.gaps or 0,
+        gap_steps=args.gap_steps, device=args.device,
         seed=args.seed, progress=False if args.no_progress else None, data_dir=args.data_dir),
         lambda metrics: [test_summary(metrics["test"]), *output_lines(metrics)])
     return 0

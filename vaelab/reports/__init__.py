@@ -13,6 +13,7 @@ from vaelab.reports import (  # noqa: F401
     comparison,
     curves,
     estimator_comparison,
+    gaps,
     latent_space,
     pictures,
     semisupervised,
