@@ -18,7 +18,7 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 from vaelab.objectives import ObjectiveValue
-from vaelab.runs.distributed import Distributed
+from vaelab.runs.distributed import Distributed, teardown
 from vaelab.training import CHECKPOINT, ExperimentConfig, fit, read_metrics
 from vaelab.training.engine import Loop, LoopSettings, TrainingTask, _fresh_run
 
@@ -67,7 +67,7 @@ def _rank_main(rank: int, world: int, port: int, data: str, run_dir: str) -> Non
     _, state = fit(config(Path(data), batch_size=16), Path(run_dir), progress=False, log=lambda _: None)
     (Path(run_dir).parent / f"seconds-rank{rank}.txt").write_text(repr(state.seconds))
     (Path(run_dir).parent / f"noise-rank{rank}.txt").write_text(repr(torch.rand(1).item()))
-    torch.distributed.destroy_process_group()
+    teardown()  # all ranks together: a rank leaving first can abort the other in gloo
 
 
 @pytest.mark.slow
@@ -148,7 +148,7 @@ def _fit_rank_main(rank: int, world: int, port: int, run_dir: str) -> None:
     vaelab.fit(_tiny_model(), _fit_data(), valid=_valid_data(), objective=noiseless_elbo("elbo", 1),
                epochs=2, batch_size=16, lr=1e-2, run_dir=run_dir, device="cpu", progress=False,
                log=lambda _: None)
-    torch.distributed.destroy_process_group()
+    teardown()  # all ranks together: a rank leaving first can abort the other in gloo
 
 
 def _tiny_model() -> torch.nn.Module:

@@ -9,6 +9,7 @@ Building the parser loads no torch, so `--help` and argument errors answer at on
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import warnings
@@ -100,6 +101,18 @@ def one_line_warnings() -> None:
     warnings.filterwarnings("once", module=r"vaelab\.")
 
 
+def leave_distributed_job(code: int) -> int:
+    """`code`, or — in a process of a torchrun job, once its command is done and every file is
+    written — the end of the process right here: the interpreter's own exit can abort in the
+    gloo transport's threads ("terminate called without an active exception"), which torchrun
+    reports as a failed job after all its work succeeded."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     one_line_warnings()
     parser = build_parser()
@@ -109,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         refuse_unknown(parser, args.command, unknown)
     args.argv = argv  # for commands that relaunch themselves (train --nproc)
     try:
-        return int(args.handler(args) or 0)
+        return leave_distributed_job(int(args.handler(args) or 0))
     except KeyboardInterrupt:
         print(interrupted_message(getattr(args, "command", None)), file=sys.stderr)
         return 130
