@@ -301,7 +301,7 @@ def fit_m2(config: SemiSupervisedExperiment, run_dir: Path, resume: bool = False
     task = semisupervised_task(config, model, splits, Path(run_dir), context)
     loop = run_training(task, settings_of(config), Path(run_dir), context, resume=resume,
                         progress=progress, log=log, callbacks=callbacks,
-                        **({} if more_time is None else {"more_time": more_time}))
+                        more_time=more_time)
     return model, loop
 
 

@@ -209,7 +209,7 @@ def fit_sequences(
     task = sequence_task(config, model, splits, context.device)
     loop = run_training(task, settings_of(cfg), Path(run_dir), context, resume=resume, progress=progress,
                         log=log, callbacks=callbacks,
-                        **({} if more_time is None else {"more_time": more_time}))
+                        more_time=more_time)
     return model, loop
 
 

@@ -229,6 +229,10 @@ class Loop:
             getattr(callback, hook)(self, *args)
 
 
+#: how a run whose time budget ran out trains further, when the caller does not say
+MORE_TIME = "resume the run with a larger time budget to continue"
+
+
 def run_training(
     task: TrainingTask,
     settings: LoopSettings,
@@ -238,7 +242,7 @@ def run_training(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     callbacks: Sequence[Callback | Callable[[Any, dict[str, Any]], None]] = (),
-    more_time: str = "resume the run with a larger time budget to continue",
+    more_time: str | None = None,
 ) -> LoopState:
     """Train `task.model` in `run_dir` (or continue it) until the epochs, the time budget or the
     patience run out; returns the loop's counters. The model ends in eval mode.
@@ -248,13 +252,13 @@ def run_training(
     `progress` adds a progress bar over each epoch's batches (on a terminal). Each epoch's line
     goes to `log` (default: stdout, flushed, so a killed run still shows them); `more_time` ends
     the line that says the time budget is used up: how this caller's user trains further (the
-    command line names the flag the user typed). A new run that turns NaN before its first
+    command line names the flag the user typed; None: MORE_TIME). A new run that turns NaN before its first
     epoch ends leaves nothing behind, so the same run folder takes the next try; otherwise the
     error says which epoch the folder keeps.
     """
     loop = Loop(task, settings, Path(run_dir), context,
                 say=(log or print_now) if context.is_main else silent,
-                callbacks=[*([ProgressBar()] if progress else []), EpochLog(more_time),
+                callbacks=[*([ProgressBar()] if progress else []), EpochLog(more_time or MORE_TIME),
                            *task.callbacks, *map(as_callback, callbacks)])
     with _nan_explained(loop, resume):
         try:

@@ -141,7 +141,7 @@ def fit(
     task = image_task(config, model, splits, configured_objective(config), context)
     loop = run_training(task, settings_of(config), Path(run_dir), context, resume=resume,
                         progress=progress, log=log, callbacks=callbacks,
-                        **({} if more_time is None else {"more_time": more_time}))
+                        more_time=more_time)
     return model, loop
 
 
