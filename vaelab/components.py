@@ -12,7 +12,8 @@ Registry (names in choices.py): what an entry provides
   steps named "iaf:K" (`takes_steps`); `num_params(d)` sizes the encoder, η -> q(z | x)
 - likelihoods (FAMILIES): `from_options(fixed_scale)` -> a Family for p(x | z)
 - objectives (OBJECTIVES): `cls(samples)`, called as objective(model, x, kl_weight)
-- architectures (ARCHITECTURES): `networks(...)` -> a frame VAE's encoder and decoder
+- architectures (ARCHITECTURES): `networks(...)` -> a frame VAE's encoder and decoder, or
+  `build(config, data_shape)` -> the whole model (a deep hierarchy)
 - inference (INFERENCE): `assemble(...)` -> a hierarchical VAE with its guide
 - transitions (TRANSITIONS): `from_config(SSMConfig, dt, action_dim)` -> p(z_t | z_{t−1}, u_t)
 - ssm_guides (GUIDES, after "auto"): `direction`, `frame_wise`: how the SSM guide summarises
@@ -105,6 +106,7 @@ objectives: Final[Registry[Any]] = catalog("objective", {
 architectures: Final[Registry[Any]] = catalog("architecture", {
     "mlp": "vaelab.models.architectures:MLPArchitecture",
     "conv": "vaelab.models.architectures:ConvArchitecture",
+    "deep": "vaelab.models.deep_networks:DeepArchitecture",
 }, "a frame-model architecture: a class with `name` and `networks(config, data_shape, "
    "encoder_out, params_per_element, in_scale)` -> (encoder network, decoder network)")
 

@@ -139,6 +139,7 @@ def learning_rate_at(config: SequenceTrainConfig, epoch: int, seconds: float) ->
 def settings_of(config: SequenceTrainConfig) -> LoopSettings:
     """The loop settings of a sequence experiment's [train] section."""
     return LoopSettings(epochs=config.epochs, seed=config.seed, grad_clip=config.grad_clip,
+                        grad_skip=config.grad_skip,
                         kl_warmup_steps=config.kl_warmup_steps,
                         time_budget_minutes=config.time_budget_minutes, compile=config.compile,
                         precision=config.precision)

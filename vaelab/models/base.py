@@ -61,6 +61,19 @@ class LatentVariableModel(nn.Module, ABC):
     def encode_mean(self, x: torch.Tensor) -> Latents:
         """A representative latent for x (the guide's mean), for reconstructions."""
 
+    def guide_sample_groups(
+        self, x: torch.Tensor, sample_shape: tuple[int, ...] = (), stop_guide_gradient: bool = False
+    ) -> tuple[Latents, torch.Tensor]:
+        """As `guide_sample`, with log q(z | x) split by latent group: [*sample_shape, *batch, G].
+        One group (G = 1) unless a model splits its latents; per-group KL terms, free bits per
+        group and KL balancing read it."""
+        z, log_q = self.guide_sample(x, sample_shape, stop_guide_gradient)
+        return z, log_q.unsqueeze(-1)
+
+    def log_prior_groups(self, z: Latents) -> torch.Tensor:
+        """log p(z) split by latent group as `guide_sample_groups` splits log q: [..., G]."""
+        return self.log_prior(z).unsqueeze(-1)
+
     def log_joint(self, x: torch.Tensor, z: Latents) -> torch.Tensor:
         """log p(x, z) = log p(x | z) + log p(z)."""
         return self.log_likelihood(x, z) + self.log_prior(z)

@@ -35,7 +35,12 @@ def build_prior(config: ModelConfig, latent_dim: int, data_shape: tuple[int, ...
 
 
 def build_model(config: ModelConfig, data_shape: tuple[int, ...]) -> LatentVariableModel:
-    """A VAE, or a hierarchical VAE when `upper_latents` is set, for data of `data_shape`."""
+    """A VAE, or a hierarchical VAE when `upper_latents` is set, for data of `data_shape`; an
+    architecture that builds whole models (`build`, e.g. "deep") builds it itself."""
+    whole = getattr(components.architectures.get(config.architecture), "build", None)
+    if whole is not None:
+        model: LatentVariableModel = whole(config, data_shape)
+        return model
     return build_hierarchical_vae(config, data_shape) if config.hierarchical else build_vae(
         config, data_shape)
 

@@ -38,19 +38,25 @@ class HierarchicalVAE(LatentChainModel):
         self.encoders = nn.ModuleList(encoders)
         self.latent_dims = tuple(e.event_shape[0] for e in encoders)
 
-    def guide_sample(
+    def guide_sample_groups(
         self, x: torch.Tensor, sample_shape: tuple[int, ...] = (), stop_guide_gradient: bool = False
     ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         latents: list[torch.Tensor] = []
-        log_q = torch.zeros((), device=x.device)
+        log_q: list[torch.Tensor] = []
         parent = x
         for layer, encoder in enumerate(self.encoders):
             q = encoder(parent)
             z = q.rsample(sample_shape if layer == 0 else ())
-            log_q = log_q + (detach_parameters(q) if stop_guide_gradient else q).log_prob(z)
+            log_q.append((detach_parameters(q) if stop_guide_gradient else q).log_prob(z))
             latents.append(z)
             parent = z
-        return tuple(latents), log_q
+        return tuple(latents), torch.stack(log_q, -1)
+
+    def guide_sample(
+        self, x: torch.Tensor, sample_shape: tuple[int, ...] = (), stop_guide_gradient: bool = False
+    ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        z, log_q = self.guide_sample_groups(x, sample_shape, stop_guide_gradient)
+        return z, log_q.sum(-1)
 
     def top_guide(self, x: torch.Tensor) -> Distribution:
         """q(z_L | μ_{L−1}(x)): the top encoder fed the chain of posterior means below it. The

@@ -64,20 +64,26 @@ class LadderVAE(LatentChainModel):
             messages.append(message(h))
         return messages
 
-    def guide_sample(
+    def guide_sample_groups(
         self, x: torch.Tensor, sample_shape: tuple[int, ...] = (), stop_guide_gradient: bool = False
     ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         messages = self._bottom_up(x)
         q = messages[-1]
         z = q.rsample(sample_shape)
-        log_q = (detach_parameters(q) if stop_guide_gradient else q).log_prob(z)
+        log_q = [(detach_parameters(q) if stop_guide_gradient else q).log_prob(z)]
         latents = [z]
         for layer in reversed(range(len(self.transitions))):
             q = precision_weighted(messages[layer], self.transitions[layer](latents[-1]))
             z = q.rsample()
-            log_q = log_q + (detach_parameters(q) if stop_guide_gradient else q).log_prob(z)
+            log_q.append((detach_parameters(q) if stop_guide_gradient else q).log_prob(z))
             latents.append(z)
-        return tuple(reversed(latents)), log_q
+        return tuple(reversed(latents)), torch.stack(log_q[::-1], -1)
+
+    def guide_sample(
+        self, x: torch.Tensor, sample_shape: tuple[int, ...] = (), stop_guide_gradient: bool = False
+    ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        z, log_q = self.guide_sample_groups(x, sample_shape, stop_guide_gradient)
+        return z, log_q.sum(-1)
 
     def top_guide(self, x: torch.Tensor) -> Independent:
         """q(z_L | x): the top layer's bottom-up message, exactly the guide's top factor."""

@@ -48,11 +48,14 @@ class LatentChainModel(LatentVariableModel):
         """p(z_L): the configured prior module (Normal, mixture, or VampPrior over `top_guide`)."""
         return self.prior_module(self.top_guide)
 
+    def log_prior_groups(self, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """[log p(z_1 | z_2), ..., log p(z_L)] stacked on the last axis (bottom first)."""
+        log_p = [transition(z[layer + 1]).log_prob(z[layer])
+                 for layer, transition in enumerate(self.transitions)]
+        return torch.stack([*log_p, self.top_prior().log_prob(z[-1])], -1)
+
     def log_prior(self, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        log_p = self.top_prior().log_prob(z[-1])
-        for layer, transition in enumerate(self.transitions):
-            log_p = log_p + transition(z[layer + 1]).log_prob(z[layer])
-        return log_p
+        return self.log_prior_groups(z).sum(-1)
 
     def log_likelihood(self, x: torch.Tensor, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
         return self.decoder(z[0]).log_prob(x)

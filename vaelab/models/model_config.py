@@ -21,7 +21,8 @@ class ModelConfig:
     guide family of q(z | x) (`posterior`)."""
 
     architecture: Annotated[str, Registered(components.architectures), Help(
-        "encoder/decoder networks: fully connected or convolutional")] = "mlp"
+        "encoder/decoder networks: mlp (fully connected), conv (convolutional) or deep (a top-down "
+        "hierarchy of --groups latent groups, residual cells --hidden wide)")] = "mlp"
     latent_dim: Annotated[int, Range(1, 4096), Help("size of the latent vector z")] = 32
     hidden: Annotated[tuple[int, ...], Range(1), Help("hidden widths, e.g. 512,512")] = (512, 512)
     conv_channels: Annotated[tuple[int, ...], NonEmpty("at least one channel count"), Range(1)] = (32, 64)
@@ -43,6 +44,8 @@ class ModelConfig:
         "hidden widths between stochastic layers, e.g. 100,100")] = (100, 100)
     inference: Annotated[str, Registered(components.inference), Help(
         "guide of a hierarchical model: bottom-up (Burda) or top-down (ladder VAE)")] = "bottom-up"
+    groups: Annotated[int | None, Range(1, 64), Help(
+        "latent groups of --architecture deep, each of --latent-dim (default 4)")] = None
     posterior: Annotated[str, Registered(components.guide_families, components.guide_family_problem),
                          Help("the guide family of q(z | x): diagonal, full (full-covariance Gaussian), "
                               "planar:K, iaf:K or spline:K (normalizing flows of K steps)",
@@ -57,6 +60,14 @@ class ModelConfig:
                 "stacked stochastic layers are built with architecture = 'mlp'")
         require(not (self.upper_latents and self.posterior != "diagonal"), "model", "posterior",
                 "stacked stochastic layers have diagonal Gaussian conditionals: posterior = 'diagonal'")
+        deep = self.architecture == "deep"
+        require(deep or self.groups is None, "model", "groups",
+                "latent groups belong to architecture = 'deep' (a top-down hierarchy)")
+        require(not (deep and self.upper_latents), "model", "upper_latents",
+                "architecture = 'deep' stacks its own latent groups: use groups, not upper_latents")
+        require(not (deep and self.posterior != "diagonal"), "model", "posterior",
+                "architecture = 'deep' has its own guide (each group's Gaussian relative to its "
+                "prior): posterior = 'diagonal'")
 
     @property
     def hierarchical(self) -> bool:

@@ -24,6 +24,7 @@ def elbo(
     stop_guide_gradient: bool = False,
     *,
     free_bits: float = 0.0,
+    balance: bool = False,
     check_input: bool = True,
 ) -> ObjectiveValue:
     """ELBO per example with `samples` reparameterised draws; the loss weights the KL by β.
@@ -34,8 +35,10 @@ def elbo(
     same bound, with the zero-mean score term removed from the encoder's gradient.
     `free_bits` λ > 0 (Kingma et al. 2016, "free bits") changes the loss only, as `kl_weight` does:
     the KL term becomes max(λ, KL averaged over the batch), a floor below which the KL is not
-    pushed down; the latent vector (all of a model's latents together) is one group. The bound
-    is unchanged; `terms["kl_free_bits"]` is the floored term the loss used.
+    pushed down, for each latent group of a model that splits its latents (`guide_sample_groups`;
+    one group otherwise). The bound is unchanged; `terms["kl_free_bits"]` is the floored term the
+    loss used, `terms["kl_zG"]` each group's KL when there are several.
+    `balance` (NVAE's KL balancing) reweights the groups' KLs during warm-up (`kl_weight` < 1).
     `check_input=False` skips the check of x's values (a training loop checked its data once).
     """
     if free_bits < 0:
@@ -47,21 +50,33 @@ def elbo(
         q = model.posterior(x)
         z = q.rsample(shape)
         reconstruction = model.likelihood(z).log_prob(x)
-        kl = kl_or_estimate(q, model.prior(), z)
+        kl = kl_or_estimate(q, model.prior(), z).unsqueeze(-1)
     else:
-        z, log_q = model.guide_sample(x, shape, stop_guide_gradient)
+        z, log_q = model.guide_sample_groups(x, shape, stop_guide_gradient)
         reconstruction = model.log_likelihood(x, z)
-        kl = log_q - model.log_prior(z)
-        if samples > 1:
-            kl = kl.mean(0)
+        kl = log_q - model.log_prior_groups(z)
     if samples > 1:
         reconstruction = reconstruction.mean(0)
-    bound = reconstruction - kl
-    terms = {"reconstruction": reconstruction.detach().mean(), "kl": kl.detach().mean()}
-    if free_bits > 0:
-        floored = kl.mean().clamp_min(free_bits)
-        loss = -reconstruction.mean() + kl_weight * floored
-        terms["kl_free_bits"] = floored.detach()
-    else:
-        loss = -(reconstruction - kl_weight * kl).mean()
+        if kl.dim() > reconstruction.dim() + 1:  # a Monte Carlo KL per draw: [samples, B, G]
+            kl = kl.mean(0)
+    bound = reconstruction - kl.sum(-1)
+    terms = {"reconstruction": reconstruction.detach().mean(), "kl": kl.detach().sum(-1).mean()}
+    if kl.shape[-1] > 1:
+        terms.update({f"kl_z{g + 1}": group.detach().mean() for g, group in enumerate(kl.unbind(-1))})
+    loss = -reconstruction.mean() + kl_weight * kl_penalty(kl, free_bits, balance and kl_weight < 1, terms)
     return ObjectiveValue(loss=loss, bound=bound.detach(), terms=terms)
+
+
+def kl_penalty(kl: torch.Tensor, free_bits: float, balance: bool, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The KL term of the loss from per-example, per-group KLs [B, G]: their batch mean, each
+    group's floored at `free_bits` (recorded as `kl_free_bits`), and with `balance` weighted by
+    γ_g ∝ the group's share of the KL (NVAE's KL balancing, so no group is left to collapse while
+    the KL is warmed up; the weights average 1)."""
+    per_group = kl.reshape(-1, kl.shape[-1]).mean(0)
+    if free_bits > 0:
+        per_group = per_group.clamp_min(free_bits)
+        terms["kl_free_bits"] = per_group.detach().sum()
+    if balance and per_group.numel() > 1:
+        share = per_group.detach().abs() + 0.01
+        per_group = per_group * (share / share.mean())
+    return per_group.sum()

@@ -36,10 +36,12 @@ class ELBOObjective:
     samples: int
     #: λ nats: the loss floors the batch-mean KL at λ (free bits, Kingma et al. 2016); 0 = off
     free_bits: float = 0.0
+    #: NVAE's KL balancing across latent groups while the KL is warmed up
+    kl_balance: bool = False
 
     def __call__(self, model: LatentVariableModel, x: torch.Tensor, kl_weight: float) -> ObjectiveValue:
         return elbo(model, x, self.samples, kl_weight, stop_guide_gradient=self.stop_guide_gradient,
-                    free_bits=self.free_bits, check_input=False)
+                    free_bits=self.free_bits, balance=self.kl_balance, check_input=False)
 
 
 @dataclass(frozen=True)
@@ -79,17 +81,23 @@ class STLIWAEObjective(IWAEObjective):
     gradient: ClassVar[str] = "stl"
 
 
-def make_objective(name: str, samples: int, free_bits: float = 0.0) -> Callable[
+def make_objective(name: str, samples: int, free_bits: float = 0.0, kl_balance: bool = False) -> Callable[
     [LatentVariableModel, torch.Tensor, float], ObjectiveValue
 ]:
     """objective(model, x, kl_weight) for the objective registered as `name` with `samples`
-    draws per example; `free_bits` λ > 0 floors its KL term (an objective with a `free_bits`
-    field: elbo, elbo-stl; the IWAE bound has no KL term and refuses it)."""
+    draws per example; `free_bits` λ > 0 floors its KL term per latent group and `kl_balance`
+    balances the groups' KLs during warm-up (an objective with those fields: elbo, elbo-stl; the
+    IWAE bound has no KL term and refuses them)."""
     cls = components.objectives.get(name)
-    if not free_bits:
+    if not free_bits and not kl_balance:
         objective: Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue] = cls(samples)
         return objective
-    if "free_bits" not in getattr(cls, "__dataclass_fields__", {}):
-        raise ValueError(f"free_bits: the objective {name!r} has no KL term to floor; free bits "
-                         f"apply to the ELBO (elbo, elbo-stl)")
-    return cls(samples, free_bits=free_bits)  # type: ignore[no-any-return]
+    fields = getattr(cls, "__dataclass_fields__", {})
+    for setting, value in (("free_bits", free_bits), ("kl_balance", kl_balance)):
+        if value and setting not in fields:
+            raise ValueError(f"{setting}: the objective {name!r} has no KL term; {setting} applies "
+                             f"to the ELBO (elbo, elbo-stl)")
+    options = {"free_bits": free_bits} if free_bits else {}
+    if kl_balance:
+        options["kl_balance"] = True
+    return cls(samples, **options)  # type: ignore[no-any-return]

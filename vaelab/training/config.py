@@ -94,8 +94,12 @@ class TrainConfig(TrainSettings):
         "burda = lr·10^(−i/7) for 3^i epochs (Burda et al. 2016); cosine = decay to "
         "--final-lr-fraction·lr over the epochs or the --time-budget, whichever runs out first")] = "constant"
     free_bits: Annotated[float, Range(0, note="0 = off"), Help(
-        "free bits λ (Kingma et al. 2016): the ELBO's loss keeps the batch-mean KL of the latent "
-        "vector at or above λ nats, max(λ, KL); the reported bound is unchanged (0 = off)")] = 0.0
+        "free bits λ (Kingma et al. 2016): the ELBO's loss keeps the batch-mean KL of each latent "
+        "group (the latent vector; each layer of a hierarchy) at or above λ nats, max(λ, KL); the "
+        "reported bound is unchanged (0 = off)")] = 0.0
+    kl_balance: Annotated[bool, Help(
+        "while the KL is warmed up (--kl-warmup), weight each latent group's KL by its share of the "
+        "total (NVAE's KL balancing), so no group of a hierarchy collapses early")] = False
 
 
 @dataclass(frozen=True)

@@ -100,14 +100,24 @@ def train_step(
     grad_clip: float = 0.0,
     step: int = 0,
     epoch: int = 0,
+    grad_skip: float = 0.0,
 ) -> ObjectiveValue:
-    """One optimiser step on `batch`: objective, finiteness check, backward, clip, Adam."""
+    """One optimiser step on `batch`: objective, finiteness check, backward, clip, Adam.
+    With `grad_skip` > 0 a step whose gradient norm (before clipping) exceeds it, or is not
+    finite, is skipped (VDVAE's guard against the rare huge gradient of a deep hierarchy); the
+    share of skipped steps is the `skipped_update` term."""
     value = objective(model, batch, kl_weight)
     check_finite(value, step, epoch)
     optimizer.zero_grad(set_to_none=True)
     value.loss.backward()
-    if grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    if grad_clip > 0 or grad_skip > 0:
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
+        if grad_skip > 0:
+            skip = not bool(norm <= grad_skip)  # NaN: skipped too
+            value.terms["skipped_update"] = torch.tensor(float(skip))
+            if skip:
+                optimizer.zero_grad(set_to_none=True)
+                return value
     optimizer.step()
     return value
 
@@ -165,6 +175,7 @@ class LoopSettings:
     epochs: int
     seed: int = 0
     grad_clip: float = 0.0
+    grad_skip: float = 0.0
     kl_warmup_steps: int = 0
     patience: int = 0
     time_budget_minutes: float = 0.0
@@ -418,7 +429,7 @@ def _train_one_epoch(loop: Loop, objective: Objective) -> RunningMeans:
     for batch, size in task.batches.epoch(state.epoch, loop.context):
         value = train_step(task.model, task.optimizer, objective, batch,
                            kl_weight_at(state.step, settings.kl_warmup_steps),
-                           settings.grad_clip, state.step, state.epoch)
+                           settings.grad_clip, state.step, state.epoch, settings.grad_skip)
         state.step += 1
         running.add(value, size)
         loop.notify("on_batch_end", value)

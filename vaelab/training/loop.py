@@ -70,7 +70,7 @@ def held_out_bound(model: LatentVariableModel, images: ImageSet | StreamedImages
 def settings_of(config: ExperimentConfig) -> LoopSettings:
     """The loop settings of a frame experiment's [train] section."""
     t = config.train
-    return LoopSettings(epochs=t.epochs, seed=t.seed, grad_clip=t.grad_clip,
+    return LoopSettings(epochs=t.epochs, seed=t.seed, grad_clip=t.grad_clip, grad_skip=t.grad_skip,
                         kl_warmup_steps=t.kl_warmup_steps, patience=t.patience,
                         time_budget_minutes=t.time_budget_minutes, compile=t.compile,
                         precision=t.precision)
@@ -111,7 +111,7 @@ def configured_objective(config: ExperimentConfig) -> Objective:
     train.free_bits for an objective without a KL term)."""
     train = config.train
     try:
-        return make_objective(train.objective, train.samples, train.free_bits)
+        return make_objective(train.objective, train.samples, train.free_bits, train.kl_balance)
     except ValueError as error:
         raise ConfigError(f"train.{error}") from error
 

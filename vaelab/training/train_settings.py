@@ -42,6 +42,9 @@ class TrainSettings:
     kl_warmup_steps: Annotated[int, Range(0), Help(
         "steps of linear KL warm-up (0 = off)", flag="kl-warmup")] = 0
     grad_clip: Annotated[float, Range(0, note="0 = off"), Help("max gradient norm (0 = off)")] = 0.0
+    grad_skip: Annotated[float, Range(0, note="0 = off"), Help(
+        "skip an optimiser step whose gradient norm (before clipping) exceeds this, or is not "
+        "finite (VDVAE); the share skipped is recorded as skipped_update (0 = off)")] = 0.0
     seed: Annotated[int, Help("seed of the initial weights, the shuffles and the labelled subset")] = 0
     device: Annotated[str, Matches(r"auto|cpu|cuda.*", "'auto', 'cpu' or 'cuda[:N]'"), Help(
         "auto, cpu or cuda[:N]")] = "auto"
