@@ -106,6 +106,9 @@ class ImageSession:
         self.semisupervised = hasattr(self.model, "num_classes")
         self.single_latent = hasattr(self.model, "posterior") and hasattr(self.model, "latent_dim") \
             and not self.semisupervised
+        #: a hierarchy's sliders move its top latent group, the groups below at their prior means
+        self.top_group = not (self.single_latent or self.semisupervised) and hasattr(
+            self.model, "decode_from_top")
         self.x_test: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None
         if splits is not None and getattr(splits, "test", None) is not None:
@@ -126,9 +129,9 @@ class ImageSession:
         self.means: torch.Tensor | None = None
         self.scatter_basis: torch.Tensor | None = None
         self.slider_names: list[str] = []
-        if not (self.single_latent or self.semisupervised):
+        if not (self.single_latent or self.semisupervised or self.top_group):
             return
-        d = int(self.model.latent_dim)
+        d = int(self.model.top_latent_dim if self.top_group else self.model.latent_dim)
         if self.x_test is not None:
             self.means = self._latent_means(self.x_test)
         if self.means is not None and self.means.shape[0] >= 2:
@@ -155,6 +158,8 @@ class ImageSession:
             from vaelab.evaluation.classification import class_probabilities
 
             return self.model.style(x, class_probabilities(self.model, x).argmax(-1))
+        if self.top_group:
+            return self.model.top_guide(x).mean.reshape(x.shape[0], -1)
         return self.model.posterior(x).mean.reshape(x.shape[0], -1)
 
     def describe(self) -> dict[str, Any]:
@@ -174,7 +179,7 @@ class ImageSession:
         """E[x | z] at the latent position given by the slider values (for a semi-supervised
         model E[x | y = label, z])."""
         if self.directions is None or self.centre is None:
-            raise ValueError("sliders need a model with one latent vector z")
+            raise ValueError("sliders need a model with one latent vector z or a top latent group")
         if len(values) != self.directions.shape[0]:
             raise ValueError(f"expected {self.directions.shape[0]} slider values, got {len(values)}")
         coords = torch.tensor(values, dtype=torch.float32, device=self.device).clamp(-5, 5)
@@ -185,6 +190,8 @@ class ImageSession:
                 raise ValueError(f"class must be in [0, {classes - 1}], got {label}")
             y = torch.nn.functional.one_hot(torch.tensor([label], device=self.device), classes).float()
             return {"image": png_data_url(display(self.model, self.model.decode_mean((y, z))))}
+        if self.top_group:
+            return {"image": png_data_url(display(self.model, self.model.decode_from_top(z)))}
         return {"image": png_data_url(display(self.model, self.model.decode_mean(z)))}
 
     @torch.no_grad()

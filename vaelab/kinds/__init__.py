@@ -205,8 +205,9 @@ def _frame_config(raw: Mapping[str, Any]) -> bool:
 
 
 register_kind(ModelKind(
-    "vae", ("vae",), _frame_config, "vaelab.kinds.vae",
-    "a latent-variable model of images: VAE / IWAE, hierarchical and ladder VAEs, learned priors"))
+    "vae", ("vae", "deep"), _frame_config, "vaelab.kinds.vae",
+    "a latent-variable model of images: VAE / IWAE, hierarchical and ladder VAEs, learned priors; "
+    "deep = a top-down hierarchy of latent groups (NVAE / VDVAE class)"))
 register_kind(ModelKind(
     "ssm", ("ssm",), _kind_is("ssm"), "vaelab.kinds.ssm",
     "a state-space model of image sequences (e.g. --dataset pendulum)"))

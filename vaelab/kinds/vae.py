@@ -79,9 +79,27 @@ def more_time(run_dir: Path, flag: str) -> str:
     return f"`vaelab train --resume {run_dir} {flag} MINUTES` continues"
 
 
+#: `--model NAME` of this kind: the settings it starts from (flags and a --config file override
+#: them). `deep` is the top-down hierarchy of vaelab.models.deep with the stability options its
+#: training needs; bench/README.md ("Deep hierarchical VAEs") says how they were chosen.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "vae": {},
+    "deep": {
+        "model": {"architecture": "deep", "groups": 4, "latent_dim": 16, "hidden": (256,)},
+        "train": {"batch_size": 100, "learning_rate": 2e-3, "lr_schedule": "cosine",
+                  "kl_warmup_steps": 2000, "kl_balance": True, "grad_clip": 200.0, "grad_skip": 1000.0},
+    },
+}
+
+
+def base_config(model: str) -> ExperimentConfig:
+    """The config `--model NAME` starts from."""
+    return ExperimentConfig().with_overrides(PRESETS.get(model, {}))
+
+
 def flag_defaults(model: str) -> dict[str, Any]:
-    """Each `vaelab train` flag's default for --model vae: the config's own defaults."""
-    return defaults(ExperimentConfig().to_dict(), common_flags())
+    """Each `vaelab train` flag's default for --model vae or deep: the preset's values."""
+    return defaults(base_config(model).to_dict(), common_flags())
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
@@ -203,7 +221,9 @@ def train(args: argparse.Namespace) -> int:
         config.save(run_dir / CONFIG)
         resume = True
     else:
-        base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
+        base = base_config(args.model or "vae")
+        if args.config:
+            base = base.with_overrides(read_config_file(args.config))
         config = base.with_overrides(flags)
         config = train_until_budget(config, config.train.time_budget_minutes,
                                     given(args, flags, "train", "epochs"))

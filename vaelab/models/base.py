@@ -74,6 +74,12 @@ class LatentVariableModel(nn.Module, ABC):
         """log p(z) split by latent group as `guide_sample_groups` splits log q: [..., G]."""
         return self.log_prior(z).unsqueeze(-1)
 
+    def analytic_kl_groups(self, z: Latents) -> torch.Tensor | None:
+        """Per-group KL(q ‖ p) in closed form for latents the guide just drew ([..., G], each
+        group's KL conditional on the draws above it), or None where there is none; the ELBO
+        uses it in place of the Monte Carlo log q − log p."""
+        return None
+
     def log_joint(self, x: torch.Tensor, z: Latents) -> torch.Tensor:
         """log p(x, z) = log p(x | z) + log p(z)."""
         return self.log_likelihood(x, z) + self.log_prior(z)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Independent, Normal
+from torch.distributions import Independent, Normal, kl_divergence
 
 from vaelab.distributions.detach import detach_parameters
 from vaelab.models.base import LatentVariableModel
@@ -90,17 +90,19 @@ class TopDownGroup(nn.Module):
 
     def update(self, state: torch.Tensor, z: torch.Tensor, state_dims: int) -> torch.Tensor:
         """s_g = s_{g−1} + cell(s_{g−1}, z_g)."""
-        both = torch.cat([state, z.expand(*state.shape[: state.dim() - state_dims], *z.shape[-self.event_dims:])],
-                         dim=-state_dims)
+        lead = state.shape[: state.dim() - state_dims]
+        both = torch.cat([state, z.expand(*lead, *z.shape[-self.event_dims:])], dim=-state_dims)
         return state + _apply(self.cell, both, state_dims)
 
 
 @dataclass(frozen=True)
 class TopDownPass:
-    """What a pass down the path computed: each group's prior (top first) and the last state."""
+    """What a pass down the path computed: each group's prior (top first), the last state, and
+    each group's guide when the guide drew the latents."""
 
     priors: tuple[Independent, ...]
     state: torch.Tensor
+    posteriors: tuple[Independent, ...] = ()
 
 
 class GroupLatents(tuple):
@@ -176,7 +178,7 @@ class DeepVAE(LatentVariableModel):
                             stop_guide_gradient: bool = False) -> tuple[GroupLatents, torch.Tensor]:
         features = self._features(x)
         lead = (*sample_shape, x.shape[0])
-        state, priors, latents, log_q = self._start(lead), [], [], []
+        state, priors, posteriors, latents, log_q = self._start(lead), [], [], [], []
         for group, feature in zip(self.groups, features, strict=True):
             state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
             prior = group.prior(state, self.state_dims)
@@ -184,9 +186,20 @@ class DeepVAE(LatentVariableModel):
             z = q.rsample()
             log_q.append((detach_parameters(q) if stop_guide_gradient else q).log_prob(z))
             priors.append(prior)
+            posteriors.append(q)
             latents.append(z)
             state = group.update(state, z, self.state_dims)
-        return GroupLatents.of(latents, TopDownPass(tuple(priors), state)), torch.stack(log_q[::-1], -1)
+        path = TopDownPass(tuple(priors), state, tuple(posteriors))
+        return GroupLatents.of(latents, path), torch.stack(log_q[::-1], -1)
+
+    def analytic_kl_groups(self, z: Sequence[torch.Tensor]) -> torch.Tensor | None:
+        """KL(q(z_g | z_<g, x) ‖ p(z_g | z_<g)) of each group, in closed form at the guide's draws
+        of the groups above (NVAE's KL): the same expectation as log q − log p, less noise."""
+        path = getattr(z, "path", None)
+        if path is None or not path.posteriors:
+            return None
+        kls = [kl_divergence(q, p) for q, p in zip(path.posteriors, path.priors, strict=True)]
+        return torch.stack(kls[::-1], -1)
 
     def guide_sample(self, x: torch.Tensor, sample_shape: tuple[int, ...] = (),
                      stop_guide_gradient: bool = False) -> tuple[GroupLatents, torch.Tensor]:
@@ -236,6 +249,22 @@ class DeepVAE(LatentVariableModel):
             latents.append(z)
             state = group.update(state, z, self.state_dims)
         return GroupLatents.of(latents, None)
+
+    @property
+    def top_latent_dim(self) -> int:
+        """Size of the top group (the explorer's sliders move it)."""
+        return math.prod(self.groups[0].latent_shape)
+
+    @torch.no_grad()
+    def decode_from_top(self, z_top: torch.Tensor) -> torch.Tensor:
+        """E[x | z_G, the groups below at their prior means]: what the top group alone says."""
+        state = self._start((z_top.shape[0],))
+        for index, group in enumerate(self.groups):
+            state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
+            z = (z_top.reshape(-1, *group.latent_shape) if index == 0
+                 else group.prior(state, self.state_dims).mean)
+            state = group.update(state, z, self.state_dims)
+        return self.decoder.mean(state)
 
     def top_guide(self, x: torch.Tensor) -> Independent:
         """q(z_G | x) of the top group (exactly the guide's top factor)."""

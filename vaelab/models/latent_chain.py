@@ -66,6 +66,20 @@ class LatentChainModel(LatentVariableModel):
             latents.append(transition(latents[-1]).sample())
         return tuple(reversed(latents))
 
+    @property
+    def top_latent_dim(self) -> int:
+        """Size of the top layer z_L (the explorer's sliders move it)."""
+        last = self.transitions[-1] if len(self.transitions) else self.decoder
+        return int(last.parent_shape[0])
+
+    @torch.no_grad()
+    def decode_from_top(self, z_top: torch.Tensor) -> torch.Tensor:
+        """E[x | z_L, the layers below at their conditional means]."""
+        z = z_top
+        for transition in reversed(self.transitions):
+            z = transition(z).mean
+        return self.decoder.mean(z)
+
     def decode_mean(self, z: tuple[torch.Tensor, ...]) -> torch.Tensor:
         return self.decoder.mean(z[0])
 

@@ -54,7 +54,8 @@ def elbo(
     else:
         z, log_q = model.guide_sample_groups(x, shape, stop_guide_gradient)
         reconstruction = model.log_likelihood(x, z)
-        kl = log_q - model.log_prior_groups(z)
+        closed = model.analytic_kl_groups(z) if analytic_kl and not stop_guide_gradient else None
+        kl = log_q - model.log_prior_groups(z) if closed is None else closed
     if samples > 1:
         reconstruction = reconstruction.mean(0)
         if kl.dim() > reconstruction.dim() + 1:  # a Monte Carlo KL per draw: [samples, B, G]
@@ -67,7 +68,8 @@ def elbo(
     return ObjectiveValue(loss=loss, bound=bound.detach(), terms=terms)
 
 
-def kl_penalty(kl: torch.Tensor, free_bits: float, balance: bool, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+def kl_penalty(kl: torch.Tensor, free_bits: float, balance: bool,
+               terms: dict[str, torch.Tensor]) -> torch.Tensor:
     """The KL term of the loss from per-example, per-group KLs [B, G]: their batch mean, each
     group's floored at `free_bits` (recorded as `kl_free_bits`), and with `balance` weighted by
     γ_g ∝ the group's share of the KL (NVAE's KL balancing, so no group is left to collapse while

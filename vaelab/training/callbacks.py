@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import torch
 from tqdm import tqdm
 
 from vaelab.objectives.result import ObjectiveValue
@@ -174,6 +175,36 @@ class PhysicalConstants(Callback):
                        for name in self.names if name in record)
 
 
+class ActiveUnits(Callback):
+    """Posterior-collapse diagnostics per latent group: how many of its dimensions the data move,
+    Var_x(E_q[z | x]) > 0.01 (the "active units" of Burda et al. 2016), over fixed held-out
+    examples `x`, recorded each epoch as `active_z1`, `active_z2`, ... (z1 next to the data) and
+    shown in the progress line. Any model with `encode_mean` qualifies."""
+
+    THRESHOLD = 0.01
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.x = x
+        self.names: tuple[str, ...] = ()
+
+    def on_epoch_end(self, loop: Loop, record: dict[str, Any]) -> None:
+        model = loop.model
+        training = model.training
+        model.eval()
+        with torch.no_grad():
+            means = model.encode_mean(self.x.to(next(model.parameters()).device))
+        model.train(training)
+        groups = tuple(means) if isinstance(means, tuple) else (means,)
+        active = {f"active_z{g + 1}": int((m.reshape(m.shape[0], -1).var(0) > self.THRESHOLD).sum())
+                  for g, m in enumerate(groups)}
+        self.names = tuple(active)
+        record.update(active)
+
+    def describe(self, record: dict[str, Any]) -> str:
+        shown = [str(record[name]) for name in self.names if name in record]
+        return f"  active units {'/'.join(shown)}" if shown else ""
+
+
 def as_callback(callback: Callback | Callable[[Any, dict[str, Any]], None]) -> Callback:
     """A `Callback` as it is; a function of (model, record) as `EveryEpoch(function)`."""
     if isinstance(callback, Callback):
@@ -184,5 +215,5 @@ def as_callback(callback: Callback | Callable[[Any, dict[str, Any]], None]) -> C
                     f"{type(callback).__name__}")
 
 
-__all__ = ["Callback", "EpochLog", "EveryEpoch", "PhysicalConstants", "ProgressBar", "as_callback",
-           "epoch_text"]
+__all__ = ["ActiveUnits", "Callback", "EpochLog", "EveryEpoch", "PhysicalConstants", "ProgressBar",
+           "as_callback", "epoch_text"]

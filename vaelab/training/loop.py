@@ -24,7 +24,7 @@ from vaelab.runs.checkpoint import LoopState
 from vaelab.runs.distributed import Distributed
 from vaelab.runs.distributed import setup as setup_distributed
 from vaelab.training.batches import image_batches, streamed_batches
-from vaelab.training.callbacks import Callback
+from vaelab.training.callbacks import ActiveUnits, Callback
 from vaelab.training.config import ConfigError, ExperimentConfig, learning_rate_at
 from vaelab.training.engine import (
     LoopSettings,
@@ -140,9 +140,24 @@ def fit(
     model = build_model(config, splits.train.image_shape).to(context.device)
     task = image_task(config, model, splits, configured_objective(config), context)
     loop = run_training(task, settings_of(config), Path(run_dir), context, resume=resume,
-                        progress=progress, log=log, callbacks=callbacks,
+                        progress=progress, log=log,
+                        callbacks=[*group_diagnostics(model, splits, context), *callbacks],
                         more_time=more_time)
     return model, loop
+
+
+def group_diagnostics(model: LatentVariableModel, splits: Splits, context: Distributed,
+                      examples: int = 1000) -> list[Callback]:
+    """Active units per latent group each epoch (ActiveUnits) for a model whose latents come in
+    groups (a hierarchy), on the first `examples` held-out images binarized from a fixed seed."""
+    held_out = splits.valid if splits.valid is not None and len(splits.valid) else splits.test
+    if isinstance(held_out, StreamedImages) or not len(held_out):
+        return []
+    fixed = torch.Generator().manual_seed(SPLIT_SEED)
+    x = to_model_space(held_out.images[:examples], held_out.binary, model.data_kind, fixed)
+    with torch.no_grad():
+        grouped = isinstance(model.encode_mean(x[:2].to(context.device)), tuple)
+    return [ActiveUnits(x)] if grouped else []
 
 
 __all__ = [

@@ -1,0 +1,112 @@
+"""The deep top-down VAE: shapes, the shared path, exact log p(x) on a tiny instance, bad settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.training.helpers import tiny_config
+from vaelab.models import ModelConfig, build_model
+from vaelab.models.deep import DeepVAE, GroupLatents, soft_bound
+from vaelab.objectives import importance_sampled_log_marginal, iwae_bound
+from vaelab.settings import ConfigError
+from vaelab.training import fit, read_metrics
+
+
+def deep(groups: int = 3, latent_dim: int = 4, width: int = 16,
+         shape: tuple[int, ...] = (1, 5, 5)) -> DeepVAE:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(architecture="deep", groups=groups, latent_dim=latent_dim,
+                                    hidden=(width,)), shape)
+    assert isinstance(model, DeepVAE)
+    return model
+
+
+def test_latents_come_one_tensor_per_group_next_to_the_data_first() -> None:
+    model = deep(groups=3, latent_dim=4)
+    x = torch.bernoulli(torch.rand(5, 1, 5, 5))
+    z, log_q = model.guide_sample(x, (7,))
+    assert isinstance(z, GroupLatents) and len(z) == 3
+    assert [t.shape for t in z] == [(7, 5, 4)] * 3 and log_q.shape == (7, 5)
+    z, log_q_groups = model.guide_sample_groups(x)
+    assert log_q_groups.shape == (5, 3)
+    assert model.log_prior_groups(z).shape == (5, 3)
+    assert [t.shape for t in model.prior_sample((2,))] == [(2, 4)] * 3
+    assert model.sample(6).shape == (6, 1, 5, 5) and model.reconstruct(x).shape == x.shape
+
+
+def test_a_guide_draw_scores_the_same_with_and_without_its_carried_pass() -> None:
+    model = deep()
+    x = torch.bernoulli(torch.rand(4, 1, 5, 5))
+    z, _ = model.guide_sample(x, (3,))
+    plain = tuple(t.clone() for t in z)  # no carried pass: the path is run again from z
+    torch.testing.assert_close(model.log_joint(x, z), model.log_joint(x, plain))
+    torch.testing.assert_close(model.log_prior(z) + model.log_likelihood(x, z), model.log_joint(x, plain))
+
+
+def test_importance_sampling_matches_quadrature_on_a_tiny_instance() -> None:
+    """Two groups of one dimension: log p(x) = log ∫∫ p(z_2) p(z_1 | z_2) p(x | z) dz on a grid."""
+    model = deep(groups=2, latent_dim=1, width=8, shape=(3,))
+    with torch.no_grad():  # a posterior far from the prior, so the check is not trivial
+        for p in model.parameters():
+            p.mul_(1.5)
+    x = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    grid = torch.linspace(-9, 9, 1201)
+    step = float(grid[1] - grid[0])
+    top, bottom = torch.meshgrid(grid, grid, indexing="ij")
+    z = (bottom.reshape(-1, 1, 1).expand(-1, 2, 1), top.reshape(-1, 1, 1).expand(-1, 2, 1))
+    with torch.no_grad():
+        exact = torch.logsumexp(model.log_joint(x, z), 0) + 2 * torch.log(torch.tensor(step))
+    torch.manual_seed(0)
+    estimate = importance_sampled_log_marginal(model, x, k=20000)
+    assert (estimate.pareto_k < 0.7).all()  # weights the estimate can be trusted with
+    torch.testing.assert_close(estimate.log_px, exact, atol=0.03, rtol=0)
+    bound = iwae_bound(model, x.repeat(500, 1), 10).bound.reshape(500, 2).mean(0)  # E[bound]
+    assert (bound <= exact + 0.02).all() and (bound > exact - 2).all()
+
+
+def test_temperature_narrows_every_group() -> None:
+    model = deep(groups=2, latent_dim=3)
+    torch.manual_seed(0)
+    cold = torch.stack(list(model.prior_sample((4000,), temperature=0.1)))
+    torch.manual_seed(0)
+    warm = torch.stack(list(model.prior_sample((4000,))))
+    assert cold.std(1).mean() < 0.2 * warm.std(1).mean()
+
+
+def test_log_scales_are_soft_bounded() -> None:
+    t = torch.tensor([-100.0, -1e-3, 0.0, 1e-3, 100.0])
+    out = soft_bound(t)
+    assert out.abs().max() <= 7.0 and torch.allclose(out[1:4], t[1:4], atol=1e-6)
+
+
+@pytest.mark.parametrize("settings, named", [
+    ({"architecture": "deep", "groups": 0}, "groups"),
+    ({"architecture": "mlp", "groups": 3}, "groups"),
+    ({"architecture": "deep", "upper_latents": (4,)}, "upper_latents"),
+    ({"architecture": "deep", "posterior": "iaf:2"}, "posterior"),
+])
+def test_bad_settings_are_one_clear_error(settings: dict, named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        ModelConfig(**settings)
+
+
+def test_trains_with_per_group_kl_records_and_resumes_exactly(tmp_path: Path) -> None:
+    def config(epochs: int) -> object:
+        return tiny_config(epochs=epochs, kl_warmup_steps=4, kl_balance=True, grad_skip=1e4,
+                           free_bits=0.05).with_overrides(
+            {"model": {"architecture": "deep", "groups": 2, "latent_dim": 3, "hidden": (16,)}})
+
+    fit(config(3), tmp_path / "straight", progress=False, log=lambda _: None)
+    fit(config(1), tmp_path / "split", progress=False, log=lambda _: None)
+    fit(config(3), tmp_path / "split", resume=True, progress=False, log=lambda _: None)
+    straight = read_metrics(tmp_path / "straight")
+    resumed = read_metrics(tmp_path / "split")
+    drop = {"seconds"}
+    assert [{k: v for k, v in r.items() if k not in drop} for r in straight] == [
+        {k: v for k, v in r.items() if k not in drop} for r in resumed]
+    last = straight[-1]
+    assert {"train_kl_z1", "train_kl_z2", "train_skipped_update"} <= set(last)
+    assert last["valid_bound"] > straight[0]["valid_bound"]
