@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from vaelab.kinds.vae import PRESETS
 from vaelab.runs.log import print_now
 from vaelab.runs.metrics_log import read_metrics
 from vaelab.training import ExperimentConfig, fit
@@ -47,6 +48,7 @@ class Row:
     dataset: str = "mnist"
 
 
+DEEP = PRESETS["deep"]
 BURDA_1 = {"latent_dim": 50, "hidden": (200, 200), "activation": "tanh"}
 BURDA_2 = {"latent_dim": 100, "hidden": (200, 200), "upper_latents": (50,),
            "upper_hidden": (100, 100), "activation": "tanh"}
@@ -71,6 +73,13 @@ ROWS = {
             "two-level networks, ELBO); Burda's 2-layer IWAE: 82.90",
             {**BURDA_2, "prior": "vamp", "prior_components": 500},
             {"objective": "iwae", "samples": 50}),
+        Row("ladder-2", "ladder VAE (top-down guide), Burda's 2-layer networks", 85.33,
+            "Burda et al. 2016's 2-layer VAE (Sønderby et al. 2016 report their ladder with "
+            "batch norm and warm-up, not this protocol)", {**BURDA_2, "inference": "top-down"},
+            {"objective": "elbo", "samples": 1}),
+        Row("deep", "`--model deep`: top-down hierarchy, 4 groups of 16, width 256 (the preset)",
+            78.01, "NVAE (Vahdat & Kautz 2020), dynamically binarized MNIST, GPU days",
+            DEEP["model"], {k: v for k, v in DEEP["train"].items() if k != "batch_size"}),
         Row("static-iwae50-1", "IWAE k=50, 1 layer, Larochelle's static binarization", 87.1,
             "as cited in the issue (IWAE paper appendix)", BURDA_1,
             {"objective": "iwae", "samples": 50}, dataset="binarized-mnist"),

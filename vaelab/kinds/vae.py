@@ -87,7 +87,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "deep": {
         "model": {"architecture": "deep", "groups": 4, "latent_dim": 16, "hidden": (256,)},
         "train": {"batch_size": 100, "learning_rate": 2e-3, "lr_schedule": "cosine",
-                  "kl_warmup_steps": 2000, "kl_balance": True, "grad_clip": 200.0, "grad_skip": 1000.0},
+                  "grad_clip": 200.0, "grad_skip": 2000.0},
     },
 }
 
