@@ -61,3 +61,25 @@ def test_a_vae_encoders_own_parameters_are_optimised_per_image() -> None:
     assert result["examples"] == 12
     assert result["elbo_optimized"]["mean"] > result["elbo_amortized"]["mean"]  # an untrained encoder
     assert result["approximation_gap"]["mean"] > -3 * result["approximation_gap"]["stderr"] - 0.05
+
+
+def test_a_flow_fitted_per_example_splits_the_approximation_gap() -> None:
+    from tests.objectives.test_local_flow import correlated_ppca
+
+    model, x = correlated_ppca()
+    gaps = inference_gaps(model, x, k=2000, steps=200, lr=0.05, samples=16, eval_samples=2000,
+                          flow="planar:4", progress=False)
+    recovers, left = gaps["flow_recovers"], gaps["flow_approximation_gap"]
+    assert recovers["mean"] > 10 * recovers["stderr"] > 0  # the diagonal family misses the correlation
+    assert recovers["mean"] + left["mean"] == pytest.approx(gaps["approximation_gap"]["mean"])
+    assert abs(left["mean"]) < 0.1 and gaps["settings"]["flow"] == "planar:4"
+    assert 0 <= gaps["flow_converged"] <= 1
+    text = "\n".join(gap_lines(gaps))
+    assert "planar:4 flow" in text and "of which the flow" in text
+    assert "elbo_flow" not in inference_gaps(model, x[:4], k=10, steps=2, progress=False)
+
+
+def test_a_bad_flow_is_refused_before_any_work() -> None:
+    model, x = ppca()
+    with pytest.raises(ValueError, match="unknown flow family"):
+        inference_gaps(model, x, flow="spline:2")
