@@ -83,3 +83,16 @@ def test_a_bad_flow_is_refused_before_any_work() -> None:
     model, x = ppca()
     with pytest.raises(ValueError, match="unknown flow family"):
         inference_gaps(model, x, flow="spline:2")
+
+
+def test_a_flow_is_fitted_on_a_flow_guides_own_family() -> None:
+    """On an iaf:2 run the per-image planar steps sit on the IAF with per-image parameters."""
+    import vaelab
+    from vaelab.models import ModelConfig, build_vae
+
+    torch.manual_seed(0)
+    model = build_vae(ModelConfig(latent_dim=3, hidden=(16,), posterior="iaf:2"), (1, 4, 4))
+    pixels = (torch.rand(6, 1, 4, 4) * 255).to(torch.uint8)
+    result = vaelab.gaps(model, pixels, k=50, steps=20, lr=0.05, flow="planar:2", progress=False)
+    assert result["elbo_flow"]["n"] == 6 and result["settings"]["flow"] == "planar:2"
+    assert result["elbo_flow"]["mean"] > result["elbo_amortized"]["mean"]
