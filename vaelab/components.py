@@ -56,6 +56,34 @@ def guide_family_takes_steps(name: str) -> bool:
         getattr(entry, "takes_steps", False))
 
 
+#: the built-in guide families that cannot score z with stopped parameters (no inverse: planar);
+#: their classes declare `scores_stopped = False` (a family registered from Python is asked)
+UNSTOPPABLE_GUIDE_FAMILIES: Final = frozenset({"planar"})
+#: the built-in objectives whose guide gradient scores z with stopped parameters (STL, DReG);
+#: their classes declare `stop_guide_gradient = True` or `gradient` "stl" / "dreg"
+STOPPED_GRADIENT_OBJECTIVES: Final = frozenset({"elbo-stl", "iwae-stl", "iwae-dreg"})
+
+
+def stopped_gradient_problem(posterior: str, objective: str) -> str | None:
+    """Why the guide family `posterior` ("planar:4") cannot be trained with `objective`, or None:
+    an objective that scores z with stopped guide parameters (STL, DReG) needs a guide that can
+    (a planar flow has no inverse). Unknown names are left to their own checks (None)."""
+    name = posterior.partition(":")[0] if isinstance(posterior, str) else posterior
+    if name not in guide_families or objective not in objectives:
+        return None
+    family, loss = guide_families.target(name), objectives.target(objective)
+    unstoppable = (name in UNSTOPPABLE_GUIDE_FAMILIES if isinstance(family, str)
+                   else not getattr(family, "scores_stopped", True))
+    stopped = (objective in STOPPED_GRADIENT_OBJECTIVES if isinstance(loss, str)
+               else bool(getattr(loss, "stop_guide_gradient", False))
+               or getattr(loss, "gradient", "standard") != "standard")
+    if unstoppable and stopped:
+        return (f"the objective {objective!r} scores z with stopped guide parameters, which the guide "
+                f"family {posterior!r} cannot do (a planar flow has no inverse): use elbo or iwae, or "
+                "an iaf:K / spline:K guide")
+    return None
+
+
 def guide_family_names() -> str:
     """The guide families as a config names them: "diagonal, full, planar:K, iaf:K, spline:K"."""
     return ", ".join(f"{n}:K" if guide_family_takes_steps(n) else n for n in guide_families)

@@ -184,7 +184,8 @@ def test_demo_help_states_the_time_the_readme_states() -> None:
       "model.posterior: stacked stochastic layers have diagonal Gaussian conditionals"),
      (["train", "--free-bits", "-1", "--epochs", "1"], "train.free_bits: must be >= 0"),
      (["train", *TINY, "--posterior", "planar:1", "--objective", "iwae-dreg", "--epochs", "1"],
-      "a planar flow has no inverse, so it cannot score z with stopped parameters")],
+      "train.objective: the objective 'iwae-dreg' scores z with stopped guide parameters, which the "
+      "guide family 'planar:1' cannot do")],
 )
 def test_user_mistakes_give_one_clear_error(argv: list[str], message: str, tmp_path: Path,
                                             capsys: pytest.CaptureFixture) -> None:

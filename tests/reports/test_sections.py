@@ -91,3 +91,22 @@ def test_final_metrics_say_whether_log_px_can_be_trusted() -> None:
     (row,) = _trust_rows(pareto_summary(torch.tensor([0.2, 0.5, 0.9, 1.1], dtype=torch.float64), k=1000))
     assert row[1] == "median 0.50, max 1.10; 50.0 % of examples above 0.7"
     assert "Warning: Pareto k̂ > 0.7 for 2 of 4 test images" in row[2]
+
+
+def test_the_gaps_section_shows_a_flow_fitted_per_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.objectives.test_local_guide import ppca
+    from vaelab.evaluation.gaps import inference_gaps
+    from vaelab.reports import gaps as section
+
+    model, x = ppca()
+    plain = inference_gaps(model, x[:4], k=20, steps=2, progress=False)
+    flowed = inference_gaps(model, x[:4], k=20, steps=2, flow="planar:2", progress=False)
+    flowed["flow_approximation_gap"] = {"mean": -1.0, "stderr": 0.1, "n": 4}  # IS demonstrably low
+    for gaps, rows in ((plain, 6), (flowed, 9)):
+        monkeypatch.setattr(section, "newest_gaps", lambda run, gaps=gaps: gaps)
+        found = section.inference_gaps(None)  # type: ignore[arg-type]
+        table = found.blocks[0]
+        assert len(table.rows) == rows
+    labels = [row[0] for row in table.rows]
+    assert "L[q*_flow]" in labels and "of which the flow recovers" in labels
+    assert "planar:2 flow" in table.caption and "the IS estimate is too low" in table.caption

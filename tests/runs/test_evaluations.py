@@ -196,3 +196,19 @@ def test_evaluate_gaps_splits_the_inference_gap_and_keeps_it(run: Path,
     assert "gaps" in record["settings"]["estimators"]
     assert main(["evaluate", str(run), "--gaps", "1"]) == 2
     assert "--gaps must be >= 2" in capsys.readouterr().err
+
+
+def test_evaluate_gaps_with_a_flow_fitted_per_image(run: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["evaluate", str(run), "-k", "30", "--examples", "10", "--gaps", "3", "--gap-steps",
+                 "20", "--gap-flow", "planar:2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "L[q*_flow]" in out and "of which the flow" in out
+    (record,) = records(run)
+    gaps = record["results"]["gaps"]
+    assert gaps["settings"]["flow"] == "planar:2" and "flow_recovers" in gaps
+    assert record["settings"]["gaps"]["flow"] == "planar:2"
+    for bad, message in ((["--gap-flow", "radial:2", "--gaps", "3"], "unknown flow family"),
+                         (["--gap-flow", "planar:0", "--gaps", "3"], "integer >= 1"),
+                         (["--gap-flow", "planar:2"], "--gap-flow applies to --gaps N")):
+        assert main(["evaluate", str(run), *bad]) == 2
+        assert message in capsys.readouterr().err

@@ -99,3 +99,37 @@ def test_schedules_stay_sensible_when_the_budget_alone_sets_the_length() -> None
         learning_rate_at("burda", 1e-3, 1, 0.0, 3280, 0.0))
     sequence = SequenceTrainConfig(epochs=MAX_EPOCHS, time_budget_minutes=10.0, final_lr_fraction=0.05)
     assert sequence_rate(sequence, 40, 300.0) == pytest.approx(2e-3 * (0.05 + 0.95 * 0.5))
+
+
+@pytest.mark.parametrize("objective", ["elbo-stl", "iwae-stl", "iwae-dreg"])
+def test_a_planar_guide_with_a_stopped_gradient_objective_is_refused_by_the_config(objective: str) -> None:
+    """Refused when the config is built, before any model or step: a planar flow has no inverse."""
+    import sys
+
+    fresh = "vaelab.distributions.flow_guides" not in sys.modules
+    with pytest.raises(ConfigError, match=f"train.objective: the objective '{objective}' scores z"):
+        ExperimentConfig.from_dict({"model": {"posterior": "planar:2"}, "train": {"objective": objective}})
+    if fresh:  # decided from the registries' names, without importing the flows (or torch)
+        assert "vaelab.distributions.flow_guides" not in sys.modules
+    for fine in ({"model": {"posterior": "planar:2"}, "train": {"objective": "iwae"}},
+                 {"model": {"posterior": "iaf:2"}, "train": {"objective": objective}}):
+        ExperimentConfig.from_dict(fine)
+
+
+def test_a_component_registered_from_python_is_asked_whether_it_can_score_stopped() -> None:
+    from vaelab import components
+    from vaelab.distributions.flow_guides import IAFGuide, PlanarFlowGuide
+    from vaelab.objectives.registry import DReGIWAEObjective, IWAEObjective, STLELBOObjective
+
+    assert not PlanarFlowGuide.scores_stopped and IAFGuide.scores_stopped
+    components.guide_families.add("my-planar", PlanarFlowGuide)
+    try:
+        assert components.stopped_gradient_problem("my-planar:2", "iwae-dreg") is not None
+        for loss, stopped in ((DReGIWAEObjective, True), (STLELBOObjective, True), (IWAEObjective, False)):
+            components.objectives.add("my-loss", loss)
+            try:
+                assert (components.stopped_gradient_problem("planar:2", "my-loss") is not None) == stopped
+            finally:
+                components.objectives.remove("my-loss")
+    finally:
+        components.guide_families.remove("my-planar")

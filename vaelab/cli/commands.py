@@ -160,6 +160,10 @@ def add_evaluate(sub: Any) -> None:
                         "family's best member per image (Cremer et al. 2018; image runs)")
     p.add_argument("--gap-steps", type=int, default=500,
                    help="Adam steps per image that look for q* (its convergence is reported)")
+    p.add_argument("--gap-flow", metavar="FAMILY",
+                   help="also fit this flow per image on the guide's family, from the encoder's output "
+                        "(planar:K, e.g. planar:16): L[q*_flow] and how much of the approximation gap "
+                        "a richer family recovers (off by default: it about doubles the time of --gaps)")
     add_device(p)
     add_data_dir(p)
     p.add_argument("--seed", type=int, default=EVALUATION_SEED,

@@ -57,6 +57,7 @@ class PlanarFlowGuide(GuideFamily):
 
     name = "planar"
     takes_steps = True
+    scores_stopped = False  # no inverse (components.UNSTOPPABLE_GUIDE_FAMILIES)
 
     def __init__(self, steps: int) -> None:
         self.steps = _steps(steps, self.name)

@@ -40,6 +40,8 @@ class GuideFamily(Family):
     data_kind = "latent"
     #: named "NAME:K" and built as cls(K): a flow of K steps
     takes_steps: ClassVar[bool] = False
+    #: can score z with stopped parameters (the STL and DReG objectives need it)
+    scores_stopped: ClassVar[bool] = True
 
     def num_params(self, latent_dim: int) -> int:
         """How many numbers the encoder emits per example for a latent vector of `latent_dim`."""

@@ -147,6 +147,7 @@ def gaps(
     samples: int = 16,
     eval_samples: int = 1000,
     batch_size: int = 100,
+    flow: str | None = None,
     seed: int = 0,
     progress: bool | None = None,
 ) -> dict[str, Any]:
@@ -157,8 +158,12 @@ def gaps(
     (Cremer, Li & Duvenaud 2018). log p(x) is importance-sampled with `k` samples. Returns
     {"log_px", "elbo_amortized", "elbo_optimized", "approximation_gap", "amortization_gap",
     "inference_gap"} (each {"mean", "stderr", "n"}), "converged" (share of examples whose
-    optimisation settled), "examples", "settings" and "seconds". `vaelab evaluate RUN --gaps N`
-    does the same for a run folder and keeps the result with the run's evaluations."""
+    optimisation settled), "examples", "settings" and "seconds". `flow` ("planar:K", default None:
+    not fitted) also fits that flow per example on the guide's family, from the encoder's output,
+    and adds "elbo_flow" (L[q*_flow]), "flow_recovers" (L[q*_flow] − L[q*]: how much of the
+    approximation gap a richer family recovers), "flow_approximation_gap" (log p(x) − L[q*_flow])
+    and "flow_converged". `vaelab evaluate RUN --gaps N [--gap-flow planar:K]` does the same for
+    a run folder and keeps the result with the run's evaluations."""
     from vaelab.evaluation.gaps import inference_gaps
 
     if k < 1:
@@ -169,7 +174,7 @@ def gaps(
     try:
         x = held_out_examples(model, test, examples, next(model.parameters()).device)
         result = inference_gaps(model, x, k, steps, lr, samples, eval_samples, batch_size,
-                                progress=progress)
+                                flow=flow, progress=progress)
     finally:
         model.train(was_training)
     return result

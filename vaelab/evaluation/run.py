@@ -110,6 +110,7 @@ def evaluate_run(
     bdmc_chains: int = 1,
     gaps_examples: int = 0,
     gap_steps: int = 500,
+    gap_flow: str | None = None,
     device: str = "auto",
     seed: int = EVALUATION_SEED,
     log: Callable[[str], None] = print_now,
@@ -126,7 +127,8 @@ def evaluate_run(
     where the run's data are now, when they moved (see `vaelab.training.experiment.run_data`).
     `load`: the loader of the run's kind (its `load`; see `vaelab.runs.loader`). `gaps_examples`
     > 0 splits the inference gap on that many test images into approximation and amortization
-    gaps (`vaelab.evaluation.gaps`; q* after `gap_steps` Adam steps, log p(x) by IS with k)."""
+    gaps (`vaelab.evaluation.gaps`; q* after `gap_steps` Adam steps, log p(x) by IS with k);
+    `gap_flow` ("planar:K") also fits that flow per image: L[q*_flow]."""
     run_dir = Path(run_dir)
     if bdmc_examples:
         check_bdmc_settings(bdmc_examples, bdmc_steps, bdmc_chains, k)
@@ -154,7 +156,7 @@ def evaluate_run(
         "bdmc": bdmc_examples > 0 and {"examples": bdmc_examples, "steps": list(bdmc_steps),
                                        "chains": bdmc_chains, "is_samples": k},
         "gaps": gaps_examples > 0 and {"examples": int(min(gaps_examples, n)), "steps": gap_steps,
-                                       "is_samples": k},
+                                       "is_samples": k, **({"flow": gap_flow} if gap_flow else {})},
     }
     asked = {name: value for name, value in optional.items() if value}
     settings: dict = {"k": k, "examples": n, "examples_asked": examples, "seed": seed,
@@ -202,15 +204,17 @@ def evaluate_run(
                                seed=seed, progress=progress)
         log(format_bdmc(metrics["bdmc"]))
     if gaps_examples > 0:
-        metrics["gaps"] = _gaps(model, x_test[:gaps_examples], k, gap_steps, progress, log)
+        metrics["gaps"] = _gaps(model, x_test[:gaps_examples], k, gap_steps, gap_flow, progress, log)
     return finish(store, evaluation, metrics, paths)
 
 
-def _gaps(model: torch.nn.Module, x: torch.Tensor, k: int, steps: int, progress: bool | None,
-          log: Callable[[str], None]) -> dict:
+def _gaps(model: torch.nn.Module, x: torch.Tensor, k: int, steps: int, flow: str | None,
+          progress: bool | None, log: Callable[[str], None]) -> dict:
     """The inference gaps on `x`, said as they are found."""
-    log(f"inference gaps on {x.shape[0]} test images: IS with k = {k}, q* after {steps} Adam steps ...")
-    gaps = inference_gaps(model, x, k=k, steps=steps, progress=progress)
+    with_flow = f" and a {flow} flow per image" if flow else ""
+    log(f"inference gaps on {x.shape[0]} test images: IS with k = {k}, q*{with_flow} after {steps} "
+        "Adam steps ...")
+    gaps = inference_gaps(model, x, k=k, steps=steps, flow=flow, progress=progress)
     for line in gap_lines(gaps):
         log(line)
     return gaps

@@ -102,6 +102,7 @@ class SemiSupervisedExperiment(ExperimentConfig):
     semisupervised: SemiSupervisedConfig = field(default_factory=SemiSupervisedConfig)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         require(self.model.posterior == "diagonal", "model", "posterior",
                 "the semi-supervised models (m2, m1m2) have diagonal Gaussian guides: posterior = "
                 "'diagonal'")

@@ -298,15 +298,30 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.gaps is not None and (args.gaps < 2 or args.gap_steps < 1):
         raise ConfigError(f"--gaps must be >= 2 (a standard error) and --gap-steps >= 1, got "
                           f"{args.gaps} and {args.gap_steps}")
+    refuse_bad_gap_flow(args)
     print_evaluation(args, lambda: evaluate_run(
         args.run, load, k=args.samples, examples=args.examples, compare=args.compare_estimators,
         ks=tuple(args.ks), compare_examples=args.compare_examples, ais_examples=args.ais_examples,
         ais_chains=args.ais_chains, ais_steps=args.ais_steps, bdmc_examples=args.bdmc or 0,
         bdmc_steps=tuple(args.bdmc_steps), bdmc_chains=args.bdmc_chains, gaps_examples=args.gaps or 0,
-        gap_steps=args.gap_steps, device=args.device,
+        gap_steps=args.gap_steps, gap_flow=args.gap_flow, device=args.device,
         seed=args.seed, progress=False if args.no_progress else None, data_dir=args.data_dir),
         lambda metrics: [test_summary(metrics["test"]), *output_lines(metrics)])
     return 0
+
+
+def refuse_bad_gap_flow(args: argparse.Namespace) -> None:
+    """--gap-flow belongs to --gaps N and names a flow a per-image fit knows (planar:K)."""
+    from vaelab.objectives.local_flow import parse_local_flow
+
+    if args.gap_flow is None:
+        return
+    if args.gaps is None:
+        raise ConfigError("--gap-flow applies to --gaps N (the inference gaps on N test images)")
+    try:
+        parse_local_flow(args.gap_flow)
+    except ValueError as error:
+        raise ConfigError(f"--gap-flow: {error}") from None
 
 
 def refuse_bad_bdmc(args: argparse.Namespace) -> None:

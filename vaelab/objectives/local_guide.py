@@ -10,7 +10,7 @@ log p(x) − L[q*] (the family cannot match the posterior) and the amortization 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -92,6 +92,17 @@ def _gaussian_guide(q: Distribution, model_name: str) -> LocalGuide:
 
 
 @contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """The model in eval mode inside the block, its mode restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+@contextmanager
 def _frozen(model: nn.Module) -> Iterator[None]:
     """The model's weights out of autograd (only η is optimised), restored afterwards."""
     flags = [(p, p.requires_grad) for p in model.parameters()]
@@ -125,32 +136,44 @@ def optimized_elbo(model: LatentVariableModel, x: torch.Tensor, steps: int = 500
     to 1 % of itself); score the amortized and the
     optimised guide with `eval_samples` draws. Converged: the mean ELBO of the last
     CONVERGENCE_WINDOW steps is within `tolerance` nats of the window before."""
+    check_fit_settings(steps, lr, samples, eval_samples)
+    check_observations(model, x)
+    with evaluating(model), torch.no_grad():
+        guide = local_guide(model, x)
+    return fit_per_example(model, x, (guide.eta.detach(),), lambda p: guide.family(p[0]), steps, lr,
+                           samples, eval_samples, tolerance)
+
+
+def check_fit_settings(steps: int, lr: float, samples: int, eval_samples: int) -> None:
+    """One ValueError for a bad number of steps, draws or rate."""
     if steps < 1 or samples < 1 or eval_samples < 1 or not lr > 0:
         raise ValueError(f"steps, samples and eval_samples must be >= 1 and lr > 0, got {steps}, "
                          f"{samples}, {eval_samples} and {lr}")
-    check_observations(model, x)
-    was_training = model.training
-    model.eval()
-    try:
-        with _frozen(model), priors_fixed(model), torch.enable_grad():
-            guide = local_guide(model, x)
-            start = guide.eta.detach()
-            amortized = _elbo_estimate(model, x, guide.family(start), eval_samples)
-            eta = start.clone().requires_grad_(True)
-            optimizer = torch.optim.Adam([eta], lr=lr)
-            # the rate decays to 1 % by the end, so the last steps settle rather than jitter
-            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=lr / 100)
-            history = []
-            for _ in range(steps):
-                elbo = _elbo(model, x, guide.family(eta), samples)
-                optimizer.zero_grad(set_to_none=True)
-                (-elbo.sum()).backward()
-                optimizer.step()
-                schedule.step()
-                history.append(elbo.detach())
-            optimized = _elbo_estimate(model, x, guide.family(eta.detach()), eval_samples)
-    finally:
-        model.train(was_training)
+
+
+def fit_per_example(model: LatentVariableModel, x: torch.Tensor, start: Sequence[torch.Tensor],
+                    family: Callable[[Sequence[torch.Tensor]], Distribution], steps: int, lr: float,
+                    samples: int, eval_samples: int, tolerance: float) -> LocalOptimum:
+    """Maximise the ELBO of q = `family(params)` (batch [B], event [d]) over per-example
+    parameters starting at `start` (each [B, ...]), the model's weights fixed: all B examples
+    are one batch of independent problems (Adam is per coordinate; the loss a sum over
+    examples). Returns the ELBOs at the start ("amortized") and at the end, and convergence."""
+    with evaluating(model), _frozen(model), priors_fixed(model), torch.enable_grad():
+        initial = [p.detach() for p in start]
+        amortized = _elbo_estimate(model, x, family(initial), eval_samples)
+        params = [p.clone().requires_grad_(True) for p in initial]
+        optimizer = torch.optim.Adam(params, lr=lr)
+        # the rate decays to 1 % by the end, so the last steps settle rather than jitter
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=lr / 100)
+        history = []
+        for _ in range(steps):
+            elbo = _elbo(model, x, family(params), samples)
+            optimizer.zero_grad(set_to_none=True)
+            (-elbo.sum()).backward()
+            optimizer.step()
+            schedule.step()
+            history.append(elbo.detach())
+        optimized = _elbo_estimate(model, x, family([p.detach() for p in params]), eval_samples)
     return LocalOptimum(amortized, optimized, _converged(history, tolerance), steps)
 
 
@@ -163,4 +186,5 @@ def _converged(history: list[torch.Tensor], tolerance: float) -> torch.Tensor:
     return (last - before).abs() < tolerance
 
 
-__all__ = ["CONVERGENCE_WINDOW", "LocalGuide", "LocalOptimum", "local_guide", "optimized_elbo"]
+__all__ = ["CONVERGENCE_WINDOW", "LocalGuide", "LocalOptimum", "check_fit_settings", "fit_per_example",
+           "local_guide", "optimized_elbo"]

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Annotated
 
+from vaelab import components
 from vaelab.choices import BINARIZATIONS, DATASET_NAMES
 from vaelab.choices import LR_SCHEDULES as LR_SCHEDULES
 from vaelab.models.model_config import ModelConfig
@@ -109,6 +110,10 @@ class ExperimentConfig(Experiment):
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        problem = components.stopped_gradient_problem(self.model.posterior, self.train.objective)
+        require(problem is None, "train", "objective", problem or "")
 
 
 __all__ = ["LR_SCHEDULES", "ConfigError", "DataConfig", "ExperimentConfig", "TrainConfig",
