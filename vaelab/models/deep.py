@@ -21,7 +21,7 @@ scoring log p(x, z) of the draws the guide just made costs no second pass.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -110,12 +110,40 @@ class GroupLatents(tuple):
     top-down pass that produced them when the guide drew them."""
 
     path: TopDownPass | None = None
+    #: log q(z | x) of a draw, kept by TopDownGuide.rsample
+    log_q: torch.Tensor | None = None
 
     @classmethod
     def of(cls, top_first: Sequence[torch.Tensor], path: TopDownPass | None) -> GroupLatents:
         latents = cls(reversed(top_first))
         latents.path = path
         return latents
+
+
+@dataclass(frozen=True)
+class LocalTopDownGuide:
+    """A deep VAE's guide over its per-example parameters: `family(eta)` is q(z | eta)."""
+
+    eta: torch.Tensor
+    family: Callable[[torch.Tensor], TopDownGuide]
+
+
+class TopDownGuide:
+    """q(z | h) of a deep VAE for given bottom-up features h (top first): draws with `rsample`,
+    scores with `log_prob` (a draw of its own is scored from the pass that made it)."""
+
+    def __init__(self, model: DeepVAE, features: Sequence[torch.Tensor]) -> None:
+        self.model, self.features = model, tuple(features)
+
+    def rsample(self, sample_shape: tuple[int, ...] = ()) -> GroupLatents:
+        lead = (*sample_shape, self.features[0].shape[0])
+        z, log_q = self.model._guide(self.features, lead)
+        z.log_q = log_q.sum(-1)
+        return z
+
+    def log_prob(self, z: Sequence[torch.Tensor]) -> torch.Tensor:
+        own = getattr(z, "log_q", None)
+        return own if own is not None else self.model._guide_log_prob(self.features, z)
 
 
 class DeepVAE(LatentVariableModel):
@@ -176,8 +204,11 @@ class DeepVAE(LatentVariableModel):
 
     def guide_sample_groups(self, x: torch.Tensor, sample_shape: tuple[int, ...] = (),
                             stop_guide_gradient: bool = False) -> tuple[GroupLatents, torch.Tensor]:
-        features = self._features(x)
-        lead = (*sample_shape, x.shape[0])
+        return self._guide(self._features(x), (*sample_shape, x.shape[0]), stop_guide_gradient)
+
+    def _guide(self, features: Sequence[torch.Tensor], lead: tuple[int, ...],
+               stop_guide_gradient: bool = False) -> tuple[GroupLatents, torch.Tensor]:
+        """Draws down the path from bottom-up features (top first) and their log q per group."""
         state, priors, posteriors, latents, log_q = self._start(lead), [], [], [], []
         for group, feature in zip(self.groups, features, strict=True):
             state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
@@ -191,6 +222,25 @@ class DeepVAE(LatentVariableModel):
             state = group.update(state, z, self.state_dims)
         path = TopDownPass(tuple(priors), state, tuple(posteriors))
         return GroupLatents.of(latents, path), torch.stack(log_q[::-1], -1)
+
+    def _guide_log_prob(self, features: Sequence[torch.Tensor], z: Sequence[torch.Tensor]) -> torch.Tensor:
+        """log q(z | features) of given latents (z[0] next to the data), summed over groups."""
+        top_first = list(reversed(z))
+        lead = tuple(top_first[0].shape[: top_first[0].dim() - self.groups[0].event_dims])
+        state, log_q = self._start(lead), torch.zeros(lead, device=top_first[0].device)
+        for group, feature, zg in zip(self.groups, features, top_first, strict=True):
+            state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
+            q = group.posterior(state, feature, group.prior(state, self.state_dims), self.state_dims)
+            log_q = log_q + q.log_prob(zg)
+            state = group.update(state, zg, self.state_dims)
+        return log_q
+
+    def local_guide(self, x: torch.Tensor) -> LocalTopDownGuide:
+        """The guide as a family over per-example parameters (vaelab.objectives.local_guide): the
+        bottom-up features h_g(x), stacked [B, G, *feature]; the top-down path, shared with the
+        generative model, makes them a guide. q* (the inference gaps) optimises them per image."""
+        return LocalTopDownGuide(torch.stack(self._features(x), 1),
+                                 lambda eta: TopDownGuide(self, eta.unbind(1)))
 
     def analytic_kl_groups(self, z: Sequence[torch.Tensor]) -> torch.Tensor | None:
         """KL(q(z_g | z_<g, x) ‖ p(z_g | z_<g)) of each group, in closed form at the guide's draws
@@ -223,12 +273,15 @@ class DeepVAE(LatentVariableModel):
 
     def prior_sample(self, sample_shape: tuple[int, ...], temperature: float = 1.0) -> GroupLatents:
         """z ~ p(z), group by group from the top; `temperature` < 1 narrows every group's prior
-        (the "samples at temperature t" of NVAE and VDVAE)."""
+        (the "samples at temperature t" of NVAE and VDVAE; 0: each group at its prior mean)."""
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
         state, latents = self._start(tuple(sample_shape)), []
         with torch.no_grad():
             for group in self.groups:
                 state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
-                z = group.prior(state, self.state_dims, temperature).sample()
+                z = (group.prior(state, self.state_dims).mean if temperature == 0
+                     else group.prior(state, self.state_dims, temperature).sample())
                 latents.append(z)
                 state = group.update(state, z, self.state_dims)
         return GroupLatents.of(latents, None)
@@ -263,6 +316,22 @@ class DeepVAE(LatentVariableModel):
             state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
             z = (z_top.reshape(-1, *group.latent_shape) if index == 0
                  else group.prior(state, self.state_dims).mean)
+            state = group.update(state, z, self.state_dims)
+        return self.decoder.mean(state)
+
+    @torch.no_grad()
+    def reconstruct_from_depth(self, x: torch.Tensor, kept: int) -> torch.Tensor:
+        """E[x | z] with the top `kept` groups at the guide's means for x and the groups below at
+        their prior means: what the hierarchy keeps of x down to that depth (kept = G: the
+        reconstruction; kept = 0: the prior's mean image)."""
+        if not 0 <= kept <= len(self.groups):
+            raise ValueError(f"kept must be in [0, {len(self.groups)}] groups, got {kept}")
+        features = self._features(x)
+        state = self._start((x.shape[0],))
+        for index, (group, feature) in enumerate(zip(self.groups, features, strict=True)):
+            state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
+            prior = group.prior(state, self.state_dims)
+            z = group.posterior(state, feature, prior, self.state_dims).mean if index < kept else prior.mean
             state = group.update(state, z, self.state_dims)
         return self.decoder.mean(state)
 

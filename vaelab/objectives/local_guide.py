@@ -54,9 +54,9 @@ def local_guide(model: LatentVariableModel, x: torch.Tensor) -> LocalGuide:
     gives its own η(x) and family (any registered guide family), and a diagonal or
     full-covariance Gaussian q(z | x) is parameterised by its mean and log scales."""
     own = getattr(model, "local_guide", None)
-    if callable(own):
-        found: LocalGuide = own(x)
-        return found
+    if callable(own):  # any object with the two fields (a model module cannot import this one)
+        found = own(x)
+        return LocalGuide(found.eta, found.family)
     encoder = getattr(model, "encoder", None)
     if isinstance(encoder, ConditionalDistribution):
         return LocalGuide(encoder.parameters_of(x), lambda eta: encoder.family(eta, 1))

@@ -14,6 +14,7 @@ from vaelab.reports import (  # noqa: F401
     curves,
     estimator_comparison,
     gaps,
+    hierarchy,
     latent_space,
     pictures,
     semisupervised,
