@@ -143,7 +143,8 @@ def test_a_deep_vae_from_your_own_cells_trains_with_vaelab_fit(tmp_path: Path) -
                  nn.Sequential(nn.Linear(width, width), nn.Tanh())]
     groups = [TopDownGroup(nn.Linear(width, 2 * d), nn.Linear(2 * width, 2 * d),
                            nn.Sequential(nn.Linear(width + d, width), nn.Tanh()), (d,)) for _ in range(2)]
-    decoder = ConditionalDistribution(nn.Linear(width, 25), make_family("bernoulli", 0.1), (1, 5, 5), (width,))
+    decoder = ConditionalDistribution(nn.Linear(width, 25), make_family("bernoulli", 0.1), (1, 5, 5),
+                                      (width,))
     model = DeepVAE(bottom_up, groups, torch.zeros(width), decoder)
     x = (torch.rand(3, 1, 5, 5) > 0.5).float().repeat(32, 1, 1, 1)
     before = elbo(model, x).bound.mean().item()
