@@ -1,4 +1,5 @@
-"""Semi-supervised classifiers as a kind: M2 and M1+M2 (Kingma et al. 2014), `--model m2|m1m2`.
+"""Semi-supervised classifiers as a kind: M2 and M1+M2 (Kingma et al. 2014) and the auxiliary
+deep generative models ADGM and SDGM (Maaløe et al. 2016), `--model m2|m1m2|adgm|sdgm`.
 
 Config: `SemiSupervisedExperiment` (the VAE sections plus [semisupervised];
 kinds/semisupervised_experiment.py); builder `build_semisupervised_model`; data the image splits
@@ -23,6 +24,7 @@ from vaelab.kinds.flags import add_flags, common_flags, defaults, flags_of
 from vaelab.kinds.flags import overrides as flag_overrides
 from vaelab.kinds.image_runs import explore_session, reconstruct, report  # noqa: F401 - commands
 from vaelab.kinds.semisupervised_experiment import (
+    AUXILIARY_KINDS,
     SECTION,
     SemiSupervisedConfig,
     SemiSupervisedExperiment,
@@ -54,23 +56,28 @@ from vaelab.training.run_folder import default_run_dir
 
 #: flags that only mean something to --model m1m2 (their help shows only its default)
 M1M2_ONLY = {"m2_latent_dim", "m2_hidden", "m1_epochs", "m1_time_budget_minutes", "m1_features"}
+#: flags that only mean something to --model adgm | sdgm
+AUXILIARY_ONLY = {"auxiliary_dim"}
 #: what a resumed semi-supervised run may change
 RESUMABLE = {"epochs", "time_budget_minutes"}
 
 
 def flag_defaults(model: str) -> dict[str, Any]:
-    """Each `vaelab train` flag's default for --model m2 / m1m2 (the paper's settings)."""
+    """Each `vaelab train` flag's default for --model m2 / m1m2 / adgm / sdgm (the papers'
+    settings)."""
     own = {dest: where for dest, where in flags_of(SemiSupervisedConfig, SECTION).items()
-           if model == "m1m2" or dest not in M1M2_ONLY}
+           if (model == "m1m2" or dest not in M1M2_ONLY)
+           and (model in AUXILIARY_KINDS or dest not in AUXILIARY_ONLY)}
     return defaults(default_experiment(model).to_dict(), {**common_flags(), **own})
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
-    """The `vaelab train` flags of `--model m2` / `--model m1m2`."""
+    """The `vaelab train` flags of `--model m2|m1m2|adgm|sdgm`."""
     g = parser.add_argument_group(
-        "semi-supervised (--model m2 | m1m2; Kingma et al. 2014)",
+        "semi-supervised (--model m2 | m1m2 | adgm | sdgm; Kingma et al. 2014, Maaløe et al. 2016)",
         "M2 learns q(y|x) from a few labels and every unlabelled image; m1m2 runs M2 on the "
-        "latent means of an M1 VAE ([model] flags then describe M1).")
+        "latent means of an M1 VAE ([model] flags then describe M1); adgm and sdgm add an "
+        "auxiliary variable a (classifier q(y|a,x)).")
     add_flags(g, SemiSupervisedConfig, SECTION)
     g.add_argument("--unlabelled", type=Path, metavar="PATH",
                    help="extra images without labels (a folder of images or an .npy/.npz array) "
@@ -117,7 +124,7 @@ def semisupervised_config(args: argparse.Namespace,
 
 
 def train(args: argparse.Namespace) -> int:
-    """`vaelab train --model m2|m1m2 ...` and `vaelab train --resume RUN` of such a run."""
+    """`vaelab train --model m2|m1m2|adgm|sdgm ...` and `vaelab train --resume RUN` of such a run."""
     from vaelab.evaluation.classification import evaluate_semisupervised_run
     from vaelab.kinds.semisupervised_training import fit_semisupervised
     from vaelab.runs.checkpoint import refuse_fewer_epochs

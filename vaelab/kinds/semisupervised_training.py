@@ -1,4 +1,4 @@
-"""Training semi-supervised runs (M2, M1+M2): their data, model, labelled subset, objective,
+"""Training semi-supervised runs (M2, M1+M2, ADGM, SDGM): their data, model, labelled subset, objective,
 training task and loader (configs: semisupervised_experiment).
 
 A semi-supervised experiment is an ordinary image experiment (model, data, train) plus a
@@ -29,7 +29,7 @@ from vaelab.data.representation import static_binarization, to_model_space
 from vaelab.data.splits import SPLIT_SEED, Splits
 from vaelab.data.user_images import read_images
 from vaelab.distributions.families import GaussianFamily, make_family
-from vaelab.kinds.semisupervised_experiment import SemiSupervisedExperiment
+from vaelab.kinds.semisupervised_experiment import AUXILIARY_KINDS, SemiSupervisedExperiment
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.config import build_vae
 from vaelab.models.m1m2 import StackedM1M2
@@ -86,7 +86,7 @@ def load_semisupervised_splits(config: SemiSupervisedExperiment, data_kind: str)
     """The experiment's splits (`load_splits`), the training split holding the extra unlabelled
     images (label -1) when the run names any (`with_unlabelled`). Refuses streamed data."""
     if config.data.stream:
-        raise ConfigError("data.stream: semi-supervised models (m2, m1m2) train on data in memory; "
+        raise ConfigError("data.stream: semi-supervised models (m2, m1m2, adgm, sdgm) train on data in memory; "
                           "drop --stream")
     splits = load_splits(config.data, data_kind, config.train.seed)
     return replace(splits, train=with_unlabelled(config, splits.train, data_kind))
@@ -94,15 +94,17 @@ def load_semisupervised_splits(config: SemiSupervisedExperiment, data_kind: str)
 
 def build_semisupervised_model(config: SemiSupervisedExperiment,
                                data_shape: tuple[int, ...]) -> LatentVariableModel:
-    """A fresh M2 (or M1+M2, with an untrained M1) for images of `data_shape`; needs C known."""
+    """A fresh M2, ADGM or SDGM (or M1+M2, with an untrained M1) for images of `data_shape`;
+    needs C known."""
     semi, model = config.semisupervised, config.model
     if semi.classes is None:
         raise ConfigError("semisupervised.classes: the number of classes must be known to build "
                           "the model (resolve it from the data first)")
-    if semi.kind == "m2":
+    if semi.kind != "m1m2":
         family = make_family(model.likelihood, model.fixed_scale)
+        auxiliary = semi.kind if semi.kind in AUXILIARY_KINDS else None
         shape = M2Shape(semi.classes, model.latent_dim, model.hidden, semi.classifier_hidden,
-                        model.activation)
+                        model.activation, auxiliary, semi.auxiliary_dim)
         return build_m2(shape, data_shape, family, 1.0 / 255.0 if family.data_kind == "byte" else 1.0)
     if model.architecture != "mlp" and model.upper_latents:
         raise ConfigError("model: M1 must be a single-latent VAE")
