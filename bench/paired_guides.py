@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 import vaelab
-from vaelab.objectives.marginal import importance_sampled_log_marginal
 from vaelab.kinds import read_run_config
+from vaelab.objectives.marginal import importance_sampled_log_marginal
 from vaelab.objectives.pareto import TRUST_THRESHOLD
 
 

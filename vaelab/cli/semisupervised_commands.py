@@ -11,7 +11,8 @@ from vaelab.cli.common import add_command, add_device, add_run, on_the_runs_kind
 
 
 def add_classify(sub: Any) -> None:
-    """Print each image's most probable class and q(y | x) for a run trained with --model m2, m1m2, adgm or sdgm.
+    """Print each image's most probable class and q(y | x) for a run trained with --model m2,
+    m1m2, adgm or sdgm.
     IMAGES are image files (PNG/JPEG), folders of images or .npy/.npz arrays, sized like the run's
     training images. Grey images meeting a Bernoulli likelihood are binarized one by one from a
     fixed seed and their own pixels: an image gets the same answer wherever it sits and on every

@@ -133,8 +133,8 @@ class SemiSupervisedExperiment(ExperimentConfig):
 
     def __post_init__(self) -> None:
         require(self.model.posterior == "diagonal", "model", "posterior",
-                "the semi-supervised models (m2, m1m2, adgm, sdgm) have diagonal Gaussian guides: posterior = "
-                "'diagonal'")
+                "the semi-supervised models (m2, m1m2, adgm, sdgm) have diagonal Gaussian guides: "
+                "posterior = 'diagonal'")
         require(not self.train.free_bits, "train", "free_bits",
                 "the semi-supervised objective has no free-bits floor: free_bits = 0")
 

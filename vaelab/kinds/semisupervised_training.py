@@ -86,8 +86,8 @@ def load_semisupervised_splits(config: SemiSupervisedExperiment, data_kind: str)
     """The experiment's splits (`load_splits`), the training split holding the extra unlabelled
     images (label -1) when the run names any (`with_unlabelled`). Refuses streamed data."""
     if config.data.stream:
-        raise ConfigError("data.stream: semi-supervised models (m2, m1m2, adgm, sdgm) train on data in memory; "
-                          "drop --stream")
+        raise ConfigError("data.stream: semi-supervised models (m2, m1m2, adgm, sdgm) train on data "
+                          "in memory; drop --stream")
     splits = load_splits(config.data, data_kind, config.train.seed)
     return replace(splits, train=with_unlabelled(config, splits.train, data_kind))
 
