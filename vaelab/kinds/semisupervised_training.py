@@ -113,7 +113,7 @@ def with_validation_labels(config: SemiSupervisedExperiment, valid: ImageSet | N
         classes = config.semisupervised.classes or infer_num_classes(train.labels, train.name)
         try:
             index = balanced_subset(valid.labels, count, classes,
-                                    config.train.seed + VALIDATION_LABELS_SEED)
+                                    config.train.seed + VALIDATION_LABELS_SEED, "validation")
         except DataError as error:
             raise DataError(f"semisupervised.validation_labels = {count}: {error}") from error
         kept[index] = valid.labels[index]
