@@ -240,8 +240,13 @@ def held_out_error(model: LatentVariableModel, images: ImageSet, seed: int,
     counts = held_out_counts(model, images, seed, context, batch_size)
     if counts is None:
         return None
-    confusion = counts[0]
-    return 1.0 - float(confusion.diagonal().sum() / confusion.sum())
+    return share_wrong(counts[0])
+
+
+def share_wrong(confusion: torch.Tensor) -> float:
+    """The error of a confusion matrix: off-diagonal counts over all counts."""
+    total = confusion.sum()
+    return float((total - confusion.diagonal().sum()) / total)
 
 
 def collapsed_classes(confusion: torch.Tensor, labelled_share: torch.Tensor) -> list[int]:
@@ -270,7 +275,7 @@ class ClassificationError(Callback):
             return
         confusion, sums = counts
         per_class = confusion.sum(1)
-        record["valid_error"] = 1.0 - float(confusion.diagonal().sum() / confusion.sum())
+        record["valid_error"] = share_wrong(confusion)
         record["valid_per_class_error"] = [None if int(n) == 0 else 1.0 - float(confusion[c, c]) / float(n)
                                            for c, n in enumerate(per_class)]
         record["valid_confusion"] = confusion.long().tolist()
