@@ -74,8 +74,8 @@ def calibration_blocks(found: dict) -> tuple[Text | Figure, ...]:
         diagrams.append((f"tempered, T = {scaled['temperature']:.2f}", scaled["test_after"]["bins"]))
     figure = Figure(reliability_png(diagrams), "reliability diagram",
                     "Reliability diagram: per confidence bin, the share of right predictions "
-                    "(bars) against the mean confidence (the diagonal is perfect calibration); "
-                    "bar labels count the test images in each bin.")
+                    "(blue) against their mean confidence (top of the red gap); the diagonal is "
+                    "perfect calibration. Empty bins are left out; the counts are in metrics.json.")
     return Text(text), figure
 
 
@@ -85,10 +85,10 @@ def reliability_png(diagrams: list[tuple[str, list[dict]]]) -> bytes:
         fig, axes = new_figure(3.6, 1, len(diagrams))
         for ax, (title, bins) in zip(axes[0], diagrams, strict=True):
             width = bins[0]["upper"] - bins[0]["lower"]
-            lefts = [b["lower"] for b in bins]
-            accuracy = [b["accuracy"] or 0.0 for b in bins]
-            confidence = [b["confidence"] if b["confidence"] is not None else b["lower"] + width / 2
-                          for b in bins]
+            filled = [b for b in bins if b["count"]]  # an empty bin has no accuracy to draw
+            lefts = [b["lower"] for b in filled]
+            accuracy = [b["accuracy"] for b in filled]
+            confidence = [b["confidence"] for b in filled]
             ax.bar(lefts, accuracy, width=width, align="edge", edgecolor="black", label="accuracy")
             ax.bar(lefts, [c - a for c, a in zip(confidence, accuracy, strict=True)],
                    bottom=accuracy, width=width, align="edge", color="tab:red", alpha=0.3,
