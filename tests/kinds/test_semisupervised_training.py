@@ -288,3 +288,18 @@ def test_an_adgm_run_trains_on_two_ranks_and_counts_every_validation_label_once(
     (record,) = read_metrics(tmp_path / "ddp")
     assert sum(map(sum, record["valid_confusion"])) == 31
     assert record["valid_error"] is not None and (tmp_path / "ddp" / "checkpoint.safetensors").is_file()
+
+
+def test_a_class_predicted_for_under_half_its_labelled_share_is_called_collapsed() -> None:
+    from vaelab.kinds.semisupervised_training import ClassificationError, collapsed_classes
+
+    confusion = torch.tensor([[40., 0., 0.], [0., 35., 5.], [16., 5., 19.]])  # predicted 56, 40, 24
+    share = torch.tensor([1 / 3, 1 / 3, 1 / 3])
+    assert collapsed_classes(confusion, share) == []  # 24 / 120 = 20 % ≥ half of 33 %
+    confusion[2] = torch.tensor([20., 15., 5.])  # class 2 now predicted 10 times in 120
+    assert collapsed_classes(confusion, share) == [2]
+    assert collapsed_classes(confusion, torch.tensor([0.45, 0.45, 0.1])) == []  # few labels of 2
+    line = ClassificationError.describe(None, {"valid_error": 0.25, "valid_ece": 0.1,  # type: ignore[arg-type]
+                                               "collapsed_classes": [2]})
+    assert line == ("  valid error 25.00 %  ECE 0.100  WARNING: class 2 collapsed (predicted for "
+                    "under half its share of the labels)")

@@ -6,7 +6,8 @@ kinds/semisupervised_experiment.py); builder `build_semisupervised_model`; data 
 plus a balanced labelled subset saved in RUN/labelled.json; objective `SemiSupervisedObjective`
 (labelled and unlabelled terms); training `fit_semisupervised` (M1 first for M1+M2, then the one
 loop with the kind's own task; kinds/semisupervised_training.py); evaluation
-`evaluate_semisupervised_run` (test error, confusion matrix, the unlabelled bound, IS log p(x)).
+`evaluate_semisupervised_run` (test error, confusion matrix, calibration, the unlabelled bound,
+IS log p(x)).
 Its config.json holds a [semisupervised] section. `vaelab classify` lives in
 vaelab/cli/semisupervised_commands.py.
 """

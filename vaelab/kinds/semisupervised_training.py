@@ -292,9 +292,10 @@ class ClassificationError(Callback):
             text += f"  ECE {record['valid_ece']:.3f}"
         collapsed = record.get("collapsed_classes") or []
         if collapsed:
-            text += (f"  WARNING: class{'es' if len(collapsed) > 1 else ''} "
-                     f"{', '.join(map(str, collapsed))} collapsed (predicted for under half "
-                     "their share of the labels)")
+            several = len(collapsed) > 1
+            text += (f"  WARNING: class{'es' if several else ''} {', '.join(map(str, collapsed))} "
+                     f"collapsed (predicted for under half {'their' if several else 'its'} share "
+                     "of the labels)")
         return text
 
 
