@@ -148,7 +148,7 @@ def test_a_run_whose_built_in_data_moved_is_pointed_at_them_with_data_dir(
 def test_flags_of_another_kind_and_sequence_data_are_refused(capsys: pytest.CaptureFixture) -> None:
     cases = [(["--pendulum", "damping=0.2"], "--pendulum: not used by --model vae|deep (for --model ssm)"),
              (["--model", "m2", "--window", "5"], "--window: not used by --model m2|m1m2"),
-             (["--labels", "10"], "--labels: not used by --model vae|deep (for --model m2|m1m2)"),
+             (["--labels", "10"], "--labels: not used by --model vae|deep (for --model m2|m1m2|adgm|sdgm)"),
              (["--dataset", "pendulum"], "train a sequence model on it with `vaelab train --model ssm")]
     for argv, message in cases:
         assert main(["train", *argv]) == 2

@@ -1,4 +1,5 @@
-"""`vaelab train --model m2|m1m2`, evaluate, classify, sample --class, report; clear errors."""
+"""`vaelab train --model m2|m1m2|adgm|sdgm`, evaluate, classify, sample --class, report; clear
+errors."""
 
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,
         Image.fromarray(images[1]).save(tmp_path / "more" / "sevens" / name)
     assert main(["classify", str(run), str(tmp_path / "digits.npy"), str(tmp_path / "one.png"),
                  str(tmp_path / "more"), "--json", str(tmp_path / "c.json")]) == 0
-    result = json.loads((tmp_path / "c.json").read_text())
+    result = json.loads((tmp_path / "c.json").read_text())["images"]
     assert [r["image"] for r in result] == ["digits.npy[0]", "digits.npy[1]", "digits.npy[2]",
                                             "one.png", "more/sevens/a.png", "more/sevens/b.png"]
     assert all(abs(sum(r["probabilities"]) - 1) < 1e-4 for r in result)
@@ -107,7 +108,7 @@ def test_classify_answers_the_same_for_the_same_image_anywhere(run: Path, tmp_pa
 
     def classify(*images: str) -> list[dict]:
         assert main(["classify", run.as_posix(), *images, "--json", str(tmp_path / "c.json")]) == 0
-        return json.loads((tmp_path / "c.json").read_text())
+        return json.loads((tmp_path / "c.json").read_text())["images"]
 
     first, _, again = classify(d0, d1, d0)
     (alone,) = classify(d0)
@@ -142,6 +143,8 @@ def test_time_budgets_without_epochs_set_the_length_of_m1_and_m2(
     (["--labels", "20", "--classes", "5"], "outside the class range"),
     (["--labels", "0"], "labels: must be a positive integer"),
     (["--labels", "20", "--m1-run", "nowhere"], "--m1-run belongs to --model m1m2"),
+    (["--labels", "20", "--validation-labels", "1000"], "validation_labels = 1000: 1000 labels asked"),
+    (["--labels", "20", "--validation-labels", "5"], "validation_labels = 5: 5 labels are fewer than one"),
 ])
 def test_bad_training_requests_end_in_one_line(argv: list[str], message: str, tmp_path: Path,
                                                capsys: pytest.CaptureFixture) -> None:
@@ -190,3 +193,77 @@ def test_own_arrays_with_three_classes_and_extra_unlabelled_images(tmp_path: Pat
     assert max(labelled["indices"]) < 100  # the 50 extra images (after the 100 own) have no label
     metrics = json.loads((run / "metrics.json").read_text())
     assert len(metrics["classification"]["confusion_matrix"]) == 3
+
+
+@pytest.fixture(scope="module")
+def adgm_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cli") / "adgm"
+    assert main(["train", "--model", "adgm", "--labels", "20", "--validation-labels", "50",
+                 "--calibrate", "--auxiliary-dim", "3", "--epochs", "1", "--select-by", "error",
+                 *TINY, "--run-dir", str(folder)]) == 0
+    return folder
+
+
+def test_adgm_trains_evaluates_classifies_reports_and_resumes_from_the_command_line(
+        adgm_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = adgm_run
+    config = json.loads((run / "config.json").read_text())["semisupervised"]
+    assert (config["kind"], config["auxiliary_dim"], config["calibrate"]) == ("adgm", 3, True)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert (metrics["kind"], metrics["labels"], metrics["validation_labels"], metrics["label_budget"]) == (
+        "adgm", 20, 50, 70)
+    found = metrics["classification"]
+    assert len(found["calibration"]["bins"]) == 15 and 0 <= found["calibration"]["ece"] <= 1
+    scaled = found["temperature_scaling"]
+    assert scaled["validation_labels"] == 50 and scaled["temperature"] > 0
+    record = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+    assert len(record["valid_confusion"]) == 10 and sum(map(sum, record["valid_confusion"])) == 50
+    assert len(record["valid_per_class_error"]) == 10 and "valid_ece" in record
+    assert "collapsed_classes" in record and "train_kl_a" in record
+
+    assert main(["evaluate", str(run), "-k", "3", "--examples", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "20 training + 50 validation labels" in out and "ECE" in out and "temperature scaling" in out
+
+    np.save(tmp_path / "digits.npy", np.zeros((2, 28, 28), dtype=np.uint8))
+    assert main(["classify", str(run), str(tmp_path / "digits.npy"), "--json", str(tmp_path / "c.json")]) == 0
+    assert "tempered by T" in capsys.readouterr().out
+    result = json.loads((tmp_path / "c.json").read_text())
+    assert len(result["images"]) == 2 and result["temperature"] == pytest.approx(scaled["temperature"])
+    assert len(result["calibration"]["bins"]) == 15 and "after_temperature_scaling" in result["calibration"]
+
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "ADGM trained with 20 labels" in html and "reliability diagram" in html
+
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress", "--no-eval"]) == 0
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+    assert main(["classify", str(run), str(tmp_path / "digits.npy")]) == 0
+    assert "fitted to other weights" in capsys.readouterr().out  # the weights moved on since
+
+
+def test_an_sdgm_run_resumes_exactly(tmp_path: Path) -> None:
+    """Two epochs in one go and one epoch then a resumed second give the same records."""
+    common = ["train", "--model", "sdgm", "--labels", "20", "--auxiliary-dim", "3", *TINY, "--no-eval"]
+    assert main([*common, "--epochs", "2", "--run-dir", str(tmp_path / "straight")]) == 0
+    assert main([*common, "--epochs", "1", "--run-dir", str(tmp_path / "resumed")]) == 0
+    assert main(["train", "--resume", str(tmp_path / "resumed"), "--epochs", "2", "--no-progress",
+                 "--no-eval"]) == 0
+
+    def records(name: str) -> list[dict]:
+        lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+
+    assert records("straight") == records("resumed")
+
+
+def test_a_class_without_a_labelled_example_is_one_clear_error(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 2] * 30)
+    images = (rng.random((60, 8, 8)) < 0.5).astype(np.uint8)
+    np.savez(tmp_path / "own.npz", x_train=images, y_train=labels, x_test=images[:10], y_test=labels[:10])
+    assert main(["train", "--model", "adgm", "--dataset", str(tmp_path / "own.npz"), "--classes", "3",
+                 "--labels", "6", "--validation-size", "0", "--epochs", "1", "--no-progress",
+                 "--run-dir", str(tmp_path / "r")]) == 2
+    assert "class 1 has no labelled example" in capsys.readouterr().err

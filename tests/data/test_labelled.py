@@ -39,6 +39,7 @@ def test_all_and_unlabelled_marks() -> None:
     (LABELS, 5, 10, "fewer than one per class"),
     (LABELS, 301, 10, "hold only 300 labelled examples"),
     (torch.tensor([0] * 10 + [1]), 4, 2, "class 1 has 1 labelled"),
+    (torch.tensor([0] * 10 + [2] * 10), 6, 3, "class 1 has no labelled example"),
 ])
 def test_bad_requests_name_the_problem(labels: torch.Tensor, count: int, classes: int,
                                        message: str) -> None:
@@ -50,3 +51,11 @@ def test_missing_labels_and_class_count() -> None:
     with pytest.raises(DataError, match="has no labels"):
         check_labels(None, 10)
     assert infer_num_classes(torch.tensor([0, 4, 2])) == 5
+
+
+def test_the_100_label_protocol_is_ten_per_class_the_same_for_a_seed_and_disjoint_from_unlabelled() -> None:
+    labels = torch.cat([torch.arange(10).repeat(50), torch.full((30,), -1)])
+    first, again = balanced_subset(labels, 100, 10, seed=7), balanced_subset(labels, 100, 10, seed=7)
+    assert torch.equal(first, again)
+    assert torch.bincount(labels[first], minlength=10).tolist() == [10] * 10
+    assert bool((labels[first] >= 0).all())

@@ -86,3 +86,20 @@ def test_command_line_mistakes_are_one_line(image_run: Path, tmp_path: Path,
     assert "choose another --port" in capsys.readouterr().err
     assert main(["explore", str(image_run), "--port", "70000"]) == 2
     assert os.environ.get("VAELAB_NEVER_SET") is None
+
+
+@pytest.mark.parametrize("model", ["adgm", "sdgm"])
+def test_an_auxiliary_semi_supervised_run_explores(model: str, tmp_path: Path) -> None:
+    run = tmp_path / model
+    assert main(["train", "--model", model, "--dataset", "mnist-5k", "--train-limit", "200",
+                 "--validation-size", "50", "--labels", "20", "--latent-dim", "3", "--hidden", "16",
+                 "--classifier-hidden", "16", "--auxiliary-dim", "2", "--batch-size", "50",
+                 "--epochs", "1", "--no-eval", "--no-progress", "--run-dir", str(run)]) == 0
+    client = make_app(run).test_client()
+    info = client.get("/api/describe").get_json()
+    assert info["semisupervised"] and info["classes"] == 10
+    assert client.post("/api/decode", json={"values": [0, 0, 0], "label": 3}).status_code == 200
+    scored = client.post("/api/score?k=20", data={"image": (io.BytesIO(png((28, 28))), "d.png")}).get_json()
+    assert len(scored["classes"]) == 10 and abs(sum(scored["classes"]) - 1) < 1e-4
+    assert scored["log_px"] >= scored["elbo"] - 5 and scored["styles"].startswith("data:image/png")
+    assert client.get("/api/sample?seed=1").status_code == 200

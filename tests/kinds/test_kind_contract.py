@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "vaelab"
-KIND_TESTS = re.compile(r"""(\.name|\bkind)\s*[!=]=\s*["'](vae|ssm|semisupervised|m2|m1m2|custom)["']"""
+KIND_TESTS = re.compile(r"""(\.name|\bkind)\s*[!=]=\s*["']"""
+                        r"""(vae|ssm|semisupervised|m2|m1m2|adgm|sdgm|custom)["']"""
                         r"""|isinstance\([^)]*,\s*\w*Experiment\)""")
 
 

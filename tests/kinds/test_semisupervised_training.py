@@ -254,3 +254,52 @@ def test_a_launcher_restart_of_a_fresh_command_continues_the_run(m2_run: Path, t
     monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")
     fit_semisupervised(tiny(100, epochs=9), copy, progress=False, log=lambda message: None)
     assert len((copy / "metrics.jsonl").read_text().splitlines()) == 9
+
+
+def _adgm_rank_main(rank: int, world: int, port: int, run_dir: str) -> None:
+    import os
+
+    from vaelab.runs.distributed import teardown
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    config = default_experiment("adgm").with_overrides({
+        "model": {"latent_dim": 4, "hidden": (32,)},
+        "data": {"dataset": "mnist-5k", "train_limit": 200, "validation_size": 100},
+        "train": {"epochs": 1, "batch_size": 25, "device": "cpu"},
+        "semisupervised": {"labels": 20, "classifier_hidden": (32,), "auxiliary_dim": 3,
+                           "labelled_batch_size": 10, "validation_labels": 31}})
+    fit_semisupervised(config, Path(run_dir), progress=False, log=lambda message: None)
+    teardown()  # all ranks together: a rank leaving first can abort the other in gloo
+
+
+def test_an_adgm_run_trains_on_two_ranks_and_counts_every_validation_label_once(tmp_path: Path) -> None:
+    """Two gloo ranks: the checkpoint is written, and the per-epoch confusion matrix, summed over
+    the ranks (each scores every second validation image), counts the 31 validation labels."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_adgm_rank_main, args=(2, port, str(tmp_path / "ddp")), nprocs=2)
+    (record,) = read_metrics(tmp_path / "ddp")
+    assert sum(map(sum, record["valid_confusion"])) == 31
+    assert record["valid_error"] is not None and (tmp_path / "ddp" / "checkpoint.safetensors").is_file()
+
+
+def test_a_class_predicted_for_under_half_its_labelled_share_is_called_collapsed() -> None:
+    from vaelab.kinds.semisupervised_training import ClassificationError, collapsed_classes
+
+    confusion = torch.tensor([[40., 0., 0.], [0., 35., 5.], [16., 5., 19.]])  # predicted 56, 40, 24
+    share = torch.tensor([1 / 3, 1 / 3, 1 / 3])
+    assert collapsed_classes(confusion, share) == []  # 24 / 120 = 20 % ≥ half of 33 %
+    confusion[2] = torch.tensor([20., 15., 5.])  # class 2 now predicted 10 times in 120
+    assert collapsed_classes(confusion, share) == [2]
+    assert collapsed_classes(confusion, torch.tensor([0.45, 0.45, 0.1])) == []  # few labels of 2
+    line = ClassificationError.describe(None, {"valid_error": 0.25, "valid_ece": 0.1,  # type: ignore[arg-type]
+                                               "collapsed_classes": [2]})
+    assert line == ("  valid error 25.00 %  ECE 0.100  WARNING: class 2 collapsed (predicted for "
+                    "under half its share of the labels)")

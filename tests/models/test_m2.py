@@ -83,3 +83,50 @@ def test_stacked_model_samples_active_m1_features_only_in_training() -> None:
     mean = m1.posterior(x).mean
     torch.testing.assert_close(drawn[:, 1], mean[:, 1])
     assert not torch.allclose(drawn[:, 0], mean[:, 0])
+
+
+def tiny_auxiliary(kind: str, classes: int = 3) -> torch.nn.Module:
+    return build_m2(M2Shape(classes, latent_dim=2, hidden=(8,), classifier_hidden=(8,),
+                            auxiliary=kind, auxiliary_dim=3), (1, 4, 4), BernoulliFamily())
+
+
+@pytest.mark.parametrize("kind", ["adgm", "sdgm"])
+def test_auxiliary_models_draw_a_then_y_then_z_and_add_their_log_q(kind: str) -> None:
+    torch.manual_seed(0)
+    model = tiny_auxiliary(kind)
+    assert model.name == kind and model.auxiliary.skip == (kind == "sdgm")
+    x = torch.bernoulli(torch.full((5, 1, 4, 4), 0.5))
+    (y, z, a), log_q = model.guide_sample(x, (7,))
+    assert y.shape == (7, 5, 3) and z.shape == (7, 5, 2) and a.shape == (7, 5, 3) and log_q.shape == (7, 5)
+    expected = (model.auxiliary_posterior(x).log_prob(a) + model.classifier(x, a).log_prob(y.argmax(-1))
+                + model.posterior(x.expand(7, *x.shape), y, a).log_prob(z))
+    torch.testing.assert_close(log_q, expected)
+    joint = model.log_joint(x, (y, z, a))
+    by_parts = (model.likelihood(y, z, a).log_prob(x) + model.prior_z().log_prob(z)
+                - torch.log(torch.tensor(3.0)) + model.log_auxiliary(x, y, z, a))
+    torch.testing.assert_close(joint, by_parts)
+    assert model.sample(4).shape == (4, 1, 4, 4) and model.reconstruct(x).shape == x.shape
+
+
+@pytest.mark.parametrize("kind", ["adgm", "sdgm"])
+def test_the_test_time_classifier_averages_q_y_over_fixed_draws_of_a(kind: str) -> None:
+    from vaelab.models.m2 import CLASSIFIER_DRAWS
+
+    model = tiny_auxiliary(kind)
+    x = torch.bernoulli(torch.full((6, 1, 4, 4), 0.5))
+    q_a = model.auxiliary_posterior(x)
+    draws = q_a.mean + q_a.stddev * model.classifier_noise[:, None, :]
+    assert draws.shape[0] == CLASSIFIER_DRAWS
+    expected = model.classifier(x, draws).probs.mean(0)
+    torch.testing.assert_close(model.classifier(x).probs, expected)
+    torch.testing.assert_close(model.classifier(x[2:3]).probs, expected[2:3])  # alone, the same
+    rebuilt = tiny_auxiliary(kind)  # the noise is fixed, not drawn from the global generator
+    assert torch.equal(rebuilt.classifier_noise, model.classifier_noise)
+    assert not any("noise" in key for key in model.state_dict())
+
+
+def test_without_the_auxiliary_variable_m2_is_unchanged() -> None:
+    model = tiny_m2()
+    assert model.auxiliary is None and model.draw_auxiliary(torch.zeros(2, 1, 4, 4)) is None
+    with pytest.raises(ValueError, match="no auxiliary variable"):
+        model.auxiliary_posterior(torch.zeros(2, 1, 4, 4))

@@ -77,7 +77,7 @@ def _shown(value: Any) -> str:
 
 def state_defaults(parser: argparse.ArgumentParser) -> None:
     """Append each train flag's real default to its help, per kind where kinds differ:
-    "(default: 10; ssm: 30; m2, m1m2: 100)". The flags themselves default to None, so that only
+    "(default: 10; ssm: 30; m2, m1m2, adgm, sdgm: 100)". The flags themselves default to None, so that only
     what the user typed overrides a config file."""
     per_model: dict[str, dict[str, Any]] = {}
     for kind in kinds.registered_kinds():

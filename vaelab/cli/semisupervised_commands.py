@@ -11,14 +11,15 @@ from vaelab.cli.common import add_command, add_device, add_run, on_the_runs_kind
 
 
 def add_classify(sub: Any) -> None:
-    """Print each image's most probable class and q(y | x) for a run trained with --model m2 or m1m2.
+    """Print each image's most probable class and q(y | x) for a run trained with --model m2,
+    m1m2, adgm or sdgm.
     IMAGES are image files (PNG/JPEG), folders of images or .npy/.npz arrays, sized like the run's
     training images. Grey images meeting a Bernoulli likelihood are binarized one by one from a
     fixed seed and their own pixels: an image gets the same answer wherever it sits and on every
     call."""
     p = add_command(sub, "classify", "label images with a semi-supervised run's classifier q(y | x)",
                     add_classify.__doc__)
-    add_run(p, "run folder written by `vaelab train --model m2|m1m2`")
+    add_run(p, "run folder written by `vaelab train --model m2|m1m2|adgm|sdgm`")
     p.add_argument("images", type=Path, nargs="+", help="image files, folders, .npy/.npz")
     p.add_argument("--top", type=int, default=3, help="classes shown per image")
     p.add_argument("--json", type=Path, help="also write names, predictions and probabilities")

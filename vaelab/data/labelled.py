@@ -40,12 +40,13 @@ def infer_num_classes(labels: torch.Tensor | None, name: str = "data") -> int:
 
 
 def balanced_subset(labels: torch.Tensor, count: int | None, num_classes: int,
-                    seed: int) -> torch.Tensor:
+                    seed: int, split: str = "training") -> torch.Tensor:
     """Sorted positions of `count` labelled examples, count // C per class (+1 for
     count % C seeded classes); `count` None = every labelled example.
 
     DataError when a label is outside [0, C), when count < C (fewer than one per class), when
-    count exceeds the labelled examples, or when a class has too few examples for its share.
+    count exceeds the labelled examples, when a class has no labelled example, or when a class
+    has too few examples for its share (`split` names the data in the messages).
     """
     check_labels(labels, num_classes)
     labelled = (labels >= 0).nonzero().flatten()
@@ -59,7 +60,7 @@ def balanced_subset(labels: torch.Tensor, count: int | None, num_classes: int,
         raise DataError(f"{count} labels are fewer than one per class ({num_classes} classes); "
                         f"ask for at least {num_classes}")
     if count > labelled.numel():
-        raise DataError(f"{count} labels asked for, but the training data hold only "
+        raise DataError(f"{count} labels asked for, but the {split} data hold only "
                         f"{labelled.numel()} labelled examples")
     generator = torch.Generator().manual_seed(seed)
     share = torch.full((num_classes,), count // num_classes, dtype=torch.long)
@@ -67,8 +68,11 @@ def balanced_subset(labels: torch.Tensor, count: int | None, num_classes: int,
     chosen = []
     for c in range(num_classes):
         members = (labels == c).nonzero().flatten()
+        if members.numel() == 0:
+            raise DataError(f"class {c} has no labelled example (of {num_classes} classes); every "
+                            "class needs at least one: label one, or set the number of classes")
         if members.numel() < int(share[c]):
-            raise DataError(f"class {c} has {members.numel()} labelled training examples, fewer "
+            raise DataError(f"class {c} has {members.numel()} labelled {split} examples, fewer "
                             f"than its share of {int(share[c])} of the {count} labels")
         chosen.append(members[torch.randperm(members.numel(), generator=generator)[:int(share[c])]])
     return torch.cat(chosen).sort().values

@@ -1,5 +1,6 @@
-"""Semi-supervised runs: test error, per-class errors, the confusion matrix, the unlabelled
-bound, class-conditional samples and the analogies figure (Kingma et al. 2014, Fig. 1)."""
+"""Semi-supervised runs: test error, per-class errors, the confusion matrix, calibration (ECE,
+reliability bins, temperature scaling), the unlabelled bound, class-conditional samples and the
+analogies figure (Kingma et al. 2014, Fig. 1)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ from pathlib import Path
 
 import torch
 
+from vaelab.atomic_files import atomic_write_text
 from vaelab.choices import EVALUATION_SEED
 from vaelab.data.binarize import binarize_each
+from vaelab.data.imageset import ImageSet
+from vaelab.data.labelled import UNLABELLED
 from vaelab.data.representation import to_model_space
-from vaelab.data.splits import SPLIT_SEED
+from vaelab.data.splits import SPLIT_SEED, Splits
+from vaelab.evaluation.calibration import apply_temperature, fit_temperature, reliability
 from vaelab.evaluation.metrics import held_out_metrics
 from vaelab.evaluation.plots import plot_training_curves, save_image_grid
 from vaelab.evaluation.progress import progress_bar
@@ -21,7 +26,7 @@ from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.result import Estimate
 from vaelab.objectives.semisupervised import bound_of, m2_view, unlabelled_bound
 from vaelab.runs.evaluations import SEMISUPERVISED, RunEvaluations, finish, weights_fingerprint
-from vaelab.runs.files import LABELLED_JSON
+from vaelab.runs.files import CALIBRATION_JSON, LABELLED_JSON
 from vaelab.runs.loader import RunLoader
 from vaelab.runs.log import print_now
 from vaelab.runs.metrics_log import read_metrics
@@ -67,7 +72,44 @@ def classification_metrics(probs: torch.Tensor, labels: torch.Tensor) -> dict[st
         "confusion_matrix": counts.tolist(),
         "mean_log_prob_true": float(probs.cpu().clamp_min(1e-30).log()
                                     .gather(1, labels[:, None].long()).mean()),
+        "calibration": reliability(probs.cpu(), labels),
     }
+
+
+def validation_probabilities(model: LatentVariableModel, splits: Splits,
+                             device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """q(y | x) [N, C] and the labels [N] of the validation images that keep a label (those
+    the run's label budget counts), binarized as the training loop's validation error does;
+    None when there are none."""
+    valid = splits.valid
+    if not isinstance(valid, ImageSet) or valid.labels is None:
+        return None
+    rows = (valid.labels != UNLABELLED).nonzero().flatten()
+    if rows.numel() == 0:
+        return None
+    generator = torch.Generator(device=device).manual_seed(SPLIT_SEED)
+    x = to_model_space(valid.images[rows].to(device), valid.binary, model.data_kind, generator)
+    return class_probabilities(model, x), valid.labels[rows]
+
+
+def calibrate(probs_valid: torch.Tensor, labels_valid: torch.Tensor, probs_test: torch.Tensor,
+              labels_test: torch.Tensor) -> dict[str, object]:
+    """Temperature scaling: T fitted on the validation labels, and the ECE on validation and
+    test images before and after it (the test reliability bins after it)."""
+    temperature = fit_temperature(probs_valid, labels_valid)
+    after = reliability(apply_temperature(probs_test, temperature).cpu(), labels_test.cpu())
+    return {"temperature": temperature, "validation_labels": int(labels_valid.numel()),
+            "validation_ece_before": reliability(probs_valid.cpu(), labels_valid.cpu())["ece"],
+            "validation_ece_after": reliability(apply_temperature(probs_valid, temperature).cpu(),
+                                                labels_valid.cpu())["ece"],
+            "test_ece_before": reliability(probs_test.cpu(), labels_test.cpu())["ece"],
+            "test_ece_after": after["ece"], "test_after": after}
+
+
+def saved_temperature(run_dir: Path) -> dict | None:
+    """RUN/calibration.json (the temperature a `--calibrate` run's evaluation fitted), or None."""
+    path = Path(run_dir) / CALIBRATION_JSON
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 @torch.no_grad()
@@ -154,7 +196,12 @@ def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, ex
     x_all = held_out_tensor(model, splits, 0, dev)
     labels = splits.test.labels
     log(f"classifying {x_all.shape[0]} test images of {config.data.dataset} ...")
-    classification = classification_metrics(class_probabilities(model, x_all), labels)
+    probs_test = class_probabilities(model, x_all)
+    classification = classification_metrics(probs_test, labels)
+    valid = validation_probabilities(model, splits, dev)
+    if config.semisupervised.calibrate:
+        classification["temperature_scaling"] = temperature_scaling(run_dir, valid, probs_test,
+                                                                    labels, weights_fingerprint(model))
     x_test = x_all if examples <= 0 else x_all[:examples]
     space = bound_of(model)
     log(f"unlabelled bound (y summed out) on {x_test.shape[0]} test images"
@@ -167,8 +214,12 @@ def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, ex
     test["examples"] = int(x_test.shape[0])
     labelled = json.loads((run_dir / LABELLED_JSON).read_text()) if (
         run_dir / LABELLED_JSON).is_file() else {}
+    training_labels = len(labelled.get("indices", []))
+    validation_labels = 0 if valid is None else int(valid[1].numel())
     metrics = {"dataset": config.data.dataset, "likelihood": config.model.likelihood,
-               "kind": config.semisupervised.kind, "labels": len(labelled.get("indices", [])),
+               "kind": config.semisupervised.kind, "labels": training_labels,
+               "validation_labels": validation_labels,
+               "label_budget": training_labels + validation_labels,
                "classification": classification, "test": test}
     estimators = ["unlabelled_bound"] + (["importance_sampling"] if k > 0 else [])
     settings = {"k": k, "examples": int(x_test.shape[0]), "examples_asked": examples, "seed": seed,
@@ -184,6 +235,23 @@ def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, ex
         paths.append(plot_training_curves(records, run_dir / TRAINING_CURVE_PNG))
     evaluation.drawn.update({p.name: stamps[p.name] for p in paths})
     return finish(store, evaluation, metrics, paths)
+
+
+def temperature_scaling(run_dir: Path, valid: tuple[torch.Tensor, torch.Tensor] | None,
+                        probs_test: torch.Tensor, labels_test: torch.Tensor,
+                        weights: str) -> dict[str, object]:
+    """`calibrate` on the validation labels, kept in RUN/calibration.json (for `vaelab classify`,
+    with the fingerprint of the weights it was fitted to); a ValueError when the run has no
+    validation labels to fit it on."""
+    if valid is None:
+        raise ValueError("semisupervised.calibrate fits a temperature on the validation labels, "
+                         "but this run has none; set --validation-size and --validation-labels > 0")
+    fitted = calibrate(valid[0], valid[1], probs_test, labels_test)
+    atomic_write_text(Path(run_dir) / CALIBRATION_JSON, json.dumps({
+        "temperature": fitted["temperature"], "validation_labels": fitted["validation_labels"],
+        "validation_ece_before": fitted["validation_ece_before"],
+        "validation_ece_after": fitted["validation_ece_after"], "weights": weights}, indent=1) + "\n")
+    return fitted
 
 
 def model_space(model: LatentVariableModel, images: torch.Tensor, binary: bool) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Model kinds as plug-ins: a registry, not an if-chain.
 
-A kind (the VAE family, state-space models, semi-supervised M2 / M1+M2, or one of your own) is
+A kind (the VAE family, state-space models, semi-supervised M2 / M1+M2 / ADGM / SDGM, or one of your own) is
 one module that supplies everything vaelab needs to train, evaluate, sample and load runs of it
 from a config: its config section and flags, its builder, data, objective and evaluation. The
 CLI has one path for every command and asks the registry which kind a `--model` name or a run
@@ -212,8 +212,9 @@ register_kind(ModelKind(
     "ssm", ("ssm",), _kind_is("ssm"), "vaelab.kinds.ssm",
     "a state-space model of image sequences (e.g. --dataset pendulum)"))
 register_kind(ModelKind(
-    "semisupervised", ("m2", "m1m2"), lambda raw: "semisupervised" in raw, "vaelab.kinds.semisupervised",
-    "semi-supervised classifiers M2 and M1+M2 (Kingma et al. 2014)"))
+    "semisupervised", ("m2", "m1m2", "adgm", "sdgm"), lambda raw: "semisupervised" in raw,
+    "vaelab.kinds.semisupervised",
+    "semi-supervised classifiers M2 and M1+M2 (Kingma et al. 2014), ADGM and SDGM (Maaløe et al. 2016)"))
 
 
 def load_run(run_dir: Path, best: bool = True, device: str = "cpu", data: bool = True,

@@ -1,11 +1,13 @@
-"""Semi-supervised classifiers as a kind: M2 and M1+M2 (Kingma et al. 2014), `--model m2|m1m2`.
+"""Semi-supervised classifiers as a kind: M2 and M1+M2 (Kingma et al. 2014) and the auxiliary
+deep generative models ADGM and SDGM (Maaløe et al. 2016), `--model m2|m1m2|adgm|sdgm`.
 
 Config: `SemiSupervisedExperiment` (the VAE sections plus [semisupervised];
 kinds/semisupervised_experiment.py); builder `build_semisupervised_model`; data the image splits
 plus a balanced labelled subset saved in RUN/labelled.json; objective `SemiSupervisedObjective`
 (labelled and unlabelled terms); training `fit_semisupervised` (M1 first for M1+M2, then the one
 loop with the kind's own task; kinds/semisupervised_training.py); evaluation
-`evaluate_semisupervised_run` (test error, confusion matrix, the unlabelled bound, IS log p(x)).
+`evaluate_semisupervised_run` (test error, confusion matrix, calibration, the unlabelled bound,
+IS log p(x)).
 Its config.json holds a [semisupervised] section. `vaelab classify` lives in
 vaelab/cli/semisupervised_commands.py.
 """
@@ -23,6 +25,7 @@ from vaelab.kinds.flags import add_flags, common_flags, defaults, flags_of
 from vaelab.kinds.flags import overrides as flag_overrides
 from vaelab.kinds.image_runs import explore_session, reconstruct, report  # noqa: F401 - commands
 from vaelab.kinds.semisupervised_experiment import (
+    AUXILIARY_KINDS,
     SECTION,
     SemiSupervisedConfig,
     SemiSupervisedExperiment,
@@ -54,23 +57,28 @@ from vaelab.training.run_folder import default_run_dir
 
 #: flags that only mean something to --model m1m2 (their help shows only its default)
 M1M2_ONLY = {"m2_latent_dim", "m2_hidden", "m1_epochs", "m1_time_budget_minutes", "m1_features"}
+#: flags that only mean something to --model adgm | sdgm
+AUXILIARY_ONLY = {"auxiliary_dim"}
 #: what a resumed semi-supervised run may change
 RESUMABLE = {"epochs", "time_budget_minutes"}
 
 
 def flag_defaults(model: str) -> dict[str, Any]:
-    """Each `vaelab train` flag's default for --model m2 / m1m2 (the paper's settings)."""
+    """Each `vaelab train` flag's default for --model m2 / m1m2 / adgm / sdgm (the papers'
+    settings)."""
     own = {dest: where for dest, where in flags_of(SemiSupervisedConfig, SECTION).items()
-           if model == "m1m2" or dest not in M1M2_ONLY}
+           if (model == "m1m2" or dest not in M1M2_ONLY)
+           and (model in AUXILIARY_KINDS or dest not in AUXILIARY_ONLY)}
     return defaults(default_experiment(model).to_dict(), {**common_flags(), **own})
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
-    """The `vaelab train` flags of `--model m2` / `--model m1m2`."""
+    """The `vaelab train` flags of `--model m2|m1m2|adgm|sdgm`."""
     g = parser.add_argument_group(
-        "semi-supervised (--model m2 | m1m2; Kingma et al. 2014)",
+        "semi-supervised (--model m2 | m1m2 | adgm | sdgm; Kingma et al. 2014, Maaløe et al. 2016)",
         "M2 learns q(y|x) from a few labels and every unlabelled image; m1m2 runs M2 on the "
-        "latent means of an M1 VAE ([model] flags then describe M1).")
+        "latent means of an M1 VAE ([model] flags then describe M1); adgm and sdgm add an "
+        "auxiliary variable a (classifier q(y|a,x)).")
     add_flags(g, SemiSupervisedConfig, SECTION)
     g.add_argument("--unlabelled", type=Path, metavar="PATH",
                    help="extra images without labels (a folder of images or an .npy/.npz array) "
@@ -117,7 +125,7 @@ def semisupervised_config(args: argparse.Namespace,
 
 
 def train(args: argparse.Namespace) -> int:
-    """`vaelab train --model m2|m1m2 ...` and `vaelab train --resume RUN` of such a run."""
+    """`vaelab train --model m2|m1m2|adgm|sdgm ...` and `vaelab train --resume RUN` of such a run."""
     from vaelab.evaluation.classification import evaluate_semisupervised_run
     from vaelab.kinds.semisupervised_training import fit_semisupervised
     from vaelab.runs.checkpoint import refuse_fewer_epochs
@@ -175,12 +183,29 @@ def train(args: argparse.Namespace) -> int:
 
 
 def summary_line(metrics: dict) -> str:
-    error = metrics["classification"]["error"]
+    """Test error, the labels it took, calibration and the unlabelled bound, in one line."""
+    found = metrics["classification"]
+    error = found["error"]
     test = metrics["test"]
+    budget = (f"{metrics['labels']} labels" if "label_budget" not in metrics else
+              f"{metrics['labels']} training + {metrics['validation_labels']} validation labels")
     return (f"test error {100 * error['mean']:.2f}% ± {100 * error['stderr']:.2f} over "
-            f"{metrics['classification']['examples']} test images ({metrics['labels']} labels); "
+            f"{found['examples']} test images ({budget}){calibration_text(found)}; "
             f"unlabelled bound ({test['bound_of']}) {test['elbo']['mean']:.2f} ± "
             f"{test['elbo']['stderr']:.2f} nats")
+
+
+def calibration_text(found: dict) -> str:
+    """", ECE 0.071 (mean confidence 0.93)" and, with temperature scaling, the ECE after it."""
+    calibration = found.get("calibration")
+    if calibration is None:
+        return ""
+    text = f", ECE {calibration['ece']:.3f} (mean confidence {calibration['mean_confidence']:.3f})"
+    scaled = found.get("temperature_scaling")
+    if scaled is not None:
+        text += (f", after temperature scaling (T = {scaled['temperature']:.2f}, fitted on "
+                 f"{scaled['validation_labels']} validation labels) ECE {scaled['test_ece_after']:.3f}")
+    return text
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -249,7 +274,10 @@ def load(run_dir: Path, best: bool = True, device: str = "cpu",
 def classify(args: argparse.Namespace) -> int:
     """`vaelab classify RUN IMAGES`: each image's most probable class and q(y | x)."""
     from vaelab.data.user_images import read_images
-    from vaelab.evaluation.classification import class_probabilities, model_space
+    from vaelab.evaluation.calibration import apply_temperature
+    from vaelab.evaluation.classification import class_probabilities, model_space, saved_temperature
+    from vaelab.runs.evaluations import weights_fingerprint
+    from vaelab.runs.files import CALIBRATION_JSON
 
     if args.top < 1:
         raise ConfigError(f"--top must be >= 1, got {args.top}")
@@ -260,14 +288,38 @@ def classify(args: argparse.Namespace) -> int:
         raise ConfigError(f"the images are {tuple(images.shape[1:])} (C, H, W) but the run was "
                           f"trained on {expected}; pass --image-size or convert them")
     probs = class_probabilities(model, model_space(model, images, binary)).cpu()
+    calibration = saved_temperature(args.run)
+    if calibration is not None and calibration.get("weights") != weights_fingerprint(model):
+        print(f"note: {CALIBRATION_JSON} was fitted to other weights (the run trained on since); "
+              "q(y | x) is not tempered until `vaelab evaluate RUN` fits it again")
+        calibration = None
+    if calibration is not None:
+        probs = apply_temperature(probs, calibration["temperature"])
+        print(f"q(y | x) tempered by T = {calibration['temperature']:.3f} (fitted on "
+              f"{calibration['validation_labels']} validation labels; {CALIBRATION_JSON})")
     top = min(args.top, probs.shape[1])
     for name, row in zip(names, probs, strict=True):
         values, classes = row.topk(top)
         shown = "  ".join(f"{int(c)}: {float(v):.3f}" for v, c in zip(values, classes, strict=True))
         print(f"{name}\t{int(classes[0])}\t{shown}")
     if args.json:
-        args.json.write_text(json.dumps([
-            {"image": n, "class": int(r.argmax()), "probabilities": [round(float(v), 6) for v in r]}
-            for n, r in zip(names, probs, strict=True)], indent=1) + "\n")
+        args.json.write_text(json.dumps({
+            "images": [{"image": n, "class": int(r.argmax()),
+                        "probabilities": [round(float(v), 6) for v in r]}
+                       for n, r in zip(names, probs, strict=True)],
+            "temperature": None if calibration is None else calibration["temperature"],
+            "calibration": run_calibration(args.run)}, indent=1) + "\n")
         print(f"wrote {args.json}")
     return 0
+
+
+def run_calibration(run_dir: Path) -> dict[str, Any] | None:
+    """How far the run's q(y | x) can be trusted, from its test evaluation (metrics.json): the
+    ECE and reliability bins (after temperature scaling too, when fitted); None before any."""
+    path = run_dir / "metrics.json"
+    found = json.loads(path.read_text()).get("classification", {}) if path.is_file() else {}
+    if "calibration" not in found:
+        return None
+    scaled = found.get("temperature_scaling")
+    return {"test_images": found["examples"], **found["calibration"],
+            **({} if scaled is None else {"after_temperature_scaling": scaled["test_after"]})}

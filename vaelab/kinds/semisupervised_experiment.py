@@ -1,4 +1,5 @@
-"""Typed config of a semi-supervised run (M2, M1+M2): the VAE sections plus [semisupervised].
+"""Typed config of a semi-supervised run (M2, M1+M2, ADGM, SDGM): the VAE sections plus
+[semisupervised].
 
 Kept apart from the training code (semisupervised_training) so configs and the command line can
 read and validate them without loading torch.
@@ -15,7 +16,9 @@ from vaelab.settings import Help, OneOf, Range, check, require, widths
 from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS, saved_config
 
-KINDS = ("m2", "m1m2")
+KINDS = ("m2", "m1m2", "adgm", "sdgm")
+#: the kinds with an auxiliary variable a (Maaløe et al. 2016)
+AUXILIARY_KINDS = ("adgm", "sdgm")
 #: what M2 of an M1+M2 run trains on: M1's posterior means or draws from the posterior
 M1_FEATURES = ("mean", "sample")
 #: what picks a run's best weights: the validation classification error or the validation bound
@@ -39,11 +42,20 @@ class SemiSupervisedConfig:
     """What makes a run semi-supervised: the model kind, how many labels, and the M2 networks.
 
     kind "m2": M2 on the data; its z size, widths and likelihood come from `[model]`.
+    kind "adgm" / "sdgm": M2 with an auxiliary variable a of `auxiliary_dim` (Maaløe et al. 2016;
+    ADGM: p(a | x, y, z), SDGM: p(a | y, z) and p(x | a, y, z)); q(a | x), p(a | ·) have `[model]`'s
+    widths, the classifier q(y | a, x) `classifier_hidden`.
     kind "m1m2": `[model]` describes M1 (a VAE on all images); M2 models M1's latent means with a
     Gaussian likelihood, `m2_latent_dim` and `m2_hidden`. `m1_run` names a trained VAE run to use
     as M1; without it M1 is trained first, `m1_epochs` / `m1_time_budget_minutes`, into RUN/m1.
     `labels`: an integer N_l or "all". `alpha`: α = alpha · N as in the paper (w = α / N_l per
     labelled example). `classes`: C, or None to take largest label + 1 from the data.
+    `validation_labels`: how many validation images keep their label (balanced per class, chosen
+    by the seed; "all" = every one): the labels the run may use beyond `labels` — for the
+    validation error, `select_by = "error"`, the class-collapse warning and `calibrate` — counted
+    in the run's label budget. `calibrate`: fit a temperature T on those validation labels
+    (q(y | x)^(1/T), renormalised) at evaluation; the report and `classify` then use it and the
+    expected calibration error is reported before and after.
     `unlabelled`: a folder of images or an .npy/.npz array of extra images without labels, added
     to the training split (their labels, if any, are ignored). `m1_features`: what M2 trains on,
     M1's posterior "mean" or a fresh "sample" of q(z₁ | x) per step (Kingma et al.'s code; new
@@ -66,6 +78,14 @@ class SemiSupervisedConfig:
         "labelled examples drawn per step beside each unlabelled batch")] = 100
     classifier_hidden: Annotated[tuple[int, ...], Range(1), Help(
         "hidden widths of q(y|x)", parse=widths)] = (500,)
+    auxiliary_dim: Annotated[int, Range(1, 4096), Help("adgm, sdgm: size of the auxiliary variable a")] = 100
+    validation_labels: Annotated[int | str, Help(
+        "validation images whose labels the run may use (balanced per class, chosen by --seed), "
+        "counted in its label budget; 'all' = every one", metavar="N|all",
+        parse=labels_or_all)] = "all"
+    calibrate: Annotated[bool, Help(
+        "fit a temperature on the validation labels at evaluation (temperature scaling); the "
+        "report and classify use it, ECE is reported before and after")] = False
     m2_latent_dim: Annotated[int, Range(1, 4096), Help("m1m2: size of M2's z")] = 50
     m2_hidden: Annotated[tuple[int, ...], Range(1), Help(
         "m1m2: hidden widths of M2's networks", parse=widths)] = (500,)
@@ -88,11 +108,21 @@ class SemiSupervisedConfig:
         require(self.labels == "all" or (isinstance(self.labels, int) and not isinstance(self.labels, bool)
                                          and self.labels >= 1),
                 SECTION, "labels", f"must be a positive integer or 'all', got {self.labels!r}")
+        require(self.validation_labels == "all"
+                or (isinstance(self.validation_labels, int) and not isinstance(self.validation_labels, bool)
+                    and self.validation_labels >= 0),
+                SECTION, "validation_labels",
+                f"must be an integer >= 0 or 'all', got {self.validation_labels!r}")
 
     @property
     def label_count(self) -> int | None:
         """N_l, or None for every label."""
         return None if self.labels == "all" else int(self.labels)
+
+    @property
+    def validation_label_count(self) -> int | None:
+        """Validation labels the run may use, or None for every one."""
+        return None if self.validation_labels == "all" else int(self.validation_labels)
 
 
 @dataclass(frozen=True)
@@ -104,8 +134,8 @@ class SemiSupervisedExperiment(ExperimentConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.model.posterior == "diagonal", "model", "posterior",
-                "the semi-supervised models (m2, m1m2) have diagonal Gaussian guides: posterior = "
-                "'diagonal'")
+                "the semi-supervised models (m2, m1m2, adgm, sdgm) have diagonal Gaussian guides: "
+                "posterior = 'diagonal'")
         require(not self.train.free_bits, "train", "free_bits",
                 "the semi-supervised objective has no free-bits floor: free_bits = 0")
 
@@ -159,18 +189,25 @@ def is_semisupervised_run(run_dir: Path | str) -> bool:
     return SECTION in (saved_config(run_dir) or {})
 
 
-#: paper settings a `--model m2|m1m2` run starts from (Kingma et al. 2014), under the user's own
+#: paper settings a `--model m2|m1m2` run starts from (Kingma et al. 2014; adgm, sdgm: Maaløe et
+#: al. 2016, a and z of 100, every network 500-500, Adam 3e-4, batches of 100), under the user's own
 KIND_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "m2": {"model": {"latent_dim": 50, "hidden": (500,)},
            "train": {"batch_size": 100, "learning_rate": 3e-4, "epochs": 100}},
     "m1m2": {"model": {"latent_dim": 50, "hidden": (600, 600)},
              "train": {"batch_size": 100, "learning_rate": 3e-4, "epochs": 100}},
+    **{kind: {"model": {"latent_dim": 100, "hidden": (500, 500)},
+              "train": {"batch_size": 100, "learning_rate": 3e-4, "epochs": 100},
+              "semisupervised": {"classifier_hidden": (500, 500), "auxiliary_dim": 100}}
+       for kind in AUXILIARY_KINDS},
 }
 
 
 def default_experiment(kind: str) -> SemiSupervisedExperiment:
     """The paper's starting point for `kind`, before config files and flags."""
     require(kind in KINDS, SECTION, "kind", f"{kind!r} is not one of {', '.join(KINDS)}")
-    base = ExperimentConfig().with_overrides(KIND_DEFAULTS[kind])
+    defaults = dict(KIND_DEFAULTS[kind])
+    semi = defaults.pop(SECTION, {})
+    base = ExperimentConfig().with_overrides(defaults)
     features = "sample" if kind == "m1m2" else "mean"
-    return semisupervised_experiment(base, SemiSupervisedConfig(kind=kind, m1_features=features))
+    return semisupervised_experiment(base, SemiSupervisedConfig(kind=kind, m1_features=features, **semi))

@@ -1,4 +1,4 @@
-"""Training semi-supervised runs (M2, M1+M2): their data, model, labelled subset, objective,
+"""Training semi-supervised runs (M2, M1+M2, ADGM, SDGM): their data, model, labelled subset, objective,
 training task and loader (configs: semisupervised_experiment).
 
 A semi-supervised experiment is an ordinary image experiment (model, data, train) plus a
@@ -29,7 +29,8 @@ from vaelab.data.representation import static_binarization, to_model_space
 from vaelab.data.splits import SPLIT_SEED, Splits
 from vaelab.data.user_images import read_images
 from vaelab.distributions.families import GaussianFamily, make_family
-from vaelab.kinds.semisupervised_experiment import SemiSupervisedExperiment
+from vaelab.evaluation.calibration import BINS, bin_sums, ece_of
+from vaelab.kinds.semisupervised_experiment import AUXILIARY_KINDS, SemiSupervisedExperiment
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.config import build_vae
 from vaelab.models.m1m2 import StackedM1M2
@@ -86,23 +87,68 @@ def load_semisupervised_splits(config: SemiSupervisedExperiment, data_kind: str)
     """The experiment's splits (`load_splits`), the training split holding the extra unlabelled
     images (label -1) when the run names any (`with_unlabelled`). Refuses streamed data."""
     if config.data.stream:
-        raise ConfigError("data.stream: semi-supervised models (m2, m1m2) train on data in memory; "
-                          "drop --stream")
+        raise ConfigError("data.stream: semi-supervised models (m2, m1m2, adgm, sdgm) train on data "
+                          "in memory; drop --stream")
     splits = load_splits(config.data, data_kind, config.train.seed)
-    return replace(splits, train=with_unlabelled(config, splits.train, data_kind))
+    train = with_unlabelled(config, splits.train, data_kind)
+    return replace(splits, train=train, valid=with_validation_labels(config, splits.valid, train))
+
+
+#: added to the training seed to choose the validation labels a run may use
+VALIDATION_LABELS_SEED = 1
+
+
+def with_validation_labels(config: SemiSupervisedExperiment, valid: ImageSet | None,
+                           train: ImageSet) -> ImageSet | None:
+    """The validation split keeping only `semisupervised.validation_labels` of its labels
+    (balanced per class, chosen by the training seed; the others become unlabelled, −1), so
+    the labels a run uses beyond its training labels are the ones counted in its budget.
+    DataError when more are asked for than the validation images hold, or fewer than one per
+    class (0 is allowed: no validation labels)."""
+    count = config.semisupervised.validation_label_count
+    if count is None or valid is None or valid.labels is None:
+        return valid
+    kept = torch.full_like(valid.labels, UNLABELLED)
+    if count > 0:
+        classes = config.semisupervised.classes or infer_num_classes(train.labels, train.name)
+        try:
+            index = balanced_subset(valid.labels, count, classes,
+                                    config.train.seed + VALIDATION_LABELS_SEED, "validation")
+        except DataError as error:
+            raise DataError(f"semisupervised.validation_labels = {count}: {error}") from error
+        kept[index] = valid.labels[index]
+    return ImageSet(valid.images, kept, valid.binary, valid.name)
+
+
+def label_budget(splits: Splits, labelled: int) -> dict[str, int]:
+    """The labels a run uses: `labelled` training labels, the validation images that keep a
+    label, and their sum."""
+    valid = splits.valid
+    held_out = 0
+    if isinstance(valid, ImageSet) and valid.labels is not None:
+        held_out = int((valid.labels != UNLABELLED).sum())
+    return {"training": labelled, "validation": held_out, "total": labelled + held_out}
+
+
+def budget_text(budget: dict[str, int]) -> str:
+    """"100 training labels + 500 validation labels = 600 labels in all"."""
+    return (f"{budget['training']} training labels + {budget['validation']} validation labels = "
+            f"{budget['total']} labels in all")
 
 
 def build_semisupervised_model(config: SemiSupervisedExperiment,
                                data_shape: tuple[int, ...]) -> LatentVariableModel:
-    """A fresh M2 (or M1+M2, with an untrained M1) for images of `data_shape`; needs C known."""
+    """A fresh M2, ADGM or SDGM (or M1+M2, with an untrained M1) for images of `data_shape`;
+    needs C known."""
     semi, model = config.semisupervised, config.model
     if semi.classes is None:
         raise ConfigError("semisupervised.classes: the number of classes must be known to build "
                           "the model (resolve it from the data first)")
-    if semi.kind == "m2":
+    if semi.kind != "m1m2":
         family = make_family(model.likelihood, model.fixed_scale)
+        auxiliary = semi.kind if semi.kind in AUXILIARY_KINDS else None
         shape = M2Shape(semi.classes, model.latent_dim, model.hidden, semi.classifier_hidden,
-                        model.activation)
+                        model.activation, auxiliary, semi.auxiliary_dim)
         return build_m2(shape, data_shape, family, 1.0 / 255.0 if family.data_kind == "byte" else 1.0)
     if model.architecture != "mlp" and model.upper_latents:
         raise ConfigError("model: M1 must be a single-latent VAE")
@@ -149,12 +195,14 @@ def labelled_subset(config: SemiSupervisedExperiment, train: ImageSet,
 
 
 @torch.no_grad()
-def held_out_error(model: LatentVariableModel, images: ImageSet, seed: int,
-                   context: Distributed | None = None, batch_size: int = 1000) -> float | None:
-    """Share of the labelled held-out images whose most probable class under q(y | x) is wrong
-    (None when none carries a label): the classification curve a run's epochs record. Grey images
-    meeting a Bernoulli likelihood are binarized from `seed` (the same sample every epoch); with a
-    distributed `context` each rank scores every world_size-th image and the counts are summed."""
+def held_out_counts(model: LatentVariableModel, images: ImageSet, seed: int,
+                    context: Distributed | None = None,
+                    batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The confusion matrix [C, C] (counts[true, predicted]) of argmax q(y | x) and the
+    calibration bin sums [3, BINS] (`vaelab.evaluation.calibration.bin_sums`) over the labelled
+    held-out images, None when none carries a label. Grey images meeting a Bernoulli likelihood
+    are binarized from `seed` (the same sample every epoch); with a distributed `context` each
+    rank scores every world_size-th image and the counts are summed."""
     if images.labels is None:
         return None
     device = next(model.parameters()).device
@@ -164,43 +212,102 @@ def held_out_error(model: LatentVariableModel, images: ImageSet, seed: int,
     fixed = torch.Generator(device=device).manual_seed(seed + rank)
     was_training = model.training
     model.eval()
-    counts = torch.zeros(2, dtype=torch.float64, device=device)  # wrong, scored
+    classes = int(model.num_classes)
+    confusion = torch.zeros(classes * classes, dtype=torch.float64, device=device)
+    sums = torch.zeros(3, BINS, dtype=torch.float64, device=device)
     for start in range(0, rows.shape[0], batch_size):
         index = rows[start:start + batch_size]
         x = to_model_space(images.images[index].to(device), images.binary, model.data_kind, fixed)
         m2, h = m2_view(model, x)
-        wrong = m2.classifier(h).probs.argmax(-1) != images.labels[index].to(device)
-        counts += torch.stack([wrong.double().sum(), counts.new_tensor(float(index.numel()))])
+        probs = m2.classifier(h).probs
+        labels = images.labels[index].to(device)
+        confusion.index_add_(0, labels * classes + probs.argmax(-1),
+                             torch.ones(index.numel(), dtype=torch.float64, device=device))
+        sums += bin_sums(probs, labels)
     model.train(was_training)
     if context is not None:
-        counts = context.sum(counts)
-    return None if counts[1] == 0 else (counts[0] / counts[1]).item()
+        confusion, sums = context.sum(confusion), context.sum(sums)
+    if float(confusion.sum()) == 0:
+        return None
+    return confusion.reshape(classes, classes).cpu(), sums.cpu()
 
+
+def held_out_error(model: LatentVariableModel, images: ImageSet, seed: int,
+                   context: Distributed | None = None, batch_size: int = 1000) -> float | None:
+    """Share of the labelled held-out images whose most probable class under q(y | x) is wrong
+    (None when none carries a label): the classification curve a run's epochs record
+    (`held_out_counts`)."""
+    counts = held_out_counts(model, images, seed, context, batch_size)
+    if counts is None:
+        return None
+    return share_wrong(counts[0])
+
+
+def share_wrong(confusion: torch.Tensor) -> float:
+    """The error of a confusion matrix: off-diagonal counts over all counts."""
+    total = confusion.sum()
+    return float((total - confusion.diagonal().sum()) / total)
+
+
+def collapsed_classes(confusion: torch.Tensor, labelled_share: torch.Tensor) -> list[int]:
+    """The classes whose share of the predictions (confusion [true, predicted]) is below half
+    their share of the labelled training examples: a class the classifier has given up on."""
+    predicted = confusion.sum(0) / confusion.sum().clamp_min(1)
+    return [int(c) for c in (predicted < 0.5 * labelled_share).nonzero().flatten()]
 
 
 class ClassificationError(Callback):
-    """Records `valid_error`, the held-out classification error (`held_out_error`), in every
-    epoch's record (before validation, so it can pick the best weights) and shows it in the
-    epoch's progress line: the curve a semi-supervised run's users watch."""
+    """Records the held-out classification error `valid_error` (before validation, so it can pick
+    the best weights), the per-class errors `valid_per_class_error`, the confusion matrix
+    `valid_confusion` (rows: true class), the expected calibration error `valid_ece` and the
+    `collapsed_classes` (`collapsed_classes`) in every epoch's record; the progress line shows the
+    error and warns of a collapsed class: the curve a semi-supervised run's users watch."""
 
-    def __init__(self, images: ImageSet, seed: int, context: Distributed | None = None) -> None:
+    def __init__(self, images: ImageSet, seed: int, context: Distributed | None = None,
+                 labelled_share: torch.Tensor | None = None) -> None:
         self.images, self.seed, self.context = images, seed, context
+        self.labelled_share = labelled_share
 
     def on_epoch_end(self, loop: Loop, record: dict[str, Any]) -> None:
-        record["valid_error"] = held_out_error(loop.model, self.images, self.seed, self.context)
+        counts = held_out_counts(loop.model, self.images, self.seed, self.context)
+        if counts is None:
+            record["valid_error"] = None
+            return
+        confusion, sums = counts
+        per_class = confusion.sum(1)
+        record["valid_error"] = share_wrong(confusion)
+        record["valid_per_class_error"] = [None if int(n) == 0 else 1.0 - float(confusion[c, c]) / float(n)
+                                           for c, n in enumerate(per_class)]
+        record["valid_confusion"] = confusion.long().tolist()
+        record["valid_ece"] = ece_of(sums)
+        if self.labelled_share is not None:
+            record["collapsed_classes"] = collapsed_classes(confusion, self.labelled_share)
 
     def describe(self, record: dict[str, Any]) -> str:
         error = record.get("valid_error")
-        return "" if error is None else f"  valid error {100 * error:.2f} %"
+        if error is None:
+            return ""
+        text = f"  valid error {100 * error:.2f} %"
+        if record.get("valid_ece") is not None:
+            text += f"  ECE {record['valid_ece']:.3f}"
+        collapsed = record.get("collapsed_classes") or []
+        if collapsed:
+            several = len(collapsed) > 1
+            text += (f"  WARNING: class{'es' if several else ''} {', '.join(map(str, collapsed))} "
+                     f"collapsed (predicted for under half {'their' if several else 'its'} share "
+                     "of the labels)")
+        return text
 
 
-def error_callbacks(splits: Splits, context: Distributed | None = None) -> list[Callback]:
+def error_callbacks(splits: Splits, context: Distributed | None = None,
+                    labelled_share: torch.Tensor | None = None) -> list[Callback]:
     """`ClassificationError` when the run has labelled validation images (the `valid_error`
-    curve its users watch); none otherwise."""
+    curve its users watch; `labelled_share`, each class's share of the labelled training
+    examples, lets it warn of a collapsed class); none otherwise."""
     valid = splits.valid
     if not (isinstance(valid, ImageSet) and len(valid) > 0 and valid.labels is not None):
         return []
-    return [ClassificationError(valid, SPLIT_SEED, context)]
+    return [ClassificationError(valid, SPLIT_SEED, context, labelled_share)]
 
 
 def best_weights_score(config: SemiSupervisedExperiment, splits: Splits) -> str | None:
@@ -280,9 +387,10 @@ def semisupervised_task(config: SemiSupervisedExperiment, model: LatentVariableM
     (`image_task`) with the semi-supervised objective, the validation error in every record and,
     with `select_by = "error"`, that error picking the best weights."""
     objective = make_semisupervised_objective(config, model, splits.train, run_dir, context.device)
+    counts = torch.bincount(objective.labels.cpu(), minlength=int(model.num_classes)).double()
     return image_task(config, model, splits, objective, context,
                       select_by=best_weights_score(config, splits),
-                      callbacks=error_callbacks(splits, context))
+                      callbacks=error_callbacks(splits, context, counts / counts.sum()))
 
 
 def fit_m2(config: SemiSupervisedExperiment, run_dir: Path, resume: bool = False,
@@ -331,7 +439,9 @@ def fit_semisupervised(config: SemiSupervisedExperiment, run_dir: Path, resume: 
         semi = config.semisupervised
         if semi.kind == "m1m2":
             config = m1_ready(config, run_dir, progress, log)
-        log(f"{semi.kind}: {semi.labels} labels, {config.semisupervised.classes} classes -> {run_dir}")
+        index = labelled_subset(config, splits.train)  # (its file is written when training starts)
+        budget = budget_text(label_budget(splits, int(index.numel())))
+        log(f"{semi.kind}: {budget}, {config.semisupervised.classes} classes -> {run_dir}")
     fit_m2(config, run_dir, resume=resume, progress=progress, log=log, more_time=more_time)
     return config
 
@@ -378,7 +488,10 @@ __all__ = [
     "error_callbacks",
     "fit_m2",
     "fit_semisupervised",
+    "collapsed_classes",
+    "held_out_counts",
     "held_out_error",
+    "label_budget",
     "labelled_subset",
     "load_semisupervised_run",
     "load_semisupervised_splits",
@@ -386,4 +499,5 @@ __all__ = [
     "resolve_classes",
     "semisupervised_task",
     "with_unlabelled",
+    "with_validation_labels",
 ]

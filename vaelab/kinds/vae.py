@@ -380,7 +380,7 @@ def test_summary(test: dict[str, Any]) -> str:
 def sample(args: argparse.Namespace) -> int:
     """`vaelab sample RUN`: z ~ p(z) decoded to E[x | z], as a PNG grid (and .npy)."""
     if args.class_label is not None:
-        raise ConfigError(f"--class needs a semi-supervised run (--model m2|m1m2); {args.run} "
+        raise ConfigError(f"--class needs a semi-supervised run (--model m2|m1m2|adgm|sdgm); {args.run} "
                           "has no classes")
     return sample_images(args)
 

@@ -1,8 +1,15 @@
-"""The semi-supervised objective of Kingma et al. (2014), M2, with y summed out exactly.
+"""The semi-supervised objective of Kingma et al. (2014), M2, with y summed out exactly; with an
+auxiliary variable a, that of the ADGM / SDGM of Maaløe et al. (2016).
 
 Labelled (x, y):   L(x, y) = E_q(z|x,y)[log p(x | y, z)] + log p(y) − KL(q(z | x, y) ‖ p(z))
 Unlabelled x:      U(x)    = Σ_y q(y | x) L(x, y) + H(q(y | x))        (C bounds, no sampling of y)
 Loss per step:     −(N_u/N) mean_u U(x) − mean_l L(x, y) + w · mean_l [−log q(y | x)]
+
+With a, one draw a ~ q(a | x) per example is shared by every class: L(x, y, a) adds
+log p(a | ·) − log q(a | x) to the bound (q(z | a, y, x) in place of q(z | x, y)), and
+U(x) = Σ_y q(y | a, x) L(x, y, a) + H(q(y | a, x)), an unbiased estimate of the ADGM bound
+E_q(a|x)[Σ_y q(y | a, x)(log p(x, y, z, a) − log q(z | a, y, x)) + H − log q(a | x)]. The
+classification term is −log q(y | a, x) at the labelled batch's own draw of a.
 
 The paper maximises J^α = Σ_l L + Σ_u U + α E_l[log q(y | x)] with α = 0.1·N. We take the
 labelled and unlabelled terms as means over their own minibatches and let each labelled example
@@ -62,35 +69,50 @@ def bound_of(model: LatentVariableModel) -> str:
     raise TypeError(f"a semi-supervised bound needs an M2 or M1+M2 model, got {type(model).__name__}")
 
 
-def labelled_bound(model: M2, x: torch.Tensor, y: torch.Tensor,
-                   kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
+#: a draw of the auxiliary variable with its log q(a | x): (a [*batch, d_a], log q [*batch])
+AuxiliaryDraw = tuple[torch.Tensor, torch.Tensor]
+
+
+def labelled_bound(model: M2, x: torch.Tensor, y: torch.Tensor, kl_weight: float = 1.0,
+                   auxiliary: AuxiliaryDraw | None = None) -> dict[str, torch.Tensor]:
     """L(x, y) per example for one-hot y [*batch, C] (one reparameterised z each).
 
-    Returns `bound`, its warmed-up version `objective` (KL × kl_weight; equal at 1) and the parts
-    `reconstruction`, `kl`, `log_py`, all shaped [*batch].
+    A model with an auxiliary variable uses the draw `auxiliary` (a ~ q(a | x), log q(a | x)),
+    drawing one when not given, and adds log p(a | ·) − log q(a | x) to the bound.
+    Returns `bound`, its warmed-up version `objective` (KL, and a's part −kl_a, × kl_weight;
+    equal at 1) and the parts `reconstruction`, `kl`, `kl_a` (0 without a), `log_py`, all
+    shaped [*batch].
     """
-    q = model.posterior(x, y)
+    if auxiliary is None:
+        auxiliary = model.draw_auxiliary(x)
+    a = None if auxiliary is None else auxiliary[0]
+    q = model.posterior(x, y, a)
     z = q.rsample()
-    reconstruction = model.likelihood(y, z).log_prob(x)
+    reconstruction = model.likelihood(y, z, a).log_prob(x)
     kl = kl_or_estimate(q, model.prior_z(), z)
     log_py = model.prior_y().log_prob(y.argmax(-1))
-    return {"bound": reconstruction + log_py - kl,
-            "objective": reconstruction + log_py - kl_weight * kl,
-            "reconstruction": reconstruction, "kl": kl, "log_py": log_py}
+    kl_a = (torch.zeros_like(kl) if auxiliary is None
+            else auxiliary[1] - model.log_auxiliary(x, y, z, auxiliary[0]))
+    return {"bound": reconstruction + log_py - kl - kl_a,
+            "objective": reconstruction + log_py - kl_weight * (kl + kl_a),
+            "reconstruction": reconstruction, "kl": kl, "kl_a": kl_a, "log_py": log_py}
 
 
 def unlabelled_bound(model: M2, x: torch.Tensor,
                      kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
-    """U(x) = Σ_y q(y | x) L(x, y) + H(q(y | x)) per example, enumerating all C classes at once.
+    """U(x) = Σ_y q(y | x) L(x, y) + H(q(y | x)) per example, enumerating all C classes at once
+    (with an auxiliary variable: one draw a ~ q(a | x) for every class, and q(y | a, x)).
 
     x is repeated C times ([C, B, ...]) and every class's bound computed in one batched pass.
-    Returns `bound`, `objective` (warm-up), the q(y | x)-weighted `reconstruction` and `kl`, the
-    `entropy` of q(y | x) and q(y | x)'s `probs` [B, C].
+    Returns `bound`, `objective` (warm-up), the q(y | x)-weighted `reconstruction`, `kl` and
+    `kl_a`, the `entropy` of q(y | x) and q(y | x)'s `probs` [B, C].
     """
     c, batch = model.num_classes, x.shape[0]
+    drawn = model.draw_auxiliary(x)
+    repeated = None if drawn is None else (drawn[0].expand(c, *drawn[0].shape), drawn[1].expand(c, batch))
     ys = torch.eye(c, dtype=x.dtype, device=x.device)[:, None, :].expand(c, batch, c)
-    per_class = labelled_bound(model, x.expand(c, *x.shape), ys, kl_weight)  # each [C, B]
-    q_y = model.classifier(x)
+    per_class = labelled_bound(model, x.expand(c, *x.shape), ys, kl_weight, repeated)  # each [C, B]
+    q_y = model.classifier(x, None if drawn is None else drawn[0])
     probs = q_y.probs
     entropy = q_y.entropy()
 
@@ -100,7 +122,8 @@ def unlabelled_bound(model: M2, x: torch.Tensor,
     return {"bound": expect(per_class["bound"]) + entropy,
             "objective": expect(per_class["objective"]) + entropy,
             "reconstruction": expect(per_class["reconstruction"]),
-            "kl": expect(per_class["kl"]), "entropy": entropy, "probs": probs}
+            "kl": expect(per_class["kl"]), "kl_a": expect(per_class["kl_a"]),
+            "entropy": entropy, "probs": probs}
 
 
 def semisupervised_loss(model: LatentVariableModel, x_unlabelled: torch.Tensor,
@@ -117,8 +140,9 @@ def semisupervised_loss(model: LatentVariableModel, x_unlabelled: torch.Tensor,
     _, h_l = m2_view(model, x_labelled)
     with torch.set_grad_enabled(unlabelled_weight > 0 and torch.is_grad_enabled()):
         unlabelled = unlabelled_bound(m2, h_u, kl_weight)
-    labelled = labelled_bound(m2, h_l, m2.one_hot(y_labelled).to(h_l.dtype), kl_weight)
-    logits = m2.classifier(h_l).logits
+    drawn = m2.draw_auxiliary(h_l)  # a ~ q(a | x) of the labelled batch, for both terms
+    labelled = labelled_bound(m2, h_l, m2.one_hot(y_labelled).to(h_l.dtype), kl_weight, drawn)
+    logits = m2.classifier(h_l, None if drawn is None else drawn[0]).logits
     cross_entropy = F.cross_entropy(logits, y_labelled)
     loss = -labelled["objective"].mean() + weight * cross_entropy
     if unlabelled_weight > 0:
@@ -128,6 +152,7 @@ def semisupervised_loss(model: LatentVariableModel, x_unlabelled: torch.Tensor,
         bound=unlabelled["bound"].detach(),
         terms={"reconstruction": unlabelled["reconstruction"].detach().mean(),
                "kl": unlabelled["kl"].detach().mean(),
+               **({} if drawn is None else {"kl_a": unlabelled["kl_a"].detach().mean()}),
                "entropy_y": unlabelled["entropy"].detach().mean(),
                "labelled_bound": labelled["bound"].detach().mean(),
                "cross_entropy": cross_entropy.detach(),

@@ -1,5 +1,6 @@
-"""Report sections of semi-supervised runs (M2, M1+M2): classification results, class-conditional
-samples and the analogies figure (Kingma et al. 2014, Fig. 1): a test image's style in every class."""
+"""Report sections of semi-supervised runs (M2, M1+M2, ADGM, SDGM): classification results with
+the classifier's calibration (ECE and a reliability diagram), class-conditional samples and the
+analogies figure (Kingma et al. 2014, Fig. 1): a test image's style in every class."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from vaelab.evaluation.run import display
 from vaelab.objectives.semisupervised import PIXELS, bound_of
 from vaelab.reports.blocks import Figure, Section, Table, Text
 from vaelab.reports.context import RunContext
-from vaelab.reports.figures import grid_png, labelled_grid_png
+from vaelab.reports.figures import figure_png, grid_png, labelled_grid_png, new_figure, report_style
 from vaelab.reports.sections import register_section
 
 ANALOGY_ROWS = 8
@@ -50,7 +51,53 @@ def classification_results(run: RunContext) -> Section | None:
                       tuple((str(i), *map(str, row)) for i, row in enumerate(matrix)),
                       caption="Confusion matrix: test images per (true class, predicted class).",
                       collapsed=True)
-    return Section("classification", "Semi-supervised classification", (intro, summary, confusion))
+    blocks = (intro, summary, confusion, *calibration_blocks(found))
+    return Section("classification", "Semi-supervised classification", blocks)
+
+
+def calibration_blocks(found: dict) -> tuple[Text | Figure, ...]:
+    """The expected calibration error and the reliability diagram (after temperature scaling
+    too, when the run fitted one); nothing for results evaluated before calibration was kept."""
+    calibration = found.get("calibration")
+    if calibration is None:
+        return ()
+    scaled = found.get("temperature_scaling")
+    text = (f"Calibration: expected calibration error (ECE, 15 equal-width confidence bins) "
+            f"{calibration['ece']:.3f}; mean confidence {calibration['mean_confidence']:.3f} "
+            f"against accuracy {calibration['accuracy']:.3f}.")
+    if scaled is not None:
+        text += (f" Temperature scaling (T = {scaled['temperature']:.2f}, fitted on "
+                 f"{scaled['validation_labels']} validation labels): test ECE "
+                 f"{scaled['test_ece_before']:.3f} → {scaled['test_ece_after']:.3f}.")
+    diagrams = [("q(y | x)", calibration["bins"])]
+    if scaled is not None:
+        diagrams.append((f"tempered, T = {scaled['temperature']:.2f}", scaled["test_after"]["bins"]))
+    figure = Figure(reliability_png(diagrams), "reliability diagram",
+                    "Reliability diagram: per confidence bin, the share of right predictions "
+                    "(blue) against their mean confidence (top of the red gap); the diagonal is "
+                    "perfect calibration. Empty bins are left out; the counts are in metrics.json.")
+    return Text(text), figure
+
+
+def reliability_png(diagrams: list[tuple[str, list[dict]]]) -> bytes:
+    """One reliability diagram per (title, bins) side by side."""
+    with report_style():
+        fig, axes = new_figure(3.6, 1, len(diagrams))
+        for ax, (title, bins) in zip(axes[0], diagrams, strict=True):
+            width = bins[0]["upper"] - bins[0]["lower"]
+            filled = [b for b in bins if b["count"]]  # an empty bin has no accuracy to draw
+            lefts = [b["lower"] for b in filled]
+            accuracy = [b["accuracy"] for b in filled]
+            confidence = [b["confidence"] for b in filled]
+            ax.bar(lefts, accuracy, width=width, align="edge", edgecolor="black", label="accuracy")
+            ax.bar(lefts, [c - a for c, a in zip(confidence, accuracy, strict=True)],
+                   bottom=accuracy, width=width, align="edge", color="tab:red", alpha=0.3,
+                   label="gap to confidence")
+            ax.plot([0, 1], [0, 1], color="grey", linestyle="--")
+            ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top probability)",
+                   ylabel="accuracy", title=title)
+            ax.legend(loc="upper left")
+        return figure_png(fig)
 
 
 @register_section(order=45)

@@ -13,3 +13,5 @@ CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 #: a semi-supervised run's labelled subset (which training images keep their labels)
 LABELLED_JSON = "labelled.json"
+#: a semi-supervised run's temperature, fitted on its validation labels (`--calibrate`)
+CALIBRATION_JSON = "calibration.json"
