@@ -3,7 +3,8 @@
 # 8 minutes,
 #   1. the default MLP VAE's epoch time on full MNIST (vaelab train --device cuda, 3 epochs),
 #   2. importance-sampled log p(x) of all 10,000 test digits with k = 5,000,
-#   3. training throughput: vaelab vs hand-written PyTorch vs Pyro, with --compile and --bf16.
+#   3. training throughput: vaelab vs hand-written PyTorch vs Pyro, with --compile and --bf16,
+#   4. the deep top-down VAE's GPU preset (--model deep, 16 groups, width 1024): its epoch time.
 # Without a CUDA GPU it says so and exits 0. MNIST comes from $VAELAB_DATA, else ../shared/data.
 #
 #   bash bench/gpu.sh
@@ -46,3 +47,9 @@ fi
 echo "== 3. throughput: vaelab vs hand-written vs Pyro, compile and bf16"
 timeout 150 "$PY" bench/throughput.py --device "$DEVICE" --compile --bf16 --rounds "$ROUNDS" \
     || echo "(the throughput comparison did not finish in 150 s)"
+
+echo "== 4. the deep top-down VAE's GPU preset (issue 26): 16 groups of 32, width 1024, batch 256"
+DEEP=$(dirname "$RUN")/deep-$DEVICE
+timeout 150 "$PY" -m vaelab train --model deep --groups 16 --latent-dim 32 --hidden 1024 --batch-size 256 \
+    --dataset mnist --device "$DEVICE" --epochs "$EPOCHS" --no-eval --no-progress --out "$DEEP" \
+    | grep -E '^epoch' || echo "(the deep preset did not finish $EPOCHS epochs in 150 s)"

@@ -77,6 +77,9 @@ ROWS = {
             "Burda et al. 2016's 2-layer VAE (Sønderby et al. 2016 report their ladder with "
             "batch norm and warm-up, not this protocol)", {**BURDA_2, "inference": "top-down"},
             {"objective": "elbo", "samples": 1}),
+        Row("residual-2", "top-down guide with residual-normal posteriors, Burda's 2-layer networks",
+            85.33, "Burda et al. 2016's 2-layer VAE", {**BURDA_2, "inference": "residual"},
+            {"objective": "elbo", "samples": 1}),
         Row("deep", "`--model deep`: top-down hierarchy, 4 groups of 16, width 256 (the preset)",
             78.01, "NVAE (Vahdat & Kautz 2020), dynamically binarized MNIST, GPU days",
             DEEP["model"], {k: v for k, v in DEEP["train"].items() if k != "batch_size"}),

@@ -43,6 +43,8 @@ _PUBLIC: dict[str, str] = {
     "Observed": "vaelab.models.graph_nodes",
     "HierarchicalVAE": "vaelab.models.hierarchical",
     "LadderVAE": "vaelab.models.ladder",
+    "DeepVAE": "vaelab.models.deep",
+    "TopDownGroup": "vaelab.models.deep",
     "LinearGaussianModel": "vaelab.models.linear_gaussian",
     "StateSpaceModel": "vaelab.models.ssm",
     "ModelConfig": "vaelab.models.config",
@@ -83,6 +85,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from vaelab.models.base import LatentVariableModel, SingleLatentModel
     from vaelab.models.conditional import ConditionalDistribution
     from vaelab.models.config import ModelConfig, build_model
+    from vaelab.models.deep import DeepVAE, TopDownGroup
     from vaelab.models.graph import GraphModel
     from vaelab.models.graph_nodes import Latent, Observed
     from vaelab.models.hierarchical import HierarchicalVAE

@@ -188,6 +188,7 @@ architectures: Final[Registry[Any]] = catalog("architecture", {
 inference: Final[Registry[Any]] = catalog("inference", {
     "bottom-up": "vaelab.models.inference:BottomUpInference",
     "top-down": "vaelab.models.inference:TopDownInference",
+    "residual": "vaelab.models.inference:ResidualTopDownInference",
 }, "how a hierarchical VAE's guide runs: a class with `name` and `assemble(...)`")
 
 #: the physics rules: one transition class (the pendulum integrator) under three hypotheses

@@ -159,8 +159,8 @@ def test_bad_class_and_non_semisupervised_runs_are_refused(run: Path, tmp_path: 
     image_run.mkdir()
     (image_run / "config.json").write_text(json.dumps({"model": {}, "data": {}, "train": {}}))
     assert main(["classify", str(image_run), str(tmp_path / "x.npy")]) == 2
-    assert ("`vaelab classify` does not apply to runs of kind 'vae' (--model vae); it is for --model m2|m1m2"
-            in capsys.readouterr().err)
+    assert ("`vaelab classify` does not apply to runs of kind 'vae' (--model vae|deep); it is for "
+            "--model m2|m1m2" in capsys.readouterr().err)
     assert main(["classify", str(run), str(tmp_path / "missing.npy")]) == 2
     assert "no such file" in capsys.readouterr().err
 

@@ -56,9 +56,10 @@ def test_train_help_states_each_kinds_real_default(capsys: pytest.CaptureFixture
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert ("passes over the training data; with a time budget and no --epochs (flag or config file) "
-            "training runs until the budget is used up (default: 10 (vae); ssm: 30; m2, m1m2: 100)") in text
+            "training runs until the budget is used up (default: 10 (vae, deep); ssm: 30; m2, m1m2: "
+            "100)") in text
     assert "not the final evaluation, which comes after it" in text  # --time-budget says what it covers
-    assert "size of the latent vector z (default: 32 (vae); ssm: 3; m2, m1m2: 50)" in text
+    assert "size of the latent vector z (default: 32 (vae); deep: 16; ssm: 3; m2, m1m2: 50)" in text
     assert "train on random windows of this many frames (0 = whole) (default: 25)" in text
     assert "evaluation uses the means) (default: sample)" in text  # an m1m2-only flag: its default alone
     assert "smooth for physics rules, filter for generic, frame for none (default: auto)" in text

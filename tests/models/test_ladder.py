@@ -61,3 +61,32 @@ def test_a_few_steps_of_training_raise_the_bound() -> None:
         elbo(model, x).loss.backward()
         optimizer.step()
     assert elbo(model, x).bound.mean().item() > before + 3.0
+
+
+def test_a_wide_message_keeps_its_pull_on_q_only_with_the_residual_combiner() -> None:
+    """Why the precision-weighted ladder collapses: once a layer's message widens (σ̂ = 10 against
+    a prior σ_p = 1), its mean moves q's by σ̂⁻² / (σ̂⁻² + σ_p⁻²) ≈ 1 %, so the data's gradient
+    reaching the message all but vanishes and the layer stays at its prior; the residual normal
+    passes it on whole."""
+    from vaelab.models.ladder import residual_normal
+
+    prior = Independent(Normal(torch.zeros(3), torch.ones(3)), 1)
+    for combine, pull in ((precision_weighted, 1 / 101), (residual_normal, 1.0)):
+        loc = torch.zeros(3, requires_grad=True)
+        message = Independent(Normal(loc, torch.full((3,), 10.0)), 1)
+        combine(message, prior).mean.sum().backward()
+        torch.testing.assert_close(loc.grad, torch.full((3,), pull))
+
+
+@pytest.mark.parametrize("inference, combine", [("top-down", "precision"), ("residual", "residual")])
+def test_the_top_down_guides_share_one_model_and_differ_in_how_they_combine(inference: str,
+                                                                             combine: str) -> None:
+    model = build_model(ModelConfig(latent_dim=6, hidden=(24, 24), upper_latents=(4,),
+                                    upper_hidden=(12, 12), inference=inference), (1, 5, 5))
+    assert isinstance(model, LadderVAE) and model.combine == combine
+    x = torch.bernoulli(torch.rand(4, 1, 5, 5))
+    z, log_q = model.guide_sample_groups(x, (2,))
+    assert log_q.shape == (2, 4, 2) and model.log_prior_groups(z).shape == (2, 4, 2)
+    with pytest.raises(ValueError, match="combine"):
+        LadderVAE(model.prior_module, model.transitions, model.decoder, model.deterministic,
+                  model.messages, combine="average")

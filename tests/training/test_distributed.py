@@ -96,26 +96,35 @@ def test_two_ranks_of_batch_b_match_one_process_of_batch_2b(tmp_path: Path, monk
                                                            abs=1e-3)
 
 
-def _iaf_rank_main(rank: int, world: int, port: int, data: str, run_dir: str) -> None:
+#: models whose parameters go beyond an encoder and decoder: a flow guide's MADE networks, a deep
+#: VAE's top-down groups (with per-group KL terms, gradient skipping and active units)
+DDP_MODELS = {
+    "iaf": ({"model": {"posterior": "iaf:2"}, "train": {"epochs": 1}}, ".made."),
+    "deep": ({"model": {"architecture": "deep", "groups": 2, "latent_dim": 3, "hidden": (16,)},
+              "train": {"epochs": 1, "grad_skip": 1e4}}, "groups."),
+}
+
+
+def _model_rank_main(rank: int, world: int, port: int, data: str, run_dir: str, which: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    iaf = config(Path(data), batch_size=16).with_overrides(
-        {"model": {"posterior": "iaf:2"}, "train": {"epochs": 1}})
-    model, _ = fit(iaf, Path(run_dir), progress=False, log=lambda _: None)
-    torch.save(model.state_dict(), Path(run_dir).parent / f"iaf-rank{rank}.pt")
+    settings = config(Path(data), batch_size=16).with_overrides(DDP_MODELS[which][0])
+    model, _ = fit(settings, Path(run_dir), progress=False, log=lambda _: None)
+    torch.save(model.state_dict(), Path(run_dir).parent / f"{which}-rank{rank}.pt")
     teardown()
 
 
 @pytest.mark.slow
-def test_an_iaf_guide_trains_under_ddp_with_its_made_weights_in_step(tmp_path: Path) -> None:
-    """The IAF's MADE networks are the model's parameters: DDP averages their gradients too, so
-    both ranks end with the same weights, the MADEs' included (the real, noisy ELBO)."""
+@pytest.mark.parametrize("which", sorted(DDP_MODELS))
+def test_flow_guides_and_deep_models_train_under_ddp_in_step(tmp_path: Path, which: str) -> None:
+    """An IAF's MADE networks and a deep VAE's groups are the model's parameters: DDP averages
+    their gradients too, so both ranks end with the same weights (the real, noisy ELBO)."""
     data = binary_data(tmp_path / "data.npz")
-    mp.spawn(_iaf_rank_main, args=(2, free_port(), str(data), str(tmp_path / "ddp")), nprocs=2)
-    ranks = [torch.load(tmp_path / f"iaf-rank{r}.pt") for r in (0, 1)]
-    made = [k for k in ranks[0] if ".made." in k]
-    assert made and ranks[0].keys() == ranks[1].keys()
+    mp.spawn(_model_rank_main, args=(2, free_port(), str(data), str(tmp_path / "ddp"), which), nprocs=2)
+    ranks = [torch.load(tmp_path / f"{which}-rank{r}.pt") for r in (0, 1)]
+    own = [k for k in ranks[0] if DDP_MODELS[which][1] in k]
+    assert own and ranks[0].keys() == ranks[1].keys()
     for key in ranks[0]:
         torch.testing.assert_close(ranks[0][key], ranks[1][key], atol=1e-6, rtol=1e-5)
     assert read_metrics(tmp_path / "ddp")[-1]["step"] == 8

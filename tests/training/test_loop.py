@@ -80,8 +80,8 @@ def poison_step(monkeypatch: pytest.MonkeyPatch, at_call: int) -> None:
     """Make the training objective's `at_call`-th call return a NaN loss (and KL term)."""
     real = fit_module.make_objective
 
-    def poisoned(name: str, samples: int, free_bits: float = 0.0):
-        objective = real(name, samples, free_bits)
+    def poisoned(name: str, samples: int, free_bits: float = 0.0, kl_balance: bool = False):
+        objective = real(name, samples, free_bits, kl_balance)
         calls = {"n": 0}
 
         def run(model, x, kl_weight):

@@ -23,6 +23,20 @@ from vaelab.models.conditional import ConditionalDistribution
 from vaelab.models.latent_chain import LatentChainModel
 
 
+def residual_normal(message: Independent, prior: Independent) -> Independent:
+    """The prior shifted and rescaled by the message: N(μ_p + μ̂, (σ_p σ̂)²) (NVAE's residual
+    normal, Vahdat & Kautz 2020). The message moves q with weight 1 whatever the prior says, where
+    precision weighting scales its pull by σ̂⁻² / (σ̂⁻² + σ_p⁻²): once a message widens, its
+    gradient vanishes and the layer stays collapsed (bench/README.md, the ladder's collapse)."""
+    m, p = message.base_dist, prior.base_dist
+    return Independent(Normal(p.loc + m.loc, p.scale * m.scale, validate_args=False), 1,
+                       validate_args=False)
+
+
+#: how a top-down guide may combine a layer's bottom-up message with its generative conditional
+COMBINERS = ("precision", "residual")
+
+
 def precision_weighted(message: Independent, prior: Independent) -> Independent:
     """The product of two diagonal Gaussians, renormalised: N(μ̂, σ̂²) · N(μ_p, σ_p²)."""
     m, p = message.base_dist, prior.base_dist
@@ -46,9 +60,14 @@ class LadderVAE(LatentChainModel):
         decoder: ConditionalDistribution,
         deterministic: Sequence[nn.Module],
         messages: Sequence[ConditionalDistribution],
+        combine: str = "precision",
     ) -> None:
         """`transitions[l]` is p(z_{l+1} | z_{l+2}) (0-based, bottom-up order); `deterministic[l]`
-        maps d_l to d_{l+1}; `messages[l]` maps d_{l+1} to N(μ̂, σ̂²) over z_{l+1}."""
+        maps d_l to d_{l+1}; `messages[l]` maps d_{l+1} to N(μ̂, σ̂²) over z_{l+1}. `combine`:
+        "precision" (Sønderby et al.'s precision weighting) or "residual" (NVAE's residual
+        normal, which does not collapse where precision weighting does)."""
+        if combine not in COMBINERS:
+            raise ValueError(f"combine must be one of {', '.join(COMBINERS)}, got {combine!r}")
         if not len(messages) == len(deterministic) == len(transitions) + 1:
             raise ValueError("need one bottom-up block and message per layer, one transition per "
                              "layer below the top")
@@ -56,6 +75,11 @@ class LadderVAE(LatentChainModel):
         self.deterministic = nn.ModuleList(deterministic)
         self.messages = nn.ModuleList(messages)
         self.latent_dims = tuple(m.event_shape[0] for m in messages)
+        self.combine = combine
+
+    def _posterior(self, message: Independent, prior: Independent) -> Independent:
+        return residual_normal(message, prior) if self.combine == "residual" else precision_weighted(
+            message, prior)
 
     def _bottom_up(self, x: torch.Tensor) -> list[Independent]:
         messages, h = [], x
@@ -73,7 +97,7 @@ class LadderVAE(LatentChainModel):
         log_q = [(detach_parameters(q) if stop_guide_gradient else q).log_prob(z)]
         latents = [z]
         for layer in reversed(range(len(self.transitions))):
-            q = precision_weighted(messages[layer], self.transitions[layer](latents[-1]))
+            q = self._posterior(messages[layer], self.transitions[layer](latents[-1]))
             z = q.rsample()
             log_q.append((detach_parameters(q) if stop_guide_gradient else q).log_prob(z))
             latents.append(z)
@@ -93,6 +117,5 @@ class LadderVAE(LatentChainModel):
         messages = self._bottom_up(x)
         latents = [messages[-1].mean]
         for layer in reversed(range(len(self.transitions))):
-            latents.append(precision_weighted(messages[layer],
-                                              self.transitions[layer](latents[-1])).mean)
+            latents.append(self._posterior(messages[layer], self.transitions[layer](latents[-1])).mean)
         return tuple(reversed(latents))

@@ -44,7 +44,9 @@ class ModelConfig:
     upper_hidden: Annotated[tuple[int, ...], Range(1), Help(
         "hidden widths between stochastic layers, e.g. 100,100")] = (100, 100)
     inference: Annotated[str, Registered(components.inference), Help(
-        "guide of a hierarchical model: bottom-up (Burda) or top-down (ladder VAE)")] = "bottom-up"
+        "guide of a hierarchical model: bottom-up (Burda), top-down (the ladder VAE's precision "
+        "weighting; collapses on MNIST without more help) or residual (top-down, NVAE's residual "
+        "normal: learns where top-down collapses)")] = "bottom-up"
     groups: Annotated[int | None, Range(1, 64), Help(
         "latent groups of --architecture deep, each of --latent-dim (default 4)")] = None
     posterior: Annotated[str, Registered(components.guide_families, components.guide_family_problem),

@@ -93,10 +93,10 @@ def make_objective(name: str, samples: int, free_bits: float = 0.0, kl_balance: 
         objective: Callable[[LatentVariableModel, torch.Tensor, float], ObjectiveValue] = cls(samples)
         return objective
     fields = getattr(cls, "__dataclass_fields__", {})
-    for setting, value in (("free_bits", free_bits), ("kl_balance", kl_balance)):
+    for setting, value, verb in (("free_bits", free_bits, "floor"), ("kl_balance", kl_balance, "balance")):
         if value and setting not in fields:
-            raise ValueError(f"{setting}: the objective {name!r} has no KL term; {setting} applies "
-                             f"to the ELBO (elbo, elbo-stl)")
+            raise ValueError(f"{setting}: the objective {name!r} has no KL term to {verb}; "
+                             f"{setting.replace('_', ' ')} applies to the ELBO (elbo, elbo-stl)")
     options = {"free_bits": free_bits} if free_bits else {}
     if kl_balance:
         options["kl_balance"] = True
