@@ -38,7 +38,7 @@ def test_the_choices_are_the_registries_names_in_order() -> None:
     assert choices.GUIDE_FAMILIES == components.guide_families.names() == (
         "diagonal", "full", "planar", "iaf", "spline")
     assert choices.FAMILIES == components.likelihoods.names() == (
-        "bernoulli", "gaussian", "gaussian-fixed", "logistic8")
+        "bernoulli", "gaussian", "gaussian-fixed", "logistic8", "logistic-mixture")
     assert choices.OBJECTIVES == components.objectives.names() == (
         "elbo", "elbo-stl", "iwae", "iwae-dreg", "iwae-stl")
     assert choices.ARCHITECTURES == components.architectures.names() == ("mlp", "conv", "deep")
@@ -61,7 +61,10 @@ def test_the_names_load_no_torch() -> None:
 
 @pytest.mark.parametrize(("build", "message"), [
     (lambda: make_family("poisson"), "unknown likelihood 'poisson'; choose one of bernoulli, gaussian, "
-                                     "gaussian-fixed, logistic8"),
+                                     "gaussian-fixed, logistic8, logistic-mixture[:K]"),
+    (lambda: ModelConfig(likelihood="poisson"), "model.likelihood: unknown likelihood 'poisson'; choose "
+                                                "one of bernoulli, gaussian, gaussian-fixed, logistic8, "
+                                                "logistic-mixture[:K]"),
     (lambda: make_objective("elbow", 1), "unknown objective 'elbow'; choose one of elbo, elbo-stl, iwae, "
                                          "iwae-dreg, iwae-stl"),
     (lambda: components.transitions.get("chaos"), "unknown transition 'chaos'; choose one of pendulum, "

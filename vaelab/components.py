@@ -10,7 +10,8 @@ Registry (names in choices.py): what an entry provides
 - priors (PRIORS): `from_spec(PriorSpec)` -> an nn.Module returning p(z)
 - guide_families (GUIDE_FAMILIES): a GuideFamily built as `cls()`, or `cls(K)` for a flow of K
   steps named "iaf:K" (`takes_steps`); `num_params(d)` sizes the encoder, η -> q(z | x)
-- likelihoods (FAMILIES): `from_options(fixed_scale)` -> a Family for p(x | z)
+- likelihoods (FAMILIES): `from_options(fixed_scale)` -> a Family for p(x | z); a mixture named
+  "logistic-mixture:K" (`takes_components`) as `from_options(fixed_scale, components=K)`
 - objectives (OBJECTIVES): `cls(samples)`, called as objective(model, x, kl_weight)
 - architectures (ARCHITECTURES): `networks(...)` -> a frame VAE's encoder and decoder, or
   `build(config, data_shape)` -> the whole model (a deep hierarchy)
@@ -120,7 +121,53 @@ likelihoods: Final[Registry[Any]] = catalog("likelihood", {
     "gaussian": "vaelab.distributions.families:GaussianFamily",
     "gaussian-fixed": "vaelab.distributions.families:FixedScaleGaussianFamily",
     "logistic8": "vaelab.distributions.families:DiscretizedLogisticFamily",
-}, "a likelihood family p(x | z): a Family class with `name` and `from_options(fixed_scale)`")
+    "logistic-mixture": "vaelab.distributions.families:DiscretizedLogisticMixtureFamily",
+}, "a likelihood family p(x | z): a Family class with `name` and `from_options(fixed_scale)` (and, "
+   "when it declares `takes_components`, named NAME or NAME:K, `from_options(fixed_scale, "
+   "components=K)`)")
+
+#: the built-in likelihoods that may be named with a number of mixture components, NAME:K (their
+#: classes declare `takes_components = True`; a family registered from Python is asked directly)
+MIXTURE_LIKELIHOODS: Final = frozenset({"logistic-mixture"})
+
+
+def likelihood_takes_components(name: str) -> bool:
+    """Whether the registered likelihood `name` may be named with a number of components, NAME:K."""
+    entry = likelihoods.target(name)
+    return name in MIXTURE_LIKELIHOODS if isinstance(entry, str) else bool(
+        getattr(entry, "takes_components", False))
+
+
+def likelihood_names() -> str:
+    """The likelihoods as a config names them: "bernoulli, ..., logistic8, logistic-mixture[:K]"."""
+    return ", ".join(f"{n}[:K]" if likelihood_takes_components(n) else n for n in likelihoods)
+
+
+def parse_likelihood(spec: str) -> tuple[str, int | None]:
+    """(name, K) from a likelihood as a config names it: ("logistic-mixture", 5) from
+    "logistic-mixture:5", ("logistic-mixture", None) from "logistic-mixture" (the family's default
+    K), ("bernoulli", None) from "bernoulli". An unknown name, a K on a family that takes none, or
+    a K that is not an integer >= 1 is one ValueError."""
+    name, colon, count = spec.partition(":") if isinstance(spec, str) else (spec, "", "")
+    if not isinstance(name, str) or name not in likelihoods:
+        raise ValueError(f"unknown likelihood {spec!r}; choose one of {likelihood_names()}")
+    if not colon:
+        return name, None
+    if not likelihood_takes_components(name):
+        raise ValueError(f"likelihood {name!r} takes no number of components, got {spec!r}")
+    if not count.strip().isdigit() or int(count) < 1:
+        raise ValueError(f"likelihood {spec!r}: the number of mixture components K must be an "
+                         "integer >= 1")
+    return name, int(count)
+
+
+def likelihood_problem(spec: object) -> str | None:
+    """What is wrong with a config's likelihood name (parse_likelihood), or None."""
+    try:
+        parse_likelihood(spec)  # type: ignore[arg-type]
+    except ValueError as error:
+        return str(error)
+    return None
 
 objectives: Final[Registry[Any]] = catalog("objective", {
     "elbo": "vaelab.objectives.registry:ELBOObjective",
@@ -183,6 +230,7 @@ REGISTRIES: Final[dict[str, Registry[Any]]] = {
 }
 
 __all__ = [
+    "MIXTURE_LIKELIHOODS",
     "PHYSICS_RULES",
     "REGISTRIES",
     "STEPPED_GUIDE_FAMILIES",
@@ -193,9 +241,13 @@ __all__ = [
     "guide_family_problem",
     "guide_family_takes_steps",
     "inference",
+    "likelihood_names",
+    "likelihood_problem",
+    "likelihood_takes_components",
     "likelihoods",
     "objectives",
     "parse_guide_family",
+    "parse_likelihood",
     "priors",
     "ssm_architectures",
     "ssm_guides",

@@ -1,10 +1,11 @@
 """Distribution families, the prior and KL: everything speaks `torch.distributions`."""
 
-from vaelab.distributions.discretized_logistic import DiscretizedLogistic
+from vaelab.distributions.discretized_logistic import DiscretizedLogistic, discretized_logistic_mixture
 from vaelab.distributions.families import (
     FAMILIES,
     BernoulliFamily,
     DiscretizedLogisticFamily,
+    DiscretizedLogisticMixtureFamily,
     Family,
     FixedScaleGaussianFamily,
     GaussianFamily,
@@ -30,6 +31,7 @@ __all__ = [
     "DiagonalGaussianGuide",
     "DiscretizedLogistic",
     "DiscretizedLogisticFamily",
+    "DiscretizedLogisticMixtureFamily",
     "Family",
     "FixedScaleGaussianFamily",
     "FlowPosterior",
@@ -44,6 +46,7 @@ __all__ = [
     "SplineFlowGuide",
     "StandardNormalPrior",
     "bits_per_dim",
+    "discretized_logistic_mixture",
     "kl_or_estimate",
     "make_family",
     "make_guide_family",

@@ -1,14 +1,15 @@
 """The discretized logistic distribution over 8-bit values {0, ..., 255}.
 
 P(x) = CDF(x + ½) − CDF(x − ½) of a logistic with location μ and scale s, with the edge bins
-absorbing the tails (Salimans et al. 2017, PixelCNN++). It is not in torch.distributions.
+absorbing the tails (Salimans et al. 2017, PixelCNN++). It is not in torch.distributions; a
+mixture of K of them (PixelCNN++'s and VDVAE's likelihood) is torch's MixtureSameFamily over it.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch.distributions import Distribution, constraints
+from torch.distributions import Categorical, Distribution, MixtureSameFamily, constraints
 
 
 class DiscretizedLogistic(Distribution):
@@ -47,3 +48,17 @@ class DiscretizedLogistic(Distribution):
             u = torch.rand(shape, dtype=self.loc.dtype, device=self.loc.device).clamp(1e-6, 1 - 1e-6)
             x = self.loc + self.scale * (u.log() - (-u).log1p())
             return x.round().clamp(0.0, 255.0)
+
+
+def discretized_logistic_mixture(logits: torch.Tensor, loc: torch.Tensor,
+                                  scale: torch.Tensor) -> MixtureSameFamily:
+    """Elementwise mixture of K discretized logistics on 0..255 (PixelCNN++, Salimans et al. 2017).
+
+    P(x) = Σ_k π_k [CDF_k(x + ½) − CDF_k(x − ½)], edge bins absorbing the tails as in
+    `DiscretizedLogistic`, π = softmax(logits). `logits`, `loc` and `scale` have shape [*batch, K];
+    the distribution's batch shape is [*batch]. Sampling picks a component, then a value from it
+    (no gradient); the mean is Σ_k π_k clamp(μ_k, 0, 255), each component's `DiscretizedLogistic`
+    mean weighted by π.
+    """
+    return MixtureSameFamily(Categorical(logits=logits, validate_args=False),
+                             DiscretizedLogistic(loc, scale), validate_args=False)

@@ -28,9 +28,10 @@ class ModelConfig:
     conv_channels: Annotated[tuple[int, ...], NonEmpty("at least one channel count"), Range(1)] = (32, 64)
     activation: Annotated[str, OneOf(ACTIVATION_NAMES), Help(
         "nonlinearity of the networks: relu, tanh, elu, gelu or silu")] = "relu"
-    likelihood: Annotated[str, Registered(components.likelihoods), Help(
+    likelihood: Annotated[str, Registered(components.likelihoods, components.likelihood_problem), Help(
         "p(x | z): bernoulli (binary pixels), gaussian (learned variance), gaussian-fixed, "
-        "logistic8 (discretized logistic over 8-bit values)")] = "bernoulli"
+        "logistic8 (discretized logistic over 8-bit values), logistic-mixture[:K] (a mixture of K "
+        "discretized logistics, PixelCNN++'s, K = 10 by default)", metavar="LIKELIHOOD")] = "bernoulli"
     fixed_scale: Annotated[float, Range(0, open_low=True)] = 0.1
     prior_scale: Annotated[float, Range(0, open_low=True), Help("σ of the prior Normal(0, σ²I)")] = 1.0
     prior: Annotated[str, Registered(components.priors), Help(
