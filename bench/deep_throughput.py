@@ -21,12 +21,13 @@ framework's own overhead.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from interleaved import fake_mnist, interleaved_rates, print_rates
+from interleaved import paired_ratio as ratio_of
 from torch import nn
 
 from vaelab.data.representation import to_model_space
@@ -94,12 +95,6 @@ class BareDeepVAE(nn.Module):
         logits = F.linear(F.relu(F.linear(F.relu(state), d[0], d[1])), d[2], d[3])
         reconstruction = -F.binary_cross_entropy_with_logits(logits, flat, reduction="none").sum(-1)
         return -(reconstruction - kl).mean()
-
-
-def fake_mnist(n: int, device: torch.device) -> torch.Tensor:
-    """uint8 images [n, 1, 28, 28] with MNIST-like sparsity (timing does not depend on content)."""
-    g = torch.Generator().manual_seed(0)
-    return (torch.rand(n, 1, 28, 28, generator=g) ** 4 * 255).to(torch.uint8).to(device)
 
 
 def _batch(images: torch.Tensor, i: int) -> torch.Tensor:
@@ -185,23 +180,12 @@ def main() -> None:
     assert difference < 1e-2, "the bare contender does not compute vaelab's loss"
 
     contenders = make_contenders(device)
-    for timer, state in contenders.values():  # warm-up
-        timer(images, 3, state)
-    rates: dict[str, list[float]] = {name: [] for name in contenders}
-    names = list(contenders)
-    for round_index in range(args.rounds):
-        # alternate the order so slow drifts of the machine cancel out
-        for name in names if round_index % 2 == 0 else reversed(names):
-            timer, state = contenders[name]
-            rates[name].append(timer(images, args.steps, state))
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"batch {BATCH}, {args.rounds} interleaved rounds x {args.steps} steps")
-    for name, values in rates.items():
-        print(f"  {name:<14} {statistics.median(values):8.0f} images/s (median; "
-              f"min {min(values):.0f}, max {max(values):.0f})")
+    rates = interleaved_rates(contenders, images, args.rounds, args.steps, warmup=3)
+    print_rates(rates, f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+                f"batch {BATCH}, {args.rounds} interleaved rounds x {args.steps} steps")
 
     def paired_ratio(a: str, b: str) -> float:
-        return statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True))
+        return ratio_of(rates, a, b)
 
     print(f"ratio vaelab / bare:          {paired_ratio('vaelab', 'bare'):.3f} "
           "(median of paired rounds)  target >= 0.7")
