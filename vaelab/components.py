@@ -182,6 +182,7 @@ architectures: Final[Registry[Any]] = catalog("architecture", {
     "mlp": "vaelab.models.architectures:MLPArchitecture",
     "conv": "vaelab.models.architectures:ConvArchitecture",
     "deep": "vaelab.models.deep_networks:DeepArchitecture",
+    "deep-conv": "vaelab.models.deep_conv:DeepConvArchitecture",
 }, "a frame-model architecture: a class with `name` and `networks(config, data_shape, "
    "encoder_out, params_per_element, in_scale)` -> (encoder network, decoder network)")
 

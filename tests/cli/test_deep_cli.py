@@ -61,3 +61,11 @@ def test_bad_deep_settings_are_one_line(capsys: pytest.CaptureFixture) -> None:
     assert "groups" in capsys.readouterr().err
     assert main(["train", "--dataset", "mnist-5k", "--groups", "3", "--epochs", "1", "--no-progress"]) == 2
     assert "architecture = 'deep'" in capsys.readouterr().err
+
+
+def test_an_image_the_conv_preset_cannot_halve_is_one_line(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", *TINY_DEEP, "--architecture", "deep-conv", "--conv-channels", "8,8,8",
+                 "--epochs", "1", "--run-dir", str(tmp_path / "r")]) == 2
+    assert "does not divide into 3 halvings" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -152,3 +152,29 @@ def test_a_deep_vae_from_your_own_cells_trains_with_vaelab_fit(tmp_path: Path) -
                      progress=False, log=lambda _: None)
     assert {"train_kl_z1", "train_kl_z2", "train_kl_free_bits"} <= set(run.history[-1])
     assert elbo(model, x).bound.mean().item() > before + 2.0
+
+
+def test_the_convolutional_preset_puts_groups_on_feature_maps_at_two_resolutions() -> None:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(architecture="deep-conv", groups=3, latent_dim=2, hidden=(8,),
+                                    conv_channels=(8, 8)), (1, 28, 28))
+    assert isinstance(model, DeepVAE)
+    x = torch.bernoulli(torch.rand(4, 1, 28, 28))
+    z, log_q = model.guide_sample(x, (2,))
+    assert [t.shape for t in z] == [(2, 4, 2, 14, 14), (2, 4, 2, 7, 7), (2, 4, 2, 7, 7)]
+    assert log_q.shape == (2, 4) and model.sample(3).shape == (3, 1, 28, 28)
+    plain = tuple(t.clone() for t in z)
+    torch.testing.assert_close(model.log_joint(x, z), model.log_joint(x, plain))
+
+
+@pytest.mark.parametrize("settings, shape, message", [
+    ({"conv_channels": (8, 8, 8)}, (1, 28, 28), "does not divide into 3 halvings"),
+    ({"conv_channels": (8, 8), "groups": 1}, (1, 28, 28), "cannot cover 2 resolutions"),
+    ({}, (784,), "images"),
+])
+def test_the_convolutional_preset_refuses_what_it_cannot_build(settings: dict, shape: tuple,
+                                                              message: str) -> None:
+    config = ModelConfig(**{"architecture": "deep-conv", "groups": 2, "latent_dim": 2, "hidden": (8,),
+                            **settings})
+    with pytest.raises(ValueError, match=message):
+        build_model(config, shape)

@@ -21,11 +21,14 @@ class ModelConfig:
     guide family of q(z | x) (`posterior`)."""
 
     architecture: Annotated[str, Registered(components.architectures), Help(
-        "encoder/decoder networks: mlp (fully connected), conv (convolutional) or deep (a top-down "
-        "hierarchy of --groups latent groups, residual cells --hidden wide)")] = "mlp"
+        "encoder/decoder networks: mlp (fully connected), conv (convolutional), deep (a top-down "
+        "hierarchy of --groups latent groups, cells --hidden wide) or deep-conv (the same on "
+        "feature maps at several resolutions: the NVAE/VDVAE shape, for GPUs)")] = "mlp"
     latent_dim: Annotated[int, Range(1, 4096), Help("size of the latent vector z")] = 32
     hidden: Annotated[tuple[int, ...], Range(1), Help("hidden widths, e.g. 512,512")] = (512, 512)
-    conv_channels: Annotated[tuple[int, ...], NonEmpty("at least one channel count"), Range(1)] = (32, 64)
+    conv_channels: Annotated[tuple[int, ...], NonEmpty("at least one channel count"), Range(1), Help(
+        "channels of each stride-2 convolution of --architecture conv, e.g. 32,64; deep-conv: one "
+        "halving of the image side each")] = (32, 64)
     activation: Annotated[str, OneOf(ACTIVATION_NAMES), Help(
         "nonlinearity of the networks: relu, tanh, elu, gelu or silu")] = "relu"
     likelihood: Annotated[str, Registered(components.likelihoods, components.likelihood_problem), Help(
@@ -63,7 +66,7 @@ class ModelConfig:
                 "stacked stochastic layers are built with architecture = 'mlp'")
         require(not (self.upper_latents and self.posterior != "diagonal"), "model", "posterior",
                 "stacked stochastic layers have diagonal Gaussian conditionals: posterior = 'diagonal'")
-        deep = self.architecture == "deep"
+        deep = self.architecture in ("deep", "deep-conv")
         require(deep or self.groups is None, "model", "groups",
                 "latent groups belong to architecture = 'deep' (a top-down hierarchy)")
         require(not (deep and self.upper_latents), "model", "upper_latents",
