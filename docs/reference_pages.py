@@ -14,6 +14,7 @@ Nothing here is hand-written about vaelab: change the code and the pages follow.
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import functools
 import importlib
@@ -269,6 +270,32 @@ def config_page() -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- examples, benchmarks
+
+def examples_page() -> str:
+    """Every script in examples/: what it shows (its docstring), how to run it, its source."""
+    lines = ["# Examples", "",
+             "Every script in `examples/`, with its docstring and source as committed (this page is "
+             "generated from the files). Each runs as written (`python examples/NAME.py`); the test "
+             "suite runs every one on a tiny budget (tests/test_examples.py), so none of them rots.", ""]
+    for script in sorted((ROOT / "examples").glob("*.py")):
+        source = script.read_text()
+        doc = inspect.cleandoc(ast.get_docstring(ast.parse(source)) or "")
+        lines += [f"## `{script.name}`", "", doc, "", "```bash", f"python examples/{script.name}", "```", "",
+                  '??? example "Source"', "", "    ```python"]
+        lines += [("    " + line).rstrip() for line in source.splitlines()]
+        lines += ["    ```", ""]
+    return "\n".join(lines)
+
+
+def benchmark_files() -> dict[str, Path]:
+    """{site path: file} of bench/README.md (as the Benchmarks page) and the figures it shows."""
+    out = {"benchmarks/index.md": ROOT / "bench" / "README.md"}
+    for figure in sorted((ROOT / "bench" / "results").glob("*.png")):
+        out[f"benchmarks/results/{figure.name}"] = figure
+    return out
+
+
 # --------------------------------------------------------------------------- the MkDocs hook
 
 def generated_pages() -> dict[str, str]:
@@ -276,15 +303,19 @@ def generated_pages() -> dict[str, str]:
     pages = {f"reference/api/{page_name(p)}.md": api_page(p) for p in PACKAGES}
     pages["reference/cli.md"] = cli_page()
     pages["reference/config.md"] = config_page()
+    pages["examples.md"] = examples_page()
     return pages
 
 
 def on_files(files: Any, config: Any) -> Any:
-    """MkDocs hook: add the generated pages to the site (they are never written to docs/)."""
+    """MkDocs hook: add the generated pages, and bench/README.md with its figures, to the site
+    (none of them is written to docs/)."""
     from mkdocs.structure.files import File
 
     for path, text in generated_pages().items():
         files.append(File.generated(config, path, content=text))
+    for path, source in benchmark_files().items():
+        files.append(File.generated(config, path, abs_src_path=str(source)))
     return files
 
 
