@@ -1,16 +1,16 @@
 # Two entry points for a fresh machine (see README): `make demo` and `make test`;
-# `make test-fast` is the edit-test loop.
+# `make test-fast` is the edit-test loop; `make docs` builds the documentation site into site/.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench docs docs-serve clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,docs]'
 	touch $@
 
 demo: $(VENV)/.installed  ## install, then train + evaluate a VAE on the embedded MNIST subset
@@ -29,5 +29,11 @@ test-fast: $(VENV)/.installed  ## the edit-test loop: lint, the layers, then eve
 bench: $(VENV)/.installed  ## training throughput: vaelab vs hand-written PyTorch
 	$(PY) bench/throughput.py
 
+docs: $(VENV)/.installed  ## build the documentation site into site/ (strict: a warning or broken link fails; ~15 s)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(VENV)/.installed  ## read the site at http://127.0.0.1:8000/, rebuilt as docs/ and the code change
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --watch vaelab
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs site .pytest_cache .ruff_cache

@@ -23,29 +23,30 @@ EVALUATION_SEED: Final = 0
 #: data sets by name (files are looked up, verified and, when online, downloaded)
 EMBEDDED_NAME: Final = "mnist-5k"
 DATASET_NAMES: Final[tuple[str, ...]] = (EMBEDDED_NAME, "mnist", "binarized-mnist", "fashion-mnist")
+"""The built-in data sets by name (files are looked up, verified and, when online, downloaded)."""
 #: how grey pixels meet a Bernoulli likelihood
 BINARIZATIONS: Final = ("auto", "dynamic", "static", "none")
-#: likelihood families p(x | z)
 FAMILIES: Final = components.likelihoods.names()
+"""Likelihood families p(x | z)."""
 #: priors p(z)
 PRIORS: Final = components.priors.names()
-#: guide families q(z | x) of a VAE's encoder
 GUIDE_FAMILIES: Final = components.guide_families.names()
-#: frame-model networks and their nonlinearities
+"""Guide families q(z | x) of a VAE's encoder."""
 ARCHITECTURES: Final = components.architectures.names()
+"""The networks of a VAE's encoder and decoder (`--architecture`); ACTIVATION_NAMES their nonlinearities."""
 ACTIVATION_NAMES: Final = ("relu", "tanh", "elu", "gelu", "silu")
 #: how the guide of a hierarchical model runs: bottom-up (Burda) or top-down (ladder VAE)
 INFERENCE: Final = components.inference.names()
-#: training objectives ("-stl" / "-dreg": lower-variance gradient estimators of the same bounds)
 OBJECTIVES: Final = components.objectives.names()
+"""Training objectives ("-stl" / "-dreg": lower-variance gradient estimators of the same bounds)."""
 #: "burda": lr · 10^(−i/7) for 3^i epochs, i = 0..7 (Burda et al. 2016, 3,280 epochs in all);
 #: "cosine": cosine decay from lr to final_lr_fraction · lr, paced by the epochs done or (with a
 #: time budget) the share of the budget spent, whichever is further along
 LR_SCHEDULES: Final = ("constant", "burda", "cosine")
 #: numeric precision of the training step's forward pass
 PRECISIONS: Final = ("fp32", "bf16")
-#: sample counts of the estimator comparison
 DEFAULT_KS: Final = (1, 10, 100, 1000, 10000)
+"""Sample counts of the estimator comparison."""
 #: annealing steps of the rows of `vaelab evaluate RUN --bdmc N` (vaelab.evaluation.bdmc)
 DEFAULT_BDMC_STEPS: Final = (10, 100, 1000)
 

@@ -31,10 +31,11 @@ from typing import Any, Protocol
 
 CONFIG = "config.json"
 ENTRY_POINT_GROUP = "vaelab.kinds"
+"""The entry-point group through which other packages register kinds."""
 
-#: commands a kind may or may not have: `vaelab NAME RUN` calls the kind module's function NAME(args);
-#: `explore_session(run, device, data_dir)` gives `vaelab explore` the page's session
 OPTIONAL_COMMANDS = ("reconstruct", "report", "predict", "compare", "classify", "explore_session")
+"""Commands a kind may or may not have: `vaelab NAME RUN` calls the kind module's function NAME(args);
+`explore_session(run, device, data_dir)` gives `vaelab explore` the page's session."""
 
 
 class KindError(ValueError):

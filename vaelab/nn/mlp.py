@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU}
+"""The nonlinearities a network may use, by name (`--activation`)."""
 
 
 def make_activation(name: str) -> nn.Module:

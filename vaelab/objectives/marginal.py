@@ -24,8 +24,8 @@ from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.inputs import check_observations
 from vaelab.objectives.pareto import TopLogWeights
 
-#: samples × examples decoded at once; bounds memory to about this × data size × 4 bytes
 DEFAULT_SAMPLE_BUDGET = 65_536
+"""Samples × examples decoded at once; bounds memory to about this × data size × 4 bytes."""
 
 
 @dataclass(frozen=True)

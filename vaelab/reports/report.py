@@ -22,6 +22,7 @@ from vaelab.runs.loader import RunLoader
 from vaelab.runs.metrics_log import read_metrics
 
 REPORT_HTML = "report.html"
+"""The report's file name in a run folder (`vaelab report RUN`)."""
 
 
 def _built(builds: Sequence[Callable[..., Section | None]], argument: object,

@@ -197,6 +197,8 @@ def save_weights(path: Path, model: nn.Module) -> None:
 
 
 def load_weights(path: Path, model: nn.Module) -> None:
+    """Load the model tensors of the safetensors file `path` (a checkpoint or best weights) into
+    `model`, refusing a file whose tensors do not fit it with a message naming them."""
     tensors, _ = _load_tensors(path)
     _load_model_state(model, _model_tensors(tensors), path)
 

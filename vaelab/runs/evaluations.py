@@ -42,6 +42,7 @@ from vaelab.runs.files import BEST_WEIGHTS, CHECKPOINT
 from vaelab.runs.files import METRICS as TRAINING_LOG
 
 METRICS_JSON = "metrics.json"
+"""A run's merged view of its evaluations, headed by the strongest (`test`)."""
 EVALUATIONS_DIR = "evaluations"
 #: the kinds of evaluator, one per kind of run
 FRAME, SEQUENCE, SEMISUPERVISED = "frame", "sequence", "semisupervised"
