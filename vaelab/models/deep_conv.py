@@ -12,7 +12,6 @@ On the 2-core CPU the vector hierarchy (`deep`) is the one to use: a conv stack 
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
