@@ -81,7 +81,8 @@ def build_deep_conv_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> Dee
     for level in reversed(range(levels)):  # coarsest first
         shape = (c, height // 2 ** (level + 1), side // 2 ** (level + 1))
         for index in range(per_level[level]):
-            resize = nn.Upsample(scale_factor=2, mode="nearest") if index == 0 and level != levels - 1 else None
+            finer = index == 0 and level != levels - 1  # the first group of a finer resolution
+            resize = nn.Upsample(scale_factor=2, mode="nearest") if finer else None
             top_down.append(TopDownGroup(
                 prior_head=nn.Conv2d(width, 2 * c, 1),
                 posterior_head=nn.Conv2d(2 * width, 2 * c, 1),
