@@ -41,7 +41,7 @@ def test_the_choices_are_the_registries_names_in_order() -> None:
         "bernoulli", "gaussian", "gaussian-fixed", "logistic8", "logistic-mixture")
     assert choices.OBJECTIVES == components.objectives.names() == (
         "elbo", "elbo-stl", "iwae", "iwae-dreg", "iwae-stl")
-    assert choices.ARCHITECTURES == components.architectures.names() == ("mlp", "conv", "deep")
+    assert choices.ARCHITECTURES == components.architectures.names() == ("mlp", "conv", "deep", "deep-conv")
     assert choices.INFERENCE == components.inference.names() == ("bottom-up", "top-down", "residual")
     assert choices.TRANSITIONS == components.transitions.names() == (
         "pendulum", "undamped", "small-angle", "generic", "none")
