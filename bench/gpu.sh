@@ -4,7 +4,8 @@
 #   1. the default MLP VAE's epoch time on full MNIST (vaelab train --device cuda, 3 epochs),
 #   2. importance-sampled log p(x) of all 10,000 test digits with k = 5,000,
 #   3. training throughput: vaelab vs hand-written PyTorch vs Pyro, with --compile and --bf16,
-#   4. the deep top-down VAE's GPU preset (--model deep, 16 groups, width 1024): its epoch time.
+#   4. the deep top-down VAE's GPU preset (--model deep, 16 groups, width 1024): its epoch time,
+#   5. the NVAE/VDVAE-shaped deep-conv preset: its epoch time.
 # Without a CUDA GPU it says so and exits 0. MNIST comes from $VAELAB_DATA, else ../shared/data.
 #
 #   bash bench/gpu.sh
@@ -53,3 +54,9 @@ DEEP=$(dirname "$RUN")/deep-$DEVICE
 timeout 150 "$PY" -m vaelab train --model deep --groups 16 --latent-dim 32 --hidden 1024 --batch-size 256 \
     --dataset mnist --device "$DEVICE" --epochs "$EPOCHS" --no-eval --no-progress --out "$DEEP" \
     | grep -E '^epoch' || echo "(the deep preset did not finish $EPOCHS epochs in 150 s)"
+
+echo "== 5. the NVAE/VDVAE-shaped preset (deep-conv): 8 groups of 8 channels at 14×14 and 7×7, width 64"
+DEEPCONV=$(dirname "$RUN")/deep-conv-$DEVICE
+timeout 150 "$PY" -m vaelab train --model deep --architecture deep-conv --groups 8 --latent-dim 8 --hidden 64 \
+    --conv-channels 64,64 --batch-size 128 --dataset mnist --device "$DEVICE" --epochs "$EPOCHS" --no-eval \
+    --no-progress --out "$DEEPCONV" | grep -E '^epoch' || echo "(deep-conv did not finish $EPOCHS epochs in 150 s)"
