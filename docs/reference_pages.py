@@ -272,16 +272,43 @@ def config_page() -> str:
 
 # --------------------------------------------------------------------------- examples, benchmarks
 
+#: the committed outputs of one full run of each example (docs/example_outputs.py writes them)
+EXAMPLE_OUTPUTS = ROOT / "docs" / "images" / "examples"
+#: {file suffix: caption} of the report pictures an example's output may include
+EXAMPLE_PICTURES = {"samples": "samples from the prior", "reconstructions": "test images beside their "
+                    "reconstructions", "training-curves": "training curves"}
+
+
+def example_output(script: Path) -> list[str]:
+    """What one full run of `script` printed, and the pictures of its report, as committed."""
+    printed = EXAMPLE_OUTPUTS / f"{script.stem}.txt"
+    if not printed.is_file():
+        return []
+    lines = ["**Output** of one full run as written (first line: the command and its time), kept in "
+             "`docs/images/examples/`:", "",
+             "```text", f'--8<-- "docs/images/examples/{printed.name}"', "```", ""]
+    for suffix, caption in EXAMPLE_PICTURES.items():
+        if (EXAMPLE_OUTPUTS / f"{script.stem}-{suffix}.png").is_file():
+            lines += [f"![{script.name}: {caption}](images/examples/{script.stem}-{suffix}.png)", ""]
+    return lines
+
+
 def examples_page() -> str:
-    """Every script in examples/: what it shows (its docstring), how to run it, its source."""
+    """Every script in examples/: what it shows (its docstring), how to run it, what one full run of
+    it printed and drew, its source."""
     lines = ["# Examples", "",
              "Every script in `examples/`, with its docstring and source as committed (this page is "
              "generated from the files). Each runs as written (`python examples/NAME.py`); the test "
-             "suite runs every one on a tiny budget (tests/test_examples.py), so none of them rots.", ""]
+             "suite runs every one on a tiny budget (tests/test_examples.py), so none of them rots.", "",
+             "The outputs shown are committed files from one full run of each script with its defaults, "
+             "made by `python docs/example_outputs.py --data-dir ../shared/data` (about 2.5 minutes on 2 "
+             "CPU cores, one thread): what the script printed, and the pictures of the HTML report it "
+             "wrote, if it writes one. Run that command to make them again after changing an example.", ""]
     for script in sorted((ROOT / "examples").glob("*.py")):
         source = script.read_text()
         doc = inspect.cleandoc(ast.get_docstring(ast.parse(source)) or "")
         lines += [f"## `{script.name}`", "", doc, "", "```bash", f"python examples/{script.name}", "```", "",
+                  *example_output(script),
                   '??? example "Source"', "", "    ```python"]
         lines += [("    " + line).rstrip() for line in source.splitlines()]
         lines += ["    ```", ""]

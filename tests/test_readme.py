@@ -1,4 +1,6 @@
-"""The README's Python examples run as written, in order (with one epoch instead of ten)."""
+"""The README's Python example runs as written (with one epoch instead of ten). The README keeps
+one example; the callback and graph-model examples it used to hold are on the guide pages, whose
+Python blocks tests/docs/test_guide_pages.py runs."""
 
 from __future__ import annotations
 
@@ -31,11 +33,11 @@ def run_blocks(blocks: list[str], folder: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.slow
 def test_the_python_api_examples_run_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = python_blocks()
-    assert len(blocks) >= 3
+    assert len(blocks) >= 1
     printed = run_blocks(blocks, tmp_path, monkeypatch)
     assert (tmp_path / "runs" / "mine" / "report.html").is_file()
-    assert "weight_norm" in (tmp_path / "runs" / "watched" / "metrics.jsonl").read_text()  # from a callback
-    assert "'mean'" in printed and "p(z2) p(z1 | z2) p(x | z1)" in printed
+    assert (tmp_path / "runs" / "mine" / "metrics.jsonl").is_file()
+    assert "'mean'" in printed
 
 
 @pytest.mark.slow
@@ -45,3 +47,14 @@ def test_the_first_example_prints_the_same_numbers_on_every_run(
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     assert run_blocks(first, tmp_path / "a", monkeypatch) == run_blocks(first, tmp_path / "b", monkeypatch)
+
+
+def test_the_readme_is_a_first_visit_and_its_links_resolve() -> None:
+    """≤ 150 lines (the site holds the rest); every relative link, into docs/ or elsewhere in the
+    repository, names a file or folder that exists, so the links work on GitHub too."""
+    text = README.read_text()
+    assert len(text.splitlines()) <= 150
+    targets = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in t]
+    assert any(t.startswith("docs/") for t in targets)
+    missing = [t for t in targets if t and not (README.parent / t).exists()]
+    assert missing == [], f"README links to files that do not exist: {missing}"
