@@ -45,7 +45,7 @@ def config(data: Path, batch_size: int) -> ExperimentConfig:
     })
 
 
-def noiseless_elbo(name: str, samples: int, free_bits: float = 0.0):
+def noiseless_elbo(name: str, samples: int, free_bits: float = 0.0, kl_balance: bool = False):
     """The ELBO at z = E_q[z | x]: no sampling noise, so ranks and a single process can be
     compared number for number (the objective's randomness is per process by design)."""
     def objective(model, x, kl_weight):
@@ -138,8 +138,8 @@ CRASHING_JOB = textwrap.dedent('''
 
     real = loop.make_objective
 
-    def crash_once(name, samples, free_bits=0.0):
-        objective, calls = real(name, samples, free_bits), [0]
+    def crash_once(name, samples, free_bits=0.0, kl_balance=False):
+        objective, calls = real(name, samples, free_bits, kl_balance), [0]
         def run(model, x, kl_weight):
             calls[0] += 1
             first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
