@@ -20,7 +20,7 @@ from torch import nn
 from vaelab.distributions.families import make_family
 from vaelab.models.conditional import ConditionalDistribution
 from vaelab.models.deep import DeepVAE, TopDownGroup
-from vaelab.models.deep_networks import DEFAULT_GROUPS
+from vaelab.models.deep_networks import DEFAULT_GROUPS, ScaleInput, WholeModelArchitecture
 from vaelab.nn.mlp import make_activation
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def build_deep_conv_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> Dee
     in_channels, height, side = data_shape[0], data_shape[1], data_shape[2]
     bottom_up: list[nn.Module] = []
     for level, count in enumerate(per_level):  # finest first: the groups next to the data
-        first = ([_Scaled(in_scale), nn.Conv2d(in_channels, width, 3, padding=1)] if level == 0 else [])
+        first = ([ScaleInput(in_scale), nn.Conv2d(in_channels, width, 3, padding=1)] if level == 0 else [])
         down = [*first, make_activation(act), nn.Conv2d(width, width, 4, stride=2, padding=1),
                 ConvResidual(width, act)]
         bottom_up.append(nn.Sequential(*down))
@@ -97,16 +97,7 @@ def build_deep_conv_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> Dee
     return DeepVAE(bottom_up, top_down, torch.zeros(coarsest), decoder)
 
 
-class _Scaled(nn.Module):
-    def __init__(self, scale: float) -> None:
-        super().__init__()
-        self.scale = scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x if self.scale == 1.0 else x * self.scale
-
-
-class DeepConvArchitecture:
+class DeepConvArchitecture(WholeModelArchitecture):
     """`model.architecture = "deep-conv"`: the whole model is a convolutional DeepVAE."""
 
     name: ClassVar[str] = "deep-conv"
@@ -114,10 +105,6 @@ class DeepConvArchitecture:
     @classmethod
     def build(cls, config: ModelConfig, data_shape: tuple[int, ...]) -> DeepVAE:
         return build_deep_conv_vae(config, data_shape)
-
-    @classmethod
-    def networks(cls, *args: object, **kwargs: object) -> tuple[nn.Module, nn.Module]:
-        raise ValueError("the deep-conv architecture builds a whole hierarchy (DeepConvArchitecture.build)")
 
 
 __all__ = ["DeepConvArchitecture", "build_deep_conv_vae", "check_sides", "groups_per_level"]

@@ -39,7 +39,7 @@ def build_deep_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> DeepVAE:
     in_scale = 1.0 / 255.0 if family.data_kind == "byte" else 1.0
     groups = config.groups or DEFAULT_GROUPS
     width, d, act = config.hidden[0], config.latent_dim, config.activation
-    stem: list[nn.Module] = [nn.Flatten(), _Scale(in_scale), nn.Linear(math.prod(data_shape), width),
+    stem: list[nn.Module] = [nn.Flatten(), ScaleInput(in_scale), nn.Linear(math.prod(data_shape), width),
                              make_activation(act)]
     for _ in range(len(config.hidden) - 1):
         stem += [nn.Linear(width, width), make_activation(act)]
@@ -57,7 +57,9 @@ def build_deep_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> DeepVAE:
     return DeepVAE(bottom_up, top_down, torch.zeros(width), decoder)
 
 
-class _Scale(nn.Module):
+class ScaleInput(nn.Module):
+    """x ↦ scale · x (8-bit pixels read as [0, 1] by the first layer)."""
+
     def __init__(self, scale: float) -> None:
         super().__init__()
         self.scale = scale
@@ -66,9 +68,20 @@ class _Scale(nn.Module):
         return x if self.scale == 1.0 else x * self.scale
 
 
-class DeepArchitecture:
-    """`model.architecture = "deep"`: the whole model is a DeepVAE (not an encoder and decoder
-    around one latent), built by `build`."""
+class WholeModelArchitecture:
+    """An architecture that builds a whole model (`build`), not an encoder and a decoder around one
+    latent (`networks`, which it refuses)."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    def networks(cls, *args: object, **kwargs: object) -> tuple[nn.Module, nn.Module]:
+        raise ValueError(f"the {cls.name} architecture builds a whole hierarchy ({cls.__name__}.build), "
+                         "not an encoder and decoder around one latent")
+
+
+class DeepArchitecture(WholeModelArchitecture):
+    """`model.architecture = "deep"`: the whole model is a DeepVAE of vector groups."""
 
     name: ClassVar[str] = "deep"
 
@@ -76,10 +89,5 @@ class DeepArchitecture:
     def build(cls, config: ModelConfig, data_shape: tuple[int, ...]) -> DeepVAE:
         return build_deep_vae(config, data_shape)
 
-    @classmethod
-    def networks(cls, *args: object, **kwargs: object) -> tuple[nn.Module, nn.Module]:
-        raise ValueError("the deep architecture builds a whole hierarchy (DeepArchitecture.build), "
-                         "not an encoder and decoder around one latent")
 
-
-__all__ = ["DEFAULT_GROUPS", "DeepArchitecture", "build_deep_vae"]
+__all__ = ["DEFAULT_GROUPS", "DeepArchitecture", "ScaleInput", "WholeModelArchitecture", "build_deep_vae"]
