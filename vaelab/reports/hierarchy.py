@@ -31,8 +31,8 @@ def group_table(record: dict) -> Table | None:
                  for g in groups)
     return Table(("group", "KL (nats)", "active units"), rows,
                  f"Epoch {record.get('epoch', '?')}. Active units: dimensions whose posterior mean "
-                 "varies across held-out images (variance > 0.01). A group with KL ≈ 0 and no active "
-                 "unit has collapsed: the model does not use it.")
+                 "varies across held-out images (variance > 0.01). A group with KL ≈ 0 has collapsed: "
+                 "the model does not use it (its mean may still move with the groups above it).")
 
 
 def _number(value: object) -> str:
