@@ -21,7 +21,7 @@ test: $(VENV)/.installed  ## install with test extras, then lint, check the laye
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q --durations=10
 
-test-fast: $(VENV)/.installed  ## the edit-test loop: lint, the layers, then every test not marked slow (< 90 s on 2 cores)
+test-fast: $(VENV)/.installed  ## the edit-test loop: lint, the layers, then every test not marked slow (1–4 min on 2 shared cores)
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -m "not slow" --durations=5
