@@ -118,7 +118,7 @@ def test_the_gap_tools_optimise_the_bottom_up_features_per_image() -> None:
     model = deep(groups=2, latent_dim=3)
     x = torch.bernoulli(torch.rand(6, 1, 5, 5))
     guide = local_guide(model, x)
-    assert guide.eta.shape == (6, 2, 16)
+    assert guide.eta.shape == (6, 2 * 16)  # each group's 16 features, laid end to end
     torch.manual_seed(0)
     found = optimized_elbo(model, x, steps=60, lr=5e-2, eval_samples=4000)
     torch.manual_seed(1)
@@ -178,3 +178,21 @@ def test_the_convolutional_preset_refuses_what_it_cannot_build(settings: dict, s
                             **settings})
     with pytest.raises(ValueError, match=message):
         build_model(config, shape)
+
+
+def test_the_gap_tools_take_features_at_several_resolutions() -> None:
+    """A deep-conv model's bottom-up features differ in shape: q* optimises them laid end to end."""
+    from vaelab.objectives.local_guide import local_guide, optimized_elbo
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(architecture="deep-conv", groups=2, latent_dim=2, hidden=(4,),
+                                    conv_channels=(4, 4)), (1, 8, 8))
+    x = torch.bernoulli(torch.rand(3, 1, 8, 8))
+    guide = local_guide(model, x)
+    assert guide.eta.shape == (3, 4 * 4 * 4 + 4 * 2 * 2)  # a 4×4 and a 2×2 map of 4 channels
+    torch.manual_seed(1)
+    drawn = guide.family(guide.eta).rsample((5,))
+    assert [t.shape for t in drawn] == [(5, 3, 2, 4, 4), (5, 3, 2, 2, 2)]
+    torch.manual_seed(2)
+    found = optimized_elbo(model, x, steps=40, lr=5e-2, eval_samples=2000)
+    assert found.optimized.mean() > found.amortized.mean()

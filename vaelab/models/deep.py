@@ -97,12 +97,18 @@ class TopDownGroup(nn.Module):
 
 @dataclass(frozen=True)
 class TopDownPass:
-    """What a pass down the path computed: each group's prior (top first), the last state, and
-    each group's guide when the guide drew the latents."""
+    """What a pass down the path computed: each group's prior (top first), the last state, each
+    group's guide when the guide drew the latents, and the latents."""
 
     priors: tuple[Independent, ...]
     state: torch.Tensor
     posteriors: tuple[Independent, ...] = ()
+    #: each group's latent, top first
+    latents: tuple[torch.Tensor, ...] = ()
+
+
+#: pick(index, group, state, prior) -> (the group's latent, the guide that drew it or None)
+Pick = Callable[[int, "TopDownGroup", torch.Tensor, Independent], tuple[torch.Tensor, Independent | None]]
 
 
 class GroupLatents(tuple):
@@ -185,22 +191,44 @@ class DeepVAE(LatentVariableModel):
     def _start(self, lead: tuple[int, ...]) -> torch.Tensor:
         return self.initial_state.expand(*lead, *self.initial_state.shape)
 
-    def _down(self, top_first: Sequence[torch.Tensor], lead: tuple[int, ...]) -> TopDownPass:
-        """The path with the latents given (top first): each group's prior and the last state."""
-        state, priors = self._start(lead), []
-        for group, z in zip(self.groups, top_first, strict=True):
+    def _walk(self, lead: tuple[int, ...], pick: Pick) -> TopDownPass:
+        """Down the path from s_0, group by group (top first): `pick(index, group, state, prior)`
+        gives the group's latent and, when a guide drew it, that guide; every pass of the model
+        (scoring, the guide, sampling, means) is this walk with its own pick."""
+        state, priors, posteriors, latents = self._start(lead), [], [], []
+        for index, group in enumerate(self.groups):
             state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
-            priors.append(group.prior(state, self.state_dims))
+            prior = group.prior(state, self.state_dims)
+            z, q = pick(index, group, state, prior)
+            priors.append(prior)
+            latents.append(z)
+            if q is not None:
+                posteriors.append(q)
             state = group.update(state, z, self.state_dims)
-        return TopDownPass(tuple(priors), state)
+        return TopDownPass(tuple(priors), state, tuple(posteriors), tuple(latents))
+
+    def _guide_pick(self, features: Sequence[torch.Tensor], given: Sequence[torch.Tensor] | None = None,
+                    mean: bool = False) -> Pick:
+        """Each group's guide q(z_g | z_<g, h_g) at the bottom-up features (top first), and its
+        draw — or the latents `given` (top first), or with `mean` the guide's mean."""
+        def pick(index: int, group: TopDownGroup, state: torch.Tensor,
+                 prior: Independent) -> tuple[torch.Tensor, Independent | None]:
+            q = group.posterior(state, features[index], prior, self.state_dims)
+            z = given[index] if given is not None else q.mean if mean else q.rsample()
+            return z, q
+        return pick
+
+    def _lead(self, z: Sequence[torch.Tensor]) -> tuple[int, ...]:
+        """The sample and batch dimensions of latents (z[0] next to the data)."""
+        top = z[-1]
+        return tuple(top.shape[: top.dim() - self.groups[0].event_dims])
 
     def _pass(self, z: GroupLatents | Sequence[torch.Tensor]) -> TopDownPass:
         path = getattr(z, "path", None)
         if path is not None:
             return path
         top_first = list(reversed(z))
-        lead = tuple(top_first[0].shape[: top_first[0].dim() - self.groups[0].event_dims])
-        return self._down(top_first, lead)
+        return self._walk(self._lead(z), lambda index, group, state, prior: (top_first[index], None))
 
     def guide_sample_groups(self, x: torch.Tensor, sample_shape: tuple[int, ...] = (),
                             stop_guide_gradient: bool = False) -> tuple[GroupLatents, torch.Tensor]:
@@ -209,38 +237,31 @@ class DeepVAE(LatentVariableModel):
     def _guide(self, features: Sequence[torch.Tensor], lead: tuple[int, ...],
                stop_guide_gradient: bool = False) -> tuple[GroupLatents, torch.Tensor]:
         """Draws down the path from bottom-up features (top first) and their log q per group."""
-        state, priors, posteriors, latents, log_q = self._start(lead), [], [], [], []
-        for group, feature in zip(self.groups, features, strict=True):
-            state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
-            prior = group.prior(state, self.state_dims)
-            q = group.posterior(state, feature, prior, self.state_dims)
-            z = q.rsample()
-            log_q.append((detach_parameters(q) if stop_guide_gradient else q).log_prob(z))
-            priors.append(prior)
-            posteriors.append(q)
-            latents.append(z)
-            state = group.update(state, z, self.state_dims)
-        path = TopDownPass(tuple(priors), state, tuple(posteriors))
-        return GroupLatents.of(latents, path), torch.stack(log_q[::-1], -1)
+        path = self._walk(lead, self._guide_pick(features))
+        log_q = [(detach_parameters(q) if stop_guide_gradient else q).log_prob(z)
+                 for q, z in zip(path.posteriors, path.latents, strict=True)]
+        return GroupLatents.of(path.latents, path), torch.stack(log_q[::-1], -1)
 
     def _guide_log_prob(self, features: Sequence[torch.Tensor], z: Sequence[torch.Tensor]) -> torch.Tensor:
         """log q(z | features) of given latents (z[0] next to the data), summed over groups."""
-        top_first = list(reversed(z))
-        lead = tuple(top_first[0].shape[: top_first[0].dim() - self.groups[0].event_dims])
-        state, log_q = self._start(lead), torch.zeros(lead, device=top_first[0].device)
-        for group, feature, zg in zip(self.groups, features, top_first, strict=True):
-            state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
-            q = group.posterior(state, feature, group.prior(state, self.state_dims), self.state_dims)
-            log_q = log_q + q.log_prob(zg)
-            state = group.update(state, zg, self.state_dims)
-        return log_q
+        path = self._walk(self._lead(z), self._guide_pick(features, given=list(reversed(z))))
+        log_q = [q.log_prob(zg) for q, zg in zip(path.posteriors, path.latents, strict=True)]
+        return torch.stack(log_q).sum(0)
 
     def local_guide(self, x: torch.Tensor) -> LocalTopDownGuide:
         """The guide as a family over per-example parameters (vaelab.objectives.local_guide): the
-        bottom-up features h_g(x), stacked [B, G, *feature]; the top-down path, shared with the
-        generative model, makes them a guide. q* (the inference gaps) optimises them per image."""
-        return LocalTopDownGuide(torch.stack(self._features(x), 1),
-                                 lambda eta: TopDownGuide(self, eta.unbind(1)))
+        bottom-up features h_g(x), each flattened and laid end to end [B, Σ |h_g|] (they may sit at
+        different resolutions); the top-down path, shared with the generative model, makes them a
+        guide. q* (the inference gaps) optimises them per image."""
+        features = self._features(x)
+        shapes = [f.shape[1:] for f in features]
+        sizes = [math.prod(shape) for shape in shapes]
+
+        def family(eta: torch.Tensor) -> TopDownGuide:
+            parts = zip(eta.split(sizes, -1), shapes, strict=True)
+            return TopDownGuide(self, [part.reshape(*part.shape[:-1], *shape) for part, shape in parts])
+
+        return LocalTopDownGuide(torch.cat([f.flatten(1) for f in features], 1), family)
 
     def analytic_kl_groups(self, z: Sequence[torch.Tensor]) -> torch.Tensor | None:
         """KL(q(z_g | z_<g, x) ‖ p(z_g | z_<g)) of each group, in closed form at the guide's draws
@@ -276,15 +297,15 @@ class DeepVAE(LatentVariableModel):
         (the "samples at temperature t" of NVAE and VDVAE; 0: each group at its prior mean)."""
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
-        state, latents = self._start(tuple(sample_shape)), []
+
+        def pick(index: int, group: TopDownGroup, state: torch.Tensor,
+                 prior: Independent) -> tuple[torch.Tensor, None]:
+            if temperature == 0:
+                return prior.mean, None
+            return group.prior(state, self.state_dims, temperature).sample(), None
+
         with torch.no_grad():
-            for group in self.groups:
-                state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
-                z = (group.prior(state, self.state_dims).mean if temperature == 0
-                     else group.prior(state, self.state_dims, temperature).sample())
-                latents.append(z)
-                state = group.update(state, z, self.state_dims)
-        return GroupLatents.of(latents, None)
+            return GroupLatents.of(self._walk(tuple(sample_shape), pick).latents, None)
 
     def decode_mean(self, z: Sequence[torch.Tensor]) -> torch.Tensor:
         return self.decoder.mean(self._pass(z).state)
@@ -294,14 +315,8 @@ class DeepVAE(LatentVariableModel):
 
     def encode_mean(self, x: torch.Tensor) -> GroupLatents:
         """Each group's guide mean, the groups below following the means above."""
-        features = self._features(x)
-        state, latents = self._start((x.shape[0],)), []
-        for group, feature in zip(self.groups, features, strict=True):
-            state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
-            z = group.posterior(state, feature, group.prior(state, self.state_dims), self.state_dims).mean
-            latents.append(z)
-            state = group.update(state, z, self.state_dims)
-        return GroupLatents.of(latents, None)
+        path = self._walk((x.shape[0],), self._guide_pick(self._features(x), mean=True))
+        return GroupLatents.of(path.latents, None)
 
     @property
     def top_latent_dim(self) -> int:
@@ -311,13 +326,11 @@ class DeepVAE(LatentVariableModel):
     @torch.no_grad()
     def decode_from_top(self, z_top: torch.Tensor) -> torch.Tensor:
         """E[x | z_G, the groups below at their prior means]: what the top group alone says."""
-        state = self._start((z_top.shape[0],))
-        for index, group in enumerate(self.groups):
-            state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
-            z = (z_top.reshape(-1, *group.latent_shape) if index == 0
-                 else group.prior(state, self.state_dims).mean)
-            state = group.update(state, z, self.state_dims)
-        return self.decoder.mean(state)
+        def pick(index: int, group: TopDownGroup, state: torch.Tensor,
+                 prior: Independent) -> tuple[torch.Tensor, None]:
+            return (z_top.reshape(-1, *group.latent_shape) if index == 0 else prior.mean), None
+
+        return self.decoder.mean(self._walk((z_top.shape[0],), pick).state)
 
     @torch.no_grad()
     def reconstruct_from_depth(self, x: torch.Tensor, kept: int) -> torch.Tensor:
@@ -326,14 +339,13 @@ class DeepVAE(LatentVariableModel):
         reconstruction; kept = 0: the prior's mean image)."""
         if not 0 <= kept <= len(self.groups):
             raise ValueError(f"kept must be in [0, {len(self.groups)}] groups, got {kept}")
-        features = self._features(x)
-        state = self._start((x.shape[0],))
-        for index, (group, feature) in enumerate(zip(self.groups, features, strict=True)):
-            state = state if group.resize is None else _apply(group.resize, state, self.state_dims)
-            prior = group.prior(state, self.state_dims)
-            z = group.posterior(state, feature, prior, self.state_dims).mean if index < kept else prior.mean
-            state = group.update(state, z, self.state_dims)
-        return self.decoder.mean(state)
+        guide_mean = self._guide_pick(self._features(x), mean=True)
+
+        def pick(index: int, group: TopDownGroup, state: torch.Tensor,
+                 prior: Independent) -> tuple[torch.Tensor, Independent | None]:
+            return guide_mean(index, group, state, prior) if index < kept else (prior.mean, None)
+
+        return self.decoder.mean(self._walk((x.shape[0],), pick).state)
 
     def top_guide(self, x: torch.Tensor) -> Independent:
         """q(z_G | x) of the top group (exactly the guide's top factor)."""
