@@ -33,10 +33,6 @@ def residual_normal(message: Independent, prior: Independent) -> Independent:
                        validate_args=False)
 
 
-#: how a top-down guide may combine a layer's bottom-up message with its generative conditional
-COMBINERS = ("precision", "residual")
-
-
 def precision_weighted(message: Independent, prior: Independent) -> Independent:
     """The product of two diagonal Gaussians, renormalised: N(μ̂, σ̂²) · N(μ_p, σ_p²)."""
     m, p = message.base_dist, prior.base_dist
@@ -44,6 +40,10 @@ def precision_weighted(message: Independent, prior: Independent) -> Independent:
     variance = 1.0 / (precision_m + precision_p)
     loc = variance * (m.loc * precision_m + p.loc * precision_p)
     return Independent(Normal(loc, variance.sqrt(), validate_args=False), 1, validate_args=False)
+
+
+#: how a top-down guide may combine a layer's bottom-up message with its generative conditional
+COMBINERS = {"precision": precision_weighted, "residual": residual_normal}
 
 
 class LadderVAE(LatentChainModel):
@@ -78,8 +78,7 @@ class LadderVAE(LatentChainModel):
         self.combine = combine
 
     def _posterior(self, message: Independent, prior: Independent) -> Independent:
-        return residual_normal(message, prior) if self.combine == "residual" else precision_weighted(
-            message, prior)
+        return COMBINERS[self.combine](message, prior)
 
     def _bottom_up(self, x: torch.Tensor) -> list[Independent]:
         messages, h = [], x

@@ -178,8 +178,8 @@ class PhysicalConstants(Callback):
 class ActiveUnits(Callback):
     """Posterior-collapse diagnostics per latent group: how many of its dimensions the data move,
     Var_x(E_q[z | x]) > 0.01 (the "active units" of Burda et al. 2016), over fixed held-out
-    examples `x`, recorded each epoch as `active_z1`, `active_z2`, ... (z1 next to the data) and
-    shown in the progress line. Any model with `encode_mean` qualifies."""
+    examples `x` (on the model's device), recorded each epoch as `active_z1`, `active_z2`, ... (z1
+    next to the data) and shown in the progress line. Any model with `encode_mean` qualifies."""
 
     THRESHOLD = 0.01
 
@@ -192,7 +192,7 @@ class ActiveUnits(Callback):
         training = model.training
         model.eval()
         with torch.no_grad():
-            means = model.encode_mean(self.x.to(next(model.parameters()).device))
+            means = model.encode_mean(self.x)
         model.train(training)
         groups = tuple(means) if isinstance(means, tuple) else (means,)
         active = {f"active_z{g + 1}": int((m.reshape(m.shape[0], -1).var(0) > self.THRESHOLD).sum())

@@ -154,9 +154,9 @@ def group_diagnostics(model: LatentVariableModel, splits: Splits, context: Distr
     if isinstance(held_out, StreamedImages) or not len(held_out):
         return []
     fixed = torch.Generator().manual_seed(SPLIT_SEED)
-    x = to_model_space(held_out.images[:examples], held_out.binary, model.data_kind, fixed)
+    x = to_model_space(held_out.images[:examples], held_out.binary, model.data_kind, fixed).to(context.device)
     with torch.no_grad():
-        grouped = isinstance(model.encode_mean(x[:2].to(context.device)), tuple)
+        grouped = isinstance(model.encode_mean(x[:2]), tuple)
     return [ActiveUnits(x)] if grouped else []
 
 
