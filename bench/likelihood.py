@@ -80,7 +80,7 @@ ROWS = {
         Row("residual-2", "top-down guide with residual-normal posteriors, Burda's 2-layer networks",
             85.33, "Burda et al. 2016's 2-layer VAE", {**BURDA_2, "inference": "residual"},
             {"objective": "elbo", "samples": 1}),
-        Row("deep", "`--model deep`: top-down hierarchy, 4 groups of 16, width 256 (the preset)",
+        Row("deep", "`--model deep`: top-down hierarchy, 3 groups of 24, width 256, ELU, free bits 2 (the preset)",
             78.01, "NVAE (Vahdat & Kautz 2020), dynamically binarized MNIST, GPU days",
             DEEP["model"], {k: v for k, v in DEEP["train"].items() if k != "batch_size"}),
         Row("static-iwae50-1", "IWAE k=50, 1 layer, Larochelle's static binarization", 87.1,
@@ -98,7 +98,8 @@ def run_row(row: Row, seed: int, minutes: float, args: argparse.Namespace, workd
         "train": {"epochs": args.max_epochs, "batch_size": batch_size_of(args),
                   "learning_rate": args.lr, "lr_schedule": args.schedule,
                   "final_lr_fraction": args.final_lr_fraction, "seed": seed,
-                  "device": args.device, "time_budget_minutes": minutes, **row.train},
+                  "device": args.device, "time_budget_minutes": minutes,
+                  "precision": "bf16" if args.bf16 else "fp32", **row.train},
     })
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = workdir / f"{row.name}-seed{seed}-{args.schedule}-{stamp}"
@@ -181,6 +182,8 @@ def main() -> None:
     parser.add_argument("--resume-run", type=Path, default=None,
                         help="continue this kept run folder (of the one row given) with --minutes "
                              "as its new training budget, then evaluate it")
+    parser.add_argument("--bf16", action="store_true",
+                        help="train under bfloat16 autocast (pays on CPUs with AVX512-BF16 or AMX)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
     names = list(ROWS) if args.rows == ["all"] else args.rows

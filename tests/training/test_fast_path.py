@@ -47,10 +47,14 @@ def test_fp32_leaves_the_objective_alone_and_unknown_precisions_are_refused() ->
         tiny_config(precision="fp16")
 
 
-def test_bf16_on_a_cpu_comes_with_a_warning() -> None:
+def test_bf16_on_a_cpu_without_bf16_units_comes_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert fast_path.cpu_has_bf16_units() in (True, False)
+    monkeypatch.setattr(fast_path, "cpu_has_bf16_units", lambda: False)
     assert "slower" in (precision_advice("bf16", torch.device("cpu")) or "")
     assert precision_advice("bf16", torch.device("cuda")) is None
     assert precision_advice("fp32", torch.device("cpu")) is None
+    monkeypatch.setattr(fast_path, "cpu_has_bf16_units", lambda: True)
+    assert precision_advice("bf16", torch.device("cpu")) is None
 
 
 @pytest.mark.slow

@@ -85,9 +85,10 @@ def more_time(run_dir: Path, flag: str) -> str:
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "vae": {},
     "deep": {
-        "model": {"architecture": "deep", "groups": 4, "latent_dim": 16, "hidden": (256,)},
+        "model": {"architecture": "deep", "groups": 3, "latent_dim": 24, "hidden": (256,),
+                  "activation": "elu"},
         "train": {"batch_size": 100, "learning_rate": 2e-3, "lr_schedule": "cosine",
-                  "grad_clip": 200.0, "grad_skip": 2000.0},
+                  "grad_clip": 200.0, "grad_skip": 2000.0, "free_bits": 2.0},
     },
 }
 

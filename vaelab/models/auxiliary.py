@@ -54,7 +54,7 @@ class AuxiliaryVariable(nn.Module):
         """p(a | x, y, z) (ADGM; needs flattened x) or p(a | y, z) (SDGM) for parents sharing
         their batch dims [*batch, ·]."""
         if self.skip:
-            return self.prior(torch.cat([y.to(z.dtype), z], -1))
+            return self.prior.from_parts([y.to(z.dtype), z])
         if flat_x is None:
             raise ValueError("ADGM's p(a | x, y, z) needs x")
-        return self.prior(torch.cat([flat_x.to(z.dtype), y.to(z.dtype), z], -1))
+        return self.prior.from_parts([flat_x.to(z.dtype), y.to(z.dtype), z])

@@ -59,6 +59,23 @@ class ConditionalDistribution(nn.Module):
     def forward(self, parents: torch.Tensor) -> Distribution:
         return self.family(self.parameters_of(parents), len(self.event_shape))
 
+    def from_parts(self, parts: Sequence[torch.Tensor]) -> Distribution:
+        """The distribution for vector parents cat(parts, -1), parts [*batch, d_i] with batch
+        dims that broadcast. A network with `forward_parts` (vaelab's MLP) takes the parts as
+        they are, so a part repeated along a batch dim (one image beside each of C classes) is
+        multiplied by the first layer once; any other network gets the concatenation."""
+        batch = torch.broadcast_shapes(*(part.shape[:-1] for part in parts))
+        width = sum(part.shape[-1] for part in parts)
+        if self.parent_shape != (width,):
+            raise ValueError(f"expected parents of shape [batch, {', '.join(map(str, self.parent_shape))}]"
+                             f", got parts of widths {[part.shape[-1] for part in parts]}")
+        forward_parts = getattr(self.network, "forward_parts", None)
+        if forward_parts is None:
+            return self(torch.cat([part.expand(*batch, part.shape[-1]) for part in parts], -1))
+        eta = forward_parts(parts)
+        eta = eta.expand(*batch, eta.shape[-1]).reshape(*batch, *self.param_shape)
+        return self.family(eta, len(self.event_shape))
+
     def mean(self, parents: torch.Tensor) -> torch.Tensor:
         """E[x | parents]: the picture to show for a reconstruction or a decoded sample."""
         return self.family.mean(self.parameters_of(parents), len(self.event_shape))

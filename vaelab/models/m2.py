@@ -21,6 +21,7 @@ instead sums over y exactly.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -34,7 +35,7 @@ from vaelab.distributions.prior import StandardNormalPrior
 from vaelab.models.auxiliary import ADGM, SDGM, AuxiliaryVariable
 from vaelab.models.base import LatentVariableModel
 from vaelab.models.conditional import ConditionalDistribution
-from vaelab.nn.mlp import MLP
+from vaelab.nn.mlp import MLP, unrepeated
 
 #: latents of M2: (one-hot y [*, C], z [*, d]); of ADGM / SDGM: (y, z, a [*, d_a])
 LabelledLatents = tuple[torch.Tensor, ...]
@@ -94,7 +95,7 @@ class M2(LatentVariableModel):
             return self.predictive(x)
         flat = self._flat(x)
         flat = flat.expand(*a.shape[:-1], flat.shape[-1])
-        return self.classifier_net(torch.cat([flat, a.to(flat.dtype)], -1))
+        return self.classifier_net.from_parts([flat, a.to(flat.dtype)])
 
     def predictive(self, x: torch.Tensor) -> Categorical:
         """q(y | x) ≈ (1/S) Σ_s q(y | a_s, x), a_s = μ_a(x) + σ_a(x) ε_s with S = CLASSIFIER_DRAWS
@@ -149,19 +150,20 @@ class M2(LatentVariableModel):
                              f"[{int(y.min())}, {int(y.max())}]")
         return F.one_hot(y.long(), self.num_classes).float()
 
-    def _with_a(self, parts: list[torch.Tensor], a: torch.Tensor | None) -> torch.Tensor:
-        """cat(parts + [a]) along the last dim, a broadcast to the parts' batch (no a for M2)."""
+    def _with_a(self, parts: list[torch.Tensor], a: torch.Tensor | None) -> list[torch.Tensor]:
+        """parts + [a], a broadcast to the parts' batch (parts alone for M2)."""
         if self.auxiliary is not None:
             if a is None:
                 raise ValueError(f"{self.name} needs the auxiliary variable a here")
             parts = [*parts, a.expand(*parts[0].shape[:-1], a.shape[-1]).to(parts[0].dtype)]
-        return torch.cat(parts, -1)
+        return parts
 
     def posterior(self, x: torch.Tensor, y: torch.Tensor, a: torch.Tensor | None = None) -> Distribution:
         """q(z | x, y) — q(z | a, y, x) with the auxiliary variable — for one-hot y [*batch, C]
-        and x [*batch, *data_shape]."""
+        and x [*batch, *data_shape]. An x repeated for every class (`x.expand(C, ...)`) goes
+        through the first layer once (`ConditionalDistribution.from_parts`)."""
         flat = x.reshape(*y.shape[:-1], math.prod(self.data_shape))
-        return self.encoder(self._with_a([flat, y.to(flat.dtype)], a))
+        return self.encoder.from_parts(self._with_a([flat, y.to(flat.dtype)], a))
 
     def _decoder_parents(self, y: torch.Tensor, z: torch.Tensor, a: torch.Tensor | None) -> torch.Tensor:
         """[z, y] (+ a for SDGM, E[a | y, z] when a is not given) with y broadcast to z's batch."""
@@ -170,7 +172,7 @@ class M2(LatentVariableModel):
             return torch.cat([z, y], -1)
         if a is None:
             a = self.auxiliary.conditional(y, z).mean
-        return self._with_a([z, y], a)
+        return torch.cat(self._with_a([z, y], a), -1)
 
     def likelihood(self, y: torch.Tensor, z: torch.Tensor, a: torch.Tensor | None = None) -> Distribution:
         """p(x | y, z) — p(x | a, y, z) for SDGM — for one-hot y [*batch, C] and z [*batch, d]
@@ -333,3 +335,10 @@ class _ScaledInput(nn.Module):
             x, y = parents.split([self.x_features, parents.shape[-1] - self.x_features], -1)
             parents = torch.cat([x * self.scale, y], -1)
         return self.network(parents)
+
+    def forward_parts(self, parts: Sequence[torch.Tensor]) -> torch.Tensor:
+        """`forward` of cat(parts) with x the first part (see `MLP.forward_parts`)."""
+        if parts[0].shape[-1] != self.x_features:
+            raise ValueError(f"the first part must be x's {self.x_features} features, got {parts[0].shape[-1]}")
+        x = unrepeated(parts[0])
+        return self.network.forward_parts([x * self.scale if self.scale != 1.0 else x, *parts[1:]])

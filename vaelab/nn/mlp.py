@@ -56,3 +56,26 @@ class MLP(ScaledInputNetwork):
             in_features = width
         layers.append(nn.Linear(in_features, out_features))
         super().__init__(layers, in_scale)
+
+    def forward_parts(self, parts: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The network of cat(parts, -1) for vector inputs split into parts [*batch, d_i] whose
+        batch dims broadcast, without building the concatenation: each part's share of the first
+        layer is computed at the part's own batch, so a part repeated along a dim (an image
+        beside each of C classes, `x.expand(C, ...)`) is multiplied once, not C times."""
+        first = self.layers[0]
+        if not isinstance(first, nn.Linear) or sum(part.shape[-1] for part in parts) != first.in_features:
+            raise ValueError(f"forward_parts needs vector parts whose widths add up to the first "
+                             f"layer's {getattr(first, 'in_features', '?')} inputs")
+        pre = first.bias
+        for part, weight in zip(parts, first.weight.split([part.shape[-1] for part in parts], 1),
+                                strict=True):
+            pre = pre + nn.functional.linear(unrepeated(part) * self.in_scale, weight)
+        return self.layers[1:](pre)
+
+
+def unrepeated(tensor: torch.Tensor) -> torch.Tensor:
+    """`tensor` with each batch dim that only repeats its first entry (stride 0, as after
+    `expand`) cut to size 1: the same values under broadcasting, computed once."""
+    index = tuple(slice(0, 1) if stride == 0 and size > 1 else slice(None)
+                  for size, stride in zip(tensor.shape[:-1], tensor.stride()[:-1], strict=True))
+    return tensor[index]
