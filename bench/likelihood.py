@@ -80,7 +80,8 @@ ROWS = {
         Row("residual-2", "top-down guide with residual-normal posteriors, Burda's 2-layer networks",
             85.33, "Burda et al. 2016's 2-layer VAE", {**BURDA_2, "inference": "residual"},
             {"objective": "elbo", "samples": 1}),
-        Row("deep", "`--model deep`: top-down hierarchy, 3 groups of 24, width 256, ELU, free bits 2 (the preset)",
+        Row("deep", "`--model deep`: top-down hierarchy, 3 groups of 24, width 256, ELU, "
+            "free bits 2 (the preset)",
             78.01, "NVAE (Vahdat & Kautz 2020), dynamically binarized MNIST, GPU days",
             DEEP["model"], {k: v for k, v in DEEP["train"].items() if k != "batch_size"}),
         Row("static-iwae50-1", "IWAE k=50, 1 layer, Larochelle's static binarization", 87.1,

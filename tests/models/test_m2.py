@@ -144,7 +144,8 @@ def test_the_unlabelled_bound_multiplies_a_repeated_image_once_and_gets_the_same
     fast = unlabelled_bound(model, x)
     assert hasattr(model.encoder.network, "forward_parts")  # q(z | x, y (, a)) takes its parents in parts
 
-    def concatenated(self: ConditionalDistribution, parts: list[torch.Tensor]) -> torch.distributions.Distribution:
+    def concatenated(self: ConditionalDistribution,
+                     parts: list[torch.Tensor]) -> torch.distributions.Distribution:
         batch = torch.broadcast_shapes(*(part.shape[:-1] for part in parts))
         return self(torch.cat([part.expand(*batch, part.shape[-1]) for part in parts], -1))
 

@@ -339,6 +339,7 @@ class _ScaledInput(nn.Module):
     def forward_parts(self, parts: Sequence[torch.Tensor]) -> torch.Tensor:
         """`forward` of cat(parts) with x the first part (see `MLP.forward_parts`)."""
         if parts[0].shape[-1] != self.x_features:
-            raise ValueError(f"the first part must be x's {self.x_features} features, got {parts[0].shape[-1]}")
+            raise ValueError(f"the first part must be x's {self.x_features} features, "
+                             f"got {parts[0].shape[-1]}")
         x = unrepeated(parts[0])
         return self.network.forward_parts([x * self.scale if self.scale != 1.0 else x, *parts[1:]])
