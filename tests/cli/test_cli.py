@@ -43,6 +43,8 @@ def test_train_evaluate_sample_round_trip(tmp_path: Path, capsys: pytest.Capture
     bdmc = json.loads((run / "metrics.json").read_text())["bdmc"]
     assert bdmc["examples"] == 3 and [row["steps"] for row in bdmc["rows"]] == [2, 4]
     assert "BDMC on 3 examples simulated from the model" in capsys.readouterr().out
+    assert main(["evaluate", str(run), "--calibrate"]) == 2  # a VAE has no classifier to calibrate
+    assert "semi-supervised run" in capsys.readouterr().err
     estimators = json.loads((run / "estimators.json").read_text())
     assert [row["k"] for row in estimators["rows"]] == [1, 10]
     assert (run / "estimators.png").is_file()

@@ -257,6 +257,22 @@ def test_an_sdgm_run_resumes_exactly(tmp_path: Path) -> None:
     assert records("straight") == records("resumed")
 
 
+def test_evaluate_calibrates_a_run_trained_without_calibrate(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "sdgm"
+    assert main(["train", "--model", "sdgm", "--labels", "20", "--validation-labels", "40",
+                 "--auxiliary-dim", "3", "--epochs", "1", *TINY, "--no-eval", "--run-dir", str(run)]) == 0
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "10"]) == 0
+    assert "temperature scaling" not in capsys.readouterr().out and not (run / "calibration.json").exists()
+    assert main(["evaluate", str(run), "-k", "2", "--examples", "10", "--calibrate"]) == 0
+    assert "temperature scaling" in capsys.readouterr().out
+    scaled = json.loads((run / "metrics.json").read_text())["classification"]["temperature_scaling"]
+    assert scaled["validation_labels"] == 40 and scaled["temperature"] > 0
+    np.save(tmp_path / "digits.npy", np.zeros((2, 28, 28), dtype=np.uint8))
+    assert main(["classify", str(run), str(tmp_path / "digits.npy")]) == 0
+    assert "tempered by T" in capsys.readouterr().out
+
+
 def test_a_class_without_a_labelled_example_is_one_clear_error(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture) -> None:
     rng = np.random.default_rng(0)

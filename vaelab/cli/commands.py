@@ -164,6 +164,10 @@ def add_evaluate(sub: Any) -> None:
                    help="also fit this flow per image on the guide's family, from the encoder's output "
                         "(planar:K, e.g. planar:16): L[q*_flow] and how much of the approximation gap "
                         "a richer family recovers (off by default: it about doubles the time of --gaps)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="semi-supervised runs: fit a temperature on the run's validation labels and "
+                        "report the test ECE after it (and keep it for `vaelab classify`), also for a "
+                        "run trained without --calibrate")
     add_device(p)
     add_data_dir(p)
     p.add_argument("--seed", type=int, default=EVALUATION_SEED,

@@ -177,7 +177,8 @@ def write_class_pictures(model: LatentVariableModel, x_test: torch.Tensor,
 def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, examples: int = 1000,
                                 device: str = "auto", seed: int = EVALUATION_SEED,
                                 log: Callable[[str], None] = print_now,
-                                progress: bool | None = None, data_dir: str | None = None) -> dict:
+                                progress: bool | None = None, data_dir: str | None = None,
+                                calibrate: bool | None = None) -> dict:
     """Test error, per-class errors and confusion matrix on the whole test set; the exact
     unlabelled bound U(x) and importance-sampled log p(x) (k draws of (y, z); k = 0 skips it) on
     the first `examples` test images (0 = all); class pictures the run lacks for this model. Kept
@@ -186,6 +187,8 @@ def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, ex
 
     For M1+M2 the bound and log p are of M1's features, not of the pixels. `data_dir`: where the
     run's data are now, when they moved. `load`: the kind's loader (see `vaelab.runs.loader`).
+    `calibrate`: fit a temperature on the validation labels (True), or not (False); None does
+    what the run was trained with (`semisupervised.calibrate`).
     """
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
@@ -199,7 +202,7 @@ def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, ex
     probs_test = class_probabilities(model, x_all)
     classification = classification_metrics(probs_test, labels)
     valid = validation_probabilities(model, splits, dev)
-    if config.semisupervised.calibrate:
+    if config.semisupervised.calibrate if calibrate is None else calibrate:
         classification["temperature_scaling"] = temperature_scaling(run_dir, valid, probs_test,
                                                                     labels, weights_fingerprint(model))
     x_test = x_all if examples <= 0 else x_all[:examples]

@@ -228,7 +228,8 @@ def evaluate(args: argparse.Namespace) -> int:
 
     print_evaluation(args, lambda: evaluate_semisupervised_run(
         args.run, load, k=args.samples, examples=args.examples, device=args.device, seed=args.seed,
-        progress=False if args.no_progress else None, data_dir=args.data_dir), lines)
+        progress=False if args.no_progress else None, data_dir=args.data_dir,
+        calibrate=True if args.calibrate else None), lines)
     return 0
 
 

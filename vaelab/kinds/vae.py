@@ -291,6 +291,9 @@ def evaluate(args: argparse.Namespace) -> int:
     from vaelab.runs.evaluations import output_lines
 
     with_image_defaults(args)
+    if args.calibrate:
+        raise ConfigError("--calibrate fits the classifier's temperature of a semi-supervised run "
+                          "(m2, m1m2, adgm, sdgm); this run has no classifier")
     if args.samples < 1 or args.compare_examples < 1 or min(args.ks) < 1 or args.examples < 0:
         raise ConfigError("-k, --ks and --compare-examples must be >= 1 and --examples >= 0")
     if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:
