@@ -257,6 +257,18 @@ def test_an_sdgm_run_resumes_exactly(tmp_path: Path) -> None:
     assert records("straight") == records("resumed")
 
 
+@pytest.mark.slow
+def test_nproc_trains_an_sdgm_on_two_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    run = tmp_path / "ddp"
+    assert main(["train", "--model", "sdgm", "--labels", "20", "--auxiliary-dim", "3", "--epochs", "1",
+                 "--nproc", "2", *TINY, "--run-dir", str(run)]) == 0
+    (record,) = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert record["valid_error"] is not None and (run / "checkpoint.safetensors").is_file()
+    metrics = json.loads((run / "metrics.json").read_text())  # the final evaluation, written once
+    assert metrics["kind"] == "sdgm" and metrics["labels"] == 20
+
+
 def test_evaluate_calibrates_a_run_trained_without_calibrate(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "sdgm"

@@ -45,6 +45,7 @@ from vaelab.kinds.vae import (
     refuse_changes_on_resume,
     refuse_ignored_settings,
     refuse_unusable_data,
+    relaunch_with_torchrun,
     sample_images,
     train_until_budget,
     with_image_defaults,
@@ -129,11 +130,11 @@ def train(args: argparse.Namespace) -> int:
     from vaelab.evaluation.classification import evaluate_semisupervised_run
     from vaelab.kinds.semisupervised_training import fit_semisupervised
     from vaelab.runs.checkpoint import refuse_fewer_epochs
-    from vaelab.runs.distributed import main_process_after_training
+    from vaelab.runs.distributed import launched_by_torchrun, main_process_after_training
 
+    if args.nproc is not None and not launched_by_torchrun():
+        return relaunch_with_torchrun(args)
     overrides = vae_overrides(args)
-    if args.nproc is not None:
-        raise ConfigError("--nproc is not supported for semi-supervised runs yet; use torchrun")
     if args.resume is not None:
         refuse_changes_on_resume(
             args, overrides, RESUMABLE, "--epochs and --time-budget",
