@@ -1,11 +1,12 @@
 """Training throughput of the deep top-down VAE: vaelab's training step against bare PyTorch.
 
-Both train the identical network — the `--model deep` preset (4 latent groups of 16, residual
-cells 256 wide, Bernoulli likelihood), built by vaelab and its weights copied into the bare
-contender — on dynamically binarized MNIST-like batches of 100 (the preset's batch), Adam, in one
-process, interleaved in rounds so all see the same machine state. The bare contender is the same
-network as plain tensor code: bottom-up features, per group the prior's and the guide's parameters
-by chunking, a reparameterised draw, the closed-form Gaussian KL, the cell's update, the decoder's
+Both train the identical network — the `--model deep` preset as first chosen (4 latent groups
+of 16, ReLU; the preset is now 3 × 24 with ELU, cells of the same kind), residual cells 256
+wide, Bernoulli likelihood, built by vaelab and its weights copied into the bare contender — on
+dynamically binarized MNIST-like batches of 100 (the preset's batch), Adam, in one process,
+interleaved in rounds so all see the same machine state. The bare contender is the same network
+as plain tensor code: bottom-up features, per group the prior's and the guide's parameters by
+chunking, a reparameterised draw, the closed-form Gaussian KL, the cell's update, the decoder's
 binary cross-entropy with logits, an Adam step — no torch.distributions, no loop, no logging.
 Prints images/s and the ratio vaelab / bare (issue 26 target: ≥ 0.7).
 
