@@ -96,3 +96,49 @@ def test_a_non_finite_validation_score_stops_the_run_keeping_the_epoch_before(tm
     with pytest.raises(NonFiniteLossError, match="validation bound is nan after epoch 2"):
         train_scripted(tmp_path, select=False, script=script)
     assert load_checkpoint(tmp_path, torch.nn.Linear(2, 1)).epoch == 1
+
+
+def test_a_long_streak_of_huge_gradients_is_clipped_and_taken_not_skipped_for_ever() -> None:
+    from vaelab.training.engine import MAX_SKIPS_IN_A_ROW, train_step
+
+    weight = torch.nn.Parameter(torch.ones(3))
+    model = torch.nn.ParameterList([weight])
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+
+    def huge(model: torch.nn.Module, x: Any, kl_weight: float) -> ObjectiveValue:
+        loss = 1e6 * (weight * x).sum()  # gradient norm 1e6·√3 · |x|
+        return ObjectiveValue(loss=loss, bound=-loss.detach().expand(1), terms={})
+
+    x = torch.tensor(1.0)
+    value = train_step(model, optimizer, huge, x, grad_clip=1.0, grad_skip=100.0, skip_streak=0)
+    assert float(value.terms["skipped_update"]) == 1.0 and torch.equal(weight.detach(), torch.ones(3))
+    value = train_step(model, optimizer, huge, x, grad_clip=1.0, grad_skip=100.0,
+                       skip_streak=MAX_SKIPS_IN_A_ROW)
+    assert float(value.terms["skipped_update"]) == 0.0
+    moved = torch.ones(3) - weight.detach()
+    torch.testing.assert_close(moved.norm(), torch.tensor(1.0))  # the clipped step, norm 1
+    weight.data.fill_(1.0)
+
+    def infinite_gradient(model: torch.nn.Module, x: Any, kl_weight: float) -> ObjectiveValue:
+        loss = torch.sqrt(weight - 1.0).sum()  # 0, with an infinite gradient at weight = 1
+        return ObjectiveValue(loss=loss, bound=-loss.detach().expand(1), terms={})
+
+    value = train_step(model, optimizer, infinite_gradient, x, grad_clip=1.0, grad_skip=100.0,
+                       skip_streak=MAX_SKIPS_IN_A_ROW)  # a non-finite gradient is never taken
+    assert float(value.terms["skipped_update"]) == 1.0 and torch.equal(weight.detach(), torch.ones(3))
+
+
+def test_the_loop_counts_skipped_steps_in_a_row_and_resets_on_a_taken_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.training.helpers import tiny_config
+    from vaelab.runs.checkpoint import LoopState
+    from vaelab.training import engine, fit, read_metrics
+
+    monkeypatch.setattr(engine, "MAX_SKIPS_IN_A_ROW", 2)
+    # every gradient is "huge" for a guard of 1e-6: skipped, skipped, taken (clipped), ...
+    fit(tiny_config(epochs=1, batch_size=16, grad_skip=1e-6, grad_clip=1.0, eval_examples=0),
+        tmp_path / "run", progress=False, log=lambda _: None)
+    (record,) = read_metrics(tmp_path / "run")
+    steps = record["step"]  # 256 images / 16 = 16 steps: 11 skipped, 5 taken
+    assert record["train_skipped_update"] == pytest.approx((steps - steps // 3) / steps)
+    assert LoopState(**{"epoch": 3}).skip_streak == 0  # a checkpoint from before the streak

@@ -40,6 +40,8 @@ class LoopState:
     stopped_early: bool = False
     out_of_time: bool = False
     seconds: float = 0.0
+    #: optimiser steps skipped in a row by the gradient-norm guard (`grad_skip`), up to now
+    skip_streak: int = 0
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:

@@ -91,6 +91,12 @@ def check_finite(value: ObjectiveValue, step: int, epoch: int) -> None:
     )
 
 
+#: skipped steps in a row after which `train_step` takes a (clipped) step anyway: a streak this
+#: long means the weights, not a rare batch, make the gradients huge (seen in a deep hierarchy
+#: whose prior scales had collapsed: every step skipped, the bound frozen at -3e9 nats)
+MAX_SKIPS_IN_A_ROW = 50
+
+
 def train_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -101,11 +107,15 @@ def train_step(
     step: int = 0,
     epoch: int = 0,
     grad_skip: float = 0.0,
+    skip_streak: int = 0,
 ) -> ObjectiveValue:
     """One optimiser step on `batch`: objective, finiteness check, backward, clip, Adam.
     With `grad_skip` > 0 a step whose gradient norm (before clipping) exceeds it, or is not
     finite, is skipped (VDVAE's guard against the rare huge gradient of a deep hierarchy); the
-    share of skipped steps is the `skipped_update` term."""
+    share of skipped steps is the `skipped_update` term. After `MAX_SKIPS_IN_A_ROW` skipped
+    steps in a row (`skip_streak`) the huge gradients are no longer rare batches but the
+    weights themselves: a finite one is clipped and taken, since skipping would freeze the
+    model where it is for good."""
     value = objective(model, batch, kl_weight)
     check_finite(value, step, epoch)
     optimizer.zero_grad(set_to_none=True)
@@ -113,7 +123,8 @@ def train_step(
     if grad_clip > 0 or grad_skip > 0:
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
         if grad_skip > 0:
-            skip = not bool(norm <= grad_skip)  # NaN: skipped too
+            finite = bool(torch.isfinite(norm))
+            skip = not (finite and (norm <= grad_skip or skip_streak >= MAX_SKIPS_IN_A_ROW))
             value.terms["skipped_update"] = torch.tensor(float(skip))
             if skip:
                 optimizer.zero_grad(set_to_none=True)
@@ -429,7 +440,10 @@ def _train_one_epoch(loop: Loop, objective: Objective) -> RunningMeans:
     for batch, size in task.batches.epoch(state.epoch, loop.context):
         value = train_step(task.model, task.optimizer, objective, batch,
                            kl_weight_at(state.step, settings.kl_warmup_steps),
-                           settings.grad_clip, state.step, state.epoch, settings.grad_skip)
+                           settings.grad_clip, state.step, state.epoch, settings.grad_skip,
+                           state.skip_streak)
+        skipped = "skipped_update" in value.terms and bool(value.terms["skipped_update"])
+        state.skip_streak = state.skip_streak + 1 if skipped else 0
         state.step += 1
         running.add(value, size)
         loop.notify("on_batch_end", value)
