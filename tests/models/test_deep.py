@@ -76,6 +76,23 @@ def test_temperature_narrows_every_group() -> None:
     assert cold.std(1).mean() < 0.2 * warm.std(1).mean()
 
 
+def test_under_bf16_autocast_each_group_keeps_its_distributions_in_float32() -> None:
+    model = deep(groups=2, latent_dim=3)
+    group = model.groups[1]
+    state = torch.randn(4, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        feature = torch.nn.functional.linear(torch.randn(4, 16), torch.eye(16))  # bf16, as a layer's
+        assert feature.dtype == torch.bfloat16
+        prior = group.prior(state, 1)
+        posterior = group.posterior(state, feature, prior, 1)
+        kl = torch.distributions.kl_divergence(posterior, prior)
+    for dist in (prior, posterior):
+        assert dist.base_dist.loc.dtype == dist.base_dist.scale.dtype == torch.float32
+    prior32 = group.prior(state, 1)
+    exact = torch.distributions.kl_divergence(group.posterior(state, feature.float(), prior32, 1), prior32)
+    torch.testing.assert_close(kl, exact, atol=0.05, rtol=0.05)  # bf16 products, float32 parameters
+
+
 def test_log_scales_are_soft_bounded() -> None:
     t = torch.tensor([-100.0, -1e-3, 0.0, 1e-3, 100.0])
     out = soft_bound(t)

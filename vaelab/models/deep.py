@@ -73,7 +73,11 @@ class TopDownGroup(nn.Module):
 
     def prior(self, state: torch.Tensor, state_dims: int, temperature: float = 1.0) -> Independent:
         """p(z_g | z_<g) at the state s_{g−1}; `temperature` scales σ (sampling only)."""
-        loc, log_scale = _apply(self.prior_head, state, state_dims).chunk(2, dim=-self.event_dims)
+        # the heads' outputs in the state's precision: under bf16 autocast the matrix products are
+        # bf16, but a posterior mean of prior mean + shift, divided by a small prior scale in the
+        # KL, is not to be rounded to 3 significant digits
+        params = _apply(self.prior_head, state, state_dims).to(state.dtype)
+        loc, log_scale = params.chunk(2, dim=-self.event_dims)
         log_scale = soft_bound(log_scale)
         if temperature != 1.0:
             log_scale = log_scale + math.log(temperature)
@@ -84,7 +88,8 @@ class TopDownGroup(nn.Module):
         """q(z_g | z_<g, x): the prior shifted and rescaled by what the feature h_g(x) says."""
         feature = feature.expand(*state.shape[: state.dim() - state_dims], *feature.shape[-state_dims:])
         both = torch.cat([state, feature], dim=-state_dims)
-        shift, log_ratio = _apply(self.posterior_head, both, state_dims).chunk(2, dim=-self.event_dims)
+        params = _apply(self.posterior_head, both, state_dims).to(state.dtype)
+        shift, log_ratio = params.chunk(2, dim=-self.event_dims)
         base = prior.base_dist
         return _normal(base.loc + shift, soft_bound(base.scale.log() + log_ratio), self.event_dims)
 
