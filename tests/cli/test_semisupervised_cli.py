@@ -283,6 +283,11 @@ def test_evaluate_calibrates_a_run_trained_without_calibrate(tmp_path: Path,
     np.save(tmp_path / "digits.npy", np.zeros((2, 28, 28), dtype=np.uint8))
     assert main(["classify", str(run), str(tmp_path / "digits.npy")]) == 0
     assert "tempered by T" in capsys.readouterr().out
+    bare = tmp_path / "no-validation-labels"
+    assert main(["train", "--model", "m2", "--labels", "20", "--validation-labels", "0", "--epochs", "1",
+                 *TINY, "--no-eval", "--run-dir", str(bare)]) == 0
+    assert main(["evaluate", str(bare), "--calibrate"]) == 2
+    assert "has none" in capsys.readouterr().err
 
 
 def test_a_class_without_a_labelled_example_is_one_clear_error(tmp_path: Path,

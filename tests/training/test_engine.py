@@ -114,9 +114,13 @@ def test_a_long_streak_of_huge_gradients_is_clipped_and_taken_not_skipped_for_ev
     assert float(value.terms["skipped_update"]) == 1.0 and torch.equal(weight.detach(), torch.ones(3))
     value = train_step(model, optimizer, huge, x, grad_clip=1.0, grad_skip=100.0,
                        skip_streak=MAX_SKIPS_IN_A_ROW)
-    assert float(value.terms["skipped_update"]) == 0.0
+    assert float(value.terms["skipped_update"]) == 0.0 and float(value.terms["huge_gradient"]) == 1.0
     moved = torch.ones(3) - weight.detach()
     torch.testing.assert_close(moved.norm(), torch.tensor(1.0))  # the clipped step, norm 1
+    weight.data.fill_(1.0)
+    train_step(model, optimizer, huge, x, grad_clip=0.0, grad_skip=100.0, skip_streak=MAX_SKIPS_IN_A_ROW)
+    moved = torch.ones(3) - weight.detach()
+    torch.testing.assert_close(moved.norm(), torch.tensor(100.0))  # no --grad-clip: clipped to the guard
     weight.data.fill_(1.0)
 
     def infinite_gradient(model: torch.nn.Module, x: Any, kl_weight: float) -> ObjectiveValue:
@@ -128,17 +132,23 @@ def test_a_long_streak_of_huge_gradients_is_clipped_and_taken_not_skipped_for_ev
     assert float(value.terms["skipped_update"]) == 1.0 and torch.equal(weight.detach(), torch.ones(3))
 
 
-def test_the_loop_counts_skipped_steps_in_a_row_and_resets_on_a_taken_one(
+def test_the_loop_counts_huge_gradients_in_a_row_and_then_takes_them_clipped(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.training.helpers import tiny_config
     from vaelab.runs.checkpoint import LoopState
     from vaelab.training import engine, fit, read_metrics
 
     monkeypatch.setattr(engine, "MAX_SKIPS_IN_A_ROW", 2)
-    # every gradient is "huge" for a guard of 1e-6: skipped, skipped, taken (clipped), ...
+    # every gradient is "huge" for a guard of 1e-6: two skipped, then each one clipped and taken
     fit(tiny_config(epochs=1, batch_size=16, grad_skip=1e-6, grad_clip=1.0, eval_examples=0),
         tmp_path / "run", progress=False, log=lambda _: None)
     (record,) = read_metrics(tmp_path / "run")
-    steps = record["step"]  # 256 images / 16 = 16 steps: 11 skipped, 5 taken
-    assert record["train_skipped_update"] == pytest.approx((steps - steps // 3) / steps)
+    steps = record["step"]  # 256 images / 16 = 16 steps
+    assert record["train_skipped_update"] == pytest.approx(2 / steps)
+    assert record["train_huge_gradient"] == 1.0
+    # a guard no gradient reaches: nothing skipped, the streak never starts
+    fit(tiny_config(epochs=1, batch_size=16, grad_skip=1e9, eval_examples=0), tmp_path / "calm",
+        progress=False, log=lambda _: None)
+    (record,) = read_metrics(tmp_path / "calm")
+    assert record["train_skipped_update"] == 0.0 and record["train_huge_gradient"] == 0.0
     assert LoopState(**{"epoch": 3}).skip_streak == 0  # a checkpoint from before the streak

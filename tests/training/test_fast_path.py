@@ -47,8 +47,18 @@ def test_fp32_leaves_the_objective_alone_and_unknown_precisions_are_refused() ->
         tiny_config(precision="fp16")
 
 
+def test_bf16_units_are_read_from_the_cpu_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 avx512_vnni\n")
+    assert fast_path._cpu_flags(cpuinfo) >= {"avx512f", "avx512_bf16"}
+    assert fast_path._cpu_flags(tmp_path / "missing") is None
+    monkeypatch.setattr(fast_path, "_cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert fast_path.cpu_has_bf16_units()
+    monkeypatch.setattr(fast_path, "_cpu_flags", lambda: {"avx512f", "avx512_vnni"})  # Skylake-SP
+    assert not fast_path.cpu_has_bf16_units()
+
+
 def test_bf16_on_a_cpu_without_bf16_units_comes_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert fast_path.cpu_has_bf16_units() in (True, False)
     monkeypatch.setattr(fast_path, "cpu_has_bf16_units", lambda: False)
     assert "slower" in (precision_advice("bf16", torch.device("cpu")) or "")
     assert precision_advice("bf16", torch.device("cuda")) is None

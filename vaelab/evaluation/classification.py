@@ -196,13 +196,18 @@ def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, ex
     dev = next(model.parameters()).device
     if splits.test.labels is None:
         raise ValueError(f"the test split of {config.data.dataset!r} has no labels to score")
+    calibrating = config.semisupervised.calibrate if calibrate is None else calibrate
+    valid = validation_probabilities(model, splits, dev)
+    if calibrating and valid is None:
+        raise ValueError("temperature scaling is fitted on the run's validation labels, and this run "
+                         "has none (it trained with --validation-size 0 or --validation-labels 0); "
+                         "leave --calibrate off")
     x_all = held_out_tensor(model, splits, 0, dev)
     labels = splits.test.labels
     log(f"classifying {x_all.shape[0]} test images of {config.data.dataset} ...")
     probs_test = class_probabilities(model, x_all)
     classification = classification_metrics(probs_test, labels)
-    valid = validation_probabilities(model, splits, dev)
-    if config.semisupervised.calibrate if calibrate is None else calibrate:
+    if calibrating:
         classification["temperature_scaling"] = temperature_scaling(run_dir, valid, probs_test,
                                                                     labels, weights_fingerprint(model))
     x_test = x_all if examples <= 0 else x_all[:examples]
@@ -226,7 +231,8 @@ def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, ex
                "classification": classification, "test": test}
     estimators = ["unlabelled_bound"] + (["importance_sampling"] if k > 0 else [])
     settings = {"k": k, "examples": int(x_test.shape[0]), "examples_asked": examples, "seed": seed,
-                "estimators": estimators, "classified": int(x_all.shape[0]), "device": str(dev)}
+                "estimators": estimators, "calibrated": bool(calibrating),
+                "classified": int(x_all.shape[0]), "device": str(dev)}
     store = RunEvaluations(run_dir, SEMISUPERVISED)
     weights = weights_fingerprint(model)
     stamps = picture_stamps(run_dir, weights, (CLASS_SAMPLES_PNG, ANALOGIES_PNG))

@@ -40,7 +40,7 @@ class LoopState:
     stopped_early: bool = False
     out_of_time: bool = False
     seconds: float = 0.0
-    #: optimiser steps skipped in a row by the gradient-norm guard (`grad_skip`), up to now
+    #: steps in a row whose gradient norm exceeded the guard (`grad_skip`), up to now
     skip_streak: int = 0
 
 

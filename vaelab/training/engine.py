@@ -91,9 +91,9 @@ def check_finite(value: ObjectiveValue, step: int, epoch: int) -> None:
     )
 
 
-#: skipped steps in a row after which `train_step` takes a (clipped) step anyway: a streak this
-#: long means the weights, not a rare batch, make the gradients huge (seen in a deep hierarchy
-#: whose prior scales had collapsed: every step skipped, the bound frozen at -3e9 nats)
+#: steps in a row with a gradient over the guard after which `train_step` takes (clipped) steps
+#: anyway: a streak this long means the weights, not a rare batch, make the gradients huge (seen
+#: in a deep hierarchy whose KL had exploded: every step skipped, the bound frozen at -3e9 nats)
 MAX_SKIPS_IN_A_ROW = 50
 
 
@@ -112,10 +112,11 @@ def train_step(
     """One optimiser step on `batch`: objective, finiteness check, backward, clip, Adam.
     With `grad_skip` > 0 a step whose gradient norm (before clipping) exceeds it, or is not
     finite, is skipped (VDVAE's guard against the rare huge gradient of a deep hierarchy); the
-    share of skipped steps is the `skipped_update` term. After `MAX_SKIPS_IN_A_ROW` skipped
-    steps in a row (`skip_streak`) the huge gradients are no longer rare batches but the
-    weights themselves: a finite one is clipped and taken, since skipping would freeze the
-    model where it is for good."""
+    share of skipped steps is the `skipped_update` term, that of steps whose norm exceeded the
+    guard, skipped or not, `huge_gradient`. After `MAX_SKIPS_IN_A_ROW` such steps in a row
+    (`skip_streak`) the huge gradients are no longer rare batches but the weights themselves:
+    each finite one is then clipped (to `grad_clip`, else to `grad_skip`) and taken until the
+    gradients are back under the guard, since skipping would freeze the model where it is."""
     value = objective(model, batch, kl_weight)
     check_finite(value, step, epoch)
     optimizer.zero_grad(set_to_none=True)
@@ -123,12 +124,15 @@ def train_step(
     if grad_clip > 0 or grad_skip > 0:
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
         if grad_skip > 0:
-            finite = bool(torch.isfinite(norm))
-            skip = not (finite and (norm <= grad_skip or skip_streak >= MAX_SKIPS_IN_A_ROW))
-            value.terms["skipped_update"] = torch.tensor(float(skip))
+            huge = not bool(norm <= grad_skip)  # NaN: huge too
+            skip = huge and not (bool(torch.isfinite(norm)) and skip_streak >= MAX_SKIPS_IN_A_ROW)
+            value.terms["skipped_update"] = torch.tensor(float(skip), device=norm.device)
+            value.terms["huge_gradient"] = torch.tensor(float(huge), device=norm.device)
             if skip:
                 optimizer.zero_grad(set_to_none=True)
                 return value
+            if huge and grad_clip <= 0:  # a forced step: never the whole huge gradient
+                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_skip)
     optimizer.step()
     return value
 
@@ -442,8 +446,8 @@ def _train_one_epoch(loop: Loop, objective: Objective) -> RunningMeans:
                            kl_weight_at(state.step, settings.kl_warmup_steps),
                            settings.grad_clip, state.step, state.epoch, settings.grad_skip,
                            state.skip_streak)
-        skipped = "skipped_update" in value.terms and bool(value.terms["skipped_update"])
-        state.skip_streak = state.skip_streak + 1 if skipped else 0
+        huge = "huge_gradient" in value.terms and bool(value.terms["huge_gradient"])
+        state.skip_streak = state.skip_streak + 1 if huge else 0
         state.step += 1
         running.add(value, size)
         loop.notify("on_batch_end", value)

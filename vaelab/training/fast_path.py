@@ -8,6 +8,7 @@ likelihoods vaelab reports must not depend on a speed switch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -42,9 +43,25 @@ def with_autocast(objective: Objective, precision: str, device: torch.device) ->
 
 
 def cpu_has_bf16_units() -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX), as
-    oneDNN reports it."""
+    """Whether this CPU multiplies bfloat16 matrices in hardware: on Linux x86 the avx512_bf16
+    or amx_bf16 flag of /proc/cpuinfo (oneDNN also counts plain AVX-512, where bf16 is
+    emulated and slow); elsewhere (e.g. ARM) what oneDNN reports."""
+    flags = _cpu_flags()
+    if flags is not None:
+        return bool(flags & {"avx512_bf16", "amx_bf16"})
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
+    """The x86 feature flags of the first processor in `cpuinfo`, or None where there are none."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    return None
 
 
 def precision_advice(precision: str, device: torch.device) -> str | None:
