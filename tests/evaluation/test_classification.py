@@ -71,3 +71,23 @@ def test_an_image_is_classified_the_same_wherever_it_sits(model: torch.nn.Module
     torch.testing.assert_close(probs[0], alone[0])  # a batch of one may round differently
     assert torch.equal(model_space(model, torch.cat([a, b, a]), binary=False), x)  # every call
     assert set(x.unique().tolist()) <= {0.0, 1.0}  # still a Bernoulli draw, as in training
+
+
+def test_a_fitted_temperature_that_raises_the_validation_ece_is_not_used() -> None:
+    from vaelab.evaluation.classification import calibrate
+
+    # 96 confident right answers at 0.9 and 4 mistakes at 1 - 1e-6: the NLL is dominated by the
+    # mistakes, so its best T flattens everything, while the untempered ECE is already small
+    labels = torch.zeros(100, dtype=torch.long)
+    probs = torch.tensor([[0.9, 0.1]]).repeat(100, 1)
+    probs[:4] = torch.tensor([1e-6, 1 - 1e-6])
+    found = calibrate(probs, labels, probs, labels)
+    assert found["fitted_temperature"] > 2.0
+    assert found["validation_ece_fitted"] > found["validation_ece_before"]
+    assert found["temperature"] == 1.0 and found["test_ece_after"] == pytest.approx(found["test_ece_before"])
+    # overconfident throughout (0.99 for 80 % right): the fitted T lowers the ECE and is used
+    labels = torch.tensor([0] * 80 + [1] * 20)
+    probs = torch.tensor([[0.99, 0.01]]).repeat(100, 1)
+    found = calibrate(probs, labels, probs, labels)
+    assert found["temperature"] == found["fitted_temperature"] > 1.0
+    assert found["test_ece_after"] < found["test_ece_before"]

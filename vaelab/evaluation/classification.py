@@ -95,13 +95,24 @@ def validation_probabilities(model: LatentVariableModel, splits: Splits,
 def calibrate(probs_valid: torch.Tensor, labels_valid: torch.Tensor, probs_test: torch.Tensor,
               labels_test: torch.Tensor) -> dict[str, object]:
     """Temperature scaling: T fitted on the validation labels, and the ECE on validation and
-    test images before and after it (the test reliability bins after it)."""
-    temperature = fit_temperature(probs_valid, labels_valid)
+    test images before and after it (the test reliability bins after it).
+
+    The fit minimises the validation NLL, which a few confident mistakes can dominate: it then
+    picks a large T that flattens every right answer too. A fitted T that raises the validation
+    ECE is reported (`fitted_temperature`) but not used: `temperature` is then 1."""
+    fitted = fit_temperature(probs_valid, labels_valid)
+
+    def ece(probs: torch.Tensor, labels: torch.Tensor, temperature: float) -> float:
+        return reliability(apply_temperature(probs, temperature).cpu(), labels.cpu())["ece"]
+
+    before = reliability(probs_valid.cpu(), labels_valid.cpu())["ece"]
+    temperature = fitted if ece(probs_valid, labels_valid, fitted) <= before else 1.0
     after = reliability(apply_temperature(probs_test, temperature).cpu(), labels_test.cpu())
-    return {"temperature": temperature, "validation_labels": int(labels_valid.numel()),
-            "validation_ece_before": reliability(probs_valid.cpu(), labels_valid.cpu())["ece"],
-            "validation_ece_after": reliability(apply_temperature(probs_valid, temperature).cpu(),
-                                                labels_valid.cpu())["ece"],
+    return {"temperature": temperature, "fitted_temperature": fitted,
+            "validation_labels": int(labels_valid.numel()),
+            "validation_ece_before": before,
+            "validation_ece_fitted": ece(probs_valid, labels_valid, fitted),
+            "validation_ece_after": ece(probs_valid, labels_valid, temperature),
             "test_ece_before": reliability(probs_test.cpu(), labels_test.cpu())["ece"],
             "test_ece_after": after["ece"], "test_after": after}
 

@@ -203,7 +203,12 @@ def calibration_text(found: dict) -> str:
         return ""
     text = f", ECE {calibration['ece']:.3f} (mean confidence {calibration['mean_confidence']:.3f})"
     scaled = found.get("temperature_scaling")
-    if scaled is not None:
+    if scaled is not None and scaled["temperature"] != scaled.get("fitted_temperature",
+                                                                 scaled["temperature"]):
+        text += (f"; no temperature scaling: the T = {scaled['fitted_temperature']:.2f} fitted on "
+                 f"{scaled['validation_labels']} validation labels would raise their ECE "
+                 f"({scaled['validation_ece_before']:.3f} -> {scaled['validation_ece_fitted']:.3f})")
+    elif scaled is not None:
         text += (f", after temperature scaling (T = {scaled['temperature']:.2f}, fitted on "
                  f"{scaled['validation_labels']} validation labels) ECE {scaled['test_ece_after']:.3f}")
     return text
