@@ -59,7 +59,7 @@ def test_train_help_states_each_kinds_real_default(capsys: pytest.CaptureFixture
             "training runs until the budget is used up (default: 10 (vae, deep); ssm: 30; m2, m1m2, adgm, "
             "sdgm: 100)") in text
     assert "not the final evaluation, which comes after it" in text  # --time-budget says what it covers
-    assert ("size of the latent vector z (default: 32 (vae); deep: 16; ssm: 3; m2, m1m2: 50; adgm, sdgm: "
+    assert ("size of the latent vector z (default: 32 (vae); deep: 24; ssm: 3; m2, m1m2: 50; adgm, sdgm: "
             "100)") in text
     assert "adgm, sdgm: size of the auxiliary variable a (default: 100)" in text  # theirs alone
     assert "train on random windows of this many frames (0 = whole) (default: 25)" in text
