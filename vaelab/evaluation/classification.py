@@ -106,12 +106,13 @@ def calibrate(probs_valid: torch.Tensor, labels_valid: torch.Tensor, probs_test:
         return reliability(apply_temperature(probs, temperature).cpu(), labels.cpu())["ece"]
 
     before = reliability(probs_valid.cpu(), labels_valid.cpu())["ece"]
-    temperature = fitted if ece(probs_valid, labels_valid, fitted) <= before else 1.0
+    tempered = ece(probs_valid, labels_valid, fitted)
+    temperature = fitted if tempered <= before else 1.0
     after = reliability(apply_temperature(probs_test, temperature).cpu(), labels_test.cpu())
     return {"temperature": temperature, "fitted_temperature": fitted,
             "validation_labels": int(labels_valid.numel()),
             "validation_ece_before": before,
-            "validation_ece_fitted": ece(probs_valid, labels_valid, fitted),
+            "validation_ece_fitted": tempered,
             "validation_ece_after": ece(probs_valid, labels_valid, temperature),
             "test_ece_before": reliability(probs_test.cpu(), labels_test.cpu())["ece"],
             "test_ece_after": after["ece"], "test_after": after}

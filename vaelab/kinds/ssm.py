@@ -44,6 +44,7 @@ from vaelab.kinds.vae import (
     given,
     more_time,
     print_evaluation,
+    refuse_calibrate,
     refuse_changes_on_resume,
     train_until_budget,
 )
@@ -202,9 +203,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from vaelab.evaluation.sequence_run import evaluate_sequence_run, summary_lines
     from vaelab.runs.evaluations import output_lines
 
-    if args.calibrate:
-        raise ConfigError("--calibrate fits the classifier's temperature of a semi-supervised run "
-                          "(m2, m1m2, adgm, sdgm); this run has no classifier")
+    refuse_calibrate(args)
     if args.compare_estimators or args.ais_examples or args.bdmc is not None:
         raise ConfigError("--compare-estimators, --ais-examples and --bdmc are for frame models; a sequence "
                           "run reports ELBO, IWAE and particle-filter evidence (see also `vaelab compare`)")

@@ -284,6 +284,13 @@ def note_default_dataset(args: argparse.Namespace, dataset: str) -> None:
               flush=True)
 
 
+def refuse_calibrate(args: argparse.Namespace) -> None:
+    """`evaluate --calibrate` of a run without a classifier: one clear error."""
+    if args.calibrate:
+        raise ConfigError("--calibrate fits the classifier's temperature of a semi-supervised run "
+                          "(m2, m1m2, adgm, sdgm); this run has no classifier")
+
+
 def evaluate(args: argparse.Namespace) -> int:
     """`vaelab evaluate RUN`: ELBO and IS log p(x) on the test split, optionally the estimator
     comparison and AIS."""
@@ -291,9 +298,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from vaelab.runs.evaluations import output_lines
 
     with_image_defaults(args)
-    if args.calibrate:
-        raise ConfigError("--calibrate fits the classifier's temperature of a semi-supervised run "
-                          "(m2, m1m2, adgm, sdgm); this run has no classifier")
+    refuse_calibrate(args)
     if args.samples < 1 or args.compare_examples < 1 or min(args.ks) < 1 or args.examples < 0:
         raise ConfigError("-k, --ks and --compare-examples must be >= 1 and --examples >= 0")
     if args.ais_examples < 0 or args.ais_chains < 1 or args.ais_steps < 1:

@@ -14,6 +14,12 @@ from vaelab.distributions.families import Family
 from vaelab.distributions.guide_families import make_guide_family
 
 
+def concatenated(parts: Sequence[torch.Tensor]) -> torch.Tensor:
+    """cat(parts, -1) with each part expanded to the parts' common batch dims."""
+    batch = torch.broadcast_shapes(*(part.shape[:-1] for part in parts))
+    return torch.cat([part.expand(*batch, part.shape[-1]) for part in parts], -1)
+
+
 class ConditionalDistribution(nn.Module):
     """A conditional distribution: a network maps parent values to a family's parameters.
 
@@ -71,7 +77,7 @@ class ConditionalDistribution(nn.Module):
                              f", got parts of widths {[part.shape[-1] for part in parts]}")
         forward_parts = getattr(self.network, "forward_parts", None)
         if forward_parts is None:
-            return self(torch.cat([part.expand(*batch, part.shape[-1]) for part in parts], -1))
+            return self(concatenated(parts))
         eta = forward_parts(parts)
         eta = eta.expand(*batch, eta.shape[-1]).reshape(*batch, *self.param_shape)
         return self.family(eta, len(self.event_shape))
