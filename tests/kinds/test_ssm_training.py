@@ -172,3 +172,15 @@ def test_a_warm_start_with_the_automatic_guide_reads_the_frames_like_its_source(
         run = tmp_path / f"{source}-{model['transition']}"
         fit_sequences(config, run, progress=False, log=lambda _: None)
         assert SequenceExperiment.load(run / "config.json").model.guide == guide  # saved resolved
+
+
+def test_weight_decay_reaches_the_networks_but_never_the_physical_constants(tmp_path: Path) -> None:
+    from vaelab.kinds.ssm_training import make_sequence_optimizer
+
+    config = _config(tmp_path, {"transition": "pendulum"}, weight_decay=0.01)
+    model = build_sequence_model(config, load_sequence_splits(config.data)["train"])
+    groups = make_sequence_optimizer(model, config.train).param_groups
+    dynamics = {id(p) for p in model.dynamics.parameters()}
+    assert dynamics and all(g["weight_decay"] == (0.0 if {id(p) for p in g["params"]} <= dynamics else 0.01)
+                            for g in groups)
+    assert sum(g["weight_decay"] == 0.01 for g in groups) == 2

@@ -152,3 +152,19 @@ def test_the_loop_counts_huge_gradients_in_a_row_and_then_takes_them_clipped(
     (record,) = read_metrics(tmp_path / "calm")
     assert record["train_skipped_update"] == 0.0 and record["train_huge_gradient"] == 0.0
     assert LoopState(**{"epoch": 3}).skip_streak == 0  # a checkpoint from before the streak
+
+
+def test_weight_decay_shrinks_each_weight_by_lr_times_decay_and_is_off_by_default() -> None:
+    from vaelab.training.engine import make_optimizer
+
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 2)
+    before = [p.detach().clone() for p in net.parameters()]
+    plain = make_optimizer(net, 0.1)
+    assert plain.param_groups[0]["weight_decay"] == 0
+    decayed = make_optimizer(net, 0.1, weight_decay=0.5)
+    for p in net.parameters():
+        p.grad = torch.zeros_like(p)  # Adam's step is 0: only the decay moves the weights
+    decayed.step()
+    for old, new in zip(before, net.parameters(), strict=True):
+        assert torch.allclose(new, old * (1 - 0.1 * 0.5))

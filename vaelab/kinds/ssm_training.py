@@ -66,7 +66,7 @@ def make_sequence_optimizer(model: StateSpaceModel, config: SequenceTrainConfig)
     """`make_optimizer`'s Adam, with the transition's own parameters (for a physics rule: a handful
     of scalars such as g/L and b) in a second group stepping `dynamics_lr_factor` times faster.
     Each group's "lr_factor" scales the scheduled learning rate."""
-    optimizer = make_optimizer(model.emitter, config.learning_rate)
+    optimizer = make_optimizer(model.emitter, config.learning_rate, config.weight_decay)
     optimizer.param_groups[0]["lr_factor"] = 1.0
     dynamics = {id(p) for p in model.dynamics.parameters()}
     seen = {id(p) for p in model.emitter.parameters()}
@@ -75,7 +75,8 @@ def make_sequence_optimizer(model: StateSpaceModel, config: SequenceTrainConfig)
     if dynamics:
         optimizer.add_param_group({"params": list(model.dynamics.parameters()),
                                    "lr": config.learning_rate * config.dynamics_lr_factor,
-                                   "lr_factor": config.dynamics_lr_factor})
+                                   "lr_factor": config.dynamics_lr_factor,
+                                   "weight_decay": 0.0})  # physical constants are not shrunk
     return optimizer
 
 

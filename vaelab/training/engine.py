@@ -63,13 +63,19 @@ class BatchSource(Protocol):
         (validation) the ranks' batches together hold every example exactly once."""
 
 
-def make_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.Adam:
-    """Adam with the fused kernel (one pass over all parameters; same update rule) when this
-    torch build has it for the model's device; the default implementation otherwise."""
+def make_optimizer(model: torch.nn.Module, learning_rate: float,
+                   weight_decay: float = 0.0) -> torch.optim.Adam:
+    """Adam (AdamW's decoupled decay when `weight_decay` > 0) with the fused kernel (one pass over
+    all parameters; same update rule) when this torch build has it for the model's device; the
+    default implementation otherwise."""
+    adam = torch.optim.AdamW if weight_decay > 0 else torch.optim.Adam
+    options: dict[str, Any] = {"lr": learning_rate}
+    if weight_decay > 0:
+        options["weight_decay"] = weight_decay
     try:
-        return torch.optim.Adam(model.parameters(), lr=learning_rate, fused=True)
+        return adam(model.parameters(), fused=True, **options)
     except (RuntimeError, ValueError, TypeError):
-        return torch.optim.Adam(model.parameters(), lr=learning_rate)
+        return adam(model.parameters(), **options)
 
 
 def kl_weight_at(step: int, warmup_steps: int) -> float:

@@ -86,7 +86,7 @@ def image_task(config: ExperimentConfig, model: LatentVariableModel, splits: Spl
     train_cfg = config.train
     data_kind = data_kind_of(config)
     device = context.device
-    optimizer = make_optimizer(model, train_cfg.learning_rate)
+    optimizer = make_optimizer(model, train_cfg.learning_rate, train_cfg.weight_decay)
     valid = splits.valid if splits.valid is not None and len(splits.valid) > 0 else None
 
     def validate(model: LatentVariableModel) -> float | None:

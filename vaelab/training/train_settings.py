@@ -41,6 +41,9 @@ class TrainSettings:
         "decay), as a fraction of --lr")] = 0.01
     kl_warmup_steps: Annotated[int, Range(0), Help(
         "steps of linear KL warm-up (0 = off)", flag="kl-warmup")] = 0
+    weight_decay: Annotated[float, Range(0, 1, note="0 = plain Adam"), Help(
+        "decoupled weight decay on every parameter (AdamW, Loshchilov & Hutter 2019): each step "
+        "shrinks the weights by lr × this; a regulariser for long runs that overfit (0 = off)")] = 0.0
     grad_clip: Annotated[float, Range(0, note="0 = off"), Help("max gradient norm (0 = off)")] = 0.0
     grad_skip: Annotated[float, Range(0, note="0 = off"), Help(
         "skip an optimiser step whose gradient norm (before clipping) exceeds this, or is not "
