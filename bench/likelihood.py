@@ -100,7 +100,8 @@ def run_row(row: Row, seed: int, minutes: float, args: argparse.Namespace, workd
                   "learning_rate": args.lr, "lr_schedule": args.schedule,
                   "final_lr_fraction": args.final_lr_fraction, "seed": seed,
                   "device": args.device, "time_budget_minutes": minutes,
-                  "precision": "bf16" if args.bf16 else "fp32", **row.train},
+                  "precision": "bf16" if args.bf16 else "fp32",
+                  "weight_decay": args.weight_decay, **row.train},
     })
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = workdir / f"{row.name}-seed{seed}-{args.schedule}-{stamp}"
@@ -149,6 +150,7 @@ def evaluate_row(row: Row, config: ExperimentConfig, run_dir: Path, loop, wall_s
             "examples": test["examples"], "eval_seconds": test["seconds"],
             "schedule": train.lr_schedule, "lr": train.learning_rate,
             "final_lr_fraction": train.final_lr_fraction, "batch_size": train.batch_size,
+            "precision": train.precision, "weight_decay": train.weight_decay,
             "run_dir": str(run_dir), "curve": curve}
 
 
@@ -185,6 +187,8 @@ def main() -> None:
                              "as its new training budget, then evaluate it")
     parser.add_argument("--bf16", action="store_true",
                         help="train under bfloat16 autocast (pays on CPUs with AVX512-BF16 or AMX)")
+    parser.add_argument("--weight-decay", type=float, default=0.0,
+                        help="AdamW's decoupled weight decay (0 = plain Adam)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
     names = list(ROWS) if args.rows == ["all"] else args.rows
