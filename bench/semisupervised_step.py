@@ -3,6 +3,7 @@ the first layers computed once for all classes (`ConditionalDistribution.from_pa
 the concatenated parents the networks took before (x repeated beside each of the C classes).
 
     OMP_NUM_THREADS=1 python bench/semisupervised_step.py      # --rounds 10 --steps 10
+    OMP_NUM_THREADS=1 python bench/semisupervised_step.py --bf16   # float32 against bf16 autocast
 
 The bench sizes of issue 27 (z and a of 50, networks 500 wide, 100 unlabelled + 100 labelled
 images per step, Bernoulli likelihood); both contenders in one process, interleaved rounds.
@@ -40,7 +41,7 @@ def parents_as(way: object) -> Iterator[None]:
         ConditionalDistribution.from_parts = FROM_PARTS  # type: ignore[method-assign]
 
 
-def timer(way: object):
+def timer(way: object, bf16: bool = False):
     def run(images: torch.Tensor, steps: int, state: tuple[M2, torch.optim.Optimizer]) -> float:
         import time
 
@@ -51,7 +52,8 @@ def timer(way: object):
             for step in range(steps):
                 x = torch.bernoulli(images[(step * 100) % 900:][:100].float() / 255)
                 x_l = torch.bernoulli(images[900:1000].float() / 255)
-                loss = semisupervised_loss(model, x, x_l, labels, weight=60.0).loss
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    loss = semisupervised_loss(model, x, x_l, labels, weight=60.0).loss
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -64,6 +66,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--models", nargs="+", default=["m2", "adgm", "sdgm"])
+    parser.add_argument("--bf16", action="store_true",
+                        help="time float32 against bfloat16 autocast (both with the parts)")
     args = parser.parse_args()
     images = fake_mnist(1000, torch.device("cpu"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); images/s counts "
@@ -74,11 +78,13 @@ def main() -> None:
                                  auxiliary=None if kind == "m2" else kind, auxiliary_dim=50),
                          (1, 28, 28), BernoulliFamily())
         state = (model, torch.optim.Adam(model.parameters(), 1e-3))
-        rates = interleaved_rates({"parts": (timer(FROM_PARTS), state),
-                                   "concatenated": (timer(whole), state)},
-                                  images, args.rounds, args.steps, warmup=3)
+        first, second = ("bf16", "fp32") if args.bf16 else ("parts", "concatenated")
+        contenders = ({"bf16": (timer(FROM_PARTS, bf16=True), state), "fp32": (timer(FROM_PARTS), state)}
+                      if args.bf16 else
+                      {"parts": (timer(FROM_PARTS), state), "concatenated": (timer(whole), state)})
+        rates = interleaved_rates(contenders, images, args.rounds, args.steps, warmup=3)
         print_rates(rates, f"{kind}:")
-        print(f"  parts / concatenated = {paired_ratio(rates, 'parts', 'concatenated'):.2f}")
+        print(f"  {first} / {second} = {paired_ratio(rates, first, second):.2f}")
 
 
 if __name__ == "__main__":

@@ -300,3 +300,20 @@ def test_a_class_without_a_labelled_example_is_one_clear_error(tmp_path: Path,
                  "--labels", "6", "--validation-size", "0", "--epochs", "1", "--no-progress",
                  "--run-dir", str(tmp_path / "r")]) == 2
     assert "class 1 has no labelled example" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["vae", "sdgm"])
+def test_nproc_names_the_shared_run_folder_after_the_dataset_of_the_flags_or_the_config_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str) -> None:
+    import vaelab.kinds.vae as vae_kind
+
+    launched: list[list[str]] = []
+    monkeypatch.setattr(vae_kind.subprocess, "call", lambda command: launched.append(command) or 0)
+    config = tmp_path / "fashion.toml"
+    config.write_text('[data]\ndataset = "fashion-mnist"\n')
+    assert main(["train", "--model", model, "--nproc", "2", "--epochs", "1"]) == 0
+    assert main(["train", "--model", model, "--nproc", "2", "--config", str(config)]) == 0
+    assert main(["train", "--model", model, "--nproc", "2", "--dataset", "mnist"]) == 0
+    folders = [Path(command[command.index("--run-dir") + 1]).name for command in launched]
+    assert [folder.rsplit("-", 2)[0] for folder in folders] == ["mnist-5k", "fashion-mnist", "mnist"]
+    assert all("--nproc" not in command for command in launched)

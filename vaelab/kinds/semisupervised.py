@@ -158,7 +158,7 @@ def train(args: argparse.Namespace) -> int:
         refuse_ignored_settings(config)
         note_default_dataset(args, config.data.dataset)
         note_own_validation_split(overrides, config.data.dataset)
-        run_dir = args.run_dir or default_run_dir(args.dataset or "mnist-5k")
+        run_dir = args.run_dir or default_run_dir(config.data.dataset)
         resume = False
     epochs_before = epochs_done(run_dir) if resume else -1
     semi = config.semisupervised

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from vaelab.choices import DEFAULT_KS, EVALUATION_SEED, PENDULUM
+from vaelab.choices import DEFAULT_KS, EMBEDDED_NAME, EVALUATION_SEED, PENDULUM
 from vaelab.kinds.common import print_run_folder, save_npy
 from vaelab.kinds.flags import common_flags, defaults, typed_flag
 from vaelab.kinds.flags import overrides as flag_overrides
@@ -189,6 +189,13 @@ def already_evaluated(run_dir: Path, epochs_before: int) -> bool:
     return True
 
 
+def dataset_named(args: argparse.Namespace) -> str:
+    """The dataset a `vaelab train` command names (--dataset, else its --config file's, else the
+    default), for the name of a run folder chosen before the config is built."""
+    from_file = read_config_file(args.config).get("data", {}).get("dataset") if args.config else None
+    return args.dataset or from_file or EMBEDDED_NAME
+
+
 def relaunch_with_torchrun(args: argparse.Namespace) -> int:
     """Run this same command under torchrun with --nproc processes, and wait for it."""
     if args.nproc < 1:
@@ -197,7 +204,7 @@ def relaunch_with_torchrun(args: argparse.Namespace) -> int:
     index = next(i for i, a in enumerate(argv) if a == "--nproc" or a.startswith("--nproc="))
     del argv[index:index + (1 if "=" in argv[index] else 2)]
     if args.run_dir is None and args.resume is None:  # every rank must agree on one folder
-        argv += ["--run-dir", str(default_run_dir(args.dataset or "run"))]
+        argv += ["--run-dir", str(default_run_dir(dataset_named(args)))]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc-per-node={args.nproc}", "-m", "vaelab", *argv]
     print("launching: " + " ".join(command), file=sys.stderr, flush=True)
