@@ -1,8 +1,8 @@
 """Training throughput of the deep top-down VAE: vaelab's training step against bare PyTorch.
 
-Both train the identical network — the `--model deep` preset as first chosen (4 latent groups
-of 16, ReLU; the preset is now 3 × 24 with ELU, cells of the same kind), residual cells 256
-wide, Bernoulli likelihood, built by vaelab and its weights copied into the bare contender — on
+Both train the identical network — the `--model deep` preset's (read from vaelab's PRESETS: 3
+latent groups of 24, ELU; until 2026-12-05 4 × 16 with ReLU), residual cells 256 wide,
+Bernoulli likelihood, built by vaelab and its weights copied into the bare contender — on
 dynamically binarized MNIST-like batches of 100 (the preset's batch), Adam, in one process,
 interleaved in rounds so all see the same machine state. The bare contender is the same network
 as plain tensor code: bottom-up features, per group the prior's and the guide's parameters by
@@ -32,6 +32,7 @@ from interleaved import paired_ratio as ratio_of
 from torch import nn
 
 from vaelab.data.representation import to_model_space
+from vaelab.kinds.vae import PRESETS
 from vaelab.models.config import ModelConfig, build_model
 from vaelab.models.deep import LOG_SCALE_BOUND, DeepVAE
 from vaelab.objectives import make_objective
@@ -39,8 +40,9 @@ from vaelab.training.engine import RunningMeans, make_optimizer, train_step
 
 BATCH = 100
 #: the `--model deep` preset's network (vaelab/kinds/vae.py PRESETS) and its guards
-PRESET = ModelConfig(architecture="deep", groups=4, latent_dim=16, hidden=(256,))
-GRAD_CLIP, GRAD_SKIP = 200.0, 2000.0
+PRESET = ModelConfig(**PRESETS["deep"]["model"])
+GRAD_CLIP, GRAD_SKIP = PRESETS["deep"]["train"]["grad_clip"], PRESETS["deep"]["train"]["grad_skip"]
+ACTIVATION = {"relu": F.relu, "elu": F.elu}[PRESET.activation]
 
 
 def _linear(layer: nn.Module) -> tuple[nn.Parameter, nn.Parameter]:
@@ -49,8 +51,8 @@ def _linear(layer: nn.Module) -> tuple[nn.Parameter, nn.Parameter]:
 
 
 class BareDeepVAE(nn.Module):
-    """The preset's DeepVAE as plain tensor code over copies of its weights (ReLU activations,
-    one stem layer; the constructor checks the layout it copies)."""
+    """The preset's DeepVAE as plain tensor code over copies of its weights (the preset's
+    activation, one stem layer; the constructor checks the layout it copies)."""
 
     def __init__(self, model: DeepVAE) -> None:
         super().__init__()
@@ -70,10 +72,10 @@ class BareDeepVAE(nn.Module):
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         """−ELBO averaged over the batch, the KL of each group in closed form."""
         flat, b = x.flatten(1), self.bottom_up
-        h = F.relu(F.linear(flat, b[0], b[1]))
+        h = ACTIVATION(F.linear(flat, b[0], b[1]))
         features = [h]
         for i in range(1, self.groups):
-            h = F.relu(F.linear(h, b[2 * i], b[2 * i + 1]))
+            h = ACTIVATION(F.linear(h, b[2 * i], b[2 * i + 1]))
             features.append(h)
         state = self.initial_state.expand(x.shape[0], -1)
         kl = x.new_zeros(x.shape[0])
@@ -90,10 +92,10 @@ class BareDeepVAE(nn.Module):
             kl = kl + (p_log_scale - q_log_scale
                        + 0.5 * (q_scale.pow(2) + shift.pow(2)) * torch.exp(-2.0 * p_log_scale) - 0.5).sum(-1)
             c = self.cells
-            inner = F.relu(F.linear(torch.cat([state, z], -1), c[4 * g], c[4 * g + 1]))
+            inner = ACTIVATION(F.linear(torch.cat([state, z], -1), c[4 * g], c[4 * g + 1]))
             state = state + F.linear(inner, c[4 * g + 2], c[4 * g + 3])
         d = self.decoder
-        logits = F.linear(F.relu(F.linear(F.relu(state), d[0], d[1])), d[2], d[3])
+        logits = F.linear(ACTIVATION(F.linear(ACTIVATION(state), d[0], d[1])), d[2], d[3])
         reconstruction = -F.binary_cross_entropy_with_logits(logits, flat, reduction="none").sum(-1)
         return -(reconstruction - kl).mean()
 
