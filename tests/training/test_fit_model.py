@@ -296,3 +296,21 @@ def test_fit_takes_the_config_names_of_shared_settings_and_their_ranges(tmp_path
                      run_dir=tmp_path / "d", **quiet())
     assert json.loads((run.run_dir / "config.json").read_text())["learning_rate"] == 1e-2
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_ema_decay_returns_the_weight_average_and_resumes_it(tmp_path: Path) -> None:
+    from vaelab.runs.checkpoint import checkpoint_average
+
+    x = binary_data()
+    run = vaelab.fit(tiny_vae(), x, epochs=3, batch_size=16, ema_decay=0.9, run_dir=tmp_path / "a", **quiet())
+    average = checkpoint_average(tmp_path / "a")
+    assert average is not None
+    for name, value in run.model.state_dict().items():
+        torch.testing.assert_close(value, average[f"module.{name}"])
+    vaelab.fit(tiny_vae(), x, epochs=1, batch_size=16, ema_decay=0.9, run_dir=tmp_path / "b", **quiet())
+    resumed = vaelab.fit(tiny_vae(), x, epochs=3, batch_size=16, ema_decay=0.9, run_dir=tmp_path / "b",
+                         resume=True, **quiet())
+    for name, value in resumed.model.state_dict().items():
+        torch.testing.assert_close(value, run.model.state_dict()[name], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="ema_decay"):
+        vaelab.fit(tiny_vae(), x, epochs=1, ema_decay=1.0, run_dir=tmp_path / "c", **quiet())

@@ -269,7 +269,7 @@ class ClassificationError(Callback):
         self.labelled_share = labelled_share
 
     def on_epoch_end(self, loop: Loop, record: dict[str, Any]) -> None:
-        counts = held_out_counts(loop.model, self.images, self.seed, self.context)
+        counts = held_out_counts(loop.kept_model, self.images, self.seed, self.context)
         if counts is None:
             record["valid_error"] = None
             return

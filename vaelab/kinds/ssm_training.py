@@ -143,7 +143,7 @@ def settings_of(config: SequenceTrainConfig) -> LoopSettings:
                         grad_skip=config.grad_skip,
                         kl_warmup_steps=config.kl_warmup_steps,
                         time_budget_minutes=config.time_budget_minutes, compile=config.compile,
-                        precision=config.precision)
+                        precision=config.precision, ema_decay=config.ema_decay)
 
 
 class WarmStart(Callback):

@@ -92,13 +92,20 @@ def _join_optimizer_state(tensors: Mapping[str, torch.Tensor], plain: dict) -> d
     return {"state": state, "param_groups": plain["param_groups"]}
 
 
+#: the prefix of a weight average's tensors in a checkpoint (`train.ema_decay`)
+AVERAGE = "average."
+
+
 def save_checkpoint(
-    run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, loop: LoopState
+    run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, loop: LoopState,
+    average: Mapping[str, torch.Tensor] | None = None,
 ) -> None:
-    """Weights, optimizer state, RNG state and loop counters, atomically, in one file."""
+    """Weights, optimizer state, RNG state and loop counters, atomically, in one file; `average`
+    (a weight average's state, vaelab.training.averaging) beside them when the run keeps one."""
     opt_tensors, opt_plain = _split_optimizer_state(optimizer.state_dict())
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update(opt_tensors)
+    tensors.update({f"{AVERAGE}{k}": v for k, v in (average or {}).items()})
     tensors["rng.cpu"] = torch.get_rng_state()
     if torch.cuda.is_available():
         for i, state in enumerate(torch.cuda.get_rng_state_all()):
@@ -163,6 +170,14 @@ def load_checkpoint(
     if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda_states)
     return LoopState(**json.loads(metadata["loop"]))
+
+
+def checkpoint_average(run_dir: Path) -> dict[str, torch.Tensor] | None:
+    """The weight average kept in a run's checkpoint (`save_checkpoint`'s `average`), or None
+    when the checkpoint holds none."""
+    tensors, _ = _checkpoint_tensors(run_dir)
+    average = {k[len(AVERAGE):]: v for k, v in tensors.items() if k.startswith(AVERAGE)}
+    return average or None
 
 
 def checkpoint_loop(run_dir: Path) -> LoopState | None:

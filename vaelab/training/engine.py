@@ -25,6 +25,7 @@ from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.result import ObjectiveValue
 from vaelab.runs.checkpoint import (
     LoopState,
+    checkpoint_average,
     load_checkpoint,
     refuse_fewer_epochs,
     save_checkpoint,
@@ -34,6 +35,7 @@ from vaelab.runs.distributed import Distributed, restarted_by_launcher
 from vaelab.runs.files import BEST_WEIGHTS, CHECKPOINT, CONFIG, METRICS
 from vaelab.runs.log import print_now, silent
 from vaelab.runs.metrics_log import truncate_metrics
+from vaelab.training.averaging import WeightAverage
 from vaelab.training.callbacks import Callback, EpochLog, ProgressBar, as_callback
 from vaelab.training.ddp import wrap_objective
 from vaelab.training.fast_path import compiled, precision_advice, with_autocast
@@ -202,6 +204,8 @@ class LoopSettings:
     time_budget_minutes: float = 0.0
     compile: bool = False
     precision: str = "fp32"
+    #: > 0: keep an exponential moving average of the weights at this decay (vaelab.training.averaging)
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -245,10 +249,19 @@ class Loop:
     callbacks: list[Callback]
     state: LoopState = field(default_factory=LoopState)
     resuming: bool = False
+    #: the weight average when the settings ask for one (`ema_decay`), from the run's start on
+    average: WeightAverage | None = None
 
     @property
     def model(self) -> LatentVariableModel | torch.nn.Module:
+        """The model the optimiser steps."""
         return self.task.model
+
+    @property
+    def kept_model(self) -> LatentVariableModel | torch.nn.Module:
+        """The weights validation judges and the run keeps: the weight average when there is one,
+        else the model the optimiser steps."""
+        return self.model if self.average is None else self.average.module
 
     @property
     def is_main(self) -> bool:
@@ -297,6 +310,7 @@ def run_training(
             loop.resuming = _resumes(loop, resume)
             loop.notify("on_train_start")
             loop.state = _restored_run(loop) if loop.resuming else _fresh_run(loop)
+            loop.average = _weight_average(loop)
             objective = _step_objective(loop)  # after the above: DDP starts from rank 0's weights
             context.barrier()  # nobody trains before rank 0 has set the folder up
             _say_if_nothing_to_do(loop)
@@ -314,6 +328,8 @@ def run_training(
                 _save_epoch(loop, record)
                 loop.notify("on_checkpoint", record)
                 context.barrier()
+            if loop.average is not None:  # the run's model is the average; the checkpoint keeps both
+                loop.average.copy_into(loop.model)
             loop.model.eval()
         finally:
             loop.notify("on_train_end")
@@ -402,6 +418,22 @@ def _fresh_run(loop: Loop) -> LoopState:
     return state
 
 
+def _weight_average(loop: Loop) -> WeightAverage | None:
+    """The weight average the settings ask for: started at the model's weights (fresh), or the
+    one the checkpoint kept (resumed; a checkpoint without one starts it at the resumed weights)."""
+    decay = loop.settings.ema_decay
+    if decay <= 0:
+        return None
+    average = WeightAverage(loop.model, decay)
+    if loop.resuming:
+        kept = checkpoint_average(loop.run_dir)
+        if kept is None:
+            loop.say(f"{loop.run_dir}'s checkpoint holds no weight average: it starts at the resumed weights")
+        else:
+            average.load_state_dict(kept)
+    return average
+
+
 def _step_objective(loop: Loop) -> Objective:
     """The task's objective as each step calls it: averaged over ranks by DDP (whose construction
     broadcasts rank 0's weights), under the precision's autocast, compiled when asked."""
@@ -455,6 +487,8 @@ def _train_one_epoch(loop: Loop, objective: Objective) -> RunningMeans:
         huge = "huge_gradient" in value.terms and bool(value.terms["huge_gradient"])
         state.skip_streak = state.skip_streak + 1 if huge else 0
         state.step += 1
+        if loop.average is not None:
+            loop.average.update(task.model)
         running.add(value, size)
         loop.notify("on_batch_end", value)
     return running
@@ -475,7 +509,7 @@ def _epoch_record(loop: Loop, running: RunningMeans, learning_rate: float) -> di
 def _validate(loop: Loop, record: dict[str, Any]) -> float | None:
     """The task's validation score, recorded; a non-finite one stops the run."""
     task = loop.task
-    valid = task.validate(task.model) if task.validate is not None else None
+    valid = task.validate(loop.kept_model) if task.validate is not None else None
     # would never be "best": stop and say so, on every rank together (a rank's own noise may
     # make it the only one with a NaN)
     if loop.context.any(valid is not None and not math.isfinite(valid)):
@@ -501,7 +535,7 @@ def _keep_the_best(loop: Loop, record: dict[str, Any], valid: float | None) -> N
         state.best_valid, state.best_epoch = score, state.epoch + 1
         state.epochs_without_improvement = 0
         if loop.is_main:
-            save_weights(loop.run_dir / BEST_WEIGHTS, task.model)
+            save_weights(loop.run_dir / BEST_WEIGHTS, loop.kept_model)
     else:
         state.epochs_without_improvement += 1
 
@@ -526,7 +560,8 @@ def _save_epoch(loop: Loop, record: dict[str, Any]) -> None:
     if loop.is_main:
         with open(loop.run_dir / METRICS, "a") as handle:
             handle.write(json.dumps(record) + "\n")
-        save_checkpoint(loop.run_dir, loop.model, loop.task.optimizer, loop.state)
+        save_checkpoint(loop.run_dir, loop.model, loop.task.optimizer, loop.state,
+                        None if loop.average is None else loop.average.state_dict())
 
 
 __all__ = [

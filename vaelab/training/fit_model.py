@@ -265,6 +265,7 @@ def fit(
     kl_warmup_steps: int = 0,
     free_bits: float = 0.0,
     grad_clip: float = 0.0,
+    ema_decay: float = 0.0,
     patience: int = 0,
     seed: int = 0,
     window: int = 0,
@@ -285,8 +286,10 @@ def fit(
     `time_budget_minutes` (or `time_budget`) stops after the epoch that uses it up; `epochs`
     defaults to 10, or with a time budget to "until the budget runs out" (MAX_EPOCHS); given,
     whichever ends first stops the run. The settings a config's [train] shares (epochs, samples,
-    batch_size, learning_rate, kl_warmup_steps, free_bits, grad_clip, patience, time_budget_minutes,
-    precision) have its names and ranges (vaelab.training.train_settings).
+    batch_size, learning_rate, kl_warmup_steps, free_bits, grad_clip, ema_decay, patience,
+    time_budget_minutes, precision) have its names and ranges (vaelab.training.train_settings);
+    `ema_decay` > 0 keeps a moving average of the weights (vaelab.training.averaging) that
+    validation, the best weights and the returned model use.
     `run_dir` defaults to runs/fit-TIME; `resume=True` continues the run in `run_dir` exactly
     where it stopped (rebuild the same model and call fit again with the same arguments).
     `callbacks` are `vaelab.Callback`s, whose hooks the loop calls at its named moments (see
@@ -309,7 +312,7 @@ def fit(
     check_values(TrainConfig, {"epochs": epochs, "samples": samples, "batch_size": batch_size,
                                "learning_rate": lr, "kl_warmup_steps": kl_warmup_steps,
                                "free_bits": free_bits,
-                               "grad_clip": grad_clip, "patience": patience,
+                               "grad_clip": grad_clip, "ema_decay": ema_decay, "patience": patience,
                                "time_budget_minutes": time_budget, "precision": precision}, ValueError)
     _check_resume_folder(resume, run_dir)
     hooks = [as_callback(callback) for callback in callbacks]
@@ -330,7 +333,8 @@ def fit(
     run_path = Path(run_dir) if run_dir is not None else default_run_dir("fit")
     settings = LoopSettings(epochs=epochs, seed=seed, grad_clip=grad_clip,
                             kl_warmup_steps=kl_warmup_steps, patience=patience,
-                            time_budget_minutes=time_budget or 0.0, compile=compile, precision=precision)
+                            time_budget_minutes=time_budget or 0.0, compile=compile, precision=precision,
+                            ema_decay=ema_decay)
     description = {"kind": CUSTOM_KIND, "model_class": type(model).__qualname__,
                    "objective": objective if isinstance(objective, str) else
                    getattr(objective, "__name__", "custom"),

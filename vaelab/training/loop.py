@@ -73,7 +73,7 @@ def settings_of(config: ExperimentConfig) -> LoopSettings:
     return LoopSettings(epochs=t.epochs, seed=t.seed, grad_clip=t.grad_clip, grad_skip=t.grad_skip,
                         kl_warmup_steps=t.kl_warmup_steps, patience=t.patience,
                         time_budget_minutes=t.time_budget_minutes, compile=t.compile,
-                        precision=t.precision)
+                        precision=t.precision, ema_decay=t.ema_decay)
 
 
 def image_task(config: ExperimentConfig, model: LatentVariableModel, splits: Splits,
