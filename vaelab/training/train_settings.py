@@ -48,7 +48,7 @@ class TrainSettings:
         "keep an exponential moving average of the weights at this decay (Polyak averaging; "
         "VDVAE: 0.9999): validation, the best weights, the evaluation and the model a run "
         "returns use the average; the checkpoint also keeps the raw weights (0 = off)",
-        flag="ema")] = 0.0
+        flag="ema", metavar="DECAY")] = 0.0
     grad_clip: Annotated[float, Range(0, note="0 = off"), Help("max gradient norm (0 = off)")] = 0.0
     grad_skip: Annotated[float, Range(0, note="0 = off"), Help(
         "skip an optimiser step whose gradient norm (before clipping) exceeds this, or is not "
