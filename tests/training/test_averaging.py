@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from vaelab.objectives import ObjectiveValue
-from vaelab.runs.checkpoint import checkpoint_average, load_checkpoint
+from vaelab.runs.checkpoint import checkpoint_average, load_checkpoint, saved_model_state
 from vaelab.runs.distributed import Distributed
 from vaelab.runs.files import BEST_WEIGHTS
 from vaelab.training.averaging import WeightAverage
@@ -25,11 +25,19 @@ def test_the_average_is_the_exponential_moving_average_of_the_weights_after_each
     net.weight.data.fill_(1.0)
     average = WeightAverage(net, decay=0.75)
     expected = torch.ones(1, 2)  # starts at the weights
-    for value in (5.0, -3.0, 2.0):
+    for n, value in enumerate((5.0, -3.0, 2.0, 4.0, 1.0, -2.0, 0.5, 3.0)):
         net.weight.data.fill_(value)
         average.update(net)
-        expected = 0.75 * expected + 0.25 * value
+        decay = min(0.75, (1 + n) / (10 + n))  # warming up: 0.1, 0.18, ..., then 0.75 from n = 26
+        expected = decay * expected + (1 - decay) * value
     torch.testing.assert_close(average.module.weight, expected)
+    assert average.current_decay() == pytest.approx(9 / 18)
+    later = WeightAverage(net, decay=0.75)
+    later.load_state_dict(average.state_dict())  # the warm-up resumes where it was
+    assert later.current_decay() == average.current_decay()
+    for _ in range(40):
+        average.update(net)
+    assert average.current_decay() == 0.75
     assert not torch.equal(average.module.weight, net.weight)
     with pytest.raises(ValueError, match="decay"):
         WeightAverage(net, decay=1.0)
@@ -82,6 +90,8 @@ def test_the_run_keeps_the_average_and_its_checkpoint_keeps_both(tmp_path: Path)
     load_checkpoint(tmp_path, raw)
     assert not torch.equal(raw.weight, average["module.weight"])  # raw weights, to resume from
     torch.testing.assert_close(model.weight.detach(), average["module.weight"])  # the model returned
+    last, _ = saved_model_state(tmp_path, best=False)  # what loading a run's last weights gives
+    assert torch.equal(last["weight"], average["module.weight"]) and "n_averaged" not in last
     best = load_file(tmp_path / BEST_WEIGHTS)["weight"]  # the best epoch's average
     assert any(torch.equal(best, s["kept"]) for s in seen)
     assert not any(torch.equal(best, s["stepped"]) for s in seen)

@@ -76,7 +76,7 @@ def make_sequence_optimizer(model: StateSpaceModel, config: SequenceTrainConfig)
         optimizer.add_param_group({"params": list(model.dynamics.parameters()),
                                    "lr": config.learning_rate * config.dynamics_lr_factor,
                                    "lr_factor": config.dynamics_lr_factor,
-                                   "weight_decay": 0.0})  # physical constants are not shrunk
+                                   "weight_decay": 0.0})  # the transition is not shrunk
     return optimizer
 
 

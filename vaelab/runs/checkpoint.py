@@ -92,8 +92,9 @@ def _join_optimizer_state(tensors: Mapping[str, torch.Tensor], plain: dict) -> d
     return {"state": state, "param_groups": plain["param_groups"]}
 
 
-#: the prefix of a weight average's tensors in a checkpoint (`train.ema_decay`)
+#: the prefix of a weight average's tensors in a checkpoint (`train.ema_decay`), and of its weights
 AVERAGE = "average."
+AVERAGED_MODEL = AVERAGE + "module."
 
 
 def save_checkpoint(
@@ -225,8 +226,10 @@ class MissingBestWeightsWarning(UserWarning):
 
 
 def saved_model_state(run_dir: Path, best: bool = True) -> tuple[dict[str, torch.Tensor], Path]:
-    """A run's model tensors — its best weights (when asked for and present), else its last
-    checkpoint's — and the file they came from; the caller's RNG is left alone. Every run writes
+    """A run's model tensors and the file they came from: its best weights (when asked for and
+    present), else its last checkpoint's — the weight average when the run keeps one (the model
+    the run ended with; only `load_checkpoint`, which resumes training, reads the raw weights).
+    The caller's RNG is left alone. Every run writes
     its best weights from the start, so asking for them in a run without the file (deleted)
     warns that the last checkpoint's stand in."""
     if best and (run_dir / BEST_WEIGHTS).is_file():
@@ -236,7 +239,8 @@ def saved_model_state(run_dir: Path, best: bool = True) -> tuple[dict[str, torch
         warnings.warn(f"{run_dir} has no {BEST_WEIGHTS} (the best epoch's weights): using the last "
                       f"checkpoint's weights instead", MissingBestWeightsWarning, stacklevel=2)
     tensors, _ = _checkpoint_tensors(run_dir)
-    return _model_tensors(tensors), run_dir / CHECKPOINT
+    average = {k[len(AVERAGED_MODEL):]: v for k, v in tensors.items() if k.startswith(AVERAGED_MODEL)}
+    return average or _model_tensors(tensors), run_dir / CHECKPOINT
 
 
 def load_run_weights(run_dir: Path, model: nn.Module, best: bool = True) -> None:

@@ -139,7 +139,8 @@ class EpochLog(Callback):
 
 class EveryEpoch(Callback):
     """A plain function `function(model, record)` as a callback: called on rank 0 after each
-    epoch's record and checkpoint are written; its `close()`, when it has one, when training
+    epoch's record and checkpoint are written, with the run's kept model (the weight average
+    under `ema_decay`); its `close()`, when it has one, when training
     ends. How `vaelab.fit(callbacks=[...])` takes a function."""
 
     def __init__(self, function: Callable[[Any, dict[str, Any]], None]) -> None:
@@ -147,7 +148,7 @@ class EveryEpoch(Callback):
 
     def on_checkpoint(self, loop: Loop, record: dict[str, Any]) -> None:
         if loop.is_main:
-            self.function(loop.model, record)
+            self.function(loop.kept_model, record)
 
     def on_train_end(self, loop: Loop) -> None:
         close = getattr(self.function, "close", None)
@@ -166,7 +167,7 @@ class PhysicalConstants(Callback):
         self.names: tuple[str, ...] = ()
 
     def on_epoch_end(self, loop: Loop, record: dict[str, Any]) -> None:
-        constants = loop.model.physical_constants() or {}
+        constants = loop.kept_model.physical_constants() or {}
         self.names = tuple(constants)
         record.update(constants)
 
@@ -188,7 +189,7 @@ class ActiveUnits(Callback):
         self.names: tuple[str, ...] = ()
 
     def on_epoch_end(self, loop: Loop, record: dict[str, Any]) -> None:
-        model = loop.model
+        model = loop.kept_model
         training = model.training
         model.eval()
         with torch.no_grad():

@@ -24,6 +24,7 @@ from vaelab.atomic_files import remove_stale_temporaries
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.result import ObjectiveValue
 from vaelab.runs.checkpoint import (
+    CheckpointError,
     LoopState,
     checkpoint_average,
     load_checkpoint,
@@ -310,8 +311,8 @@ def run_training(
             loop.resuming = _resumes(loop, resume)
             loop.notify("on_train_start")
             loop.state = _restored_run(loop) if loop.resuming else _fresh_run(loop)
-            loop.average = _weight_average(loop)
             objective = _step_objective(loop)  # after the above: DDP starts from rank 0's weights
+            loop.average = _weight_average(loop)  # after DDP's broadcast: the same on every rank
             context.barrier()  # nobody trains before rank 0 has set the folder up
             _say_if_nothing_to_do(loop)
             loop.model.train()
@@ -425,12 +426,15 @@ def _weight_average(loop: Loop) -> WeightAverage | None:
     if decay <= 0:
         return None
     average = WeightAverage(loop.model, decay)
-    if loop.resuming:
-        kept = checkpoint_average(loop.run_dir)
-        if kept is None:
-            loop.say(f"{loop.run_dir}'s checkpoint holds no weight average: it starts at the resumed weights")
-        else:
+    kept = checkpoint_average(loop.run_dir) if loop.resuming else None
+    if kept is not None:
+        try:
             average.load_state_dict(kept)
+        except (RuntimeError, KeyError) as error:
+            raise CheckpointError(f"the weight average in {loop.run_dir / CHECKPOINT} does not fit this "
+                                  f"{type(loop.model).__name__} ({error})") from error
+    elif loop.resuming and loop.state.step > 0:  # the checkpoint of step 0 holds none: nothing lost
+        loop.say(f"{loop.run_dir}'s checkpoint holds no weight average: it starts at the resumed weights")
     return average
 
 
