@@ -20,6 +20,13 @@ def concatenated(parts: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.cat([part.expand(*batch, part.shape[-1]) for part in parts], -1)
 
 
+def full_precision(eta: torch.Tensor) -> torch.Tensor:
+    """η in float32 when a reduced-precision autocast computed it: the matrix products may run
+    in bfloat16, but a distribution's log-density (a difference of nearly equal numbers divided
+    by a small scale, summed over hundreds of elements) is not to be rounded to 3 digits."""
+    return eta.float() if eta.dtype in (torch.bfloat16, torch.float16) else eta
+
+
 class ConditionalDistribution(nn.Module):
     """A conditional distribution: a network maps parent values to a family's parameters.
 
@@ -59,7 +66,7 @@ class ConditionalDistribution(nn.Module):
                 f"of shape [batch, {', '.join(map(str, self.parent_shape))}], got {tuple(parents.shape)}"
             )
         batch = parents.shape[: parents.dim() - n_parent]
-        eta = self.network(parents.reshape(-1, *self.parent_shape))
+        eta = full_precision(self.network(parents.reshape(-1, *self.parent_shape)))
         return eta.reshape(*batch, *self.param_shape)
 
     def forward(self, parents: torch.Tensor) -> Distribution:
@@ -78,7 +85,7 @@ class ConditionalDistribution(nn.Module):
         forward_parts = getattr(self.network, "forward_parts", None)
         if forward_parts is None:
             return self(concatenated(parts))
-        eta = forward_parts(parts)
+        eta = full_precision(forward_parts(parts))
         eta = eta.expand(*batch, eta.shape[-1]).reshape(*batch, *self.param_shape)
         return self.family(eta, len(self.event_shape))
 
