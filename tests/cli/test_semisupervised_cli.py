@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from vaelab.cli.main import main
 
@@ -242,9 +243,12 @@ def test_adgm_trains_evaluates_classifies_reports_and_resumes_from_the_command_l
     assert "fitted to other weights" in capsys.readouterr().out  # the weights moved on since
 
 
-def test_an_sdgm_run_resumes_exactly(tmp_path: Path) -> None:
-    """Two epochs in one go and one epoch then a resumed second give the same records."""
-    common = ["train", "--model", "sdgm", "--labels", "20", "--auxiliary-dim", "3", *TINY, "--no-eval"]
+@pytest.mark.parametrize("average", [[], ["--ema", "0.9"]], ids=["raw", "ema"])
+def test_an_sdgm_run_resumes_exactly(tmp_path: Path, average: list[str]) -> None:
+    """Two epochs in one go and one epoch then a resumed second give the same records (with a
+    weight average too: its validation error and kept weights)."""
+    common = ["train", "--model", "sdgm", "--labels", "20", "--auxiliary-dim", "3", *TINY, "--no-eval",
+              *average]
     assert main([*common, "--epochs", "2", "--run-dir", str(tmp_path / "straight")]) == 0
     assert main([*common, "--epochs", "1", "--run-dir", str(tmp_path / "resumed")]) == 0
     assert main(["train", "--resume", str(tmp_path / "resumed"), "--epochs", "2", "--no-progress",
@@ -255,6 +259,12 @@ def test_an_sdgm_run_resumes_exactly(tmp_path: Path) -> None:
         return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
 
     assert records("straight") == records("resumed")
+    if average:
+        from safetensors.torch import load_file
+
+        kept = [load_file(tmp_path / name / "model_best.safetensors") for name in ("straight", "resumed")]
+        assert kept[0].keys() == kept[1].keys()
+        assert all(torch.equal(kept[0][k], kept[1][k]) for k in kept[0])
 
 
 @pytest.mark.slow
