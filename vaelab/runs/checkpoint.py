@@ -150,12 +150,15 @@ def _checkpoint_tensors(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[st
     return tensors, metadata
 
 
+def _under(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors whose names start with `prefix`, named without it."""
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
 def _model_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The model's own tensors of a weights file, or of a checkpoint (which prefixes them "model."
     beside the optimiser's and the RNG's)."""
-    if any(k.startswith("model.") for k in tensors):
-        return {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-    return tensors
+    return _under(tensors, "model.") or tensors
 
 
 def load_checkpoint(
@@ -177,8 +180,7 @@ def checkpoint_average(run_dir: Path) -> dict[str, torch.Tensor] | None:
     """The weight average kept in a run's checkpoint (`save_checkpoint`'s `average`), or None
     when the checkpoint holds none."""
     tensors, _ = _checkpoint_tensors(run_dir)
-    average = {k[len(AVERAGE):]: v for k, v in tensors.items() if k.startswith(AVERAGE)}
-    return average or None
+    return _under(tensors, AVERAGE) or None
 
 
 def checkpoint_loop(run_dir: Path) -> LoopState | None:
@@ -239,8 +241,7 @@ def saved_model_state(run_dir: Path, best: bool = True) -> tuple[dict[str, torch
         warnings.warn(f"{run_dir} has no {BEST_WEIGHTS} (the best epoch's weights): using the last "
                       f"checkpoint's weights instead", MissingBestWeightsWarning, stacklevel=2)
     tensors, _ = _checkpoint_tensors(run_dir)
-    average = {k[len(AVERAGED_MODEL):]: v for k, v in tensors.items() if k.startswith(AVERAGED_MODEL)}
-    return average or _model_tensors(tensors), run_dir / CHECKPOINT
+    return _under(tensors, AVERAGED_MODEL) or _model_tensors(tensors), run_dir / CHECKPOINT
 
 
 def load_run_weights(run_dir: Path, model: nn.Module, best: bool = True) -> None:
