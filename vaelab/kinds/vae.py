@@ -88,7 +88,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "model": {"architecture": "deep", "groups": 3, "latent_dim": 24, "hidden": (256,),
                   "activation": "elu"},
         "train": {"batch_size": 100, "learning_rate": 2e-3, "lr_schedule": "cosine",
-                  "grad_clip": 200.0, "grad_skip": 2000.0, "free_bits": 2.0},
+                  "grad_clip": 200.0, "grad_skip": 2000.0, "free_bits": 2.0,
+                  "weight_decay": 0.03},
     },
 }
 
