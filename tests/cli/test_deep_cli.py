@@ -69,3 +69,19 @@ def test_an_image_the_conv_preset_cannot_halve_is_one_line(tmp_path: Path,
                  "--epochs", "1", "--run-dir", str(tmp_path / "r")]) == 2
     assert "does not divide into 3 halvings" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_an_8_bit_likelihood_gets_guards_scaled_to_its_gradients(tmp_path: Path) -> None:
+    from vaelab.kinds.vae import base_config
+
+    binary = base_config("deep", "bernoulli").train
+    grey = base_config("deep", "logistic-mixture:10").train
+    assert (binary.grad_clip, binary.grad_skip) == (200.0, 2000.0)
+    assert grey.grad_skip > 10 * binary.grad_skip and grey.grad_clip > 10 * binary.grad_clip
+    assert base_config("vae", "logistic8").train.grad_skip == 0  # other presets have no guards
+    # from the command line: the likelihood flag picks them, an explicit guard flag still wins
+    run = tmp_path / "grey"
+    assert main(["train", *TINY_DEEP, "--likelihood", "logistic8", "--grad-clip", "7", "--epochs", "1",
+                 "--no-eval", "--run-dir", str(run)]) == 0
+    train = json.loads((run / "config.json").read_text())["train"]
+    assert (train["grad_clip"], train["grad_skip"]) == (7.0, 35000.0)

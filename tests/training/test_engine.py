@@ -154,6 +154,22 @@ def test_the_loop_counts_huge_gradients_in_a_row_and_then_takes_them_clipped(
     assert LoopState(**{"epoch": 3}).skip_streak == 0  # a checkpoint from before the streak
 
 
+def test_an_epoch_that_skips_most_steps_says_the_guard_is_set_too_low(tmp_path: Path) -> None:
+    from tests.training.helpers import tiny_config
+    from vaelab.training import fit
+
+    said: list[str] = []
+    fit(tiny_config(epochs=1, batch_size=16, grad_skip=1e-6, grad_clip=1.0, eval_examples=0),
+        tmp_path / "low", progress=False, log=said.append)
+    (warning,) = [line for line in said if line.startswith("warning:")]
+    # 50 skips in a row before steps are clipped and taken: all 16 steps of the epoch skipped
+    assert "100% of epoch 1's steps were skipped" in warning and "--grad-skip 1e-06" in warning
+    said.clear()
+    fit(tiny_config(epochs=1, batch_size=16, grad_skip=1e9, eval_examples=0), tmp_path / "calm",
+        progress=False, log=said.append)
+    assert said and not any(line.startswith("warning:") for line in said)
+
+
 def test_weight_decay_shrinks_each_weight_by_lr_times_decay_and_is_off_by_default() -> None:
     from vaelab.training.engine import make_optimizer
 

@@ -117,6 +117,10 @@ class EpochLog(Callback):
     callbacks describe, the time trained — and why the run stops, when it does.
     `more_time` ends the line that says the time budget is used up: how to train further."""
 
+    #: an epoch that skipped more than this share of its steps says so: the guard is set below the
+    #: typical gradient norm (e.g. binary-digit thresholds on an 8-bit likelihood), not at outliers
+    SKIPPED_SHARE_WARNING = 0.1
+
     def __init__(self, more_time: str) -> None:
         self.more_time = more_time
 
@@ -129,6 +133,11 @@ class EpochLog(Callback):
         loop.say(f"{epoch_text(record['epoch'] - 1, settings)}  train {name} "
                  f"{record[f'train_{task.score_name}']:.2f}{valid_text} {task.unit}{extra_text}  "
                  f"({state.seconds:.0f} s)")
+        skipped = record.get("train_skipped_update", 0.0)
+        if skipped > self.SKIPPED_SHARE_WARNING:
+            loop.say(f"warning: {skipped:.0%} of epoch {record['epoch']}'s steps were skipped: their "
+                     f"gradient norm exceeded --grad-skip {settings.grad_skip:g}, which should catch rare "
+                     "outliers only; raise --grad-skip (and --grad-clip) well above the typical norm")
         if state.out_of_time:
             loop.say(f"time budget of {settings.time_budget_minutes:g} min used up after epoch "
                      f"{state.epoch}; {self.more_time}")
