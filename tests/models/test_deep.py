@@ -213,3 +213,23 @@ def test_the_gap_tools_take_features_at_several_resolutions() -> None:
     torch.manual_seed(2)
     found = optimized_elbo(model, x, steps=40, lr=5e-2, eval_samples=2000)
     assert found.optimized.mean() > found.amortized.mean()
+
+
+def test_dropout_regularises_training_only_and_is_absent_at_zero() -> None:
+    shape = (1, 5, 5)
+    plain = deep()
+    torch.manual_seed(0)
+    dropped = build_model(ModelConfig(architecture="deep", groups=3, latent_dim=4, hidden=(16,),
+                                      dropout=0.5), shape)
+    assert not any(isinstance(m, torch.nn.Dropout) for m in plain.modules())
+    assert sum(isinstance(m, torch.nn.Dropout) for m in dropped.modules()) == 3 + 1  # each cell, the decoder
+    x = torch.bernoulli(torch.rand(4, 1, 5, 5))
+    z = dropped.prior_sample((4,))
+    dropped.train()
+    assert not torch.equal(dropped.log_likelihood(x, z), dropped.log_likelihood(x, z))
+    dropped.eval()
+    torch.testing.assert_close(dropped.log_likelihood(x, z), dropped.log_likelihood(x, z))
+    with pytest.raises(ConfigError, match="dropout"):
+        ModelConfig(architecture="mlp", dropout=0.1)
+    with pytest.raises(ConfigError, match="dropout"):
+        ModelConfig(architecture="deep", dropout=1.0)

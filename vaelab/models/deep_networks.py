@@ -48,13 +48,19 @@ def build_deep_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> DeepVAE:
     top_down = [TopDownGroup(prior_head=nn.Linear(width, 2 * d),
                              posterior_head=nn.Linear(2 * width, 2 * d),
                              cell=nn.Sequential(nn.Linear(width + d, width), make_activation(act),
-                                                nn.Linear(width, width)),
+                                                *_dropout(config.dropout), nn.Linear(width, width)),
                              latent_shape=(d,))
                 for _ in range(groups)]
     decoder_net = nn.Sequential(make_activation(act), nn.Linear(width, width), make_activation(act),
+                                *_dropout(config.dropout),
                                 nn.Linear(width, family.params_per_element * math.prod(data_shape)))
     decoder = ConditionalDistribution(decoder_net, family, data_shape, (width,))
     return DeepVAE(bottom_up, top_down, torch.zeros(width), decoder)
+
+
+def _dropout(rate: float) -> list[nn.Module]:
+    """A dropout layer at `rate`, or none at 0 (so models without it keep their state-dict keys)."""
+    return [nn.Dropout(rate)] if rate > 0 else []
 
 
 class ScaleInput(nn.Module):
