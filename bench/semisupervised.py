@@ -11,6 +11,8 @@ how far the same model gets in the stated time.
     python bench/semisupervised.py --data-dir ../shared/data --minutes 8 --seeds 0 1 2
     python bench/semisupervised.py --models m1m2 --minutes 30 --seeds 0 1 2 --device cuda
     python bench/semisupervised.py --models adgm --minutes 20 --seeds 0
+    python bench/semisupervised.py --models m2 adgm sdgm --minutes 40 --seeds 0 1 2 --calibrate \
+        --select-by error --bf16 --ema 0.999    # issue 27's three-seed rows
 """
 
 from __future__ import annotations
@@ -60,9 +62,11 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
         "data": {"dataset": args.dataset, "data_dir": args.data_dir},
         "train": {**SETTINGS[kind]["train"], "learning_rate": args.lr, "lr_schedule": args.schedule,
                   "seed": seed, "epochs": 10_000,
-                  "time_budget_minutes": m2_minutes, "device": args.device},
+                  "time_budget_minutes": m2_minutes, "device": args.device,
+                  "precision": "bf16" if args.bf16 else "fp32", "ema_decay": args.ema},
         "semisupervised": {**SETTINGS[kind].get("semisupervised", {}),
                            "labels": args.labels, "alpha": args.alpha, "select_by": args.select_by,
+                           "calibrate": args.calibrate,
                            "m1_epochs": 10_000,
                            "m1_time_budget_minutes": minutes * args.m1_fraction},
     }
@@ -75,8 +79,13 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
     metrics = evaluate_semisupervised_run(run_dir, load_semisupervised_run, k=0, examples=1000,
                                           device=args.device, seed=seed, log=lambda message: None)
     records = read_metrics(run_dir)
+    scaled = metrics["classification"].get("temperature_scaling")
     result = {"model": kind, "seed": seed, "error": metrics["classification"]["error"]["mean"],
               "ece": metrics["classification"]["calibration"]["ece"],
+              "ece_after_temperature": None if scaled is None else scaled["test_ece_after"],
+              "temperature": None if scaled is None else scaled["temperature"],
+              "precision": config.train.precision, "ema_decay": config.train.ema_decay,
+              "dataset": args.dataset,
               "label_budget": metrics["label_budget"],
               "per_class_error": metrics["classification"]["per_class_error"],
               "unlabelled_bound": metrics["test"]["elbo"]["mean"],
@@ -95,15 +104,18 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
 
 
 def table(results: list[dict]) -> str:
-    lines = [f"{'model':7s} {'seeds':>5s} {'test error (mean ± std)':>26s}   {'paper':>14s}",
-             "-" * 60]
+    lines = [f"{'model':7s} {'seeds':>5s} {'test error (mean ± s.e.)':>26s} {'std':>6s} {'ECE':>6s}"
+             f"   {'paper':>14s}", "-" * 74]
     for kind in PAPER:
-        errors = [100 * r["error"] for r in results if r["model"] == kind]
-        if not errors:
+        rows = [r for r in results if r["model"] == kind]
+        if not rows:
             continue
-        spread = f"± {statistics.stdev(errors):4.2f}" if len(errors) > 1 else "(1 seed)"
-        lines.append(f"{kind:7s} {len(errors):5d} {statistics.mean(errors):19.2f}% {spread:>8s}"
-                     f"   {PAPER[kind][0]:>14s}")
+        errors = [100 * r["error"] for r in rows]
+        std = statistics.stdev(errors) if len(errors) > 1 else float("nan")
+        spread = f"± {std / len(errors) ** 0.5:4.2f}" if len(errors) > 1 else "(1 seed)"
+        ece = statistics.mean(r["ece"] for r in rows)
+        lines.append(f"{kind:7s} {len(errors):5d} {statistics.mean(errors):17.2f}% {spread:>8s} "
+                     f"{std:6.2f} {ece:6.3f}   {PAPER[kind][0]:>14s}")
     return "\n".join(lines)
 
 
@@ -125,6 +137,13 @@ def main() -> None:
     parser.add_argument("--select-by", default="bound", choices=("bound", "error"),
                         help="what picks the weights that classify the test set: the best "
                              "validation bound or the lowest validation error")
+    parser.add_argument("--bf16", action="store_true",
+                        help="train under bfloat16 autocast (pays on CPUs with AVX512-BF16 or AMX)")
+    parser.add_argument("--ema", type=float, default=0.0,
+                        help="keep an exponential moving average of the weights at this decay "
+                             "(0 = off); validation, selection and the test use the average")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="fit a temperature on the validation labels (reported as ECE after)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: a temp folder)")
@@ -134,7 +153,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         folder = args.work_dir or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
-        print(f"MNIST, {args.labels} labels, {args.minutes:g} min per model and seed on "
+        print(f"{args.dataset}, {args.labels} labels, {args.minutes:g} min per model and seed on "
               f"{args.device} ({args.threads} thread(s)), seeds {args.seeds}", flush=True)
         results = []
         for kind in args.models:
