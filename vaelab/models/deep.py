@@ -58,19 +58,14 @@ class TopDownGroup(nn.Module):
     `prior_head(s)` gives [μ, log σ] stacked on the channel axis (2·C channels, C = the latent's
     first dimension), `posterior_head(cat(s, h))` gives [Δμ, Δlog σ] likewise, `cell(cat(s, z))`
     gives the state's residual update; `resize` (optional) maps the state before the group, e.g.
-    an upsampling step between resolutions. `scaled_shift`: the guide's mean is μ_p + σ_p·Δμ
-    rather than μ_p + Δμ, so the KL, ½(Δμ² + σ̂² − 1) − log σ̂ per dimension, never divides by
-    the prior's scale: a prior scale driven small can no longer turn a modest shift into a KL
-    explosion (bench/README.md, "Deep hierarchical VAEs")."""
+    an upsampling step between resolutions."""
 
     def __init__(self, prior_head: nn.Module, posterior_head: nn.Module, cell: nn.Module,
-                 latent_shape: Sequence[int], resize: nn.Module | None = None,
-                 scaled_shift: bool = False) -> None:
+                 latent_shape: Sequence[int], resize: nn.Module | None = None) -> None:
         super().__init__()
         self.prior_head, self.posterior_head, self.cell = prior_head, posterior_head, cell
         self.resize = resize
         self.latent_shape = tuple(latent_shape)
-        self.scaled_shift = scaled_shift
 
     @property
     def event_dims(self) -> int:
@@ -96,8 +91,6 @@ class TopDownGroup(nn.Module):
         params = _apply(self.posterior_head, both, state_dims).to(state.dtype)
         shift, log_ratio = params.chunk(2, dim=-self.event_dims)
         base = prior.base_dist
-        if self.scaled_shift:
-            shift = shift * base.scale
         return _normal(base.loc + shift, soft_bound(base.scale.log() + log_ratio), self.event_dims)
 
     def update(self, state: torch.Tensor, z: torch.Tensor, state_dims: int) -> torch.Tensor:

@@ -88,7 +88,7 @@ def build_deep_conv_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> Dee
                 posterior_head=nn.Conv2d(2 * width, 2 * c, 1),
                 cell=nn.Sequential(nn.Conv2d(width + c, width, 3, padding=1), make_activation(act),
                                    nn.Conv2d(width, width, 3, padding=1)),
-                latent_shape=shape, resize=resize, scaled_shift=config.guide_shift == "scaled"))
+                latent_shape=shape, resize=resize))
     decoder_net = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), make_activation(act),
                                 nn.Conv2d(width, width, 3, padding=1), make_activation(act),
                                 nn.Conv2d(width, family.params_per_element * in_channels, 3, padding=1))

@@ -49,7 +49,7 @@ def build_deep_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> DeepVAE:
                              posterior_head=nn.Linear(2 * width, 2 * d),
                              cell=nn.Sequential(nn.Linear(width + d, width), make_activation(act),
                                                 *_dropout(config.dropout), nn.Linear(width, width)),
-                             latent_shape=(d,), scaled_shift=config.guide_shift == "scaled")
+                             latent_shape=(d,))
                 for _ in range(groups)]
     decoder_net = nn.Sequential(make_activation(act), nn.Linear(width, width), make_activation(act),
                                 *_dropout(config.dropout),

@@ -52,11 +52,6 @@ class ModelConfig:
         "normal: learns where top-down collapses)")] = "bottom-up"
     groups: Annotated[int | None, Range(1, 64), Help(
         "latent groups of --architecture deep, each of --latent-dim (default 4)")] = None
-    guide_shift: Annotated[str, OneOf(("absolute", "scaled")), Help(
-        "--architecture deep / deep-conv: how each group's guide moves its prior's mean: absolute "
-        "(μ_p + Δμ, NVAE's residual normal; its KL divides Δμ by the prior's scale and explodes "
-        "where that scale is small) or scaled (μ_p + σ_p·Δμ: the KL no longer depends on the "
-        "prior's scale)")] = "absolute"
     dropout: Annotated[float, Range(0, 1, open_high=True), Help(
         "--architecture deep: dropout rate in each top-down cell and the decoder's hidden layer, "
         "a regulariser for a hierarchy that overfits (0 = none)")] = 0.0
@@ -79,8 +74,6 @@ class ModelConfig:
                 "latent groups belong to architecture = 'deep' (a top-down hierarchy)")
         require(not (deep and self.upper_latents), "model", "upper_latents",
                 "architecture = 'deep' stacks its own latent groups: use groups, not upper_latents")
-        require(deep or self.guide_shift == "absolute", "model", "guide_shift",
-                "the guide's shift belongs to architecture = 'deep' or 'deep-conv'")
         require(self.architecture == "deep" or self.dropout == 0, "model", "dropout",
                 "dropout belongs to architecture = 'deep' (its cells and decoder)")
         require(not (deep and self.posterior != "diagonal"), "model", "posterior",
