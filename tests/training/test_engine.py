@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from vaelab.objectives import ObjectiveValue
-from vaelab.runs.checkpoint import load_checkpoint
+from vaelab.runs.checkpoint import LoopState, load_checkpoint
 from vaelab.runs.distributed import Distributed
 from vaelab.runs.files import BEST_WEIGHTS
 from vaelab.training.callbacks import Callback
@@ -98,60 +98,115 @@ def test_a_non_finite_validation_score_stops_the_run_keeping_the_epoch_before(tm
     assert load_checkpoint(tmp_path, torch.nn.Linear(2, 1)).epoch == 1
 
 
-def test_a_long_streak_of_huge_gradients_is_clipped_and_taken_not_skipped_for_ever() -> None:
-    from vaelab.training.engine import MAX_SKIPS_IN_A_ROW, train_step
+def test_a_step_with_a_huge_or_non_finite_gradient_is_skipped() -> None:
+    from vaelab.training.engine import train_step
 
     weight = torch.nn.Parameter(torch.ones(3))
     model = torch.nn.ParameterList([weight])
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
 
-    def huge(model: torch.nn.Module, x: Any, kl_weight: float) -> ObjectiveValue:
-        loss = 1e6 * (weight * x).sum()  # gradient norm 1e6·√3 · |x|
-        return ObjectiveValue(loss=loss, bound=-loss.detach().expand(1), terms={})
+    def scaled(factor: float) -> Any:
+        def objective(model: torch.nn.Module, x: Any, kl_weight: float) -> ObjectiveValue:
+            loss = factor * (weight * x).sum()  # gradient norm factor·√3
+            return ObjectiveValue(loss=loss, bound=-loss.detach().expand(1), terms={})
+        return objective
 
     x = torch.tensor(1.0)
-    value = train_step(model, optimizer, huge, x, grad_clip=1.0, grad_skip=100.0, skip_streak=0)
-    assert float(value.terms["skipped_update"]) == 1.0 and torch.equal(weight.detach(), torch.ones(3))
-    value = train_step(model, optimizer, huge, x, grad_clip=1.0, grad_skip=100.0,
-                       skip_streak=MAX_SKIPS_IN_A_ROW)
-    assert float(value.terms["skipped_update"]) == 0.0 and float(value.terms["huge_gradient"]) == 1.0
-    moved = torch.ones(3) - weight.detach()
-    torch.testing.assert_close(moved.norm(), torch.tensor(1.0))  # the clipped step, norm 1
-    weight.data.fill_(1.0)
-    train_step(model, optimizer, huge, x, grad_clip=0.0, grad_skip=100.0, skip_streak=MAX_SKIPS_IN_A_ROW)
-    moved = torch.ones(3) - weight.detach()
-    torch.testing.assert_close(moved.norm(), torch.tensor(100.0))  # no --grad-clip: clipped to the guard
+    value = train_step(model, optimizer, scaled(1e6), x, grad_clip=1.0, grad_skip=100.0)
+    assert float(value.terms["skipped_update"]) == 1.0 and float(value.terms["huge_gradient"]) == 1.0
+    assert torch.equal(weight.detach(), torch.ones(3))
+    value = train_step(model, optimizer, scaled(10.0), x, grad_clip=1.0, grad_skip=100.0)
+    assert float(value.terms["skipped_update"]) == 0.0
+    torch.testing.assert_close((torch.ones(3) - weight.detach()).norm(), torch.tensor(1.0))  # clipped
     weight.data.fill_(1.0)
 
     def infinite_gradient(model: torch.nn.Module, x: Any, kl_weight: float) -> ObjectiveValue:
         loss = torch.sqrt(weight - 1.0).sum()  # 0, with an infinite gradient at weight = 1
         return ObjectiveValue(loss=loss, bound=-loss.detach().expand(1), terms={})
 
-    value = train_step(model, optimizer, infinite_gradient, x, grad_clip=1.0, grad_skip=100.0,
-                       skip_streak=MAX_SKIPS_IN_A_ROW)  # a non-finite gradient is never taken
+    value = train_step(model, optimizer, infinite_gradient, x, grad_clip=1.0, grad_skip=100.0)
     assert float(value.terms["skipped_update"]) == 1.0 and torch.equal(weight.detach(), torch.ones(3))
 
 
-def test_the_loop_counts_huge_gradients_in_a_row_and_then_takes_them_clipped(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.training.helpers import tiny_config
-    from vaelab.runs.checkpoint import LoopState
-    from vaelab.training import engine, fit, read_metrics
+class FourBatches:
+    """Four steps per epoch on a fixed batch."""
 
-    monkeypatch.setattr(engine, "MAX_SKIPS_IN_A_ROW", 2)
-    # every gradient is "huge" for a guard of 1e-6: two skipped, then each one clipped and taken
-    fit(tiny_config(epochs=1, batch_size=16, grad_skip=1e-6, grad_clip=1.0, eval_examples=0),
-        tmp_path / "run", progress=False, log=lambda _: None)
-    (record,) = read_metrics(tmp_path / "run")
-    steps = record["step"]  # 256 images / 16 = 16 steps
-    assert record["train_skipped_update"] == pytest.approx(2 / steps)
-    assert record["train_huge_gradient"] == 1.0
-    # a guard no gradient reaches: nothing skipped, the streak never starts
-    fit(tiny_config(epochs=1, batch_size=16, grad_skip=1e9, eval_examples=0), tmp_path / "calm",
-        progress=False, log=lambda _: None)
-    (record,) = read_metrics(tmp_path / "calm")
-    assert record["train_skipped_update"] == 0.0 and record["train_huge_gradient"] == 0.0
+    def steps_per_epoch(self, context: Distributed) -> int:
+        return 4
+
+    def epoch(self, epoch: int, context: Distributed, whole: bool = False) -> Iterator[tuple[Any, int]]:
+        for _ in range(4):
+            yield torch.ones(4, 2), 4
+
+
+def train_with_huge_steps(run_dir: Path, huge_calls: set[int], epochs: int = 2) -> tuple[
+        list[str], list[dict], torch.nn.Module, list[dict]]:
+    """A linear model trained by SGD whose objective's gradient is huge on the `huge_calls`-th
+    calls (counted from 0); the lines said, the records, the model and the weights at each epoch's
+    start."""
+    from vaelab.training import read_metrics
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    calls = iter(range(10**6))
+    starts: list[dict] = []
+
+    def objective(model: torch.nn.Module, x: torch.Tensor, kl_weight: float) -> ObjectiveValue:
+        loss = model(x).pow(2).mean() * (1e9 if next(calls) in huge_calls else 1.0)
+        return ObjectiveValue(loss=loss, bound=-loss.detach().expand(x.shape[0]), terms={})
+
+    class Starts(Callback):
+        def on_epoch_start(self, loop: Loop) -> None:
+            starts.append({k: v.clone() for k, v in loop.model.state_dict().items()})
+
+    said: list[str] = []
+    task = TrainingTask(
+        model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.01), objective=objective,
+        batches=FourBatches(), learning_rate=lambda epoch, seconds: 0.01,
+        save_config=lambda path: path.write_text("{}"), validate=None)
+    try:
+        run_training(task, LoopSettings(epochs=epochs, grad_skip=1e3), run_dir,
+                     Distributed(rank=0, world_size=1, device=torch.device("cpu")), progress=False,
+                     log=said.append, callbacks=[Starts()])
+    finally:
+        records = read_metrics(run_dir) if (run_dir / "metrics.jsonl").is_file() else []
+    return said, records, model, starts
+
+
+def test_a_streak_of_huge_gradients_sets_the_epoch_back_to_its_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaelab.training import rewind
+
+    monkeypatch.setattr(rewind, "MAX_SKIPS_IN_A_ROW", 2)
+    # epoch 1: a good step, then two huge ones in a row (a rewind), then a good one
+    said, records, model, starts = train_with_huge_steps(tmp_path / "run", huge_calls={1, 2}, epochs=1)
+    assert [r["rewinds"] for r in records] == [1]
+    assert any("set back to the start of epoch 1 (rewind 1 of at most 3)" in line for line in said)
+    # after the rewind: the epoch-start weights plus the one good step taken after it
+    expected = torch.nn.Linear(2, 1)
+    expected.load_state_dict(starts[0])
+    optimizer = torch.optim.SGD(expected.parameters(), lr=0.01)
+    optimizer.zero_grad()
+    expected(torch.ones(4, 2)).pow(2).mean().backward()
+    optimizer.step()
+    for name, value in expected.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], value)
+    # a guard no gradient reaches: no rewind, the record says 0
+    _, records, _, _ = train_with_huge_steps(tmp_path / "calm", huge_calls=set(), epochs=1)
+    assert [r["rewinds"] for r in records] == [0]
     assert LoopState(**{"epoch": 3}).skip_streak == 0  # a checkpoint from before the streak
+
+
+def test_an_epoch_that_cannot_be_rewound_out_of_its_streak_stops_with_one_clear_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaelab.training import rewind
+
+    monkeypatch.setattr(rewind, "MAX_SKIPS_IN_A_ROW", 1)
+    monkeypatch.setattr(rewind, "MAX_REWINDS_PER_EPOCH", 2)
+    # epoch 1 trains; in epoch 2 every step is huge: rewound twice, then the run stops
+    with pytest.raises(NonFiniteLossError, match="training diverged in epoch 2.*2 times.*--grad-skip"):
+        train_with_huge_steps(tmp_path / "run", huge_calls=set(range(4, 100)), epochs=2)
+    assert load_checkpoint(tmp_path / "run", torch.nn.Linear(2, 1)).epoch == 1  # epoch 1 kept
 
 
 def test_an_epoch_that_skips_most_steps_says_the_guard_is_set_too_low(tmp_path: Path) -> None:

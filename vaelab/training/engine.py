@@ -36,6 +36,7 @@ from vaelab.runs.distributed import Distributed, restarted_by_launcher
 from vaelab.runs.files import BEST_WEIGHTS, CHECKPOINT, CONFIG, METRICS
 from vaelab.runs.log import print_now, silent
 from vaelab.runs.metrics_log import truncate_metrics
+from vaelab.training import rewind
 from vaelab.training.averaging import WeightAverage
 from vaelab.training.callbacks import Callback, EpochLog, ProgressBar, as_callback
 from vaelab.training.ddp import wrap_objective
@@ -100,12 +101,6 @@ def check_finite(value: ObjectiveValue, step: int, epoch: int) -> None:
     )
 
 
-#: steps in a row with a gradient over the guard after which `train_step` takes (clipped) steps
-#: anyway: a streak this long means the weights, not a rare batch, make the gradients huge (seen
-#: in a deep hierarchy whose KL had exploded: every step skipped, the bound frozen at -3e9 nats)
-MAX_SKIPS_IN_A_ROW = 50
-
-
 def train_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -116,16 +111,12 @@ def train_step(
     step: int = 0,
     epoch: int = 0,
     grad_skip: float = 0.0,
-    skip_streak: int = 0,
 ) -> ObjectiveValue:
     """One optimiser step on `batch`: objective, finiteness check, backward, clip, Adam.
     With `grad_skip` > 0 a step whose gradient norm (before clipping) exceeds it, or is not
     finite, is skipped (VDVAE's guard against the rare huge gradient of a deep hierarchy); the
-    share of skipped steps is the `skipped_update` term, that of steps whose norm exceeded the
-    guard, skipped or not, `huge_gradient`. After `MAX_SKIPS_IN_A_ROW` such steps in a row
-    (`skip_streak`) the huge gradients are no longer rare batches but the weights themselves:
-    each finite one is then clipped (to `grad_clip`, else to `grad_skip`) and taken until the
-    gradients are back under the guard, since skipping would freeze the model where it is."""
+    share of skipped steps is the `skipped_update` term (and `huge_gradient`, the same steps).
+    A long streak of them is the loop's to handle (`vaelab.training.rewind`)."""
     value = objective(model, batch, kl_weight)
     check_finite(value, step, epoch)
     optimizer.zero_grad(set_to_none=True)
@@ -134,14 +125,11 @@ def train_step(
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
         if grad_skip > 0:
             huge = not bool(norm <= grad_skip)  # NaN: huge too
-            skip = huge and not (bool(torch.isfinite(norm)) and skip_streak >= MAX_SKIPS_IN_A_ROW)
-            value.terms["skipped_update"] = torch.tensor(float(skip), device=norm.device)
+            value.terms["skipped_update"] = torch.tensor(float(huge), device=norm.device)
             value.terms["huge_gradient"] = torch.tensor(float(huge), device=norm.device)
-            if skip:
+            if huge:
                 optimizer.zero_grad(set_to_none=True)
                 return value
-            if huge and grad_clip <= 0:  # a forced step: never the whole huge gradient
-                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_skip)
     optimizer.step()
     return value
 
@@ -320,8 +308,10 @@ def run_training(
                 started = time.perf_counter()
                 learning_rate = _start_epoch(loop)
                 loop.notify("on_epoch_start")
-                running = _train_one_epoch(loop, objective)
+                running, rewinds = _train_one_epoch(loop, objective)
                 record = _epoch_record(loop, running, learning_rate)
+                if loop.settings.grad_skip > 0:
+                    record["rewinds"] = rewinds
                 loop.notify("on_epoch_end", record)
                 valid = _validate(loop, record)
                 _keep_the_best(loop, record, valid)
@@ -479,23 +469,45 @@ def _start_epoch(loop: Loop) -> float:
     return learning_rate
 
 
-def _train_one_epoch(loop: Loop, objective: Objective) -> RunningMeans:
-    """One optimiser step per batch of the epoch; the means of the objective's numbers."""
+def _train_one_epoch(loop: Loop, objective: Objective) -> tuple[RunningMeans, int]:
+    """One optimiser step per batch of the epoch; the means of the objective's numbers and the
+    times the epoch was set back to its start (`vaelab.training.rewind`)."""
     task, settings, state = loop.task, loop.settings, loop.state
     running = RunningMeans()
+    start = (rewind.EpochStart(task.model, task.optimizer, loop.average)
+             if settings.grad_skip > 0 else None)
     for batch, size in task.batches.epoch(state.epoch, loop.context):
         value = train_step(task.model, task.optimizer, objective, batch,
                            kl_weight_at(state.step, settings.kl_warmup_steps),
-                           settings.grad_clip, state.step, state.epoch, settings.grad_skip,
-                           state.skip_streak)
+                           settings.grad_clip, state.step, state.epoch, settings.grad_skip)
         huge = "huge_gradient" in value.terms and bool(value.terms["huge_gradient"])
         state.skip_streak = state.skip_streak + 1 if huge else 0
+        if start is not None and state.skip_streak >= rewind.MAX_SKIPS_IN_A_ROW:
+            _rewind(loop, start)
         state.step += 1
         if loop.average is not None:
             loop.average.update(task.model)
         running.add(value, size)
         loop.notify("on_batch_end", value)
-    return running
+    return running, 0 if start is None else start.rewinds
+
+
+def _rewind(loop: Loop, start: rewind.EpochStart) -> None:
+    """Set the weights back to the epoch's start after a streak of huge gradients, or stop the run
+    when that has not helped `MAX_REWINDS_PER_EPOCH` times."""
+    state, guard = loop.state, loop.settings.grad_skip
+    streak = f"{state.skip_streak} steps in a row had a gradient norm over --grad-skip {guard:g}"
+    if start.rewinds >= rewind.MAX_REWINDS_PER_EPOCH:
+        raise NonFiniteLossError(
+            f"training diverged in epoch {state.epoch + 1}: {streak} even after setting the weights "
+            f"back to the epoch's start {start.rewinds} times. If the guard is below the typical "
+            "gradient norm, raise --grad-skip (and --grad-clip); else resume the run, whose "
+            "checkpoint holds the epoch's start, with a lower --lr", state.epoch)
+    start.rewind()
+    state.skip_streak = 0
+    loop.say(f"warning: {streak}: the weights, optimiser state and average are set back to the start "
+             f"of epoch {state.epoch + 1} (rewind {start.rewinds} of at most "
+             f"{rewind.MAX_REWINDS_PER_EPOCH}), and the epoch goes on with its next batches")
 
 
 def _epoch_record(loop: Loop, running: RunningMeans, learning_rate: float) -> dict[str, Any]:
