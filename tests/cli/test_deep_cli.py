@@ -85,3 +85,14 @@ def test_an_8_bit_likelihood_gets_guards_scaled_to_its_gradients(tmp_path: Path)
                  "--no-eval", "--run-dir", str(run)]) == 0
     train = json.loads((run / "config.json").read_text())["train"]
     assert (train["grad_clip"], train["grad_skip"]) == (7.0, 35000.0)
+
+
+def test_a_run_continues_with_a_lower_learning_rate(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert main(["train", *TINY_DEEP, "--lr-schedule", "constant", "--epochs", "1", "--no-eval",
+                 "--run-dir", str(run)]) == 0
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--lr", "1e-4", "--no-eval",
+                 "--no-progress"]) == 0
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["learning_rate"] for r in records] == [2e-3, 1e-4]  # the preset's, then the new one
+    assert json.loads((run / "config.json").read_text())["train"]["learning_rate"] == 1e-4

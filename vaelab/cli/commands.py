@@ -38,7 +38,7 @@ def add_train(sub: Any) -> None:
                    help="the run folder to write (default runs/DATASET-TIME)")
     p.add_argument("--resume", type=Path, metavar="RUN",
                    help="continue an interrupted run from its last checkpoint "
-                        "(only --epochs, --time-budget, --compile and --bf16 may change)")
+                        "(only --epochs, --time-budget, --lr, --compile and --bf16 may change)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-eval", action="store_true",
                    help="skip the final test evaluation (on a short run it can take longer than the "

@@ -133,7 +133,7 @@ def train(args: argparse.Namespace) -> int:
     overrides = sequence_overrides(args)
     if args.resume is not None:
         refuse_changes_on_resume(args, overrides, RESUMABLE,
-                                 "--epochs, --time-budget (--minutes), --compile and --bf16")
+                                 "--epochs, --time-budget (--minutes), --lr, --compile and --bf16")
         run_dir = args.resume
         if not is_sequence_run(run_dir):
             raise CheckpointError(f"{run_dir} is not a sequence-model run folder (no {CONFIG} of kind ssm)")

@@ -30,7 +30,9 @@ from vaelab.training.config_files import MAX_EPOCHS, read_config_file, until_bud
 from vaelab.training.run_folder import default_run_dir
 
 #: settings a resumed run may change: its length, and speed switches that leave the model as it is
-RESUMABLE = {"epochs", "time_budget_minutes", "compile", "precision"}
+#: train settings `--resume` may change: how long, how fast, and the rate (a run whose training
+#: diverged continues from its checkpoint with a lower one)
+RESUMABLE = {"epochs", "time_budget_minutes", "compile", "precision", "learning_rate"}
 
 
 def given(args: argparse.Namespace, flags: dict[str, dict[str, Any]], section: str, name: str) -> bool:
@@ -235,7 +237,8 @@ def train(args: argparse.Namespace) -> int:
         return relaunch_with_torchrun(args)
     flags = overrides(args)
     if args.resume is not None:
-        refuse_changes_on_resume(args, flags, RESUMABLE, "--epochs, --time-budget, --compile and --bf16")
+        refuse_changes_on_resume(args, flags, RESUMABLE,
+                                 "--epochs, --time-budget, --lr, --compile and --bf16")
         run_dir = args.resume
         if not (run_dir / CONFIG).is_file():
             raise CheckpointError(f"{run_dir} is not a vaelab run folder (no {CONFIG})")

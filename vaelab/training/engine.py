@@ -501,8 +501,9 @@ def _rewind(loop: Loop, start: rewind.EpochStart) -> None:
         raise NonFiniteLossError(
             f"training diverged in epoch {state.epoch + 1}: {streak} even after setting the weights "
             f"back to the epoch's start {start.rewinds} times. If the guard is below the typical "
-            "gradient norm, raise --grad-skip (and --grad-clip); else resume the run, whose "
-            "checkpoint holds the epoch's start, with a lower --lr", state.epoch)
+            "gradient norm, raise --grad-skip (and --grad-clip); else continue the run from its "
+            "checkpoint, which holds the epoch's start, with a lower learning rate "
+            "(`vaelab train --resume RUN --lr ...`)", state.epoch)
     start.rewind()
     state.skip_streak = 0
     loop.say(f"warning: {streak}: the weights, optimiser state and average are set back to the start "
