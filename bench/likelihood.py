@@ -95,7 +95,8 @@ def run_row(row: Row, seed: int, minutes: float, args: argparse.Namespace, workd
     """Train one row for `minutes` with one seed, then evaluate; returns the numbers."""
     config = ExperimentConfig().with_overrides({
         "model": {"likelihood": "bernoulli", **row.model,
-                  **({"dropout": args.dropout} if args.dropout else {})},
+                  **({"dropout": args.dropout} if args.dropout and row.model.get("architecture") == "deep"
+                     else {})},
         "data": {"dataset": row.dataset, "data_dir": args.data_dir, "validation_size": 0},
         "train": {"epochs": args.max_epochs, "batch_size": batch_size_of(args),
                   "learning_rate": args.lr, "lr_schedule": args.schedule,

@@ -104,18 +104,19 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
 
 
 def table(results: list[dict]) -> str:
-    lines = [f"{'model':7s} {'seeds':>5s} {'test error (mean ± s.e.)':>26s} {'std':>6s} {'ECE':>6s}"
+    lines = [f"{'model':7s} {'seeds':>5s} {'test error (mean ± s.e.)':>26s} {'std':>6s} {'ECE*':>6s}"
              f"   {'paper':>14s}", "-" * 74]
     for kind in PAPER:
         rows = [r for r in results if r["model"] == kind]
         if not rows:
             continue
         errors = [100 * r["error"] for r in rows]
-        std = statistics.stdev(errors) if len(errors) > 1 else float("nan")
-        spread = f"± {std / len(errors) ** 0.5:4.2f}" if len(errors) > 1 else "(1 seed)"
+        std = f"{statistics.stdev(errors):6.2f}" if len(errors) > 1 else f"{'—':>6s}"
+        spread = f"± {statistics.stdev(errors) / len(errors) ** 0.5:4.2f}" if len(errors) > 1 else "(1 seed)"
         ece = statistics.mean(r["ece"] for r in rows)
         lines.append(f"{kind:7s} {len(errors):5d} {statistics.mean(errors):17.2f}% {spread:>8s} "
-                     f"{std:6.2f} {ece:6.3f}   {PAPER[kind][0]:>14s}")
+                     f"{std} {ece:6.3f}   {PAPER[kind][0]:>14s}")
+    lines.append("* mean ECE before any temperature scaling (ece_after_temperature in --json)")
     return "\n".join(lines)
 
 

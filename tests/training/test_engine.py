@@ -181,7 +181,7 @@ def test_a_streak_of_huge_gradients_sets_the_epoch_back_to_its_start(
     # epoch 1: a good step, then two huge ones in a row (a rewind), then a good one
     said, records, model, starts = train_with_huge_steps(tmp_path / "run", huge_calls={1, 2}, epochs=1)
     assert [r["rewinds"] for r in records] == [1]
-    assert any("set back to the start of epoch 1 (rewind 1 of at most 3)" in line for line in said)
+    assert any("rewind 1 of at most 3 in epoch 1" in line for line in said)
     # after the rewind: the epoch-start weights plus the one good step taken after it
     expected = torch.nn.Linear(2, 1)
     expected.load_state_dict(starts[0])
@@ -239,3 +239,24 @@ def test_weight_decay_shrinks_each_weight_by_lr_times_decay_and_is_off_by_defaul
     decayed.step()
     for old, new in zip(before, net.parameters(), strict=True):
         assert torch.allclose(new, old * (1 - 0.1 * 0.5))
+
+
+def test_a_streak_that_runs_on_into_the_next_epoch_rewinds_to_where_it_began(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaelab.training import rewind
+
+    monkeypatch.setattr(rewind, "MAX_SKIPS_IN_A_ROW", 3)
+    # the last two steps of epoch 1 and the first of epoch 2 are huge: a streak of 3 across the
+    # boundary, set back to epoch 1's start (epoch 2's would hold the weights the streak began on)
+    said, records, model, starts = train_with_huge_steps(tmp_path / "run", huge_calls={2, 3, 4}, epochs=2)
+    assert [r["rewinds"] for r in records] == [0, 1]
+    assert any("rewind 1 of at most 3 in epoch 2" in line for line in said)
+    expected = torch.nn.Linear(2, 1)
+    expected.load_state_dict(starts[0])  # epoch 1's start, then epoch 2's three good steps
+    optimizer = torch.optim.SGD(expected.parameters(), lr=0.01)
+    for _ in range(3):
+        optimizer.zero_grad()
+        expected(torch.ones(4, 2)).pow(2).mean().backward()
+        optimizer.step()
+    for name, value in expected.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], value)

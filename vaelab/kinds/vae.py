@@ -29,7 +29,6 @@ from vaelab.training.config import ConfigError, ExperimentConfig
 from vaelab.training.config_files import MAX_EPOCHS, read_config_file, until_budget
 from vaelab.training.run_folder import default_run_dir
 
-#: settings a resumed run may change: its length, and speed switches that leave the model as it is
 #: train settings `--resume` may change: how long, how fast, and the rate (a run whose training
 #: diverged continues from its checkpoint with a lower one)
 RESUMABLE = {"epochs", "time_budget_minutes", "compile", "precision", "learning_rate"}
@@ -96,9 +95,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-#: `deep`'s gradient guards above were set on binary digits (median gradient norm ~40 per step of
-#: 100); an 8-bit likelihood's loss per image is ~20x larger and so are its gradients (median ~700
-#: on Fashion-MNIST with logistic-mixture:10), where those guards would skip ~90 % of the steps
+#: for a likelihood of 8-bit values: `deep`'s gradient guards above were set on binary digits
+#: (median gradient norm ~40 per step of 100); an 8-bit likelihood's loss per image is ~20x larger
+#: and so are its gradients (median ~700 on Fashion-MNIST with logistic-mixture:10), where those
+#: guards would skip ~90 % of the steps
 GREY_LEVEL_GUARDS: dict[str, dict[str, dict[str, Any]]] = {
     "deep": {"train": {"grad_clip": 3500.0, "grad_skip": 35000.0}},
 }
@@ -110,7 +110,7 @@ def base_config(model: str, likelihood: str | None = None) -> ExperimentConfig:
     from vaelab.distributions.families import make_family
 
     config = ExperimentConfig().with_overrides(PRESETS.get(model, {}))
-    if likelihood is not None and make_family(likelihood).data_kind != "binary":
+    if likelihood is not None and make_family(likelihood).data_kind == "byte":
         config = config.with_overrides(GREY_LEVEL_GUARDS.get(model, {}))
     return config
 

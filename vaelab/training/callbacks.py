@@ -134,7 +134,7 @@ class EpochLog(Callback):
                  f"{record[f'train_{task.score_name}']:.2f}{valid_text} {task.unit}{extra_text}  "
                  f"({state.seconds:.0f} s)")
         skipped = record.get("train_skipped_update", 0.0)
-        if skipped > self.SKIPPED_SHARE_WARNING:
+        if skipped > self.SKIPPED_SHARE_WARNING and not record.get("rewinds"):  # a rewind said why
             loop.say(f"warning: {skipped:.0%} of epoch {record['epoch']}'s steps were skipped: their "
                      f"gradient norm exceeded --grad-skip {settings.grad_skip:g}, which should catch rare "
                      "outliers only; raise --grad-skip (and --grad-clip) well above the typical norm")

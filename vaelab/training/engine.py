@@ -240,6 +240,9 @@ class Loop:
     resuming: bool = False
     #: the weight average when the settings ask for one (`ema_decay`), from the run's start on
     average: WeightAverage | None = None
+    #: the weights a streak of huge gradients is set back to (`grad_skip` > 0): the start of the
+    #: epoch, or of an earlier one when the streak began there
+    epoch_start: rewind.EpochStart | None = None
 
     @property
     def model(self) -> LatentVariableModel | torch.nn.Module:
@@ -474,8 +477,12 @@ def _train_one_epoch(loop: Loop, objective: Objective) -> tuple[RunningMeans, in
     times the epoch was set back to its start (`vaelab.training.rewind`)."""
     task, settings, state = loop.task, loop.settings, loop.state
     running = RunningMeans()
-    start = (rewind.EpochStart(task.model, task.optimizer, loop.average)
-             if settings.grad_skip > 0 else None)
+    start = None
+    if settings.grad_skip > 0:  # a streak running on from the epoch before keeps its start
+        if state.skip_streak == 0 or loop.epoch_start is None:
+            loop.epoch_start = rewind.EpochStart(task.model, task.optimizer, loop.average)
+        start = loop.epoch_start
+        start.rewinds = 0
     for batch, size in task.batches.epoch(state.epoch, loop.context):
         value = train_step(task.model, task.optimizer, objective, batch,
                            kl_weight_at(state.step, settings.kl_warmup_steps),
@@ -498,17 +505,19 @@ def _rewind(loop: Loop, start: rewind.EpochStart) -> None:
     state, guard = loop.state, loop.settings.grad_skip
     streak = f"{state.skip_streak} steps in a row had a gradient norm over --grad-skip {guard:g}"
     if start.rewinds >= rewind.MAX_REWINDS_PER_EPOCH:
+        again = ("start it again with a lower learning rate (--lr)" if state.epoch == 0 and not loop.resuming
+                 else "continue it from its last checkpoint with a lower learning rate "
+                      "(`vaelab train --resume RUN --lr ...`)")
         raise NonFiniteLossError(
             f"training diverged in epoch {state.epoch + 1}: {streak} even after setting the weights "
-            f"back to the epoch's start {start.rewinds} times. If the guard is below the typical "
-            "gradient norm, raise --grad-skip (and --grad-clip); else continue the run from its "
-            "checkpoint, which holds the epoch's start, with a lower learning rate "
-            "(`vaelab train --resume RUN --lr ...`)", state.epoch)
+            f"back {start.rewinds} times. If the guard is below the typical gradient norm, raise "
+            f"--grad-skip (and --grad-clip); else {again}", state.epoch)
     start.rewind()
     state.skip_streak = 0
-    loop.say(f"warning: {streak}: the weights, optimiser state and average are set back to the start "
-             f"of epoch {state.epoch + 1} (rewind {start.rewinds} of at most "
-             f"{rewind.MAX_REWINDS_PER_EPOCH}), and the epoch goes on with its next batches")
+    loop.say(f"warning: {streak}: the weights, optimiser state and average are set back to where "
+             f"the streak's epoch started (rewind {start.rewinds} of at most "
+             f"{rewind.MAX_REWINDS_PER_EPOCH} in epoch {state.epoch + 1}), and training goes on "
+             "with the epoch's next batches")
 
 
 def _epoch_record(loop: Loop, running: RunningMeans, learning_rate: float) -> dict[str, Any]:
