@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,8 @@ class FourBatches:
             yield torch.ones(4, 2), 4
 
 
-def train_with_huge_steps(run_dir: Path, huge_calls: set[int], epochs: int = 2) -> tuple[
+def train_with_huge_steps(run_dir: Path, huge_calls: set[int], epochs: int = 2,
+                          nan_calls: frozenset[int] = frozenset()) -> tuple[
         list[str], list[dict], torch.nn.Module, list[dict]]:
     """A linear model trained by SGD whose objective's gradient is huge on the `huge_calls`-th
     calls (counted from 0); the lines said, the records, the model and the weights at each epoch's
@@ -152,7 +154,10 @@ def train_with_huge_steps(run_dir: Path, huge_calls: set[int], epochs: int = 2) 
     starts: list[dict] = []
 
     def objective(model: torch.nn.Module, x: torch.Tensor, kl_weight: float) -> ObjectiveValue:
-        loss = model(x).pow(2).mean() * (1e9 if next(calls) in huge_calls else 1.0)
+        call = next(calls)
+        loss = model(x).pow(2).mean() * (1e9 if call in huge_calls else 1.0)
+        if call in nan_calls:
+            loss = loss * float("nan")
         return ObjectiveValue(loss=loss, bound=-loss.detach().expand(x.shape[0]), terms={})
 
     class Starts(Callback):
@@ -260,3 +265,15 @@ def test_a_streak_that_runs_on_into_the_next_epoch_rewinds_to_where_it_began(
         optimizer.step()
     for name, value in expected.state_dict().items():
         torch.testing.assert_close(model.state_dict()[name], value)
+
+
+def test_with_a_guard_a_non_finite_loss_is_skipped_and_counted_not_fatal(tmp_path: Path) -> None:
+    said, records, model, starts = train_with_huge_steps(tmp_path / "run", huge_calls=set(), epochs=1,
+                                                         nan_calls=frozenset({1}))
+    (record,) = records
+    assert record["nonfinite_steps"] == 1 and record["rewinds"] == 0
+    assert math.isfinite(record["train_bound"])  # the mean of the three finite steps
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    # every step NaN: rewinds, then one clear error
+    with pytest.raises(NonFiniteLossError):
+        train_with_huge_steps(tmp_path / "nan", huge_calls=set(), epochs=1, nan_calls=frozenset(range(1000)))

@@ -116,9 +116,12 @@ def train_step(
     With `grad_skip` > 0 a step whose gradient norm (before clipping) exceeds it, or is not
     finite, is skipped (VDVAE's guard against the rare huge gradient of a deep hierarchy); the
     share of skipped steps is the `skipped_update` term (and `huge_gradient`, the same steps).
-    A long streak of them is the loop's to handle (`vaelab.training.rewind`)."""
+    A non-finite loss is then skipped too (its gradient is NaN on every process, so all skip
+    together) rather than stopping the run. A long streak of them is the loop's to handle
+    (`vaelab.training.rewind`)."""
     value = objective(model, batch, kl_weight)
-    check_finite(value, step, epoch)
+    if grad_skip <= 0:
+        check_finite(value, step, epoch)
     optimizer.zero_grad(set_to_none=True)
     value.loss.backward()
     if grad_clip > 0 or grad_skip > 0:
@@ -144,6 +147,8 @@ class RunningMeans:
         self.names: tuple[str, ...] = ()
         self.total: torch.Tensor | None = None
         self.count = 0
+        #: steps left out because their loss was not finite (skipped, `grad_skip` > 0)
+        self.nonfinite = 0
 
     @torch.no_grad()
     def add(self, value: ObjectiveValue, batch_size: int) -> None:
@@ -315,6 +320,8 @@ def run_training(
                 record = _epoch_record(loop, running, learning_rate)
                 if loop.settings.grad_skip > 0:
                     record["rewinds"] = rewinds
+                    record["nonfinite_steps"] = int(loop.context.sum(torch.tensor(
+                        [float(running.nonfinite)], device=loop.context.device)).item())
                 loop.notify("on_epoch_end", record)
                 valid = _validate(loop, record)
                 _keep_the_best(loop, record, valid)
@@ -488,14 +495,21 @@ def _train_one_epoch(loop: Loop, objective: Objective) -> tuple[RunningMeans, in
                            kl_weight_at(state.step, settings.kl_warmup_steps),
                            settings.grad_clip, state.step, state.epoch, settings.grad_skip)
         huge = "huge_gradient" in value.terms and bool(value.terms["huge_gradient"])
+        finite = not huge or bool(torch.isfinite(value.loss))
         state.skip_streak = state.skip_streak + 1 if huge else 0
         if start is not None and state.skip_streak >= rewind.MAX_SKIPS_IN_A_ROW:
             _rewind(loop, start)
         state.step += 1
         if loop.average is not None:
             loop.average.update(task.model)
-        running.add(value, size)
+        if finite:  # a skipped non-finite loss is counted, not averaged into the epoch's means
+            running.add(value, size)
+        else:
+            running.nonfinite += 1
         loop.notify("on_batch_end", value)
+    if loop.context.any(running.count == 0):  # on every rank together
+        raise NonFiniteLossError(f"every step of epoch {state.epoch + 1} had a non-finite loss: the model "
+                                 "or the data gives NaN/inf; try a lower learning rate", state.epoch)
     return running, 0 if start is None else start.rewinds
 
 

@@ -51,10 +51,11 @@ class TrainSettings:
         flag="ema", metavar="DECAY")] = 0.0
     grad_clip: Annotated[float, Range(0, note="0 = off"), Help("max gradient norm (0 = off)")] = 0.0
     grad_skip: Annotated[float, Range(0, note="0 = off"), Help(
-        "skip an optimiser step whose gradient norm (before clipping) exceeds this, or is not "
-        "finite (VDVAE); after 50 such steps in a row the weights are set back to the epoch's "
-        "start (recorded as rewinds; after 3 in one epoch the run stops with an error); the share "
-        "skipped is recorded as skipped_update (0 = off)")] = 0.0
+        "skip an optimiser step whose gradient norm (before clipping) exceeds this, or whose "
+        "loss or gradient is not finite (VDVAE; a non-finite loss counts as nonfinite_steps); "
+        "after 50 such steps in a row the weights are set back to the epoch's start (recorded as "
+        "rewinds; after 3 in one epoch the run stops with an error); the share skipped is "
+        "recorded as skipped_update (0 = off)")] = 0.0
     seed: Annotated[int, Help("seed of the initial weights, the shuffles and the labelled subset")] = 0
     device: Annotated[str, Matches(r"auto|cpu|cuda.*", "'auto', 'cpu' or 'cuda[:N]'"), Help(
         "auto, cpu or cuda[:N]")] = "auto"
