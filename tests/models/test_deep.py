@@ -233,3 +233,21 @@ def test_dropout_regularises_training_only_and_is_absent_at_zero() -> None:
         ModelConfig(architecture="mlp", dropout=0.1)
     with pytest.raises(ConfigError, match="dropout"):
         ModelConfig(architecture="deep", dropout=1.0)
+
+
+def test_batch_normalization_trains_on_batch_statistics_and_scores_with_running_ones() -> None:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(architecture="deep", groups=2, latent_dim=3, hidden=(16,),
+                                    normalization="batch"), (1, 5, 5))
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(norms) == 1 + 1 + 2 + 1  # the stem, one bottom-up layer, each cell, the decoder
+    x = torch.bernoulli(torch.rand(8, 1, 5, 5))
+    model.train()
+    elbo(model, x).loss.backward()
+    assert norms[0].num_batches_tracked == 1
+    model.eval()
+    z = model.prior_sample((4,))
+    torch.testing.assert_close(model.log_joint(x[:4], z), model.log_joint(x[:4], z))
+    assert importance_sampled_log_marginal(model, x, k=5).log_px.shape == (8,)
+    with pytest.raises(ConfigError, match="normalization"):
+        ModelConfig(architecture="mlp", normalization="batch")

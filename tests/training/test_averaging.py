@@ -114,3 +114,13 @@ def test_without_a_decay_the_checkpoint_holds_no_average(tmp_path: Path) -> None
     raw = torch.nn.Linear(3, 1)
     load_checkpoint(tmp_path, raw)
     assert torch.equal(raw.weight, model.weight)
+
+
+def test_buffers_follow_the_model_not_the_average() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    average = WeightAverage(model, 0.9)
+    model.train()
+    model(torch.randn(16, 3) * 5 + 2)  # moves the running statistics
+    average.update(model)
+    torch.testing.assert_close(average.module[1].running_mean, model[1].running_mean)
+    torch.testing.assert_close(average.module[1].running_var, model[1].running_var)

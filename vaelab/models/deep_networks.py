@@ -39,19 +39,24 @@ def build_deep_vae(config: ModelConfig, data_shape: tuple[int, ...]) -> DeepVAE:
     in_scale = 1.0 / 255.0 if family.data_kind == "byte" else 1.0
     groups = config.groups or DEFAULT_GROUPS
     width, d, act = config.hidden[0], config.latent_dim, config.activation
+
+    def norm() -> list[nn.Module]:  # none at "none", so models without it keep their state-dict keys
+        return [nn.BatchNorm1d(width)] if config.normalization == "batch" else []
+
     stem: list[nn.Module] = [nn.Flatten(), ScaleInput(in_scale), nn.Linear(math.prod(data_shape), width),
-                             make_activation(act)]
+                             *norm(), make_activation(act)]
     for _ in range(len(config.hidden) - 1):
-        stem += [nn.Linear(width, width), make_activation(act)]
+        stem += [nn.Linear(width, width), *norm(), make_activation(act)]
     bottom_up: list[nn.Module] = [nn.Sequential(*stem)]
-    bottom_up += [nn.Sequential(nn.Linear(width, width), make_activation(act)) for _ in range(groups - 1)]
+    bottom_up += [nn.Sequential(nn.Linear(width, width), *norm(), make_activation(act))
+                  for _ in range(groups - 1)]
     top_down = [TopDownGroup(prior_head=nn.Linear(width, 2 * d),
                              posterior_head=nn.Linear(2 * width, 2 * d),
-                             cell=nn.Sequential(nn.Linear(width + d, width), make_activation(act),
+                             cell=nn.Sequential(nn.Linear(width + d, width), *norm(), make_activation(act),
                                                 *_dropout(config.dropout), nn.Linear(width, width)),
                              latent_shape=(d,))
                 for _ in range(groups)]
-    decoder_net = nn.Sequential(make_activation(act), nn.Linear(width, width), make_activation(act),
+    decoder_net = nn.Sequential(make_activation(act), nn.Linear(width, width), *norm(), make_activation(act),
                                 *_dropout(config.dropout),
                                 nn.Linear(width, family.params_per_element * math.prod(data_shape)))
     decoder = ConditionalDistribution(decoder_net, family, data_shape, (width,))

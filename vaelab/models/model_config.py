@@ -52,6 +52,9 @@ class ModelConfig:
         "normal: learns where top-down collapses)")] = "bottom-up"
     groups: Annotated[int | None, Range(1, 64), Help(
         "latent groups of --architecture deep, each of --latent-dim (default 4)")] = None
+    normalization: Annotated[str, OneOf(("none", "batch")), Help(
+        "--architecture deep: batch normalization after each hidden layer of the bottom-up path, "
+        "the cells and the decoder (the ladder VAE's), or none")] = "none"
     dropout: Annotated[float, Range(0, 1, open_high=True), Help(
         "--architecture deep: dropout rate in each top-down cell and the decoder's hidden layer, "
         "a regulariser for a hierarchy that overfits (0 = none)")] = 0.0
@@ -74,6 +77,8 @@ class ModelConfig:
                 "latent groups belong to architecture = 'deep' (a top-down hierarchy)")
         require(not (deep and self.upper_latents), "model", "upper_latents",
                 "architecture = 'deep' stacks its own latent groups: use groups, not upper_latents")
+        require(self.architecture == "deep" or self.normalization == "none", "model", "normalization",
+                "normalization belongs to architecture = 'deep' (its hidden layers)")
         require(self.architecture == "deep" or self.dropout == 0, "model", "dropout",
                 "dropout belongs to architecture = 'deep' (its cells and decoder)")
         require(not (deep and self.posterior != "diagonal"), "model", "posterior",
