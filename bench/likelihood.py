@@ -95,8 +95,7 @@ def run_row(row: Row, seed: int, minutes: float, args: argparse.Namespace, workd
     """Train one row for `minutes` with one seed, then evaluate; returns the numbers."""
     config = ExperimentConfig().with_overrides({
         "model": {"likelihood": "bernoulli", **row.model,
-                  **({"dropout": args.dropout} if args.dropout and row.model.get("architecture") == "deep"
-                     else {})},
+                  **(deep_options(args) if row.model.get("architecture") == "deep" else {})},
         "data": {"dataset": row.dataset, "data_dir": args.data_dir, "validation_size": 0},
         "train": {"epochs": args.max_epochs, "batch_size": batch_size_of(args),
                   "learning_rate": args.lr, "lr_schedule": args.schedule,
@@ -154,7 +153,13 @@ def evaluate_row(row: Row, config: ExperimentConfig, run_dir: Path, loop, wall_s
             "schedule": train.lr_schedule, "lr": train.learning_rate,
             "final_lr_fraction": train.final_lr_fraction, "batch_size": train.batch_size,
             "precision": train.precision, "weight_decay": train.weight_decay,
-            "dropout": config.model.dropout, "run_dir": str(run_dir), "curve": curve}
+            "dropout": config.model.dropout, "normalization": config.model.normalization,
+            "run_dir": str(run_dir), "curve": curve}
+
+
+def deep_options(args: argparse.Namespace) -> dict:
+    """The deep row's model options given on the command line (other rows have none)."""
+    return {"dropout": args.dropout, "normalization": args.normalization}
 
 
 def batch_size_of(args: argparse.Namespace) -> int:
@@ -195,6 +200,8 @@ def main() -> None:
                              "0.03 for deep, else 0)")
     parser.add_argument("--dropout", type=float, default=0.0,
                         help="dropout rate of the deep row's cells and decoder (0 = none)")
+    parser.add_argument("--normalization", default="none", choices=("none", "batch"),
+                        help="the deep row's normalization of its hidden layers")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
     names = list(ROWS) if args.rows == ["all"] else args.rows

@@ -32,6 +32,8 @@ def label_of(result: dict) -> str:
         extras.append(f"wd {result['weight_decay']:g}")
     if result.get("dropout"):
         extras.append(f"dropout {result['dropout']:g}")
+    if result.get("normalization", "none") != "none":
+        extras.append(f"{result['normalization']} norm")
     return result["row"] + (f" ({', '.join(extras)})" if extras else "")
 
 
