@@ -78,6 +78,7 @@ def test_an_8_bit_likelihood_gets_guards_scaled_to_its_gradients(tmp_path: Path)
     grey = base_config("deep", "logistic-mixture:10").train
     assert (binary.grad_clip, binary.grad_skip) == (200.0, 2000.0)
     assert grey.grad_skip > 10 * binary.grad_skip and grey.grad_clip > 10 * binary.grad_clip
+    assert grey.learning_rate == binary.learning_rate / 2
     assert base_config("vae", "logistic8").train.grad_skip == 0  # other presets have no guards
     # from the command line: the likelihood flag picks them, an explicit guard flag still wins
     run = tmp_path / "grey"
