@@ -108,7 +108,7 @@ def run_row(row: Row, seed: int, minutes: float, args: argparse.Namespace, workd
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = workdir / f"{row.name}-seed{seed}-{args.schedule}-{stamp}"
     print_now(f"{row.name} seed {seed}: training in {run_dir} ({args.schedule} schedule, lr "
-              f"{args.lr:g}, batch {batch_size_of(args)}, {minutes:g} min)")
+              f"{config.train.learning_rate:g}, batch {batch_size_of(args)}, {minutes:g} min)")
     started = time.perf_counter()
     _, loop = fit(config, run_dir, progress=False, log=print_now)
     return evaluate_row(row, config, run_dir, loop, time.perf_counter() - started, args)
