@@ -102,8 +102,7 @@ def run_row(row: Row, seed: int, minutes: float, args: argparse.Namespace, workd
                   "final_lr_fraction": args.final_lr_fraction, "seed": seed,
                   "device": args.device, "time_budget_minutes": minutes,
                   "precision": "bf16" if args.bf16 else "fp32",
-                  **row.train,
-                  **({} if args.weight_decay is None else {"weight_decay": args.weight_decay})},
+                  **row.train, **train_overrides(args)},
     })
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = workdir / f"{row.name}-seed{seed}-{args.schedule}-{stamp}"
@@ -154,7 +153,15 @@ def evaluate_row(row: Row, config: ExperimentConfig, run_dir: Path, loop, wall_s
             "final_lr_fraction": train.final_lr_fraction, "batch_size": train.batch_size,
             "precision": train.precision, "weight_decay": train.weight_decay,
             "dropout": config.model.dropout, "normalization": config.model.normalization,
+            "objective": train.objective, "samples": train.samples, "free_bits": train.free_bits,
             "run_dir": str(run_dir), "curve": curve}
+
+
+def train_overrides(args: argparse.Namespace) -> dict:
+    """The training settings given on the command line that replace the row's own."""
+    given = {"weight_decay": args.weight_decay, "objective": args.objective, "samples": args.samples,
+             "free_bits": args.free_bits}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def deep_options(args: argparse.Namespace) -> dict:
@@ -198,6 +205,11 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=None,
                         help="AdamW's decoupled weight decay (0 = plain Adam; default: the row's, "
                              "0.03 for deep, else 0)")
+    parser.add_argument("--objective", default=None,
+                        help="train this objective instead of the row's (e.g. iwae; with --samples)")
+    parser.add_argument("--samples", type=int, default=None, help="its k (IWAE samples)")
+    parser.add_argument("--free-bits", type=float, default=None,
+                        help="free bits per group instead of the row's (0 for an IWAE objective)")
     parser.add_argument("--dropout", type=float, default=0.0,
                         help="dropout rate of the deep row's cells and decoder (0 = none)")
     parser.add_argument("--normalization", default="none", choices=("none", "batch"),

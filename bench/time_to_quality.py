@@ -28,6 +28,8 @@ MARKS = (5, 10, 20, 40, 60, 90, 120)
 def label_of(result: dict) -> str:
     """The row's name with what set this run apart (precision, weight decay, dropout)."""
     extras = [result["precision"]] if result.get("precision", "fp32") != "fp32" else []
+    if result.get("objective", "elbo") != "elbo":
+        extras.append(f"{result['objective']} k={result.get('samples')}")
     if result.get("weight_decay"):
         extras.append(f"wd {result['weight_decay']:g}")
     if result.get("dropout"):
