@@ -127,6 +127,12 @@ def test_a_step_with_a_huge_or_non_finite_gradient_is_skipped() -> None:
 
     value = train_step(model, optimizer, infinite_gradient, x, grad_clip=1.0, grad_skip=100.0)
     assert float(value.terms["skipped_update"]) == 1.0 and torch.equal(weight.detach(), torch.ones(3))
+    # an infinite guard: any finite gradient is taken, only a non-finite one skipped
+    value = train_step(model, optimizer, scaled(1e6), x, grad_clip=0.0, grad_skip=math.inf)
+    assert float(value.terms["skipped_update"]) == 0.0 and not torch.equal(weight.detach(), torch.ones(3))
+    weight.data.fill_(1.0)
+    value = train_step(model, optimizer, infinite_gradient, x, grad_skip=math.inf)
+    assert float(value.terms["skipped_update"]) == 1.0 and torch.equal(weight.detach(), torch.ones(3))
 
 
 class FourBatches:

@@ -55,7 +55,7 @@ class TrainSettings:
         "loss or gradient is not finite (VDVAE; a non-finite loss counts as nonfinite_steps); "
         "after 50 such steps in a row the weights are set back to the epoch's start (recorded as "
         "rewinds; after 3 in one epoch the run stops with an error); the share skipped is "
-        "recorded as skipped_update (0 = off)")] = 0.0
+        "recorded as skipped_update (0 = off; inf = skip non-finite steps only)")] = 0.0
     seed: Annotated[int, Help("seed of the initial weights, the shuffles and the labelled subset")] = 0
     device: Annotated[str, Matches(r"auto|cpu|cuda.*", "'auto', 'cpu' or 'cuda[:N]'"), Help(
         "auto, cpu or cuda[:N]")] = "auto"
