@@ -127,7 +127,7 @@ def train_step(
     if grad_clip > 0 or grad_skip > 0:
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
         if grad_skip > 0:
-            huge = not bool(norm <= grad_skip)  # NaN: huge too
+            huge = not bool(torch.isfinite(norm) & (norm <= grad_skip))  # NaN, inf: huge too
             value.terms["skipped_update"] = torch.tensor(float(huge), device=norm.device)
             value.terms["huge_gradient"] = torch.tensor(float(huge), device=norm.device)
             if huge:
