@@ -108,12 +108,17 @@ GREY_LEVEL_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
 def base_config(model: str, likelihood: str | None = None) -> ExperimentConfig:
     """The config `--model NAME` starts from; for a likelihood of grey levels (`likelihood`, as
     the flags or config file chose it) with the preset's guards scaled to its gradients and its
-    rate halved."""
-    from vaelab.distributions.families import make_family
-
+    rate halved. A likelihood it cannot read is left to the config's own check to refuse."""
     config = ExperimentConfig().with_overrides(PRESETS.get(model, {}))
-    if likelihood is not None and make_family(likelihood).data_kind == "byte":
-        config = config.with_overrides(GREY_LEVEL_SETTINGS.get(model, {}))
+    if likelihood is not None and model in GREY_LEVEL_SETTINGS:
+        from vaelab.distributions.families import make_family  # torch: not for --help
+
+        try:
+            byte = make_family(likelihood).data_kind == "byte"
+        except ValueError:
+            byte = False
+        if byte:
+            config = config.with_overrides(GREY_LEVEL_SETTINGS[model])
     return config
 
 
