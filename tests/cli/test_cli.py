@@ -299,7 +299,7 @@ def test_resume_names_what_it_refuses_and_old_figures_are_not_passed_off_as_new(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "run"
     assert main(["train", *TINY, "--epochs", "1", "--run-dir", str(run)]) == 0
-    for extra, named in ((["--lr", "0.01"], "train.learning_rate"),
+    for extra, named in ((["--batch-size", "32"], "train.batch_size"),
                          (["--out", str(tmp_path / "x")], "--out")):
         assert main(["train", "--resume", str(run), "--epochs", "2", *extra]) == 2
         assert named in capsys.readouterr().err
