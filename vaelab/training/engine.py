@@ -507,7 +507,8 @@ def _train_one_epoch(loop: Loop, objective: Objective) -> tuple[RunningMeans, in
         else:
             running.nonfinite += 1
         loop.notify("on_batch_end", value)
-    if loop.context.any(running.count == 0):  # on every rank together
+    # only a guarded run skips steps; the check is on every rank together (one collective)
+    if settings.grad_skip > 0 and loop.context.any(running.count == 0):
         raise NonFiniteLossError(f"every step of epoch {state.epoch + 1} had a non-finite loss: the model "
                                  "or the data gives NaN/inf; try a lower learning rate", state.epoch)
     return running, 0 if start is None else start.rewinds
