@@ -111,8 +111,9 @@ def table(results: list[dict]) -> str:
         if not rows:
             continue
         errors = [100 * r["error"] for r in rows]
-        std = f"{statistics.stdev(errors):6.2f}" if len(errors) > 1 else f"{'—':>6s}"
-        spread = f"± {statistics.stdev(errors) / len(errors) ** 0.5:4.2f}" if len(errors) > 1 else "(1 seed)"
+        sd = statistics.stdev(errors) if len(errors) > 1 else None
+        std = f"{'—':>6s}" if sd is None else f"{sd:6.2f}"
+        spread = "(1 seed)" if sd is None else f"± {sd / len(errors) ** 0.5:4.2f}"
         ece = statistics.mean(r["ece"] for r in rows)
         lines.append(f"{kind:7s} {len(errors):5d} {statistics.mean(errors):17.2f}% {spread:>8s} "
                      f"{std} {ece:6.3f}   {PAPER[kind][0]:>14s}")

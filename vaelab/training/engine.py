@@ -147,8 +147,6 @@ class RunningMeans:
         self.names: tuple[str, ...] = ()
         self.total: torch.Tensor | None = None
         self.count = 0
-        #: steps left out because their loss was not finite (skipped, `grad_skip` > 0)
-        self.nonfinite = 0
 
     @torch.no_grad()
     def add(self, value: ObjectiveValue, batch_size: int) -> None:
@@ -316,12 +314,9 @@ def run_training(
                 started = time.perf_counter()
                 learning_rate = _start_epoch(loop)
                 loop.notify("on_epoch_start")
-                running, rewinds = _train_one_epoch(loop, objective)
+                running, guard_counts = _train_one_epoch(loop, objective)
                 record = _epoch_record(loop, running, learning_rate)
-                if loop.settings.grad_skip > 0:
-                    record["rewinds"] = rewinds
-                    record["nonfinite_steps"] = int(loop.context.sum(torch.tensor(
-                        [float(running.nonfinite)], device=loop.context.device)).item())
+                record.update(guard_counts)
                 loop.notify("on_epoch_end", record)
                 valid = _validate(loop, record)
                 _keep_the_best(loop, record, valid)
@@ -479,11 +474,13 @@ def _start_epoch(loop: Loop) -> float:
     return learning_rate
 
 
-def _train_one_epoch(loop: Loop, objective: Objective) -> tuple[RunningMeans, int]:
-    """One optimiser step per batch of the epoch; the means of the objective's numbers and the
-    times the epoch was set back to its start (`vaelab.training.rewind`)."""
+def _train_one_epoch(loop: Loop, objective: Objective) -> tuple[RunningMeans, dict[str, int]]:
+    """One optimiser step per batch of the epoch; the means of the objective's numbers and, for a
+    guarded run (`grad_skip` > 0), the times the epoch was set back (`vaelab.training.rewind`) and
+    its steps with a non-finite loss over every rank (`rewinds`, `nonfinite_steps`)."""
     task, settings, state = loop.task, loop.settings, loop.state
     running = RunningMeans()
+    nonfinite = 0
     start = None
     if settings.grad_skip > 0:  # a streak running on from the epoch before keeps its start
         if state.skip_streak == 0 or loop.epoch_start is None:
@@ -505,13 +502,17 @@ def _train_one_epoch(loop: Loop, objective: Objective) -> tuple[RunningMeans, in
         if finite:  # a skipped non-finite loss is counted, not averaged into the epoch's means
             running.add(value, size)
         else:
-            running.nonfinite += 1
+            nonfinite += 1
         loop.notify("on_batch_end", value)
-    # only a guarded run skips steps; the check is on every rank together (one collective)
-    if settings.grad_skip > 0 and loop.context.any(running.count == 0):
+    if start is None:  # unguarded: a non-finite loss has already stopped the run
+        return running, {}
+    # over every rank in one collective: the non-finite steps, and the ranks left with none finite
+    totals = loop.context.sum(torch.tensor([float(nonfinite), float(running.count == 0)],
+                                           device=loop.context.device))
+    if totals[1] > 0:
         raise NonFiniteLossError(f"every step of epoch {state.epoch + 1} had a non-finite loss: the model "
                                  "or the data gives NaN/inf; try a lower learning rate", state.epoch)
-    return running, 0 if start is None else start.rewinds
+    return running, {"rewinds": start.rewinds, "nonfinite_steps": int(totals[0])}
 
 
 def _rewind(loop: Loop, start: rewind.EpochStart) -> None:
