@@ -69,6 +69,13 @@ def calm(curve: list[dict]) -> list[dict]:
     return kept
 
 
+def early_bound(curve: list[dict]) -> float:
+    """−(training bound) a twentieth of the way into a run: the figure's top, so that every curve's
+    first minutes (tens of nats above its end) do not squash the part worth reading."""
+    kept = calm(curve)
+    return -kept[len(kept) // 20]["train_bound"]
+
+
 def plot(results: list[dict], out: Path, target: float | None) -> Path:
     fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=110)
     for i, r in enumerate(results):
@@ -81,7 +88,7 @@ def plot(results: list[dict], out: Path, target: float | None) -> Path:
     if target is not None:
         ax.axhline(target, color="0.4", ls=":", lw=1, label=f"target {target:.2f}")
     low = min([r["nll"] for r in results] + ([target] if target is not None else []))
-    ax.set_ylim(low - 1.5, 110)
+    ax.set_ylim(low - 1.5, max(early_bound(r["curve"]) for r in results))
     ax.set_xlabel("training minutes (one CPU thread)")
     ax.set_ylabel("nats (lower is better)")
     ax.set_title("Time to quality on dynamically binarized MNIST")

@@ -38,7 +38,8 @@ def add_train(sub: Any) -> None:
                    help="the run folder to write (default runs/DATASET-TIME)")
     p.add_argument("--resume", type=Path, metavar="RUN",
                    help="continue an interrupted run from its last checkpoint "
-                        "(only --epochs, --time-budget, --lr, --compile and --bf16 may change)")
+                        "(only --epochs, --time-budget, --lr, --compile and --bf16 may change; "
+                        "semi-supervised runs: only --epochs and --time-budget)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-eval", action="store_true",
                    help="skip the final test evaluation (on a short run it can take longer than the "
@@ -84,6 +85,9 @@ def state_defaults(parser: argparse.ArgumentParser) -> None:
         defaults = getattr(kind.module(), "flag_defaults", None)
         for name in kind.models:
             per_model[name] = defaults(name) if defaults is not None else {}
+        variants = getattr(kind.module(), "flag_default_variants", None)
+        if variants is not None:
+            per_model.update(variants())
     for action in parser._actions:
         values = {model: d[action.dest] for model, d in per_model.items() if action.dest in d}
         if not values or action.default is not None or "default" in (action.help or ""):

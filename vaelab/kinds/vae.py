@@ -127,6 +127,18 @@ def flag_defaults(model: str) -> dict[str, Any]:
     return defaults(base_config(model).to_dict(), common_flags())
 
 
+def flag_default_variants() -> dict[str, dict[str, Any]]:
+    """The flag defaults a preset changes for a likelihood of grey levels, by the name `--help`
+    shows them under: only those that differ from the preset's own."""
+    variants = {}
+    for model, settings in GREY_LEVEL_SETTINGS.items():
+        own = flag_defaults(model)
+        grey = defaults(base_config(model).with_overrides(settings).to_dict(), common_flags())
+        variants[f"{model} with an 8-bit likelihood"] = {
+            key: value for key, value in grey.items() if own.get(key) != value}
+    return variants
+
+
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
     """The VAE family uses the common data / model / training flags of `vaelab train` only."""
 
