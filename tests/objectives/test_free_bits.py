@@ -94,3 +94,27 @@ def test_fit_records_the_floored_term_beside_the_unchanged_bound(tmp_path: Path)
         vaelab.fit(model, x, epochs=1, free_bits=-1.0, run_dir=tmp_path / "s")
     with pytest.raises(ValueError, match="free_bits: the objective 'iwae' has no KL term"):
         vaelab.fit(model, x, epochs=1, objective="iwae", free_bits=1.0, run_dir=tmp_path / "t")
+
+
+def test_kl_balancing_weights_each_group_by_its_share_and_floors_come_first() -> None:
+    """NVAE's KL balancing, by hand: per-group batch means k_g, weights γ_g = (k_g + 0.01) / mean
+    of those (they average 1), the penalty Σ γ_g k_g; with free bits each k_g is floored first,
+    and the weights carry no gradient."""
+    from vaelab.objectives.elbo import kl_penalty
+
+    kl = torch.tensor([[6.0, 0.5, 2.0], [2.0, 1.5, 0.0]], requires_grad=True)  # [B = 2, G = 3]
+    means = torch.tensor([4.0, 1.0, 1.0])
+    share = means + 0.01
+    gamma = share / share.mean()
+    terms: dict[str, torch.Tensor] = {}
+    penalty = kl_penalty(kl, 0.0, True, terms)
+    assert penalty.item() == pytest.approx((gamma * means).sum().item(), rel=1e-6)
+    assert terms == {}
+    penalty.backward()
+    torch.testing.assert_close(kl.grad, (gamma / 2).expand(2, 3))  # γ held fixed: ∂/∂kl = γ / B
+    floored = torch.tensor([4.0, 1.5, 1.5])  # free bits 1.5 nats per group, then the weights
+    share = floored + 0.01
+    penalty = kl_penalty(kl.detach(), 1.5, True, terms)
+    assert penalty.item() == pytest.approx((share / share.mean() * floored).sum().item(), rel=1e-6)
+    assert terms["kl_free_bits"].item() == pytest.approx(7.0)
+    assert kl_penalty(kl.detach(), 0.0, False, {}).item() == pytest.approx(6.0)  # off: the sum
