@@ -12,7 +12,7 @@ how far the same model gets in the stated time.
     python bench/semisupervised.py --models m1m2 --minutes 30 --seeds 0 1 2 --device cuda
     python bench/semisupervised.py --models adgm --minutes 20 --seeds 0
     python bench/semisupervised.py --models m2 adgm sdgm --minutes 40 --seeds 0 1 2 --calibrate \
-        --select-by error --bf16 --ema 0.999    # issue 27's three-seed rows
+        --select-by error --bf16 --ema 0.999 --grad-skip inf    # issue 27's three-seed rows
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
         "train": {**SETTINGS[kind]["train"], "learning_rate": args.lr, "lr_schedule": args.schedule,
                   "seed": seed, "epochs": 10_000,
                   "time_budget_minutes": m2_minutes, "device": args.device,
-                  "precision": "bf16" if args.bf16 else "fp32", "ema_decay": args.ema},
+                  "precision": "bf16" if args.bf16 else "fp32", "ema_decay": args.ema,
+                  "grad_skip": args.grad_skip},
         "semisupervised": {**SETTINGS[kind].get("semisupervised", {}),
                            "labels": args.labels, "alpha": args.alpha, "select_by": args.select_by,
                            "calibrate": args.calibrate,
@@ -85,6 +86,7 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
               "ece_after_temperature": None if scaled is None else scaled["test_ece_after"],
               "temperature": None if scaled is None else scaled["temperature"],
               "precision": config.train.precision, "ema_decay": config.train.ema_decay,
+              "grad_skip": config.train.grad_skip,
               "dataset": args.dataset,
               "label_budget": metrics["label_budget"],
               "per_class_error": metrics["classification"]["per_class_error"],
@@ -144,6 +146,9 @@ def main() -> None:
     parser.add_argument("--ema", type=float, default=0.0,
                         help="keep an exponential moving average of the weights at this decay "
                              "(0 = off); validation, selection and the test use the average")
+    parser.add_argument("--grad-skip", type=float, default=0.0,
+                        help="skip steps whose gradient norm exceeds this; inf: only non-finite "
+                             "ones, the NaN guard of a long --bf16 run (vaelab train --grad-skip)")
     parser.add_argument("--calibrate", action="store_true",
                         help="fit a temperature on the validation labels (reported as ECE after)")
     parser.add_argument("--device", default="cpu")
