@@ -169,6 +169,12 @@ def test_a_deep_vae_from_your_own_cells_trains_with_vaelab_fit(tmp_path: Path) -
                      progress=False, log=lambda _: None)
     assert {"train_kl_z1", "train_kl_z2", "train_kl_free_bits"} <= set(run.history[-1])
     assert elbo(model, x).bound.mean().item() > before + 2.0
+    # evaluated and reported from Python as any model is
+    test = x[:8]
+    scores = vaelab.evaluate(model, test, k=50)
+    assert scores["log_px_is"]["n"] == 8 and scores["log_px_is"]["mean"] >= scores["elbo"]["mean"] - 0.5
+    page = vaelab.report(model, run.run_dir, test)
+    assert "Latent groups" in Path(page).read_text()
 
 
 def test_the_convolutional_preset_puts_groups_on_feature_maps_at_two_resolutions() -> None:
