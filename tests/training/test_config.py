@@ -133,3 +133,18 @@ def test_a_component_registered_from_python_is_asked_whether_it_can_score_stoppe
                 components.objectives.remove("my-loss")
     finally:
         components.guide_families.remove("my-planar")
+
+
+@pytest.mark.parametrize("name, likelihood", [("deep-mnist", None),
+                                              ("deep-fashion-8bit", "logistic-mixture:10")])
+def test_the_deep_config_files_spell_out_the_preset(name: str, likelihood: str | None) -> None:
+    """configs/deep-*.toml are `--model deep` (with its 8-bit settings for a grey-level likelihood)
+    written out: every model and train setting the preset sets has the preset's value."""
+    from vaelab.kinds.vae import GREY_LEVEL_SETTINGS, PRESETS, base_config
+
+    path = Path(__file__).resolve().parents[2] / "configs" / f"{name}.toml"
+    loaded = ExperimentConfig.load(path).to_dict()
+    preset = base_config("deep", likelihood).to_dict()
+    for section in ("model", "train"):
+        keys = set(PRESETS["deep"][section]) | set(GREY_LEVEL_SETTINGS["deep"].get(section, {}))
+        assert {k: loaded[section][k] for k in keys} == {k: preset[section][k] for k in keys}, section
