@@ -26,28 +26,36 @@ MAX_REWINDS_PER_EPOCH = 3
 
 class EpochStart:
     """The weights, the optimiser's state and the weight average (if any) as an epoch starts,
-    kept in memory (one copy: small beside a batch's activations for the models that use it)."""
+    kept in host memory (about 4× the parameters with Adam and an average: on a GPU it would
+    otherwise take device memory from the batches; loading copies it back to the weights' device)."""
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                  average: WeightAverage | None = None) -> None:
         self.model, self.optimizer, self.average = model, optimizer, average
-        self.weights = _copy(model.state_dict())
-        self.optimizer_state = copy.deepcopy(optimizer.state_dict())
-        self.average_state = None if average is None else _copy(average.state_dict())
+        self.weights = _on_host(model.state_dict())
+        self.optimizer_state = _on_host(optimizer.state_dict())
+        self.average_state = None if average is None else _on_host(average.state_dict())
         self.rewinds = 0
 
     def rewind(self) -> None:
         """Set everything back to the epoch's start (`rewinds` counts the times)."""
         self.model.load_state_dict(self.weights)
+        # a copy: on the CPU the optimiser would take these very tensors as its state and step them
         self.optimizer.load_state_dict(copy.deepcopy(self.optimizer_state))
         if self.average is not None and self.average_state is not None:
             self.average.load_state_dict(self.average_state)
         self.rewinds += 1
 
 
-def _copy(state: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
-            for k, v in state.items()}
+def _on_host(value: Any) -> Any:
+    """A copy of a (nested) state dict whose tensors are in host memory."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: _on_host(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_host(v) for v in value)
+    return copy.deepcopy(value)
 
 
 __all__ = ["MAX_REWINDS_PER_EPOCH", "MAX_SKIPS_IN_A_ROW", "EpochStart"]
