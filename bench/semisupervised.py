@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from vaelab.evaluation.classification import evaluate_semisupervised_run
-from vaelab.kinds.semisupervised_experiment import default_experiment
+from vaelab.kinds.semisupervised_experiment import SemiSupervisedExperiment, default_experiment
 from vaelab.kinds.semisupervised_training import fit_semisupervised, load_semisupervised_run
 from vaelab.runs.metrics_log import read_metrics
 
@@ -53,8 +53,9 @@ CURVE_KEYS = ("epoch", "seconds", "train_bound", "valid_bound", "valid_error",
               "train_labelled_error", "learning_rate")
 
 
-def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dict:
-    """Train one model with one seed within the budget; its test metrics and timings."""
+def row_config(kind: str, seed: int, args: argparse.Namespace) -> SemiSupervisedExperiment:
+    """What one (model, seed) of the table trains with (configs/{adgm,sdgm}-mnist-100.toml
+    spell out the rows of issue 27)."""
     minutes = args.minutes
     m2_minutes = minutes * (1 - args.m1_fraction) if kind == "m1m2" else minutes
     overrides = {
@@ -71,7 +72,12 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
                            "m1_epochs": 10_000,
                            "m1_time_budget_minutes": minutes * args.m1_fraction},
     }
-    config = default_experiment(kind).with_overrides(overrides)
+    return default_experiment(kind).with_overrides(overrides)
+
+
+def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dict:
+    """Train one model with one seed within the budget; its test metrics and timings."""
+    config = row_config(kind, seed, args)
     run_dir = folder / f"{kind}-seed{seed}"
     started = time.perf_counter()
     torch.manual_seed(seed)
@@ -123,7 +129,7 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--dataset", default="mnist")
@@ -155,7 +161,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: a temp folder)")
     parser.add_argument("--json", type=Path, help="write every result here")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as temporary:
         folder = args.work_dir or Path(temporary)

@@ -86,6 +86,9 @@ def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,
     assert [r["image"] for r in result] == ["digits.npy[0]", "digits.npy[1]", "digits.npy[2]",
                                             "one.png", "more/sevens/a.png", "more/sevens/b.png"]
     assert all(abs(sum(r["probabilities"]) - 1) < 1e-4 for r in result)
+    calibration = json.loads((tmp_path / "c.json").read_text())["calibration"]
+    assert calibration["ece"] == metrics["classification"]["calibration"]["ece"]
+    assert calibration["test_images"] == 1000 and len(calibration["bins"]) == 15
 
     assert main(["sample", str(run), "--class", "7", "-n", "4", "--npy",
                  str(tmp_path / "sevens.npy")]) == 0
@@ -136,6 +139,24 @@ def test_time_budgets_without_epochs_set_the_length_of_m1_and_m2(
     saved = json.loads((run / "config.json").read_text())
     assert saved["train"]["epochs"] == MAX_EPOCHS and saved["semisupervised"]["m1_epochs"] == MAX_EPOCHS
     assert json.loads((run / "m1" / "config.json").read_text())["train"]["epochs"] == MAX_EPOCHS
+
+
+@pytest.mark.parametrize("kind, sizes", [("m1m2", ["--m1-epochs", "1", "--m2-latent-dim", "4",
+                                                  "--m2-hidden", "16"]),
+                                         ("sdgm", ["--auxiliary-dim", "3"])])
+def test_classify_json_says_how_far_each_kind_can_be_trusted(tmp_path: Path, kind: str,
+                                                             sizes: list[str]) -> None:
+    """`classify --json` carries the run's test ECE and reliability bins for every kind (M2's and
+    ADGM's are checked with their own runs above)."""
+    run = tmp_path / kind
+    assert main(["train", "--model", kind, "--labels", "20", "--epochs", "1", *sizes, *TINY,
+                 "--run-dir", str(run)]) == 0
+    np.save(tmp_path / "digits.npy", np.zeros((2, 28, 28), dtype=np.uint8))
+    assert main(["classify", str(run), str(tmp_path / "digits.npy"), "--json", str(tmp_path / "c.json")]) == 0
+    calibration = json.loads((tmp_path / "c.json").read_text())["calibration"]
+    found = json.loads((run / "metrics.json").read_text())["classification"]["calibration"]
+    assert calibration["ece"] == found["ece"] and 0 <= calibration["ece"] <= 1
+    assert sum(b["count"] for b in calibration["bins"]) == calibration["test_images"] == 1000
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -243,11 +264,14 @@ def test_adgm_trains_evaluates_classifies_reports_and_resumes_from_the_command_l
     assert "fitted to other weights" in capsys.readouterr().out  # the weights moved on since
 
 
+@pytest.mark.parametrize("kind", ["adgm", "sdgm"])
 @pytest.mark.parametrize("average", [[], ["--ema", "0.9"]], ids=["raw", "ema"])
-def test_an_sdgm_run_resumes_exactly(tmp_path: Path, average: list[str]) -> None:
-    """Two epochs in one go and one epoch then a resumed second give the same records (with a
-    weight average too: its validation error and kept weights)."""
-    common = ["train", "--model", "sdgm", "--labels", "20", "--auxiliary-dim", "3", *TINY, "--no-eval",
+def test_an_auxiliary_run_resumes_exactly(tmp_path: Path, kind: str, average: list[str]) -> None:
+    """Two epochs in one go and one epoch then a resumed second give the same records and the
+    same weights (with a weight average too: its validation error and kept weights)."""
+    from safetensors.torch import load_file
+
+    common = ["train", "--model", kind, "--labels", "20", "--auxiliary-dim", "3", *TINY, "--no-eval",
               *average]
     assert main([*common, "--epochs", "2", "--run-dir", str(tmp_path / "straight")]) == 0
     assert main([*common, "--epochs", "1", "--run-dir", str(tmp_path / "resumed")]) == 0
@@ -259,12 +283,10 @@ def test_an_sdgm_run_resumes_exactly(tmp_path: Path, average: list[str]) -> None
         return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
 
     assert records("straight") == records("resumed")
-    if average:
-        from safetensors.torch import load_file
-
-        kept = [load_file(tmp_path / name / "model_best.safetensors") for name in ("straight", "resumed")]
+    for saved in ("checkpoint.safetensors", "model_best.safetensors"):
+        kept = [load_file(tmp_path / name / saved) for name in ("straight", "resumed")]
         assert kept[0].keys() == kept[1].keys()
-        assert all(torch.equal(kept[0][k], kept[1][k]) for k in kept[0])
+        assert all(torch.equal(kept[0][k], kept[1][k]) for k in kept[0]), saved
 
 
 @pytest.mark.slow

@@ -10,11 +10,27 @@ those variables everything runs as one process and nothing here is used.
 from __future__ import annotations
 
 import os
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+
+# The handles of the latest collectives, kept so that their tensors are freed here, on a thread
+# that holds the GIL. A gloo worker thread that drops the last reference to a Python tensor must
+# take the GIL; if the interpreter is already shutting down (DistributedDataParallel keeps the
+# process group and its threads alive past destroy_process_group), that aborts the process at
+# exit ("terminate called without an active exception"). A handle is released only after many
+# later collectives have completed, long after its worker let go of it.
+_RECENT_WORK: deque[dist.Work] = deque(maxlen=64)
+
+
+def _finish(work: dist.Work | None) -> None:
+    """Wait for an asynchronous collective and keep its handle (see _RECENT_WORK)."""
+    if work is not None:
+        work.wait()
+        _RECENT_WORK.append(work)
 
 
 @dataclass(frozen=True)
@@ -35,13 +51,13 @@ class Distributed:
 
     def barrier(self) -> None:
         if self.enabled:
-            dist.barrier()
+            _finish(dist.barrier(async_op=True))
 
     def sum(self, values: torch.Tensor) -> torch.Tensor:
         """Elementwise sum over ranks (identity in a single process)."""
         if self.enabled:
             values = values.clone()
-            dist.all_reduce(values, op=dist.ReduceOp.SUM)
+            _finish(dist.all_reduce(values, op=dist.ReduceOp.SUM, async_op=True))
         return values
 
     def any(self, flag: bool) -> bool:
@@ -49,7 +65,7 @@ class Distributed:
         if not self.enabled:
             return flag
         value = torch.tensor([1.0 if flag else 0.0], device=self.device)
-        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        _finish(dist.all_reduce(value, op=dist.ReduceOp.MAX, async_op=True))
         return bool(value.item() > 0)
 
     def max(self, value: float) -> float:
@@ -57,16 +73,25 @@ class Distributed:
         if not self.enabled:
             return value
         tensor = torch.tensor([value], dtype=torch.float64, device=self.device)
-        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        _finish(dist.all_reduce(tensor, op=dist.ReduceOp.MAX, async_op=True))
         return float(tensor.item())
 
     def gather(self, values: torch.Tensor) -> torch.Tensor:
         """Concatenate every rank's 1-D tensor (sizes may differ) in rank order."""
         if not self.enabled:
             return values
-        parts: list[torch.Tensor | None] = [None] * self.world_size
-        dist.all_gather_object(parts, values.detach().cpu())
-        return torch.cat([p for p in parts if p is not None]).to(values.device)
+        home, values = values.device, values.detach().to(self.device)
+        size = torch.tensor([values.numel()], dtype=torch.int64, device=self.device)
+        sizes = [torch.empty_like(size) for _ in range(self.world_size)]
+        _finish(dist.all_gather(sizes, size, async_op=True))
+        lengths = [int(s.item()) for s in sizes]
+        if max(lengths) == 0:
+            return values.to(home)
+        padded = torch.zeros(max(lengths), dtype=values.dtype, device=self.device)
+        padded[:values.numel()] = values
+        parts = [torch.empty_like(padded) for _ in range(self.world_size)]
+        _finish(dist.all_gather(parts, padded, async_op=True))
+        return torch.cat([part[:length] for part, length in zip(parts, lengths, strict=True)]).to(home)
 
 
 def launched_by_torchrun() -> bool:
@@ -138,7 +163,7 @@ def teardown() -> None:
     another still reads from them can die in C++ ("terminate called without an active
     exception") after all its work is done."""
     if dist.is_initialized():
-        dist.barrier()
+        _finish(dist.barrier(async_op=True))
         dist.destroy_process_group()
 
 

@@ -1,0 +1,43 @@
+"""configs/{adgm,sdgm}-mnist-100.toml are issue 27's benchmark rows written out: `vaelab train
+--model KIND --config FILE` trains with what bench/semisupervised.py trains with for those rows."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from vaelab.cli.main import build_parser
+from vaelab.kinds.semisupervised import semisupervised_config, vae_overrides
+
+ROOT = Path(__file__).resolve().parents[2]
+ROW_FLAGS = ["--labels", "100", "--minutes", "40", "--calibrate", "--select-by", "error",
+             "--ema", "0.999", "--grad-skip", "inf"]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_semisupervised",
+                                                  ROOT / "bench" / "semisupervised.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("kind", ["adgm", "sdgm"])
+def test_the_config_file_trains_what_the_benchmark_row_trains(kind: str) -> None:
+    bench = _bench()
+    row = asdict(bench.row_config(kind, 0, bench.arguments().parse_args(["--models", kind, *ROW_FLAGS])))
+    args = build_parser().parse_args(["train", "--model", kind, "--config",
+                                      str(ROOT / "configs" / f"{kind}-mnist-100.toml")])
+    loaded = asdict(semisupervised_config(args, vae_overrides(args)))
+    assert loaded["model"] == row["model"]
+    m1_only = ("m1_epochs", "m1_time_budget_minutes")  # the bench's M1+M2 budget split
+    assert ({k: v for k, v in loaded["semisupervised"].items() if k not in m1_only}
+            == {k: v for k, v in row["semisupervised"].items() if k not in m1_only})
+    differ = {key for key in row["train"] if loaded["train"][key] != row["train"][key]}
+    # the bench sets its own seed, epoch cap and device per row; everything else is the file's
+    assert differ <= {"seed", "epochs", "device"}, differ
+    assert loaded["train"]["time_budget_minutes"] == 40
+    assert loaded["data"]["dataset"] == row["data"]["dataset"] == "mnist"
