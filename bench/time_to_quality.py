@@ -75,7 +75,7 @@ def calm(curve: list[dict]) -> list[dict]:
 
 
 def plot(results: list[dict], out: Path, target: float | None) -> Path:
-    fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(10.0, 4.2), dpi=110)
     for i, r in enumerate(results):
         curve = calm(r["curve"])
         minutes = [c["seconds"] / 60 for c in curve]
@@ -90,7 +90,7 @@ def plot(results: list[dict], out: Path, target: float | None) -> Path:
     ax.set_xlabel("training minutes (one CPU thread)")
     ax.set_ylabel("nats (lower is better)")
     ax.set_title("Time to quality on dynamically binarized MNIST")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, not over, the curves
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out)
