@@ -28,7 +28,11 @@ import torch
 
 from vaelab.evaluation.classification import evaluate_semisupervised_run
 from vaelab.kinds.semisupervised_experiment import SemiSupervisedExperiment, default_experiment
-from vaelab.kinds.semisupervised_training import fit_semisupervised, load_semisupervised_run
+from vaelab.kinds.semisupervised_training import (
+    collapsed_classes,
+    fit_semisupervised,
+    load_semisupervised_run,
+)
 from vaelab.runs.metrics_log import read_metrics
 
 PAPER = {"m2": ("11.97%", "Kingma et al. 2014, Table 1 (M2, 100 labels)"),
@@ -50,7 +54,7 @@ SETTINGS = {
 
 #: what the results JSON keeps of each M2 epoch (bench/plot_curve.py draws it)
 CURVE_KEYS = ("epoch", "seconds", "train_bound", "valid_bound", "valid_error",
-              "train_labelled_error", "learning_rate")
+              "train_labelled_error", "learning_rate", "collapsed_classes")
 
 
 def row_config(kind: str, seed: int, args: argparse.Namespace) -> SemiSupervisedExperiment:
@@ -96,6 +100,13 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
               "dataset": args.dataset,
               "label_budget": metrics["label_budget"],
               "per_class_error": metrics["classification"]["per_class_error"],
+              # the collapse line (predicted share < half the labelled share, balanced
+              # labels: 1 / 2C) on the test set, and the epochs whose validation record flagged one
+              "test_collapsed_classes": collapsed_classes(
+                  torch.tensor(metrics["classification"]["confusion_matrix"], dtype=torch.float64),
+                  torch.full((len(metrics["classification"]["per_class_error"]),),
+                             1 / len(metrics["classification"]["per_class_error"]), dtype=torch.float64)),
+              "epochs_with_a_collapsed_class": [r["epoch"] for r in records if r.get("collapsed_classes")],
               "unlabelled_bound": metrics["test"]["elbo"]["mean"],
               "epochs": records[-1]["epoch"], "steps": records[-1]["step"],
               "train_seconds": trained, "run_dir": str(run_dir),
