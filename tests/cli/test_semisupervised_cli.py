@@ -305,7 +305,9 @@ def test_evaluate_calibrates_a_run_trained_without_calibrate(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "sdgm"
     assert main(["train", "--model", "sdgm", "--labels", "20", "--validation-labels", "40",
-                 "--auxiliary-dim", "3", "--epochs", "1", *TINY, "--no-eval", "--run-dir", str(run)]) == 0
+                 "--auxiliary-dim", "3", "--epochs", "1", *TINY, "--no-calibrate", "--no-eval",
+                 "--run-dir", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["semisupervised"]["calibrate"] is False
     assert main(["evaluate", str(run), "-k", "2", "--examples", "10"]) == 0
     assert "temperature scaling" not in capsys.readouterr().out and not (run / "calibration.json").exists()
     assert main(["evaluate", str(run), "-k", "2", "--examples", "10", "--calibrate"]) == 0
@@ -349,3 +351,33 @@ def test_nproc_names_the_shared_run_folder_after_the_dataset_of_the_flags_or_the
     folders = [Path(command[command.index("--run-dir") + 1]).name for command in launched]
     assert [folder.rsplit("-", 2)[0] for folder in folders] == ["mnist-5k", "fashion-mnist", "mnist"]
     assert all("--nproc" not in command for command in launched)
+
+
+def test_an_auxiliary_kind_starts_from_the_settings_its_benchmark_measured(tmp_path: Path) -> None:
+    """`--model sdgm` with no other settings: the CPU sizes, lr 1e-3, warm-up, EMA, non-finite
+    steps skipped, selection by validation error and a fitted temperature (the paper's sizes
+    stay one set of flags away)."""
+    run = tmp_path / "sdgm"
+    assert main(["train", "--model", "sdgm", "--labels", "20", "--epochs", "1", "--train-limit", "200",
+                 "--dataset", "mnist-5k", "--validation-size", "50", "--no-progress", "--no-eval",
+                 "--run-dir", str(run)]) == 0
+    saved = json.loads((run / "config.json").read_text())
+    assert (saved["model"]["latent_dim"], saved["model"]["hidden"]) == (50, [500])
+    semi = saved["semisupervised"]
+    assert (semi["auxiliary_dim"], semi["classifier_hidden"]) == (50, [500])
+    train = saved["train"]
+    assert (train["learning_rate"], train["kl_warmup_steps"], train["ema_decay"]) == (1e-3, 2000, 0.999)
+    assert train["grad_skip"] == float("inf")
+    assert (saved["semisupervised"]["select_by"], saved["semisupervised"]["calibrate"]) == ("error", True)
+
+
+def test_without_validation_labels_the_kinds_defaults_give_way_but_a_users_choice_does_not(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    common = ["train", "--model", "adgm", "--labels", "20", "--epochs", "1", "--train-limit", "200",
+              "--dataset", "mnist-5k", "--validation-size", "0", "--latent-dim", "4", "--hidden", "16",
+              "--classifier-hidden", "16", "--auxiliary-dim", "3", "--no-progress", "--no-eval"]
+    assert main([*common, "--run-dir", str(tmp_path / "defaults")]) == 0
+    saved = json.loads((tmp_path / "defaults" / "config.json").read_text())["semisupervised"]
+    assert (saved["select_by"], saved["calibrate"]) == ("bound", False)
+    assert main([*common, "--select-by", "error", "--run-dir", str(tmp_path / "asked")]) == 2
+    assert "needs labelled validation images" in capsys.readouterr().err

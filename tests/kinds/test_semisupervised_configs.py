@@ -41,3 +41,22 @@ def test_the_config_file_trains_what_the_benchmark_row_trains(kind: str) -> None
     assert differ <= {"seed", "epochs", "device"}, differ
     assert loaded["train"]["time_budget_minutes"] == 40
     assert loaded["data"]["dataset"] == row["data"]["dataset"] == "mnist"
+
+
+@pytest.mark.parametrize("kind", ["adgm", "sdgm"])
+def test_the_config_file_spells_out_the_kinds_defaults(kind: str) -> None:
+    """Every model, train and semi-supervised key the file sets beyond the protocol (dataset, 100
+    labels, 40 minutes) is the kind's default: `vaelab train --model sdgm --labels 100` trains
+    the benchmark's settings."""
+    import tomllib
+
+    from vaelab.kinds.semisupervised_experiment import default_experiment
+
+    written = tomllib.loads((ROOT / "configs" / f"{kind}-mnist-100.toml").read_text())
+    default = asdict(default_experiment(kind))
+    protocol = {"labels", "time_budget_minutes", "kind"}
+    for section in ("model", "train", "semisupervised"):
+        for key, value in written[section].items():
+            if key not in protocol:
+                expected = default[section][key]
+                assert (list(expected) if isinstance(expected, tuple) else expected) == value, (section, key)

@@ -98,6 +98,7 @@ def semisupervised_config(args: argparse.Namespace,
     from vaelab.runs.checkpoint import CheckpointError
 
     config = default_experiment(args.model)
+    chosen: set[str] = set(_semi_overrides(args))  # semi-supervised settings the user set
     if args.config is not None:
         loaded = load_experiment(args.config)
         raw = loaded.to_dict()
@@ -106,6 +107,7 @@ def semisupervised_config(args: argparse.Namespace,
             raise ConfigError(f"{args.config} describes a {semi['kind']!r} run but --model is "
                               f"{args.model!r}")
         config = config.with_overrides({**raw, **({SECTION: semi} if semi else {})})
+        chosen |= set(_written_keys(args.config, SECTION))
     semi = {**_semi_overrides(args), "kind": args.model}
     if args.unlabelled is not None:
         if not args.unlabelled.exists():
@@ -122,7 +124,28 @@ def semisupervised_config(args: argparse.Namespace,
             raise ConfigError("with --m1-run, M1's [model] comes from that run; drop the model flags")
         overrides = {**overrides, "model": asdict(m1.model)}
         semi["m1_run"] = str(m1_dir)
-    return config.with_overrides({**overrides, SECTION: semi})
+    config = config.with_overrides({**overrides, SECTION: semi})
+    return without_validation_defaults(config, chosen)
+
+
+def without_validation_defaults(config: SemiSupervisedExperiment,
+                                chosen: set[str]) -> SemiSupervisedExperiment:
+    """A run with no labelled validation images cannot pick its weights by the validation error
+    or fit a temperature: where those came from the kind's defaults (ADGM, SDGM), not from the
+    user, such a run picks by the bound and stays uncalibrated instead of being refused."""
+    if config.data.validation_size > 0 and config.semisupervised.validation_labels != 0:
+        return config
+    off = {"select_by": "bound", "calibrate": False}
+    return config.with_overrides({SECTION: {k: v for k, v in off.items() if k not in chosen}})
+
+
+def _written_keys(path: Path, section: str) -> list[str]:
+    """The keys a config file sets in `section` (TOML or JSON)."""
+    import tomllib
+
+    text = path.read_text()
+    raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    return list(raw.get(section, {}))
 
 
 def train(args: argparse.Namespace) -> int:
