@@ -54,6 +54,11 @@ CURVE_KEYS = ("epoch", "seconds", "train_bound", "valid_bound", "valid_error",
               "train_labelled_error", "learning_rate", "collapsed_classes")
 
 
+def given(settings: dict) -> dict:
+    """The settings whose flag was given; the others keep the kind's default."""
+    return {key: value for key, value in settings.items() if value is not None}
+
+
 def row_config(kind: str, seed: int, args: argparse.Namespace) -> SemiSupervisedExperiment:
     """What one (model, seed) of the table trains with (configs/{adgm,sdgm}-mnist-100.toml
     spell out the rows of issue 27)."""
@@ -65,11 +70,11 @@ def row_config(kind: str, seed: int, args: argparse.Namespace) -> SemiSupervised
         "train": {**SETTINGS[kind]["train"], "learning_rate": args.lr, "lr_schedule": args.schedule,
                   "seed": seed, "epochs": 10_000,
                   "time_budget_minutes": m2_minutes, "device": args.device,
-                  "precision": "bf16" if args.bf16 else "fp32", "ema_decay": args.ema,
-                  "grad_skip": args.grad_skip},
+                  "precision": "bf16" if args.bf16 else "fp32",
+                  **given({"ema_decay": args.ema, "grad_skip": args.grad_skip})},
         "semisupervised": {**SETTINGS[kind].get("semisupervised", {}),
-                           "labels": args.labels, "alpha": args.alpha, "select_by": args.select_by,
-                           "calibrate": args.calibrate,
+                           "labels": args.labels, "alpha": args.alpha,
+                           **given({"select_by": args.select_by, "calibrate": args.calibrate}),
                            "m1_epochs": 10_000,
                            "m1_time_budget_minutes": minutes * args.m1_fraction},
     }
@@ -152,19 +157,23 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--schedule", default="constant", choices=("constant", "cosine"),
                         help="learning-rate schedule of M1 and M2; cosine decays to 1%% of --lr "
                              "over each one's time budget")
-    parser.add_argument("--select-by", default="bound", choices=("bound", "error"),
+    parser.add_argument("--select-by", choices=("bound", "error"),
                         help="what picks the weights that classify the test set: the best "
-                             "validation bound or the lowest validation error")
+                             "validation bound or the lowest validation error (default: the "
+                             "kind's: bound for m2 and m1m2, error for adgm and sdgm)")
     parser.add_argument("--bf16", action="store_true",
                         help="train under bfloat16 autocast (pays on CPUs with AVX512-BF16 or AMX)")
-    parser.add_argument("--ema", type=float, default=0.0,
+    parser.add_argument("--ema", type=float,
                         help="keep an exponential moving average of the weights at this decay "
-                             "(0 = off); validation, selection and the test use the average")
-    parser.add_argument("--grad-skip", type=float, default=0.0,
+                             "(0 = off); validation, selection and the test use the average "
+                             "(default: the kind's: off for m2 and m1m2, 0.999 for adgm and sdgm)")
+    parser.add_argument("--grad-skip", type=float,
                         help="skip steps whose gradient norm exceeds this; inf: only non-finite "
-                             "ones, the NaN guard of a long --bf16 run (vaelab train --grad-skip)")
-    parser.add_argument("--calibrate", action="store_true",
-                        help="fit a temperature on the validation labels (reported as ECE after)")
+                             "ones, the NaN guard of a long --bf16 run (vaelab train --grad-skip; "
+                             "default: the kind's: off for m2 and m1m2, inf for adgm and sdgm)")
+    parser.add_argument("--calibrate", action=argparse.BooleanOptionalAction,
+                        help="fit a temperature on the validation labels (reported as ECE after; "
+                             "default: the kind's: off for m2 and m1m2, on for adgm and sdgm)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: a temp folder)")

@@ -59,13 +59,15 @@ def test_train_help_states_each_kinds_real_default(capsys: pytest.CaptureFixture
             "training runs until the budget is used up (default: 10 (vae, deep); ssm: 30; m2, m1m2, adgm, "
             "sdgm: 100)") in text
     assert "not the final evaluation, which comes after it" in text  # --time-budget says what it covers
-    assert ("size of the latent vector z (default: 32 (vae); deep: 24; ssm: 3; m2, m1m2: 50; adgm, sdgm: "
-            "100)") in text
-    assert "adgm, sdgm: size of the auxiliary variable a (default: 100)" in text  # theirs alone
+    assert ("size of the latent vector z (default: 32 (vae); deep: 24; ssm: 3; m2, m1m2, adgm, "
+            "sdgm: 50)") in text
+    assert "adgm, sdgm: size of the auxiliary variable a (default: 50)" in text  # theirs alone
+    assert "(default: 0 (vae, deep, ssm, m2, m1m2); adgm, sdgm: 0.999)" in text  # --ema
+    assert "(default: bound (m2, m1m2); adgm, sdgm: error)" in text  # --select-by
     # the deep preset's guards for 8-bit likelihoods, beside its binary ones (vaelab.kinds.vae)
     assert ("(default: 0 (vae, m2, m1m2, adgm, sdgm); deep: 200; deep with an 8-bit likelihood: 3500; "
             "ssm: 50)") in text
-    assert "(default: 0.001 (vae, deep with an 8-bit likelihood); deep, ssm: 0.002;" in text
+    assert "(default: 0.001 (vae, deep with an 8-bit likelihood, adgm, sdgm); deep, ssm: 0.002;" in text
     assert "train on random windows of this many frames (0 = whole) (default: 25)" in text
     assert "evaluation uses the means) (default: sample)" in text  # an m1m2-only flag: its default alone
     assert "smooth for physics rules, filter for generic, frame for none (default: auto)" in text

@@ -93,6 +93,10 @@ def test_picking_by_the_error_without_labelled_validation_images_is_refused_befo
     with pytest.raises(ConfigError, match="needs labelled validation images"):
         fit_semisupervised(config, tmp_path / "run", progress=False, log=lambda message: None)
     assert not (tmp_path / "run").exists()
+    calibrated = tiny(100, calibrate=True).with_overrides({"data": {"validation_size": 0}})
+    with pytest.raises(ConfigError, match="fits a temperature on labelled validation images"):
+        fit_semisupervised(calibrated, tmp_path / "run", progress=False, log=lambda message: None)
+    assert not (tmp_path / "run").exists()
 
 
 def test_the_validation_error_is_the_share_of_wrong_most_probable_classes(m2_run: Path) -> None:

@@ -33,6 +33,9 @@ def _rank_main(rank: int, port: int, out: str) -> None:
         "uneven": context.gather(torch.arange(3.0) if rank == 0 else torch.zeros(0)),
         "both": context.gather(torch.full((rank + 1,), float(rank), dtype=torch.float64)),
         "empty": context.gather(torch.zeros(0)),
+        # an empty shard made another way (float32) beside float64 values, and a 2-D tensor
+        "mixed": context.gather(torch.zeros(0) if rank == 0 else torch.ones(2, dtype=torch.float64)),
+        "flattened": context.gather(torch.full((2, 2), float(rank))),
         "kept": torch.tensor([len(distributed._RECENT_WORK) - kept_before]),
     }
     torch.save(results, Path(out) / f"rank{rank}.pt")
@@ -49,6 +52,9 @@ def test_the_collectives_agree_on_both_ranks(tmp_path: Path) -> None:
         torch.testing.assert_close(results["uneven"], torch.arange(3.0))
         torch.testing.assert_close(results["both"], torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64))
         assert results["empty"].numel() == 0
+        own_dtype = torch.float32 if rank == 0 else torch.float64  # each rank gets its own dtype back
+        torch.testing.assert_close(results["mixed"], torch.ones(2, dtype=own_dtype))
+        torch.testing.assert_close(results["flattened"], torch.tensor([0.0] * 4 + [1.0] * 4))
         # every collective's handle is still held: sum, 2 × any, max, 2 per gather (sizes,
-        # values) for two gathers, 1 for the all-empty gather
-        assert results["kept"].item() == 9
+        # values) for four gathers, 1 for the all-empty gather
+        assert results["kept"].item() == 13

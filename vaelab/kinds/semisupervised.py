@@ -53,7 +53,7 @@ from vaelab.kinds.vae import (
 from vaelab.kinds.vae import overrides as vae_overrides
 from vaelab.runs.files import CONFIG
 from vaelab.training.config import ConfigError, ExperimentConfig
-from vaelab.training.config_files import MAX_EPOCHS
+from vaelab.training.config_files import MAX_EPOCHS, read_config_file
 from vaelab.training.run_folder import default_run_dir
 
 #: flags that only mean something to --model m1m2 (their help shows only its default)
@@ -65,8 +65,7 @@ RESUMABLE = {"epochs", "time_budget_minutes"}
 
 
 def flag_defaults(model: str) -> dict[str, Any]:
-    """Each `vaelab train` flag's default for --model m2 / m1m2 / adgm / sdgm (the papers'
-    settings)."""
+    """Each `vaelab train` flag's default for --model m2 / m1m2 / adgm / sdgm (KIND_DEFAULTS)."""
     own = {dest: where for dest, where in flags_of(SemiSupervisedConfig, SECTION).items()
            if (model == "m1m2" or dest not in M1M2_ONLY)
            and (model in AUXILIARY_KINDS or dest not in AUXILIARY_ONLY)}
@@ -94,20 +93,20 @@ def _semi_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def semisupervised_config(args: argparse.Namespace,
                           overrides: dict[str, dict[str, Any]]) -> SemiSupervisedExperiment:
-    """Paper defaults for the kind, then --config FILE, then flags."""
+    """The kind's defaults (KIND_DEFAULTS), then what --config FILE sets, then flags."""
     from vaelab.runs.checkpoint import CheckpointError
 
     config = default_experiment(args.model)
     chosen: set[str] = set(_semi_overrides(args))  # semi-supervised settings the user set
     if args.config is not None:
-        loaded = load_experiment(args.config)
-        raw = loaded.to_dict()
-        semi = raw.pop(SECTION, None)
+        load_experiment(args.config)  # refuses an unknown key or a bad value, naming it
+        written = read_config_file(args.config)
+        semi = written.get(SECTION)
         if semi is not None and semi.get("kind", args.model) != args.model:
             raise ConfigError(f"{args.config} describes a {semi['kind']!r} run but --model is "
                               f"{args.model!r}")
-        config = config.with_overrides({**raw, **({SECTION: semi} if semi else {})})
-        chosen |= set(_written_keys(args.config, SECTION))
+        config = config.with_overrides(written)  # what the file sets, over the kind's defaults
+        chosen |= set(written.get(SECTION, {}))
     semi = {**_semi_overrides(args), "kind": args.model}
     if args.unlabelled is not None:
         if not args.unlabelled.exists():
@@ -138,14 +137,6 @@ def without_validation_defaults(config: SemiSupervisedExperiment,
     off = {"select_by": "bound", "calibrate": False}
     return config.with_overrides({SECTION: {k: v for k, v in off.items() if k not in chosen}})
 
-
-def _written_keys(path: Path, section: str) -> list[str]:
-    """The keys a config file sets in `section` (TOML or JSON)."""
-    import tomllib
-
-    text = path.read_text()
-    raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    return list(raw.get(section, {}))
 
 
 def train(args: argparse.Namespace) -> int:

@@ -86,7 +86,7 @@ class SemiSupervisedConfig:
     calibrate: Annotated[bool, Help(
         "fit a temperature on the validation labels at evaluation (temperature scaling); the "
         "report and classify use it, ECE is reported before and after (adgm, sdgm: on by "
-        "default)", negatable=True)] = False
+        "default, off in a run without labelled validation images)", negatable=True)] = False
     m2_latent_dim: Annotated[int, Range(1, 4096), Help("m1m2: size of M2's z")] = 50
     m2_hidden: Annotated[tuple[int, ...], Range(1), Help(
         "m1m2: hidden widths of M2's networks", parse=widths)] = (500,)
@@ -102,7 +102,8 @@ class SemiSupervisedConfig:
         "step (Kingma et al.'s code; evaluation uses the means)")] = "mean"
     select_by: Annotated[str, OneOf(SELECT_BY), Help(
         "what picks the best weights (and counts --patience): the validation classification error "
-        "or the validation bound")] = "bound"
+        "or the validation bound (a run without labelled validation images that did not ask for "
+        "'error' uses the bound)")] = "bound"
 
     def __post_init__(self) -> None:
         check(self, SECTION)
@@ -191,8 +192,8 @@ def is_semisupervised_run(run_dir: Path | str) -> bool:
 
 
 #: settings a `--model m2|m1m2` run starts from: the papers' (Kingma et al. 2014; Adam 3e-4,
-#: batches of 100), under the user's own. ADGM / SDGM start from the settings their benchmark rows
-#: measured on a CPU (bench/README.md; configs/{adgm,sdgm}-mnist-100.toml): a and z of 50 and one
+#: batches of 100), under the user's own. ADGM / SDGM start from the settings of issue 27's CPU
+#: benchmark rows (bench/README.md; configs/{adgm,sdgm}-mnist-100.toml): a and z of 50 and one
 #: hidden layer of 500 everywhere (0.17 s a step on one thread against 0.30 s for Maaløe et al.'s
 #: 100 / 500-500), Adam 1e-3 with the KL warmed up over 2,000 steps, the weights averaged (EMA
 #: 0.999), a step with a non-finite gradient skipped, the epoch with the lowest validation error
@@ -214,7 +215,7 @@ KIND_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def default_experiment(kind: str) -> SemiSupervisedExperiment:
-    """The paper's starting point for `kind`, before config files and flags."""
+    """The starting point of a `kind` run (KIND_DEFAULTS), before config files and flags."""
     require(kind in KINDS, SECTION, "kind", f"{kind!r} is not one of {', '.join(KINDS)}")
     defaults = dict(KIND_DEFAULTS[kind])
     semi = defaults.pop(SECTION, {})

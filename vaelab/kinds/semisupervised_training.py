@@ -313,15 +313,21 @@ def error_callbacks(splits: Splits, context: Distributed | None = None,
 def best_weights_score(config: SemiSupervisedExperiment, splits: Splits) -> str | None:
     """The record entry that picks the best weights (`TrainingTask.select_by`): the validation
     classification error with `select_by = "error"`, else None (the validation bound). Such a run
-    without labelled validation images is refused, not quietly judged by its bound."""
+    without labelled validation images is refused, not quietly judged by its bound; so is one
+    that would fit a temperature on them (`calibrate`), before it trains rather than after."""
+    valid = splits.valid
+    labelled = (isinstance(valid, ImageSet) and valid.labels is not None
+                and bool((valid.labels != UNLABELLED).any()))
+    if config.semisupervised.calibrate and not labelled:
+        raise ConfigError("semisupervised.calibrate (--calibrate) fits a temperature on labelled "
+                          "validation images and this run has none; set data.validation_size > 0 "
+                          "(--validation-size) or leave it off (--no-calibrate)")
     if config.semisupervised.select_by != "error":
         return None
-    valid = splits.valid
-    if not (isinstance(valid, ImageSet) and valid.labels is not None
-            and bool((valid.labels != UNLABELLED).any())):
+    if not labelled:
         raise ConfigError("semisupervised.select_by = 'error' (--select-by error) needs labelled "
                           "validation images; set data.validation_size > 0 (--validation-size) "
-                          "or pick the weights by the bound")
+                          "or pick the weights by the bound (--select-by bound)")
     return "valid_error"
 
 

@@ -9,6 +9,7 @@ those variables everything runs as one process and nothing here is used.
 
 from __future__ import annotations
 
+import ctypes
 import os
 from collections import deque
 from dataclasses import dataclass
@@ -17,13 +18,15 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-# The handles of the latest collectives, kept so that their tensors are freed here, on a thread
-# that holds the GIL. A gloo worker thread that drops the last reference to a Python tensor must
-# take the GIL; if the interpreter is already shutting down (DistributedDataParallel keeps the
-# process group and its threads alive past destroy_process_group), that aborts the process at
-# exit ("terminate called without an active exception"). A handle is released only after many
-# later collectives have completed, long after its worker let go of it.
+# The handles of the latest collectives, kept so that their tensors are freed on a thread that
+# holds the GIL. A gloo worker thread that drops a reference to a tensor with a Python object must
+# take the GIL; once the interpreter is shutting down (DistributedDataParallel keeps the process
+# group and its worker threads alive past destroy_process_group), that aborts the process at exit
+# ("terminate called without an active exception"). A handle leaves this queue only after many
+# later collectives, long after its worker let go of it; the queue itself is never freed, so the
+# newest handles are not dropped at exit while a worker may still hold them.
 _RECENT_WORK: deque[dist.Work] = deque(maxlen=64)
+ctypes.pythonapi.Py_IncRef(ctypes.py_object(_RECENT_WORK))
 
 
 def _finish(work: dist.Work | None) -> None:
@@ -77,21 +80,24 @@ class Distributed:
         return float(tensor.item())
 
     def gather(self, values: torch.Tensor) -> torch.Tensor:
-        """Concatenate every rank's 1-D tensor (sizes may differ) in rank order."""
+        """Concatenate every rank's values (flattened; sizes may differ) in rank order. They
+        travel as float64, so ranks whose shards differ in dtype (an empty one, say) agree."""
         if not self.enabled:
-            return values
-        home, values = values.device, values.detach().to(self.device)
-        size = torch.tensor([values.numel()], dtype=torch.int64, device=self.device)
+            return values.reshape(-1)
+        home, dtype = values.device, values.dtype
+        flat = values.detach().reshape(-1).to(self.device, torch.float64)
+        size = torch.tensor([flat.numel()], dtype=torch.int64, device=self.device)
         sizes = [torch.empty_like(size) for _ in range(self.world_size)]
         _finish(dist.all_gather(sizes, size, async_op=True))
         lengths = [int(s.item()) for s in sizes]
         if max(lengths) == 0:
-            return values.to(home)
-        padded = torch.zeros(max(lengths), dtype=values.dtype, device=self.device)
-        padded[:values.numel()] = values
+            return values.reshape(-1)
+        padded = torch.zeros(max(lengths), dtype=torch.float64, device=self.device)
+        padded[:flat.numel()] = flat
         parts = [torch.empty_like(padded) for _ in range(self.world_size)]
         _finish(dist.all_gather(parts, padded, async_op=True))
-        return torch.cat([part[:length] for part, length in zip(parts, lengths, strict=True)]).to(home)
+        gathered = torch.cat([part[:length] for part, length in zip(parts, lengths, strict=True)])
+        return gathered.to(home, dtype)
 
 
 def launched_by_torchrun() -> bool:
@@ -159,9 +165,8 @@ def current() -> Distributed | None:
 
 
 def teardown() -> None:
-    """Leave the process group, all ranks together: a rank that tears its gloo pairs down while
-    another still reads from them can die in C++ ("terminate called without an active
-    exception") after all its work is done."""
+    """Leave the process group, all ranks together (a barrier first), so that no rank goes on
+    while another still waits in a collective."""
     if dist.is_initialized():
         _finish(dist.barrier(async_op=True))
         dist.destroy_process_group()
