@@ -138,7 +138,6 @@ def without_validation_defaults(config: SemiSupervisedExperiment,
     return config.with_overrides({SECTION: {k: v for k, v in off.items() if k not in chosen}})
 
 
-
 def train(args: argparse.Namespace) -> int:
     """`vaelab train --model m2|m1m2|adgm|sdgm ...` and `vaelab train --resume RUN` of such a run."""
     from vaelab.evaluation.classification import evaluate_semisupervised_run
