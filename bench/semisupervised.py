@@ -13,6 +13,8 @@ how far the same model gets in the stated time.
     python bench/semisupervised.py --models adgm --minutes 20 --seeds 0
     python bench/semisupervised.py --models m2 adgm sdgm --minutes 40 --seeds 0 1 2 --calibrate \
         --select-by error --bf16 --ema 0.999 --grad-skip inf    # issue 27's three-seed rows
+    python bench/semisupervised.py --models sdgm --minutes 120 --seeds 0 --bf16 --latent-dim 100 \
+        --auxiliary-dim 100 --hidden 500,500 --classifier-hidden 500,500 --lr 3e-4  # paper sizes
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from vaelab.kinds.semisupervised_training import (
     load_semisupervised_run,
 )
 from vaelab.runs.metrics_log import read_metrics
+from vaelab.settings import int_list
 
 PAPER = {"m2": ("11.97%", "Kingma et al. 2014, Table 1 (M2, 100 labels)"),
          "m1m2": ("3.33% ± 0.14", "Kingma et al. 2014, Table 1 (M1+M2, 100 labels)"),
@@ -65,7 +68,9 @@ def row_config(kind: str, seed: int, args: argparse.Namespace) -> SemiSupervised
     minutes = args.minutes
     m2_minutes = minutes * (1 - args.m1_fraction) if kind == "m1m2" else minutes
     overrides = {
-        "model": SETTINGS[kind].get("model", {}),
+        "model": {**SETTINGS[kind].get("model", {}),
+                  **given({"latent_dim": args.latent_dim,
+                           "hidden": args.hidden})},
         "data": {"dataset": args.dataset, "data_dir": args.data_dir},
         "train": {**SETTINGS[kind]["train"], "learning_rate": args.lr, "lr_schedule": args.schedule,
                   "seed": seed, "epochs": 10_000,
@@ -74,7 +79,9 @@ def row_config(kind: str, seed: int, args: argparse.Namespace) -> SemiSupervised
                   **given({"ema_decay": args.ema, "grad_skip": args.grad_skip})},
         "semisupervised": {**SETTINGS[kind].get("semisupervised", {}),
                            "labels": args.labels, "alpha": args.alpha,
-                           **given({"select_by": args.select_by, "calibrate": args.calibrate}),
+                           **given({"select_by": args.select_by, "calibrate": args.calibrate,
+                                    "auxiliary_dim": args.auxiliary_dim,
+                                    "classifier_hidden": args.classifier_hidden}),
                            "m1_epochs": 10_000,
                            "m1_time_budget_minutes": minutes * args.m1_fraction},
     }
@@ -97,6 +104,9 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
               "ece": metrics["classification"]["calibration"]["ece"],
               "ece_after_temperature": None if scaled is None else scaled["test_ece_after"],
               "temperature": None if scaled is None else scaled["temperature"],
+              "latent_dim": config.model.latent_dim, "hidden": list(config.model.hidden),
+              "auxiliary_dim": config.semisupervised.auxiliary_dim,
+              "classifier_hidden": list(config.semisupervised.classifier_hidden),
               "precision": config.train.precision, "ema_decay": config.train.ema_decay,
               "grad_skip": config.train.grad_skip,
               "dataset": args.dataset,
@@ -174,6 +184,14 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--calibrate", action=argparse.BooleanOptionalAction,
                         help="fit a temperature on the validation labels (reported as ECE after; "
                              "default: the kind's: off for m2 and m1m2, on for adgm and sdgm)")
+    parser.add_argument("--latent-dim", type=int, help="z's size (default: the kind's; paper: 100)")
+    parser.add_argument("--auxiliary-dim", type=int,
+                        help="a's size, ADGM and SDGM (default: the kind's, 50; paper: 100)")
+    parser.add_argument("--hidden", type=int_list,
+                        help="hidden widths of the generative and inference networks, e.g. 500,500 "
+                             "(default: the kind's; paper: 500,500)")
+    parser.add_argument("--classifier-hidden", type=int_list,
+                        help="hidden widths of q(y | ...) (default: the kind's; paper: 500,500)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: a temp folder)")

@@ -90,3 +90,20 @@ def test_a_config_files_own_choice_survives_a_run_without_validation_images(tmp_
     args = build_parser().parse_args(["train", "--model", "adgm", "--config", str(path)])
     semi = asdict(semisupervised_config(args, vae_overrides(args)))["semisupervised"]
     assert (semi["select_by"], semi["calibrate"]) == ("bound", True)  # the default gave way, not the file
+
+
+def test_the_benchmark_trains_the_papers_sizes_as_vaelab_train_does() -> None:
+    """`--latent-dim 100 --auxiliary-dim 100 --hidden 500,500 --classifier-hidden 500,500` (the
+    sizes the docs give) train the same model from bench/semisupervised.py and `vaelab train`."""
+    sizes = ["--latent-dim", "100", "--auxiliary-dim", "100", "--hidden", "500,500",
+             "--classifier-hidden", "500,500"]
+    bench = _bench()
+    row = bench.row_config("sdgm", 0, bench.arguments().parse_args(["--models", "sdgm", *sizes]))
+    args = build_parser().parse_args(["train", "--model", "sdgm", *sizes])
+    trained = semisupervised_config(args, vae_overrides(args))
+    for config in (row, trained):
+        assert (config.model.latent_dim, config.model.hidden) == (100, (500, 500))
+        semi = config.semisupervised
+        assert (semi.auxiliary_dim, semi.classifier_hidden) == (100, (500, 500))
+    unsized = bench.row_config("sdgm", 0, bench.arguments().parse_args(["--models", "sdgm"]))
+    assert (unsized.model.latent_dim, unsized.semisupervised.auxiliary_dim) == (50, 50)

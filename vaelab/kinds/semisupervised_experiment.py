@@ -198,7 +198,7 @@ def is_semisupervised_run(run_dir: Path | str) -> bool:
 #: 100 / 500-500), Adam 1e-3 with the KL warmed up over 2,000 steps, the weights averaged (EMA
 #: 0.999), a step with a non-finite gradient skipped, the epoch with the lowest validation error
 #: kept and a temperature fitted on the validation labels; the paper's sizes are flags
-#: (`--latent-dim 100 --auxiliary-dim 100 --hidden 500 500 --classifier-hidden 500 500 --lr 3e-4`).
+#: (`--latent-dim 100 --auxiliary-dim 100 --hidden 500,500 --classifier-hidden 500,500 --lr 3e-4`).
 KIND_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "m2": {"model": {"latent_dim": 50, "hidden": (500,)},
            "train": {"batch_size": 100, "learning_rate": 3e-4, "epochs": 100}},
