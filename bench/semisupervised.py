@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from vaelab.evaluation.classification import evaluate_semisupervised_run
+from vaelab.kinds.flags import checked
 from vaelab.kinds.semisupervised_experiment import SemiSupervisedExperiment, default_experiment
 from vaelab.kinds.semisupervised_training import (
     collapsed_classes,
@@ -187,10 +188,10 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--latent-dim", type=int, help="z's size (default: the kind's; paper: 100)")
     parser.add_argument("--auxiliary-dim", type=int,
                         help="a's size, ADGM and SDGM (default: the kind's, 50; paper: 100)")
-    parser.add_argument("--hidden", type=int_list,
+    parser.add_argument("--hidden", type=checked(int_list),
                         help="hidden widths of the generative and inference networks, e.g. 500,500 "
                              "(default: the kind's; paper: 500,500)")
-    parser.add_argument("--classifier-hidden", type=int_list,
+    parser.add_argument("--classifier-hidden", type=checked(int_list),
                         help="hidden widths of q(y | ...) (default: the kind's; paper: 500,500)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
