@@ -120,6 +120,7 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
                   torch.full((len(metrics["classification"]["per_class_error"]),),
                              1 / len(metrics["classification"]["per_class_error"]), dtype=torch.float64)),
               "epochs_with_a_collapsed_class": [r["epoch"] for r in records if r.get("collapsed_classes")],
+              "auxiliary_use": metrics["classification"].get("auxiliary_use"),
               "unlabelled_bound": metrics["test"]["elbo"]["mean"],
               "epochs": records[-1]["epoch"], "steps": records[-1]["step"],
               "train_seconds": trained, "run_dir": str(run_dir),

@@ -67,6 +67,7 @@ def test_evaluate_classify_sample_report_and_resume(run: Path, tmp_path: Path,
     assert "kept (drawn earlier from the same model)" in out
     metrics = json.loads((run / "metrics.json").read_text())  # training's stronger evaluation leads
     assert metrics["test"]["is_samples"] == 5 and metrics["classification"]["examples"] == 1000
+    assert "auxiliary_use" not in metrics["classification"]  # M2 has no a to measure
     kept = metrics["evaluations"]
     assert [(e["k"], e["examples"]) for e in kept["all"]] == [(5, 30), (3, 20), (3, 20)]  # none lost
     assert (kept["latest"]["k"], kept["latest"]["examples"]) == (3, 20)
@@ -238,6 +239,9 @@ def test_adgm_trains_evaluates_classifies_reports_and_resumes_from_the_command_l
     assert len(found["calibration"]["bins"]) == 15 and 0 <= found["calibration"]["ece"] <= 1
     scaled = found["temperature_scaling"]
     assert scaled["validation_labels"] == 50 and scaled["temperature"] > 0
+    use = found["auxiliary_use"]  # does the classifier use a? (vaelab.evaluation.auxiliary_use)
+    assert use["examples"] == 1000 and use["draws"] == 100
+    assert use["classifier_information"] >= 0 and use["spread"] >= 0 and isinstance(use["unused"], bool)
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
     assert len(record["valid_confusion"]) == 10 and sum(map(sum, record["valid_confusion"])) == 50
     assert len(record["valid_per_class_error"]) == 10 and "valid_ece" in record
@@ -257,6 +261,7 @@ def test_adgm_trains_evaluates_classifies_reports_and_resumes_from_the_command_l
     assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
     html = (tmp_path / "r.html").read_text()
     assert "ADGM trained with 20 labels" in html and "reliability diagram" in html
+    assert "Auxiliary variable (1000 test images, 100 draws of a each): I(y; a | x)" in html
 
     assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress", "--no-eval"]) == 0
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2

@@ -17,6 +17,7 @@ from vaelab.data.imageset import ImageSet
 from vaelab.data.labelled import UNLABELLED
 from vaelab.data.representation import to_model_space
 from vaelab.data.splits import SPLIT_SEED, Splits
+from vaelab.evaluation.auxiliary_use import auxiliary_use
 from vaelab.evaluation.calibration import apply_temperature, fit_temperature, reliability
 from vaelab.evaluation.metrics import held_out_metrics
 from vaelab.evaluation.plots import plot_training_curves, save_image_grid
@@ -35,6 +36,8 @@ CLASS_SAMPLES_PNG = "class_samples.png"
 #: seed of the binarization of grey images a user classifies or reconstructs (with their pixels)
 USER_IMAGES_SEED = SPLIT_SEED + 7
 ANALOGIES_PNG = "analogies.png"
+#: test images on which an ADGM / SDGM's use of its auxiliary variable is measured
+AUXILIARY_USE_EXAMPLES = 1000
 
 
 @torch.no_grad()
@@ -193,7 +196,8 @@ def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, ex
                                 calibrate: bool | None = None) -> dict:
     """Test error, per-class errors and confusion matrix on the whole test set; the exact
     unlabelled bound U(x) and importance-sampled log p(x) (k draws of (y, z); k = 0 skips it) on
-    the first `examples` test images (0 = all); class pictures the run lacks for this model. Kept
+    the first `examples` test images (0 = all); for an ADGM / SDGM, whether its classifier uses
+    a (`auxiliary_use`, on the first 1,000 test images); class pictures the run lacks. Kept
     as RUN/evaluations/<id>.json and merged into RUN/metrics.json (see `vaelab.runs.evaluations`);
     returns the results with "evaluation", "files", "kept" and "moved".
 
@@ -222,6 +226,10 @@ def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, ex
     if calibrating:
         classification["temperature_scaling"] = temperature_scaling(run_dir, valid, probs_test,
                                                                     labels, weights_fingerprint(model))
+    use = auxiliary_use(model, x_all[:AUXILIARY_USE_EXAMPLES], seed=seed)
+    if use is not None:
+        classification["auxiliary_use"] = {**use, "examples": min(AUXILIARY_USE_EXAMPLES,
+                                                                  int(x_all.shape[0]))}
     x_test = x_all if examples <= 0 else x_all[:examples]
     space = bound_of(model)
     log(f"unlabelled bound (y summed out) on {x_test.shape[0]} test images"

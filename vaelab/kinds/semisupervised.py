@@ -206,7 +206,19 @@ def summary_line(metrics: dict) -> str:
     return (f"test error {100 * error['mean']:.2f}% ± {100 * error['stderr']:.2f} over "
             f"{found['examples']} test images ({budget}){calibration_text(found)}; "
             f"unlabelled bound ({test['bound_of']}) {test['elbo']['mean']:.2f} ± "
-            f"{test['elbo']['stderr']:.2f} nats")
+            f"{test['elbo']['stderr']:.2f} nats{auxiliary_text(found)}")
+
+
+def auxiliary_text(found: dict) -> str:
+    """A warning when an ADGM / SDGM's auxiliary variable goes unused (see
+    `vaelab.evaluation.auxiliary_use`); "" otherwise."""
+    use = found.get("auxiliary_use")
+    if not use or not use["unused"]:
+        return ""
+    return (f"; WARNING: the auxiliary variable a goes unused (I(y; a | x) "
+            f"{use['classifier_information']:.3f} nats; E[a | x] moves across images by "
+            f"{use['spread']:.3f} of q(a | x)'s scale): the model classifies as M2 would, at a "
+            "higher cost a step (the SDGM's a, a parent of x, cannot be ignored this way)")
 
 
 def calibration_text(found: dict) -> str:

@@ -51,7 +51,7 @@ def classification_results(run: RunContext) -> Section | None:
                       tuple((str(i), *map(str, row)) for i, row in enumerate(matrix)),
                       caption="Confusion matrix: test images per (true class, predicted class).",
                       collapsed=True)
-    blocks = (intro, summary, confusion, *calibration_blocks(found))
+    blocks = (intro, summary, confusion, *calibration_blocks(found), *auxiliary_blocks(found))
     return Section("classification", "Semi-supervised classification", blocks)
 
 
@@ -77,6 +77,20 @@ def calibration_blocks(found: dict) -> tuple[Text | Figure, ...]:
                     "(blue) against their mean confidence (top of the red gap); the diagonal is "
                     "perfect calibration. Empty bins are left out; the counts are in metrics.json.")
     return Text(text), figure
+
+
+def auxiliary_blocks(found: dict) -> tuple[Text, ...]:
+    """For an ADGM / SDGM: whether its classifier uses the auxiliary variable a (see
+    `vaelab.evaluation.auxiliary_use`); nothing for other kinds or older results."""
+    use = found.get("auxiliary_use")
+    if use is None:
+        return ()
+    verdict = ("a goes unused: the model classifies as M2 would, at a higher cost a step" if use["unused"]
+               else "a is in use")
+    return (Text(f"Auxiliary variable ({use['examples']} test images, {use['draws']} draws of a "
+                 f"each): I(y; a | x) under q {use['classifier_information']:.3f} nats; E[a | x] "
+                 f"moves across images by {use['spread']:.3f} of q(a | x)'s scale — {verdict} "
+                 "(unused: under 0.01 nats and 0.1)."),)
 
 
 def reliability_png(diagrams: list[tuple[str, list[dict]]]) -> bytes:
