@@ -15,6 +15,7 @@ classifies as M2 does, at a higher cost a step. A near-zero KL of a does not tel
 from __future__ import annotations
 
 import torch
+from torch.distributions import Categorical
 
 from vaelab.models.base import LatentVariableModel
 from vaelab.objectives.semisupervised import m2_view
@@ -26,15 +27,13 @@ DRAWS = 100
 BATCH = 500
 
 
-def entropy(probs: torch.Tensor) -> torch.Tensor:
-    """H of categorical probabilities [..., C] in nats (0 log 0 = 0): [...]."""
-    return -torch.special.xlogy(probs, probs).sum(-1)
-
-
 def classifier_information(probs: torch.Tensor) -> torch.Tensor:
     """I(y; a | x) per image from q(y | a_s, x) for draws a_s ~ q(a | x), probs [S, N, C]: the
     entropy of the averaged answer less the average entropy (the mutual information of y and
     a under q, estimated with the S draws), [N]."""
+    def entropy(p: torch.Tensor) -> torch.Tensor:
+        return Categorical(probs=p, validate_args=False).entropy()
+
     return entropy(probs.mean(0)) - entropy(probs).mean(0)
 
 
@@ -48,11 +47,11 @@ def spread(means: torch.Tensor, scales: torch.Tensor) -> float:
 
 @torch.no_grad()
 def auxiliary_use(model: LatentVariableModel, x: torch.Tensor, draws: int = DRAWS,
-                  seed: int = 0) -> dict[str, float | bool] | None:
+                  seed: int = 0) -> dict[str, float | int | bool] | None:
     """For model-space images x [N, ...] (N >= 2): `classifier_information` (mean over images,
     nats), `spread` and `unused` (both below `UNUSED_INFORMATION_NATS` and `UNUSED_SPREAD`), with
-    `draws` draws of a per image from a fixed seed; None for a model without an auxiliary
-    variable (M2, M1+M2 on an M2)."""
+    `draws` draws of a per image from a fixed seed, and the `examples` N; None for a model
+    without an auxiliary variable (M2, M1+M2 on an M2)."""
     if draws < 2:
         raise ValueError(f"draws must be >= 2 to see a's effect, got {draws}")
     model.eval()
@@ -72,5 +71,5 @@ def auxiliary_use(model: LatentVariableModel, x: torch.Tensor, draws: int = DRAW
         scales.append(q_a.stddev)
     info = float(torch.cat(information).mean())
     moved = spread(torch.cat(means), torch.cat(scales))
-    return {"classifier_information": info, "spread": moved, "draws": draws,
+    return {"classifier_information": info, "spread": moved, "draws": draws, "examples": h.shape[0],
             "unused": info < UNUSED_INFORMATION_NATS and moved < UNUSED_SPREAD}

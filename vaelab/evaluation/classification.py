@@ -228,8 +228,7 @@ def evaluate_semisupervised_run(run_dir: Path, load: RunLoader, k: int = 100, ex
                                                                     labels, weights_fingerprint(model))
     use = auxiliary_use(model, x_all[:AUXILIARY_USE_EXAMPLES], seed=seed)
     if use is not None:
-        classification["auxiliary_use"] = {**use, "examples": min(AUXILIARY_USE_EXAMPLES,
-                                                                  int(x_all.shape[0]))}
+        classification["auxiliary_use"] = use
     x_test = x_all if examples <= 0 else x_all[:examples]
     space = bound_of(model)
     log(f"unlabelled bound (y summed out) on {x_test.shape[0]} test images"

@@ -218,7 +218,7 @@ def auxiliary_text(found: dict) -> str:
     return (f"; WARNING: the auxiliary variable a goes unused (I(y; a | x) "
             f"{use['classifier_information']:.3f} nats; E[a | x] moves across images by "
             f"{use['spread']:.3f} of q(a | x)'s scale): the model classifies as M2 would, at a "
-            "higher cost a step (the SDGM's a, a parent of x, cannot be ignored this way)")
+            "higher cost a step")
 
 
 def calibration_text(found: dict) -> str:
