@@ -74,6 +74,7 @@ def row_config(kind: str, seed: int, args: argparse.Namespace) -> SemiSupervised
                            "hidden": args.hidden})},
         "data": {"dataset": args.dataset, "data_dir": args.data_dir},
         "train": {**SETTINGS[kind]["train"], "learning_rate": args.lr, "lr_schedule": args.schedule,
+                  "final_lr_fraction": args.final_lr_fraction, "grad_clip": args.grad_clip,
                   "seed": seed, "epochs": 10_000,
                   "time_budget_minutes": m2_minutes, "device": args.device,
                   "precision": "bf16" if args.bf16 else "fp32",
@@ -109,7 +110,9 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
               "auxiliary_dim": config.semisupervised.auxiliary_dim,
               "classifier_hidden": list(config.semisupervised.classifier_hidden),
               "precision": config.train.precision, "ema_decay": config.train.ema_decay,
-              "grad_skip": config.train.grad_skip,
+              "grad_skip": config.train.grad_skip, "grad_clip": config.train.grad_clip,
+              "lr_schedule": config.train.lr_schedule,
+              "final_lr_fraction": config.train.final_lr_fraction,
               "dataset": args.dataset,
               "label_budget": metrics["label_budget"],
               "per_class_error": metrics["classification"]["per_class_error"],
@@ -166,9 +169,15 @@ def arguments() -> argparse.ArgumentParser:
                         help="share of an M1+M2 budget spent on M1")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate (paper: 3e-4)")
-    parser.add_argument("--schedule", default="constant", choices=("constant", "cosine"),
-                        help="learning-rate schedule of M1 and M2; cosine decays to 1%% of --lr "
-                             "over each one's time budget")
+    parser.add_argument("--schedule", default="constant", choices=("constant", "cosine", "step"),
+                        help="learning-rate schedule (M1's too); cosine decays to "
+                             "--final-lr-fraction of --lr over each one's time budget, step cuts "
+                             "to it once, halfway through")
+    parser.add_argument("--final-lr-fraction", type=float, default=0.01,
+                        help="the last rate of --schedule cosine or step, as a fraction of --lr")
+    parser.add_argument("--grad-clip", type=float, default=0.0,
+                        help="clip the gradients to this total norm (0 = off; Maaløe et al.'s "
+                             "code: 5)")
     parser.add_argument("--select-by", choices=("bound", "error"),
                         help="what picks the weights that classify the test set: the best "
                              "validation bound or the lowest validation error (default: the "

@@ -41,8 +41,9 @@ OBJECTIVES: Final = components.objectives.names()
 """Training objectives ("-stl" / "-dreg": lower-variance gradient estimators of the same bounds)."""
 #: "burda": lr · 10^(−i/7) for 3^i epochs, i = 0..7 (Burda et al. 2016, 3,280 epochs in all);
 #: "cosine": cosine decay from lr to final_lr_fraction · lr, paced by the epochs done or (with a
-#: time budget) the share of the budget spent, whichever is further along
-LR_SCHEDULES: Final = ("constant", "burda", "cosine")
+#: time budget) the share of the budget spent, whichever is further along; "step": lr, then
+#: final_lr_fraction · lr from halfway through the run (paced as cosine)
+LR_SCHEDULES: Final = ("constant", "burda", "cosine", "step")
 #: numeric precision of the training step's forward pass
 PRECISIONS: Final = ("fp32", "bf16")
 DEFAULT_KS: Final = (1, 10, 100, 1000, 10000)

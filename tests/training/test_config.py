@@ -85,6 +85,21 @@ def test_cosine_schedule_is_paced_by_epochs_or_time_whichever_is_further() -> No
         TrainConfig(final_lr_fraction=0.0)
 
 
+def test_step_schedule_cuts_the_rate_once_halfway_through_epochs_or_time() -> None:
+    from vaelab.training.config import learning_rate_at
+
+    def lr(epoch: int, seconds: float = 0.0, budget: float = 0.0) -> float:
+        return learning_rate_at("step", 1e-3, epoch, seconds, epochs=100, budget_minutes=budget,
+                                final_fraction=0.3)
+
+    assert lr(0) == lr(49) == pytest.approx(1e-3)
+    assert lr(50) == lr(99) == lr(500) == pytest.approx(3e-4)
+    # a 10-minute budget: 5 minutes spent is halfway, whatever the epoch
+    assert lr(1, seconds=299.0, budget=10.0) == pytest.approx(1e-3)
+    assert lr(1, seconds=300.0, budget=10.0) == pytest.approx(3e-4)
+    assert TrainConfig(lr_schedule="step").lr_schedule == "step"
+
+
 def test_schedules_stay_sensible_when_the_budget_alone_sets_the_length() -> None:
     """A run given a time budget and no epochs has MAX_EPOCHS: cosine decay is then paced by the
     budget alone, and burda's stages count epochs from the start as before."""

@@ -26,15 +26,18 @@ def learning_rate_at(schedule: str, base: float, epoch: int, seconds: float = 0.
 
     `seconds` is the training time spent before this epoch; "cosine" uses it with `epochs` and
     `budget_minutes` (0 = no time budget) to know how far along the run is, so a time-limited
-    run reaches its low rates before the budget runs out. The other schedules ignore them.
+    run reaches its low rates before the budget runs out; "step" paces its one cut the same way.
+    The other schedules ignore them.
     """
     if schedule == "constant":
         return base
-    if schedule == "cosine":
+    if schedule in ("cosine", "step"):
         progress = epoch / max(1, epochs)
         if budget_minutes > 0:
             progress = max(progress, seconds / (60.0 * budget_minutes))
         progress = min(1.0, progress)
+        if schedule == "step":
+            return base * (final_fraction if progress >= 0.5 else 1.0)
         return base * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
     stage, first_epoch_of_next = 0, 1
     while epoch >= first_epoch_of_next and stage < 7:
@@ -93,7 +96,8 @@ class TrainConfig(TrainSettings):
         "early stopping patience in epochs (0 = off)")] = 0
     lr_schedule: Annotated[str, OneOf(LR_SCHEDULES), Help(
         "burda = lr·10^(−i/7) for 3^i epochs (Burda et al. 2016); cosine = decay to "
-        "--final-lr-fraction·lr over the epochs or the --time-budget, whichever runs out first")] = "constant"
+        "--final-lr-fraction·lr over the epochs or the --time-budget, whichever runs out first; "
+        "step = lr, then --final-lr-fraction·lr from halfway through them")] = "constant"
     free_bits: Annotated[float, Range(0, note="0 = off"), Help(
         "free bits λ (Kingma et al. 2016): the ELBO's loss keeps the batch-mean KL of each latent "
         "group (the latent vector; each layer of a hierarchy) at or above λ nats, max(λ, KL); the "

@@ -38,7 +38,7 @@ class TrainSettings:
         "Adam learning rate", flag="lr")] = 1e-3
     final_lr_fraction: Annotated[float, Range(0, 1, open_low=True), Help(
         "the last learning rate of a cosine decay (--lr-schedule cosine; sequence models always "
-        "decay), as a fraction of --lr")] = 0.01
+        "decay) or the rate after the halfway cut (--lr-schedule step), as a fraction of --lr")] = 0.01
     kl_warmup_steps: Annotated[int, Range(0), Help(
         "steps of linear KL warm-up (0 = off)", flag="kl-warmup")] = 0
     weight_decay: Annotated[float, Range(0, 1, note="0 = plain Adam"), Help(
