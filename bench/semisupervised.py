@@ -83,7 +83,8 @@ def row_config(kind: str, seed: int, args: argparse.Namespace) -> SemiSupervised
                            "labels": args.labels, "alpha": args.alpha,
                            **given({"select_by": args.select_by, "calibrate": args.calibrate,
                                     "auxiliary_dim": args.auxiliary_dim,
-                                    "classifier_hidden": args.classifier_hidden}),
+                                    "classifier_hidden": args.classifier_hidden,
+                                    "class_balance": args.class_balance}),
                            "m1_epochs": 10_000,
                            "m1_time_budget_minutes": minutes * args.m1_fraction},
     }
@@ -109,6 +110,7 @@ def run_one(kind: str, seed: int, args: argparse.Namespace, folder: Path) -> dic
               "latent_dim": config.model.latent_dim, "hidden": list(config.model.hidden),
               "auxiliary_dim": config.semisupervised.auxiliary_dim,
               "classifier_hidden": list(config.semisupervised.classifier_hidden),
+              "class_balance": config.semisupervised.class_balance,
               "precision": config.train.precision, "ema_decay": config.train.ema_decay,
               "grad_skip": config.train.grad_skip, "grad_clip": config.train.grad_clip,
               "lr_schedule": config.train.lr_schedule,
@@ -195,6 +197,9 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--calibrate", action=argparse.BooleanOptionalAction,
                         help="fit a temperature on the validation labels (reported as ECE after; "
                              "default: the kind's: off for m2 and m1m2, on for adgm and sdgm)")
+    parser.add_argument("--class-balance", type=float,
+                        help="λ of KL(the unlabelled batch's class shares ‖ p(y)) (default: the "
+                             "kind's: 10 for adgm, 0 for the others)")
     parser.add_argument("--latent-dim", type=int, help="z's size (default: the kind's; paper: 100)")
     parser.add_argument("--auxiliary-dim", type=int,
                         help="a's size, ADGM and SDGM (default: the kind's, 50; paper: 100)")

@@ -357,7 +357,8 @@ def make_semisupervised_objective(config: SemiSupervisedExperiment, model: Laten
 
     return SemiSupervisedObjective(train.images[index].to(device), train.labels[index].to(device),
                                    weight, config.semisupervised.labelled_batch_size, prepare,
-                                   unlabelled_weight=(len(train) - index.numel()) / len(train))
+                                   unlabelled_weight=(len(train) - index.numel()) / len(train),
+                                   class_balance=config.semisupervised.class_balance)
 
 
 def m1_weights_path(config: SemiSupervisedExperiment) -> Path:

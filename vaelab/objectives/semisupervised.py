@@ -4,6 +4,7 @@ auxiliary variable a, that of the ADGM / SDGM of Maaløe et al. (2016).
 Labelled (x, y):   L(x, y) = E_q(z|x,y)[log p(x | y, z)] + log p(y) − KL(q(z | x, y) ‖ p(z))
 Unlabelled x:      U(x)    = Σ_y q(y | x) L(x, y) + H(q(y | x))        (C bounds, no sampling of y)
 Loss per step:     −(N_u/N) mean_u U(x) − mean_l L(x, y) + w · mean_l [−log q(y | x)]
+                   + λ · KL(mean_u q(y | x) ‖ p(y))                      (λ = `class_balance`)
 
 With a, one draw a ~ q(a | x) per example is shared by every class: L(x, y, a) adds
 log p(a | ·) − log q(a | x) to the bound (q(z | a, y, x) in place of q(z | x, y)), and
@@ -19,6 +20,12 @@ w = α / N_l = 0.1·N/N_l (`classification_weight`): 50 for 100 labels out of 50
 every example labelled. Unlabelled minibatches are drawn from all N training images; their term
 is weighted by N_u/N, the share of images without a label, so it vanishes when all are labelled
 (then, as in the paper, the classifier learns from the labels alone).
+
+The last term is not in the papers: with λ > 0 it holds the classifier's class shares on the
+unlabelled batch to the prior p(y), so that no class is given up (a class whose images the
+generative model explains as well under another label can otherwise lose its share: an ADGM's 5s
+did). It leaves the bound as it is; at λ = 0 (M2, M1+M2 and SDGM's default) the loss is the
+papers'.
 """
 
 from __future__ import annotations
@@ -126,15 +133,23 @@ def unlabelled_bound(model: M2, x: torch.Tensor,
             "entropy": entropy, "probs": probs}
 
 
+def class_share_kl(probs: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """KL(mean_b probs[b] ‖ prior) in nats: how far a batch's predicted class shares [B, C] are
+    from the prior's [C]."""
+    shares = probs.mean(0)
+    return (shares * (shares.clamp_min(1e-12).log() - prior.log())).sum()
+
+
 def semisupervised_loss(model: LatentVariableModel, x_unlabelled: torch.Tensor,
                         x_labelled: torch.Tensor, y_labelled: torch.Tensor, weight: float,
-                        kl_weight: float = 1.0, unlabelled_weight: float = 1.0) -> ObjectiveValue:
-    """−(unlabelled_weight · mean U + mean L) + weight · mean cross-entropy, for integer labels
-    `y_labelled`.
+                        kl_weight: float = 1.0, unlabelled_weight: float = 1.0,
+                        class_balance: float = 0.0) -> ObjectiveValue:
+    """−(unlabelled_weight · mean U + mean L) + weight · mean cross-entropy
+    + class_balance · KL(unlabelled class shares ‖ p(y)), for integer labels `y_labelled`.
 
-    `bound` is U(x) per unlabelled example (nats); terms hold the parts and the labelled
-    batch's classification error. With `unlabelled_weight` 0 (every image labelled) U is still
-    reported but kept out of the gradient.
+    `bound` is U(x) per unlabelled example (nats); terms hold the parts, the class-share KL and
+    the labelled batch's classification error. With `unlabelled_weight` 0 (every image
+    labelled) U is still reported but kept out of the gradient, and so is the class-share term.
     """
     m2, h_u = m2_view(model, x_unlabelled)
     _, h_l = m2_view(model, x_labelled)
@@ -145,8 +160,11 @@ def semisupervised_loss(model: LatentVariableModel, x_unlabelled: torch.Tensor,
     logits = m2.classifier(h_l, None if drawn is None else drawn[0]).logits
     cross_entropy = F.cross_entropy(logits, y_labelled)
     loss = -labelled["objective"].mean() + weight * cross_entropy
+    share_kl = class_share_kl(unlabelled["probs"], m2.prior_y().probs.to(unlabelled["probs"].dtype))
     if unlabelled_weight > 0:
         loss = loss - unlabelled_weight * unlabelled["objective"].mean()
+        if class_balance > 0:
+            loss = loss + class_balance * share_kl
     return ObjectiveValue(
         loss=loss,
         bound=unlabelled["bound"].detach(),
@@ -154,6 +172,7 @@ def semisupervised_loss(model: LatentVariableModel, x_unlabelled: torch.Tensor,
                "kl": unlabelled["kl"].detach().mean(),
                **({} if drawn is None else {"kl_a": unlabelled["kl_a"].detach().mean()}),
                "entropy_y": unlabelled["entropy"].detach().mean(),
+               "class_share_kl": share_kl.detach(),
                "labelled_bound": labelled["bound"].detach().mean(),
                "cross_entropy": cross_entropy.detach(),
                "labelled_error": (logits.argmax(-1) != y_labelled).float().mean().detach()},
@@ -166,13 +185,14 @@ class SemiSupervisedObjective:
     run draws the same ones) from the small labelled set it carries.
 
     `labelled_images` are stored values on the model's device; `prepare` turns them into model
-    space (e.g. a fresh binarization) per draw; `unlabelled_weight` is N_u / N.
+    space (e.g. a fresh binarization) per draw; `unlabelled_weight` is N_u / N; `class_balance`
+    the weight λ of the class-share term.
     """
 
     def __init__(self, labelled_images: torch.Tensor, labels: torch.Tensor, weight: float,
                  batch_size: int = 100,
                  prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 unlabelled_weight: float = 1.0) -> None:
+                 unlabelled_weight: float = 1.0, class_balance: float = 0.0) -> None:
         if labelled_images.shape[0] != labels.shape[0] or labels.shape[0] == 0:
             raise ValueError(f"need as many labels as labelled images (> 0), got "
                              f"{labels.shape[0]} and {labelled_images.shape[0]}")
@@ -184,10 +204,11 @@ class SemiSupervisedObjective:
         self.batch_size = batch_size
         self.prepare = prepare or (lambda images: images.float())
         self.unlabelled_weight = float(unlabelled_weight)
+        self.class_balance = float(class_balance)
 
     def __call__(self, model: LatentVariableModel, x: torch.Tensor,
                  kl_weight: float = 1.0) -> ObjectiveValue:
         index = torch.randint(self.labels.shape[0], (self.batch_size,)).to(self.labels.device)
         x_l = self.prepare(self.images[index])
         return semisupervised_loss(model, x, x_l, self.labels[index], self.weight, kl_weight,
-                                   self.unlabelled_weight)
+                                   self.unlabelled_weight, self.class_balance)
