@@ -64,6 +64,19 @@ def test_the_config_file_spells_out_the_kinds_defaults(kind: str) -> None:
                 assert (list(expected) if isinstance(expected, tuple) else expected) == value, (section, key)
 
 
+def test_only_the_adgm_holds_its_class_shares_to_the_prior_by_default() -> None:
+    from vaelab.kinds.semisupervised_experiment import ADGM_CLASS_BALANCE, default_experiment
+    from vaelab.training.config_files import ConfigError
+
+    assert default_experiment("adgm").semisupervised.class_balance == ADGM_CLASS_BALANCE > 0
+    for kind in ("m2", "m1m2", "sdgm"):
+        assert default_experiment(kind).semisupervised.class_balance == 0
+    args = build_parser().parse_args(["train", "--model", "sdgm", "--class-balance", "3"])
+    assert semisupervised_config(args, vae_overrides(args)).semisupervised.class_balance == 3
+    with pytest.raises(ConfigError, match="class_balance"):
+        default_experiment("adgm").with_overrides({"semisupervised": {"class_balance": -1.0}})
+
+
 @pytest.mark.parametrize("suffix", [".toml", ".json"])
 def test_a_partial_config_file_keeps_the_kinds_defaults_it_does_not_set(tmp_path: Path, suffix: str) -> None:
     from vaelab.kinds.semisupervised_experiment import default_experiment

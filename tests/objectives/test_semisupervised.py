@@ -12,11 +12,13 @@ from torch.distributions import Normal
 from vaelab.distributions.families import BernoulliFamily
 from vaelab.models.m2 import M2Shape, build_m2
 from vaelab.objectives.elbo import elbo
+from vaelab.objectives.result import ObjectiveValue
 from vaelab.objectives.semisupervised import (
     M1_FEATURES,
     PIXELS,
     SemiSupervisedObjective,
     bound_of,
+    class_share_kl,
     classification_weight,
     labelled_bound,
     semisupervised_loss,
@@ -89,6 +91,45 @@ def test_loss_combines_both_bounds_and_the_weighted_cross_entropy(model: torch.n
     value.loss.backward()
     classifier_grad = [p.grad for p in model.classifier_net.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in classifier_grad)
+
+
+def test_class_share_kl_is_the_kl_of_the_batch_mean_from_the_prior() -> None:
+    uniform = torch.full((2,), 0.5)
+    # every class predicted as often as the prior says: 0, however confident each example is
+    assert class_share_kl(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), uniform) == pytest.approx(0.0, abs=1e-6)
+    # every example given to class 0: KL((1, 0) ‖ (½, ½)) = log 2
+    assert class_share_kl(torch.tensor([[1.0, 0.0]] * 3), uniform) == pytest.approx(math.log(2))
+    shares, prior = torch.tensor([0.7, 0.2, 0.1]), torch.tensor([0.5, 0.25, 0.25])
+    by_hand = sum(float(s * math.log(s / q)) for s, q in zip(shares, prior, strict=True))
+    probs = torch.tensor([[0.9, 0.1, 0.0], [0.5, 0.3, 0.2]])  # mean (0.7, 0.2, 0.1)
+    assert class_share_kl(probs, prior) == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_class_balance_adds_lambda_times_the_share_kl_and_pulls_toward_a_given_up_class(
+        model: torch.nn.Module) -> None:
+    x_u = torch.bernoulli(torch.full((8, 1, 5, 5), 0.5))
+    x_l = torch.bernoulli(torch.full((3, 1, 5, 5), 0.5))
+    y_l = torch.tensor([2, 0, 1])
+
+    def loss(class_balance: float, unlabelled_weight: float = 1.0) -> ObjectiveValue:
+        torch.manual_seed(3)
+        return semisupervised_loss(model, x_u, x_l, y_l, weight=1.0, class_balance=class_balance,
+                                   unlabelled_weight=unlabelled_weight)
+
+    plain, balanced = loss(0.0), loss(5.0)
+    assert plain.terms["class_share_kl"] > 0
+    torch.testing.assert_close(balanced.loss - plain.loss, 5.0 * plain.terms["class_share_kl"])
+    torch.testing.assert_close(balanced.bound, plain.bound)  # the bound is untouched
+    # every image labelled: no unlabelled term in the gradient, so no class-share term either
+    torch.testing.assert_close(loss(5.0, unlabelled_weight=0.0).loss, loss(0.0, unlabelled_weight=0.0).loss)
+    # its gradient: ∂/∂probs[b, c] = (log(share_c / p_c) + 1) / B, lowest for the class the
+    # batch predicts least, so a step of descent raises that class's probability the most
+    probs = model.classifier(x_u).probs.detach().requires_grad_()
+    prior = model.prior_y().probs
+    class_share_kl(probs, prior).backward()
+    shares = probs.detach().mean(0)
+    torch.testing.assert_close(probs.grad, ((shares / prior).log() + 1).expand(8, -1) / 8)
+    assert int(probs.grad[0].argmin()) == int(shares.argmin())
 
 
 def test_classification_weight_is_the_papers_alpha_per_labelled_example() -> None:
