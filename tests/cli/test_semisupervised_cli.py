@@ -232,6 +232,7 @@ def test_adgm_trains_evaluates_classifies_reports_and_resumes_from_the_command_l
     run = adgm_run
     config = json.loads((run / "config.json").read_text())["semisupervised"]
     assert (config["kind"], config["auxiliary_dim"], config["calibrate"]) == ("adgm", 3, True)
+    assert config["class_balance"] == 10  # the ADGM holds its class shares by default
     metrics = json.loads((run / "metrics.json").read_text())
     assert (metrics["kind"], metrics["labels"], metrics["validation_labels"], metrics["label_budget"]) == (
         "adgm", 20, 50, 70)
@@ -242,10 +243,11 @@ def test_adgm_trains_evaluates_classifies_reports_and_resumes_from_the_command_l
     use = found["auxiliary_use"]  # does the classifier use a? (vaelab.evaluation.auxiliary_use)
     assert use["examples"] == 1000 and use["draws"] == 100
     assert use["classifier_information"] >= 0 and use["spread"] >= 0 and isinstance(use["unused"], bool)
+    assert 0 <= use["idle_units"] <= 1
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
     assert len(record["valid_confusion"]) == 10 and sum(map(sum, record["valid_confusion"])) == 50
     assert len(record["valid_per_class_error"]) == 10 and "valid_ece" in record
-    assert "collapsed_classes" in record and "train_kl_a" in record
+    assert "collapsed_classes" in record and "train_kl_a" in record and "train_class_share_kl" in record
 
     assert main(["evaluate", str(run), "-k", "3", "--examples", "20"]) == 0
     out = capsys.readouterr().out

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vaelab.distributions.families import BernoulliFamily
-from vaelab.evaluation.auxiliary_use import auxiliary_use, classifier_information, spread
+from vaelab.evaluation.auxiliary_use import auxiliary_use, classifier_information, idle_text, spread
 from vaelab.kinds.semisupervised import auxiliary_text
 from vaelab.models.m2 import M2, M2Shape, build_m2
 
@@ -75,3 +75,22 @@ def test_a_model_without_a_has_nothing_to_measure_and_bad_draws_are_refused() ->
     assert auxiliary_text({}) == ""
     with pytest.raises(ValueError, match="draws must be >= 2"):
         auxiliary_use(tiny(), images(), draws=1)
+
+
+def test_idle_units_counts_the_hidden_units_constant_over_the_images() -> None:
+    model = tiny()
+    hidden = model.auxiliary.guide.network.layers[0]               # q(a | x)'s one hidden layer
+    assert hidden.out_features == 8
+    with torch.no_grad():
+        hidden.weight[:3] = 0.0                                    # 3 units: the bias only,
+        hidden.bias[:3] = torch.tensor([-1.0, 0.0, 2.0])           # dead, at zero, or constant
+        hidden.weight[3:] = torch.randn(5, 6, generator=torch.Generator().manual_seed(3))
+        hidden.bias[3:] = 5.0                                      # the other 5 always fire
+    use = auxiliary_use(model, images())
+    assert use is not None and use["idle_units"] == pytest.approx(3 / 8)
+    model.auxiliary.guide.network.layers[0].bias.data[3:] = -100.0  # every unit dead
+    dead = auxiliary_use(model, images())
+    assert dead is not None and dead["idle_units"] == 1.0
+    assert dead["spread"] == pytest.approx(0.0, abs=1e-6)         # so q(a | x) is a constant
+    assert "100.0% of q(a | x)'s hidden units never change" in idle_text(dead)
+    assert idle_text({"classifier_information": 0.0}) == ""        # older results: nothing

@@ -212,13 +212,15 @@ def summary_line(metrics: dict) -> str:
 def auxiliary_text(found: dict) -> str:
     """A warning when an ADGM / SDGM's auxiliary variable goes unused (see
     `vaelab.evaluation.auxiliary_use`); "" otherwise."""
+    from vaelab.evaluation.auxiliary_use import idle_text
+
     use = found.get("auxiliary_use")
     if not use or not use["unused"]:
         return ""
     return (f"; WARNING: the auxiliary variable a goes unused (I(y; a | x) "
             f"{use['classifier_information']:.3f} nats; E[a | x] moves across images by "
-            f"{use['spread']:.3f} of q(a | x)'s scale): the model classifies as M2 would, at a "
-            "higher cost a step")
+            f"{use['spread']:.3f} of q(a | x)'s scale{idle_text(use)}): the model classifies as M2 "
+            "would, at a higher cost a step")
 
 
 def calibration_text(found: dict) -> str:

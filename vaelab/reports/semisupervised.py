@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from vaelab.evaluation.auxiliary_use import UNUSED_INFORMATION_NATS, UNUSED_SPREAD
+from vaelab.evaluation.auxiliary_use import UNUSED_INFORMATION_NATS, UNUSED_SPREAD, idle_text
 from vaelab.evaluation.classification import analogies, class_samples
 from vaelab.evaluation.run import display
 from vaelab.objectives.semisupervised import PIXELS, bound_of
@@ -90,8 +90,8 @@ def auxiliary_blocks(found: dict) -> tuple[Text, ...]:
                else "a is in use")
     return (Text(f"Auxiliary variable ({use['examples']} test images, {use['draws']} draws of a "
                  f"each): I(y; a | x) under q {use['classifier_information']:.3f} nats; E[a | x] "
-                 f"moves across images by {use['spread']:.3f} of q(a | x)'s scale — {verdict} "
-                 f"(unused: under {UNUSED_INFORMATION_NATS} nats and {UNUSED_SPREAD})."),)
+                 f"moves across images by {use['spread']:.3f} of q(a | x)'s scale{idle_text(use)} — "
+                 f"{verdict} (unused: under {UNUSED_INFORMATION_NATS} nats and {UNUSED_SPREAD})."),)
 
 
 def reliability_png(diagrams: list[tuple[str, list[dict]]]) -> bytes:
