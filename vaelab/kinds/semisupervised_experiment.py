@@ -195,17 +195,19 @@ def is_semisupervised_run(run_dir: Path | str) -> bool:
     return SECTION in (saved_config(run_dir) or {})
 
 
+#: the ADGM's class-share weight λ (`class_balance`): without it one of its three 40-minute seeds
+#: gave up the 5s (bench/README.md, issue 27)
+ADGM_CLASS_BALANCE = 10.0
+
 #: settings a `--model m2|m1m2` run starts from: the papers' (Kingma et al. 2014; Adam 3e-4,
 #: batches of 100), under the user's own. ADGM / SDGM start from the settings of issue 27's CPU
 #: benchmark rows (bench/README.md; configs/{adgm,sdgm}-mnist-100.toml): a and z of 50 and one
 #: hidden layer of 500 everywhere (0.17 s a step on one thread against 0.30 s for Maaløe et al.'s
 #: 100 / 500-500), Adam 1e-3 with the KL warmed up over 2,000 steps, the weights averaged (EMA
 #: 0.999), a step with a non-finite gradient skipped, the epoch with the lowest validation error
-#: kept and a temperature fitted on the validation labels; the paper's sizes are flags
+#: kept and a temperature fitted on the validation labels (the ADGM also holds its class shares
+#: to p(y), ADGM_CLASS_BALANCE); the paper's sizes are flags
 #: (`--latent-dim 100 --auxiliary-dim 100 --hidden 500,500 --classifier-hidden 500,500 --lr 3e-4`).
-#: the ADGM's class-share weight λ (`class_balance`): without it one of its three 40-minute seeds
-#: gave up the 5s (bench/README.md, issue 27)
-ADGM_CLASS_BALANCE = 10.0
 KIND_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "m2": {"model": {"latent_dim": 50, "hidden": (500,)},
            "train": {"batch_size": 100, "learning_rate": 3e-4, "epochs": 100}},
