@@ -74,11 +74,11 @@ def row_config(kind: str, seed: int, args: argparse.Namespace) -> SemiSupervised
                            "hidden": args.hidden})},
         "data": {"dataset": args.dataset, "data_dir": args.data_dir},
         "train": {**SETTINGS[kind]["train"], "learning_rate": args.lr, "lr_schedule": args.schedule,
-                  "final_lr_fraction": args.final_lr_fraction, "grad_clip": args.grad_clip,
                   "seed": seed, "epochs": 10_000,
                   "time_budget_minutes": m2_minutes, "device": args.device,
                   "precision": "bf16" if args.bf16 else "fp32",
-                  **given({"ema_decay": args.ema, "grad_skip": args.grad_skip})},
+                  **given({"ema_decay": args.ema, "grad_skip": args.grad_skip,
+                           "final_lr_fraction": args.final_lr_fraction, "grad_clip": args.grad_clip})},
         "semisupervised": {**SETTINGS[kind].get("semisupervised", {}),
                            "labels": args.labels, "alpha": args.alpha,
                            **given({"select_by": args.select_by, "calibrate": args.calibrate,
@@ -175,11 +175,12 @@ def arguments() -> argparse.ArgumentParser:
                         help="learning-rate schedule (M1's too); cosine decays to "
                              "--final-lr-fraction of --lr over each one's time budget, step cuts "
                              "to it once, halfway through")
-    parser.add_argument("--final-lr-fraction", type=float, default=0.01,
-                        help="the last rate of --schedule cosine or step, as a fraction of --lr")
-    parser.add_argument("--grad-clip", type=float, default=0.0,
-                        help="clip the gradients to this total norm (0 = off; Maaløe et al.'s "
-                             "code: 5)")
+    parser.add_argument("--final-lr-fraction", type=float,
+                        help="the last rate of --schedule cosine or step, as a fraction of --lr "
+                             "(default: vaelab train's, 0.01)")
+    parser.add_argument("--grad-clip", type=float,
+                        help="clip the gradients to this total norm (default: vaelab train's, 0 = "
+                             "off; Maaløe et al.'s code: 5)")
     parser.add_argument("--select-by", choices=("bound", "error"),
                         help="what picks the weights that classify the test set: the best "
                              "validation bound or the lowest validation error (default: the "
